@@ -1,0 +1,38 @@
+//! Retarget Windows Installer patches (.msp) to every instance of a
+//! multi-instance product, on any operating system.
+//!
+//! The pipeline is visible in the module layout:
+//!
+//! * **read** — [`container`] opens the OLE compound file (crate `cfb`),
+//!   [`propset`] decodes property-set streams byte-faithfully and
+//!   [`summary`] gives typed views of the summary information;
+//! * **understand** — [`patch`] finds the transform pairs, their product
+//!   codes and validation flags;
+//! * **plan** — [`plan`] computes a pure, serializable description of
+//!   every change;
+//! * **apply** — [`apply`] performs the plan on a private copy in the
+//!   destination folder;
+//! * **verify** — [`verify`] re-reads the result and checks it against the
+//!   plan and the input;
+//! * **commit** — [`commit`] syncs and renames the copy into place.
+//!
+//! [`report`] is the one model that the human and JSON outputs render.
+
+#![deny(missing_docs)]
+
+pub mod apply;
+pub mod commit;
+pub mod container;
+pub mod error;
+pub mod guid;
+pub mod names;
+pub mod patch;
+pub mod plan;
+pub mod propset;
+pub mod report;
+pub mod streamname;
+pub mod summary;
+pub mod synth;
+pub mod verify;
+
+pub use error::{Error, ErrorKind, Result};

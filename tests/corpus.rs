@@ -1,0 +1,1 @@
+//! Corpus suite: real WiX-built patches from `../shared/corpus`.
