@@ -1,1 +1,176 @@
-//! (in progress)
+//! Product codes and other GUIDs as Windows Installer writes them.
+//!
+//! Windows Installer stores GUIDs as 38-character strings, braces included,
+//! upper case. Some implementations compare them case-sensitively (Wine
+//! does, for the patch Template), so everything this tool writes is in that
+//! canonical form, while everything it reads is compared case-insensitively.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Length of a braced GUID string: `{` + 36 + `}`.
+pub const BRACED_LEN: usize = 38;
+
+/// A GUID used as a product, upgrade or patch code, displayed upper-case in
+/// braces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(pub Uuid);
+
+impl Guid {
+    /// Parses the strict on-disk form: exactly 38 characters, braces, hex
+    /// digits of either case.
+    pub fn parse_braced(text: &str) -> Result<Guid> {
+        let inner = text
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .filter(|_| text.len() == BRACED_LEN)
+            .ok_or_else(|| {
+                Error::format(format!(
+                    "{text:?} is not a braced GUID like \
+                     {{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}}"
+                ))
+            })?;
+        Guid::parse_hyphenated(inner)
+            .ok_or_else(|| Error::format(format!("{text:?} is not a valid GUID")))
+    }
+
+    /// Parses what a user types: with or without braces, either case.
+    pub fn parse_lenient(text: &str) -> Result<Guid> {
+        let t = text.trim();
+        let inner = t
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(t);
+        Guid::parse_hyphenated(inner).ok_or_else(|| {
+            Error::usage(format!(
+                "{text:?} is not a product code; expected a GUID like \
+                 {{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}}"
+            ))
+        })
+    }
+
+    fn parse_hyphenated(inner: &str) -> Option<Guid> {
+        // Only the 8-4-4-4-12 form: Uuid::parse_str also takes forms that
+        // Windows Installer never writes (simple hex, urn:uuid:).
+        let groups: Vec<&str> = inner.split('-').collect();
+        let shape_ok = groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !shape_ok {
+            return None;
+        }
+        Uuid::parse_str(inner).ok().map(Guid)
+    }
+
+    /// The canonical text: `{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`.
+    pub fn braced(&self) -> String {
+        self.to_string()
+    }
+
+    /// The first eight hex digits, upper case: a short tag for names.
+    pub fn short(&self) -> String {
+        let s = self.0.simple().to_string().to_ascii_uppercase();
+        s.get(..8).unwrap_or(&s).to_string()
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{{}}}",
+            self.0
+                .hyphenated()
+                .encode_upper(&mut Uuid::encode_buffer())
+        )
+    }
+}
+
+impl FromStr for Guid {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Guid> {
+        Guid::parse_lenient(s)
+    }
+}
+
+impl Serialize for Guid {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.braced())
+    }
+}
+
+impl<'de> Deserialize<'de> for Guid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Guid, D::Error> {
+        let s = String::deserialize(d)?;
+        Guid::parse_lenient(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Finds the braced GUIDs at the start of `text` one after another (as in
+/// a patch RevisionNumber: the patch code, then the codes of obsoleted
+/// patches, with no delimiter). Returns the GUIDs and the unparsed rest.
+pub fn leading_guids(text: &str) -> (Vec<Guid>, &str) {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(head) = rest.get(..BRACED_LEN) {
+        match Guid::parse_braced(head) {
+            Ok(g) => {
+                out.push(g);
+                rest = rest.get(BRACED_LEN..).unwrap_or("");
+            }
+            Err(_) => break,
+        }
+    }
+    (out, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn braced_round_trip_is_upper_case() {
+        let g = Guid::parse_braced("{6ea3ae83-a14f-4b8b-8a86-bb977a9e7833}").unwrap();
+        assert_eq!(g.braced(), "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}");
+        assert_eq!(g.short(), "6EA3AE83");
+    }
+
+    #[test]
+    fn strict_form_rejects_missing_braces_and_bad_shapes() {
+        assert!(Guid::parse_braced("6EA3AE83-A14F-4B8B-8A86-BB977A9E7833").is_err());
+        assert!(Guid::parse_braced("{6EA3AE83A14F4B8B8A86BB977A9E7833}").is_err());
+        assert!(Guid::parse_braced("{6EA3AE83-A14F-4B8B-8A86-BB977A9E783Z}").is_err());
+        assert!(Guid::parse_braced("{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833").is_err());
+        assert!(Guid::parse_braced("").is_err());
+    }
+
+    #[test]
+    fn lenient_form_accepts_what_users_type() {
+        let a = Guid::parse_lenient(" 6ea3ae83-a14f-4b8b-8a86-bb977a9e7833 ").unwrap();
+        let b: Guid = "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}".parse().unwrap();
+        assert_eq!(a, b);
+        let err = Guid::parse_lenient("product-a").unwrap_err();
+        assert!(err.to_string().contains("\"product-a\" is not a product code"));
+    }
+
+    #[test]
+    fn leading_guids_splits_patch_code_and_obsoleted() {
+        let text = "{11111111-1111-1111-1111-111111111111}{22222222-2222-2222-2222-222222222222}";
+        let (gs, rest) = leading_guids(text);
+        assert_eq!(gs.len(), 2);
+        assert_eq!(rest, "");
+        let (gs, rest) = leading_guids("{11111111-1111-1111-1111-111111111111}1.0;x");
+        assert_eq!(gs.len(), 1);
+        assert_eq!(rest, "1.0;x");
+        let (gs, rest) = leading_guids("é{11111111-1111-1111-1111-111111111111}");
+        assert!(gs.is_empty());
+        assert!(rest.starts_with('é'));
+    }
+}

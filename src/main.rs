@@ -1,1 +1,104 @@
-fn main() {}
+//! The `msp-retarget` command: parses arguments, calls the library, renders
+//! the report and maps the outcome to the documented exit code.
+
+mod cli;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use msp_retarget::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::report::{self, ErrorReport};
+use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::{Error, Result, inspect};
+
+use cli::{Cli, Command, InspectArgs, RetargetArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let (command, json) = match &cli.command {
+        Command::Retarget(a) => ("retarget", a.json),
+        Command::Inspect(a) => ("inspect", a.json),
+    };
+    let result = match &cli.command {
+        Command::Retarget(a) => run_retarget(a),
+        Command::Inspect(a) => run_inspect(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if json {
+                print_out(&report::to_json(command, &ErrorReport::from_error(&e)));
+            }
+            eprintln!("msp-retarget: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
+fn run_retarget(a: &RetargetArgs) -> Result<u8> {
+    let instances = a
+        .instances
+        .iter()
+        .map(|s| InstanceRequest::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    let destination = match (&a.output, a.in_place, a.dry_run) {
+        (Some(out), false, false) => Destination::Output(out.clone()),
+        (None, true, false) => Destination::InPlace,
+        (None, false, true) => Destination::DryRun,
+        _ => return Err(Error::usage("give exactly one of -o OUT, --in-place, --dry-run")),
+    };
+    let req = RetargetRequest {
+        input: a.patch.clone(),
+        destination,
+        instances,
+        options: PlanOptions {
+            copy_all: a.copy_all,
+            strip_signature: a.strip_signature,
+        },
+    };
+    let r = retarget(&req)?;
+    if a.json {
+        print_out(&report::to_json("retarget", &r));
+    } else {
+        print_out(&report::render_retarget(&r));
+    }
+    Ok(0)
+}
+
+fn run_inspect(a: &InspectArgs) -> Result<u8> {
+    let r = inspect::inspect(&a.file)?;
+    if a.json {
+        print_out(&report::to_json("inspect", &r));
+    } else {
+        print_out(&inspect::render(&r));
+    }
+    Ok(0)
+}

@@ -1,1 +1,231 @@
-//! (in progress)
+//! Reading and understanding a patch: its summary information, its
+//! targets, and the transform pairs listed in LastSavedBy with each
+//! transform's decoded RevisionNumber and CharCount.
+//!
+//! A [`Patch`] keeps the compound file open read-only, so that the later
+//! steps copy from the very file that was understood.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use cfb::CompoundFile;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::container::{self, FileKind, show_name, storage_part};
+use crate::error::{Context, Error, Result};
+use crate::guid::Guid;
+use crate::propset::PropertySet;
+use crate::summary::{
+    self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int,
+    get_string, pid, property_part,
+};
+
+/// Summary streams larger than this are refused before they are read:
+/// even a thousand instances add well under a megabyte to them.
+pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
+
+/// One transform substorage of a patch, as far as retargeting cares.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transform {
+    /// Substorage name (as listed after the `:` in LastSavedBy).
+    pub name: String,
+    /// The substorage's CLSID.
+    pub clsid: Uuid,
+    /// Decoded RevisionNumber.
+    pub revision: TransformRevision,
+    /// CharCount, when present.
+    pub char_count: Option<u32>,
+    /// Transform Template (`platform;language`), when present.
+    pub template: Option<String>,
+}
+
+impl Transform {
+    /// The validation flags (high word of CharCount; none when absent).
+    pub fn validation(&self) -> summary::Validation {
+        CharCount(self.char_count.unwrap_or(0)).validation()
+    }
+}
+
+/// A main transform and its `#` partner.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pair {
+    /// The main transform (`:name`).
+    pub main: Transform,
+    /// The partner (`:#name`), when listed.
+    pub partner: Option<Transform>,
+}
+
+impl Pair {
+    /// The product code the pair was made for (main transform's from code).
+    pub fn base(&self) -> Guid {
+        self.main.revision.from.code
+    }
+}
+
+/// An opened, understood patch.
+pub struct Patch {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The compound file, open read-only.
+    pub cf: CompoundFile<File>,
+    /// The root summary information, decoded byte-faithfully.
+    pub summary: PropertySet,
+    /// Template as stored.
+    pub template: String,
+    /// Target product codes from Template, in order.
+    pub targets: Vec<Guid>,
+    /// LastSavedBy as stored.
+    pub last_saved_by: String,
+    /// Patch code and obsoleted codes.
+    pub codes: PatchCodes,
+    /// Transform pairs in LastSavedBy order.
+    pub pairs: Vec<Pair>,
+    /// Names of the entries at the root of the file.
+    pub root_names: Vec<String>,
+    /// Signature streams present at the root.
+    pub signatures: Vec<String>,
+}
+
+impl std::fmt::Debug for Patch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Patch")
+            .field("path", &self.path)
+            .field("targets", &self.targets)
+            .field("pairs", &self.pairs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads and decodes the summary information stream under `dir` ("/" for
+/// the root, "/name" for a substorage).
+pub fn read_summary(cf: &mut CompoundFile<File>, dir: &Path) -> Result<PropertySet> {
+    let path = dir.join(SUMMARY_STREAM);
+    if !cf.is_stream(&path) {
+        return Err(Error::format("has no \\005SummaryInformation stream"));
+    }
+    let bytes = container::read_stream_bounded(cf, &path, MAX_SUMMARY_LEN)?;
+    PropertySet::parse(&bytes)
+        .map_err(Error::from)
+        .at(container::stream_part(&path))
+}
+
+impl Patch {
+    /// Opens `path`, checks that it is a patch, and decodes its summary
+    /// information and every transform pair named in LastSavedBy.
+    pub fn open(path: &Path) -> Result<Patch> {
+        let mut cf = container::open(path)?;
+        let kind = container::kind_of(&cf);
+        if kind != FileKind::Patch {
+            return Err(Error::format(format!(
+                "is {}: its root CLSID is {{{}}}, a patch has {{{}}}",
+                kind.describe(),
+                cf.root_entry().clsid().hyphenated().to_string().to_uppercase(),
+                container::CLSID_PATCH.hyphenated().to_string().to_uppercase()
+            ))
+            .in_file(path));
+        }
+        Patch::understand(path, cf).in_file(path)
+    }
+
+    fn understand(path: &Path, mut cf: CompoundFile<File>) -> Result<Patch> {
+        let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
+        let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
+        let text = |id: u32| -> Result<String> {
+            get_string(&summary, id)
+                .at(stream.clone())?
+                .ok_or_else(|| Error::format("is missing").at(property_part(id)).at(stream.clone()))
+        };
+        let template = text(pid::TEMPLATE)?;
+        let last_saved_by = text(pid::LAST_SAVED_BY)?;
+        let revision = text(pid::REVISION_NUMBER)?;
+        let codes = PatchCodes::parse(&revision)
+            .at(property_part(pid::REVISION_NUMBER))
+            .at(stream.clone())?;
+        let targets = summary::split_list(&template)
+            .into_iter()
+            .map(|t| Guid::parse_braced(t.trim()))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| {
+                Error::format(format!("target list {template:?}: {}", e.reason()))
+                    .at(property_part(pid::TEMPLATE))
+                    .at(stream.clone())
+            })?;
+        let names = summary::parse_transform_list(&last_saved_by)
+            .at(property_part(pid::LAST_SAVED_BY))
+            .at(stream.clone())?;
+        let root_names = container::root_names(&cf);
+        let mut pairs = Vec::with_capacity(names.len());
+        for PairNames { main, partner } in names {
+            let main = read_transform(&mut cf, &main)?;
+            let partner = match partner {
+                Some(p) => Some(read_transform(&mut cf, &p)?),
+                None => None,
+            };
+            pairs.push(Pair { main, partner });
+        }
+        let signatures = container::SIGNATURE_STREAMS
+            .iter()
+            .filter(|s| root_names.iter().any(|n| n == *s))
+            .map(|s| s.to_string())
+            .collect();
+        Ok(Patch {
+            path: path.to_path_buf(),
+            cf,
+            summary,
+            template,
+            targets,
+            last_saved_by,
+            codes,
+            pairs,
+            root_names,
+            signatures,
+        })
+    }
+
+    /// The pairs made for `base` (main transform's from code).
+    pub fn pairs_of(&self, base: Guid) -> impl Iterator<Item = &Pair> {
+        self.pairs.iter().filter(move |p| p.base() == base)
+    }
+
+    /// Whether Template lists `code` (compared as GUIDs, so case-insensitively).
+    pub fn targets_product(&self, code: Guid) -> bool {
+        self.targets.contains(&code)
+    }
+}
+
+/// Reads one transform substorage named in LastSavedBy.
+pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transform> {
+    let dir = Path::new("/").join(name);
+    let part = storage_part(name);
+    if !cf.exists(&dir) {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but the file has no storage of that name",
+            show_name(name)
+        )));
+    }
+    if !cf.is_storage(&dir) {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
+            show_name(name)
+        )));
+    }
+    let clsid = *cf.entry(&dir).map_err(|e| Error::io("cannot read", e).at(part.clone()))?.clsid();
+    let set = read_summary(cf, &dir).at(part.clone())?;
+    let stream = || format!("{part}, {}", container::stream_part(Path::new(SUMMARY_STREAM)));
+    let raw = get_string(&set, pid::REVISION_NUMBER)
+        .at(stream())?
+        .ok_or_else(|| Error::format("is missing").at(property_part(pid::REVISION_NUMBER)).at(stream()))?;
+    let revision = TransformRevision::parse(&raw)
+        .at(property_part(pid::REVISION_NUMBER))
+        .at(stream())?;
+    let char_count = get_int(&set, pid::CHAR_COUNT).map(|v| v as u32);
+    let template = get_string(&set, pid::TEMPLATE).at(stream())?;
+    Ok(Transform {
+        name: name.to_string(),
+        clsid,
+        revision,
+        char_count,
+        template,
+    })
+}

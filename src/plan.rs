@@ -1,1 +1,359 @@
-//! (in progress)
+//! The retarget plan: a pure, serializable description of every change a
+//! retarget makes, computed from the understood patch and the requested
+//! instances without touching any file.
+//!
+//! Decisions, per instance and per transform pair made for its base:
+//! * a pair whose main transform validates the product code must be copied
+//!   for the instance (otherwise the instance is refused at layer 2);
+//! * a pair that does not validate the product code already applies to the
+//!   instance once Template lists it; a copy would give the instance two
+//!   valid pairs, so none is made unless `copy_all` is set;
+//! * a copy that already exists (same revision with the instance code) is
+//!   reported as present, which makes a retarget idempotent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::guid::Guid;
+use crate::names::{InstanceTag, NameAllocator};
+use crate::patch::{Pair, Patch, Transform};
+use crate::summary::{self, TransformRevision, Validation};
+
+/// One instance to retarget to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRequest {
+    /// The product the instance was made from; may be omitted when the
+    /// patch targets exactly one product.
+    pub base: Option<Guid>,
+    /// The instance's product code.
+    pub instance: Guid,
+    /// A short instance id (e.g. the instance transform's name), used in
+    /// the names of the copies.
+    pub id: Option<String>,
+}
+
+impl InstanceRequest {
+    /// Parses `{INSTANCE}` or `{BASE}={INSTANCE}`.
+    pub fn parse(text: &str) -> Result<InstanceRequest> {
+        let (base, instance) = match text.split_once('=') {
+            Some((b, i)) => (Some(Guid::parse_lenient(b)?), Guid::parse_lenient(i)?),
+            None => (None, Guid::parse_lenient(text)?),
+        };
+        Ok(InstanceRequest { base, instance, id: None })
+    }
+}
+
+/// Options that change the decisions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Copy every pair of the base, even those that do not validate the
+    /// product code.
+    pub copy_all: bool,
+    /// Remove signature streams instead of refusing a signed patch.
+    pub strip_signature: bool,
+}
+
+/// What happens to one pair for one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PairAction {
+    /// Copied under new names.
+    Copy {
+        /// New main transform name.
+        name: String,
+        /// New partner name, when the source has a partner.
+        partner: Option<String>,
+    },
+    /// No copy: the pair does not validate the product code, so it applies
+    /// to the instance once Template lists it.
+    NotNeeded {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A copy for this instance is already in the patch.
+    AlreadyPresent {
+        /// The existing copy's main transform name.
+        name: String,
+    },
+}
+
+/// The decision for one pair of the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairDecision {
+    /// The source pair's main transform name.
+    pub source: String,
+    /// What happens.
+    #[serde(flatten)]
+    pub action: PairAction,
+}
+
+/// Overall state of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// Something is added for it.
+    Retarget,
+    /// Template lists it and every copy it needs exists.
+    AlreadyDone,
+}
+
+/// The plan for one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstancePlan {
+    /// The instance product code.
+    pub instance: Guid,
+    /// Its instance id, when given.
+    pub id: Option<String>,
+    /// The base product it was made from.
+    pub base: Guid,
+    /// Whether anything changes for it.
+    pub status: InstanceStatus,
+    /// Whether its code is added to Template.
+    pub template_added: bool,
+    /// One decision per pair of the base.
+    pub pairs: Vec<PairDecision>,
+}
+
+/// One new substorage: a copy of `source` named `name` whose summary
+/// RevisionNumber becomes `revision_after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyPlan {
+    /// The instance it is made for.
+    pub instance: Guid,
+    /// Source substorage name.
+    pub source: String,
+    /// New substorage name.
+    pub name: String,
+    /// Source RevisionNumber.
+    pub revision_before: String,
+    /// RevisionNumber of the copy.
+    pub revision_after: String,
+}
+
+/// Every change of one retarget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The patch code (left unchanged).
+    pub patch_code: Guid,
+    /// Template before.
+    pub template_before: String,
+    /// Template after.
+    pub template_after: String,
+    /// LastSavedBy before.
+    pub last_saved_by_before: String,
+    /// LastSavedBy after.
+    pub last_saved_by_after: String,
+    /// Per instance, in request order.
+    pub instances: Vec<InstancePlan>,
+    /// New substorages, in the order they are listed in LastSavedBy.
+    pub copies: Vec<CopyPlan>,
+    /// Signature streams removed (only with `strip_signature`).
+    pub removed_streams: Vec<String>,
+}
+
+impl Plan {
+    /// Whether applying the plan changes the file at all.
+    pub fn changes_anything(&self) -> bool {
+        self.template_after != self.template_before
+            || self.last_saved_by_after != self.last_saved_by_before
+            || !self.copies.is_empty()
+            || !self.removed_streams.is_empty()
+    }
+}
+
+fn targets_text(patch: &Patch) -> String {
+    patch
+        .targets
+        .iter()
+        .map(Guid::braced)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Resolves the base of each request: named, or the patch's single target.
+fn resolve_base(patch: &Patch, req: &InstanceRequest) -> Result<Guid> {
+    match req.base {
+        Some(base) => {
+            if !patch.targets_product(base) {
+                return Err(Error::usage(format!(
+                    "{}={}: the patch does not target {base}; its targets are {}",
+                    base,
+                    req.instance,
+                    targets_text(patch)
+                )));
+            }
+            Ok(base)
+        }
+        None => match patch.targets.as_slice() {
+            [only] => Ok(*only),
+            [] => Err(Error::format("the patch's Template lists no target product")),
+            _ => Err(Error::refused(format!(
+                "the patch targets {} products ({}); name the base of instance {} as \
+                 --instance BASE={}",
+                patch.targets.len(),
+                targets_text(patch),
+                req.instance,
+                req.instance
+            ))),
+        },
+    }
+}
+
+/// The copy of `pair` that already serves `instance`, if any: a pair whose
+/// main RevisionNumber is the source's with the instance code, with a
+/// partner when the source has one.
+fn existing_copy<'a>(patch: &'a Patch, pair: &Pair, base: Guid, instance: Guid) -> Option<&'a Pair> {
+    let wanted = |src: &Transform| TransformRevision::parse(&src.revision.retargeted(base, instance, None)).ok();
+    let want_main = wanted(&pair.main)?;
+    patch.pairs.iter().find(|q| {
+        let same = |a: &TransformRevision, b: &TransformRevision| {
+            a.from == b.from && a.to == b.to && a.upgrade_code == b.upgrade_code
+        };
+        same(&q.main.revision, &want_main)
+            && match (&pair.partner, &q.partner) {
+                (None, _) => true,
+                (Some(p), Some(qp)) => wanted(p).is_some_and(|w| same(&qp.revision, &w)),
+                (Some(_), None) => false,
+            }
+    })
+}
+
+/// Computes the plan. Pure: reads only the understood patch.
+pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> Result<Plan> {
+    if !patch.signatures.is_empty() && !opts.strip_signature {
+        return Err(Error::refused(format!(
+            "the patch is signed ({}); retargeting changes its content and breaks the \
+             signature. Use --strip-signature to remove it, then sign the patch again",
+            patch
+                .signatures
+                .iter()
+                .map(|s| crate::container::show_name(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut names = NameAllocator::new(patch.root_names.iter().map(String::as_str));
+    let mut instances: Vec<InstancePlan> = Vec::new();
+    let mut copies = Vec::new();
+    let mut new_targets: Vec<String> = Vec::new();
+    let mut new_entries: Vec<String> = Vec::new();
+
+    for req in requests {
+        if instances.iter().any(|p| p.instance == req.instance) {
+            continue; // the same instance twice is one instance
+        }
+        let base = resolve_base(patch, req)?;
+        if base == req.instance {
+            return Err(Error::usage(format!(
+                "instance {} is the base product itself",
+                req.instance
+            )));
+        }
+        let pairs: Vec<&Pair> = patch.pairs_of(base).collect();
+        if pairs.is_empty() {
+            return Err(Error::format(format!(
+                "no transform pair of the patch is made for {base} (no main transform in \
+                 LastSavedBy has it as its from product code)"
+            )));
+        }
+        if let Some(p) = pairs.iter().find(|p| p.main.revision.changes_product_code()) {
+            return Err(Error::refused(format!(
+                "transform {} changes the product code ({} -> {}): a major-upgrade patch \
+                 would give every instance the same new product code",
+                p.main.name, p.main.revision.from.code, p.main.revision.to.code
+            )));
+        }
+        let tag = InstanceTag::new(req.id.as_deref(), req.instance);
+        let mut decisions = Vec::new();
+        for pair in pairs {
+            let validates = pair.main.validation().has(Validation::PRODUCT);
+            let action = if let Some(q) = existing_copy(patch, pair, base, req.instance) {
+                PairAction::AlreadyPresent { name: q.main.name.clone() }
+            } else if validates || opts.copy_all {
+                let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
+                let partner = pair.partner.as_ref().map(|_| format!("#{name}"));
+                let mut push = |src: &Transform, new: &str| {
+                    copies.push(CopyPlan {
+                        instance: req.instance,
+                        source: src.name.clone(),
+                        name: new.to_string(),
+                        revision_before: src.revision.raw.clone(),
+                        revision_after: src.revision.retargeted(base, req.instance, None),
+                    });
+                    new_entries.push(format!(":{new}"));
+                };
+                push(&pair.main, &name);
+                if let (Some(src), Some(new)) = (&pair.partner, &partner) {
+                    push(src, new);
+                }
+                PairAction::Copy { name, partner }
+            } else {
+                PairAction::NotNeeded {
+                    reason: format!(
+                        "{} does not validate the product code (CharCount {:#010x}); it \
+                         applies to the instance once Template lists it, and a copy would \
+                         give the instance two valid pairs",
+                        pair.main.name,
+                        pair.main.char_count.unwrap_or(0)
+                    ),
+                }
+            };
+            decisions.push(PairDecision {
+                source: pair.main.name.clone(),
+                action,
+            });
+        }
+        let template_added = !patch.targets_product(req.instance);
+        if template_added {
+            new_targets.push(req.instance.braced());
+        }
+        let copies_needed = decisions
+            .iter()
+            .any(|d| matches!(d.action, PairAction::Copy { .. }));
+        instances.push(InstancePlan {
+            instance: req.instance,
+            id: req.id.clone(),
+            base,
+            status: if template_added || copies_needed {
+                InstanceStatus::Retarget
+            } else {
+                InstanceStatus::AlreadyDone
+            },
+            template_added,
+            pairs: decisions,
+        });
+    }
+
+    let removed_streams = if opts.strip_signature {
+        patch.signatures.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(Plan {
+        patch_code: patch.codes.patch_code,
+        template_before: patch.template.clone(),
+        template_after: summary::append_list(&patch.template, &new_targets),
+        last_saved_by_before: patch.last_saved_by.clone(),
+        last_saved_by_after: summary::append_list(&patch.last_saved_by, &new_entries),
+        instances,
+        copies,
+        removed_streams,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_request_forms() {
+        let r = InstanceRequest::parse("{11111111-1111-1111-1111-111111111111}").unwrap();
+        assert_eq!(r.base, None);
+        let r = InstanceRequest::parse(
+            "6ea3ae83-a14f-4b8b-8a86-bb977a9e7833={11111111-1111-1111-1111-111111111111}",
+        )
+        .unwrap();
+        assert_eq!(r.base.unwrap().braced(), "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}");
+        assert!(InstanceRequest::parse("x={11111111-1111-1111-1111-111111111111}").is_err());
+    }
+}

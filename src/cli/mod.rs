@@ -1,0 +1,108 @@
+//! The command-line definition (clap derive). Parsing only: resolving the
+//! arguments and running the library lives in `main.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Retarget Windows Installer patches (.msp) to every instance of a
+/// multi-instance product, on any operating system.
+#[derive(Debug, Parser)]
+#[command(name = "msp-retarget", version, about, long_about = None)]
+#[command(after_help = "EXIT STATUS:\n  0  done, or already done\n  1  refused on purpose (major upgrade, signed patch, ambiguous base)\n  2  error (bad input, usage, I/O)")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a patch apply to product instances as well as to its base product.
+    #[command(after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json")]
+    Retarget(RetargetArgs),
+    /// Show what is in a patch, database or transform.
+    #[command(after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json")]
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `retarget`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+pub struct RetargetArgs {
+    /// The patch to retarget.
+    pub patch: PathBuf,
+
+    /// An instance: `{INSTANCE}`, or `{BASE}={INSTANCE}` when the patch
+    /// targets several products. Repeat for more instances.
+    #[arg(short = 'i', long = "instance", value_name = "[BASE=]INSTANCE", required = true)]
+    pub instances: Vec<String>,
+
+    /// Write the result to this file (atomically; the input is not opened
+    /// for writing).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the input file atomically.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Copy every pair of the base, also those that do not validate the
+    /// product code (they would then validate twice for the instance).
+    #[arg(long)]
+    pub copy_all: bool,
+
+    /// Remove the patch's digital signature instead of refusing a signed
+    /// patch; the result must be signed again.
+    #[arg(long)]
+    pub strip_signature: bool,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// An .msp, .msi or .mst file.
+    pub file: PathBuf,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn retarget_needs_exactly_one_destination() {
+        let ok = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x", "-o", "b.msp"]);
+        assert!(ok.is_ok());
+        let none = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x"]);
+        assert!(none.is_err());
+        let two = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x", "-o", "b", "--in-place"]);
+        assert!(two.is_err());
+    }
+}

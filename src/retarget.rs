@@ -1,0 +1,148 @@
+//! The whole retarget, end to end: read → understand → plan → apply (to a
+//! private copy) → verify → commit. The library entry point that the CLI,
+//! bulk runs and other programs call.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::apply::apply;
+use crate::commit::{Staged, resolve_dest};
+use crate::error::{Error, Result};
+use crate::guid::Guid;
+use crate::patch::Patch;
+use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
+use crate::verify::{Verification, verify};
+
+/// Where the result goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A new file (replaced atomically if it exists).
+    Output(PathBuf),
+    /// Replace the input atomically.
+    InPlace,
+    /// Write nothing; report the plan.
+    DryRun,
+}
+
+/// One retarget to perform.
+#[derive(Debug, Clone)]
+pub struct RetargetRequest {
+    /// The patch to read.
+    pub input: PathBuf,
+    /// Where the result goes.
+    pub destination: Destination,
+    /// The instances, in order.
+    pub instances: Vec<InstanceRequest>,
+    /// Decision options.
+    pub options: PlanOptions,
+}
+
+/// How a retarget ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The result was written.
+    Done,
+    /// Nothing needed to change (with `-o`, the output is a copy of the input).
+    AlreadyDone,
+    /// Dry run: the plan was computed, nothing was written.
+    Planned,
+}
+
+/// Everything a retarget did, for the human and JSON outputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetargetReport {
+    /// The patch read.
+    pub input: PathBuf,
+    /// The file written, if any.
+    pub output: Option<PathBuf>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The patch code.
+    pub patch_code: Guid,
+    /// Template's products before the retarget.
+    pub targets_before: Vec<Guid>,
+    /// Every change.
+    pub plan: Plan,
+    /// What verification checked (absent for dry runs and no-ops).
+    pub verification: Option<Verification>,
+}
+
+/// Runs one retarget.
+pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
+    if req.instances.is_empty() {
+        return Err(Error::usage("no instance given (use --instance)"));
+    }
+    let dest = match &req.destination {
+        Destination::Output(out) => {
+            if same_file(&req.input, out) {
+                return Err(Error::usage(
+                    "the output is the input file; use --in-place to replace it",
+                )
+                .in_file(out));
+            }
+            Some(out.clone())
+        }
+        Destination::InPlace => Some(resolve_dest(&req.input)),
+        Destination::DryRun => None,
+    };
+    let mut patch = Patch::open(&req.input)?;
+    let plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
+    let mut report = RetargetReport {
+        input: req.input.clone(),
+        output: None,
+        outcome: Outcome::Planned,
+        patch_code: patch.codes.patch_code,
+        targets_before: patch.targets.clone(),
+        plan,
+        verification: None,
+    };
+    let Some(dest) = dest else {
+        if !report.plan.changes_anything() {
+            report.outcome = Outcome::AlreadyDone;
+        }
+        return Ok(report);
+    };
+    let permissions = fs::metadata(&req.input).ok().map(|m| m.permissions());
+    if !report.plan.changes_anything() {
+        report.outcome = Outcome::AlreadyDone;
+        if req.destination != Destination::InPlace {
+            let staged = Staged::copy_of(&mut patch_file(&req.input)?, &dest)?;
+            staged.commit(permissions)?;
+            report.output = Some(dest);
+        }
+        return Ok(report);
+    }
+
+    let staged = Staged::copy_of(&mut patch_file(&req.input)?, &dest)?;
+    {
+        let file = staged.reopen()?;
+        let mut out = cfb::CompoundFile::open(file)
+            .map_err(|e| Error::io("reopening the temporary copy", e).in_file(&dest))?;
+        apply(&mut patch, &report.plan, &mut out).map_err(|e| e.in_file(&dest))?;
+        let file = out.into_inner();
+        file.sync_data()
+            .map_err(|e| Error::io("syncing the temporary copy", e).in_file(&dest))?;
+    }
+    let verification = verify(&mut patch, &report.plan, staged.path()).map_err(|e| e.in_file(&dest))?;
+    drop(patch);
+    staged.commit(permissions)?;
+    tracing::info!(output = %dest.display(), copies = report.plan.copies.len(), "committed");
+    report.verification = Some(verification);
+    report.output = Some(dest);
+    report.outcome = Outcome::Done;
+    Ok(report)
+}
+
+fn patch_file(path: &Path) -> Result<fs::File> {
+    fs::File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
