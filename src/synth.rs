@@ -151,7 +151,8 @@ fn pair(name: &str, code: &str, from: &str, to: &str, upgrade: &str) -> PairSpec
 
 impl PatchSpec {
     /// A small update of one product, 1.0.0.0 to 1.0.1.0: one target, one
-    /// pair `rtmA.1`, CharCount 0x0922001F, a 64 KiB cabinet.
+    /// pair `rtmA.1`, CharCount 0x0922001F, a 64 KiB cabinet. This is the
+    /// spec of the shipped `testdata/sample.msp`.
     pub fn single_product() -> PatchSpec {
         PatchSpec {
             patch_code: "{3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A01}".into(),
@@ -678,6 +679,16 @@ mod tests {
         ] {
             assert!(build(&spec) == build(&spec), "{}", spec.display_name);
         }
+    }
+
+    #[test]
+    fn committed_sample_matches_a_fresh_build() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.msp");
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            build(&PatchSpec::single_product()) == committed,
+            "testdata/sample.msp is stale: run `cargo run --example make_sample`"
+        );
     }
 
     #[test]
