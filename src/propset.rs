@@ -359,6 +359,10 @@ impl PropertySet {
     /// end of the table and of the data area. Setting a value equal to the
     /// current one changes nothing, so untouched padding stays as it was.
     /// Changing property 1 (the code page) does not re-encode strings.
+    ///
+    /// Fails, leaving the set unchanged, when the value cannot be written:
+    /// an odd-length string under code page 1200, a dictionary anywhere
+    /// but property 0 (or anything else there), a set outgrowing 4 GiB.
     pub fn set(&mut self, pid: u32, value: PropertyValue) -> Result<(), PropsetError> {
         let (start, code_page, existing) = {
             let section = self.first_section()?;
