@@ -102,9 +102,10 @@ pub fn apply<W: Read + Write + Seek>(
 /// `cfb` writes any name it is given, and a file with an invalid name
 /// cannot be reopened: check every name before it is created.
 fn check_new_name(name: &str) -> Result<()> {
-    let result = match name.strip_prefix('#') {
-        Some(main) => names::validate_new_name(main).and_then(|_| names::validate_partner_name(name)),
-        None => names::validate_new_name(name),
+    let result = if name.starts_with('#') {
+        names::validate_partner_name(name)
+    } else {
+        names::validate_new_name(name)
     };
     result.map_err(|e| Error::from(e).at(container::storage_part(name)))
 }

@@ -59,7 +59,9 @@ impl Staged {
             .prefix(&format!(".{stem}."))
             .suffix(".msp-retarget.tmp")
             .tempfile_in(folder)
-            .map_err(|e| Error::io("cannot create a temporary file in the output folder", e).in_file(dest))?;
+            .map_err(|e| {
+                Error::io("cannot create a temporary file in the output folder", e).in_file(dest)
+            })?;
         input
             .rewind()
             .and_then(|_| io::copy(input, temp.as_file_mut()))
@@ -129,7 +131,11 @@ mod tests {
         let staged = Staged::copy_of(&mut File::open(&src).unwrap(), &dest).unwrap();
         assert!(staged.path().starts_with(dir.path()));
         drop(staged);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "temp file left behind");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
 
         let staged = Staged::copy_of(&mut File::open(&src).unwrap(), &dest).unwrap();
         let mut f = staged.reopen().unwrap();

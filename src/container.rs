@@ -103,7 +103,8 @@ pub fn open(path: &Path) -> Result<CompoundFile<File>> {
     }
     let mut file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
     let mut magic = [0u8; 8];
-    let got = read_up_to(&mut file, &mut magic).map_err(|e| Error::io("reading", e).in_file(path))?;
+    let got =
+        read_up_to(&mut file, &mut magic).map_err(|e| Error::io("reading", e).in_file(path))?;
     if got < magic.len() || magic != CFB_MAGIC {
         let why = if meta.len() == 0 {
             "the file is empty".to_string()
@@ -115,9 +116,13 @@ pub fn open(path: &Path) -> Result<CompoundFile<File>> {
         ))
         .in_file(path));
     }
-    file.rewind().map_err(|e| Error::io("reading", e).in_file(path))?;
-    CompoundFile::open(file)
-        .map_err(|e| Error::io("malformed compound file", e).at("compound-file structure").in_file(path))
+    file.rewind()
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
+    CompoundFile::open(file).map_err(|e| {
+        Error::io("malformed compound file", e)
+            .at("compound-file structure")
+            .in_file(path)
+    })
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -170,7 +175,9 @@ pub fn read_stream_bounded<F: Read + Seek>(
 
 /// The names of the entries directly under the root storage.
 pub fn root_names<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
-    cf.read_root_storage().map(|e| e.name().to_string()).collect()
+    cf.read_root_storage()
+        .map(|e| e.name().to_string())
+        .collect()
 }
 
 /// Metadata of one entry that a faithful copy must reproduce.
@@ -248,7 +255,11 @@ where
                 .map_err(|err| Error::io("cannot create storage", err).at(part()))?;
             continue;
         }
-        let rel = e.path.strip_prefix(src_path).unwrap_or(&e.path).to_path_buf();
+        let rel = e
+            .path
+            .strip_prefix(src_path)
+            .unwrap_or(&e.path)
+            .to_path_buf();
         let mut out = dst
             .create_new_stream(&target)
             .map_err(|err| Error::io("cannot create", err).at(stream_part(&target)))?;
@@ -314,7 +325,10 @@ mod tests {
 
     #[test]
     fn show_name_escapes_control_characters() {
-        assert_eq!(show_name("\u{5}SummaryInformation"), "\\005SummaryInformation");
+        assert_eq!(
+            show_name("\u{5}SummaryInformation"),
+            "\\005SummaryInformation"
+        );
     }
 
     #[test]
@@ -322,9 +336,18 @@ mod tests {
         let mut src = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
         src.create_storage("/t").unwrap();
         src.create_storage("/t/sub").unwrap();
-        src.create_stream("/t/a").unwrap().write_all(b"hello").unwrap();
-        src.create_stream("/t/sub/big").unwrap().write_all(&vec![7u8; 10_000]).unwrap();
-        src.create_stream("/t/x").unwrap().write_all(b"old").unwrap();
+        src.create_stream("/t/a")
+            .unwrap()
+            .write_all(b"hello")
+            .unwrap();
+        src.create_stream("/t/sub/big")
+            .unwrap()
+            .write_all(&vec![7u8; 10_000])
+            .unwrap();
+        src.create_stream("/t/x")
+            .unwrap()
+            .write_all(b"old")
+            .unwrap();
         src.set_storage_clsid("/t", CLSID_TRANSFORM).unwrap();
         src.set_state_bits("/t/a", 42).unwrap();
         let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
@@ -333,7 +356,14 @@ mod tests {
 
         let mut dst = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
         let mut replace = |p: &Path| (p == Path::new("x")).then(|| b"new".to_vec());
-        copy_storage(&mut src, Path::new("/t"), &mut dst, Path::new("/c"), &mut replace).unwrap();
+        copy_storage(
+            &mut src,
+            Path::new("/t"),
+            &mut dst,
+            Path::new("/c"),
+            &mut replace,
+        )
+        .unwrap();
 
         let e = dst.entry("/c").unwrap();
         assert_eq!(*e.clsid(), CLSID_TRANSFORM);
@@ -341,21 +371,38 @@ mod tests {
         assert_eq!(dst.entry("/c/sub").unwrap().modified(), when);
         assert_eq!(dst.entry("/c/a").unwrap().state_bits(), 42);
         let mut s = String::new();
-        dst.open_stream("/c/a").unwrap().read_to_string(&mut s).unwrap();
+        dst.open_stream("/c/a")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "hello");
         let mut v = Vec::new();
-        dst.open_stream("/c/sub/big").unwrap().read_to_end(&mut v).unwrap();
+        dst.open_stream("/c/sub/big")
+            .unwrap()
+            .read_to_end(&mut v)
+            .unwrap();
         assert_eq!(v, vec![7u8; 10_000]);
         s.clear();
-        dst.open_stream("/c/x").unwrap().read_to_string(&mut s).unwrap();
+        dst.open_stream("/c/x")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "new");
     }
 
     #[test]
     fn bounded_read_refuses_long_streams() {
         let mut cf = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
-        cf.create_stream("/s").unwrap().write_all(&[1u8; 100]).unwrap();
-        assert_eq!(read_stream_bounded(&mut cf, Path::new("/s"), 100).unwrap().len(), 100);
+        cf.create_stream("/s")
+            .unwrap()
+            .write_all(&[1u8; 100])
+            .unwrap();
+        assert_eq!(
+            read_stream_bounded(&mut cf, Path::new("/s"), 100)
+                .unwrap()
+                .len(),
+            100
+        );
         let e = read_stream_bounded(&mut cf, Path::new("/s"), 99).unwrap_err();
         assert!(e.to_string().contains("limited to 99 bytes"), "{e}");
     }

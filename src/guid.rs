@@ -86,9 +86,7 @@ impl fmt::Display for Guid {
         write!(
             f,
             "{{{}}}",
-            self.0
-                .hyphenated()
-                .encode_upper(&mut Uuid::encode_buffer())
+            self.0.hyphenated().encode_upper(&mut Uuid::encode_buffer())
         )
     }
 }
@@ -157,7 +155,10 @@ mod tests {
         let b: Guid = "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}".parse().unwrap();
         assert_eq!(a, b);
         let err = Guid::parse_lenient("product-a").unwrap_err();
-        assert!(err.to_string().contains("\"product-a\" is not a product code"));
+        assert!(
+            err.to_string()
+                .contains("\"product-a\" is not a product code")
+        );
     }
 
     #[test]

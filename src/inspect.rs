@@ -59,7 +59,7 @@ impl TransformDetails {
             validation: cc.validation().names(),
             errors: cc.errors().names(),
             template: t.template.clone(),
-            transform_clsid: t.clsid == container::CLSID_TRANSFORM,
+            transform_clsid: t.clsid.0 == container::CLSID_TRANSFORM,
         }
     }
 }
@@ -199,7 +199,11 @@ fn root_streams(cf: &CompoundFile<File>) -> Vec<StreamInfo> {
         .map(|e| {
             let d = streamname::decode(e.name());
             StreamInfo {
-                name: if streamname::is_raw_special(e.name()) { show_name(e.name()) } else { d.name },
+                name: if streamname::is_raw_special(e.name()) {
+                    show_name(e.name())
+                } else {
+                    d.name
+                },
                 table: d.is_table,
                 size: e.len(),
             }
@@ -265,19 +269,27 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
     match kind {
         FileKind::Patch => {
             report.patch = Some(patch_details(&mut cf, summary.as_ref(), &mut problems));
-            report.tables = table_rows(path, &["MsiPatchMetadata", "MsiPatchSequence"], &mut problems);
+            report.tables = table_rows(
+                path,
+                &["MsiPatchMetadata", "MsiPatchSequence"],
+                &mut problems,
+            );
         }
         FileKind::Transform => {
             if let Some(set) = &summary {
-                let raw = summary::get_string(set, pid::REVISION_NUMBER).ok().flatten().unwrap_or_default();
+                let raw = summary::get_string(set, pid::REVISION_NUMBER)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 match TransformRevision::parse(&raw) {
                     Ok(revision) => {
                         let t = Transform {
                             name: String::new(),
-                            clsid: *cf.root_entry().clsid(),
+                            clsid: Guid(*cf.root_entry().clsid()),
                             revision,
                             char_count: summary::get_int(set, pid::CHAR_COUNT).map(|v| v as u32),
                             template: summary::get_string(set, pid::TEMPLATE).ok().flatten(),
+                            content_digest: 0,
                         };
                         report.transform = Some(TransformDetails::of(&t));
                     }
@@ -292,7 +304,9 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
                 .map(|e| e.name().to_string())
                 .collect();
             for name in storages {
-                let transform = read_transform(&mut cf, &name).ok().map(|t| TransformDetails::of(&t));
+                let transform = read_transform(&mut cf, &name)
+                    .ok()
+                    .map(|t| TransformDetails::of(&t));
                 report.storages.push(EmbeddedStorage { name, transform });
             }
         }
@@ -301,8 +315,15 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
     Ok(report)
 }
 
-fn patch_details(cf: &mut CompoundFile<File>, set: Option<&PropertySet>, problems: &mut Vec<String>) -> PatchDetails {
-    let text = |id| set.and_then(|s| summary::get_string(s, id).ok().flatten()).unwrap_or_default();
+fn patch_details(
+    cf: &mut CompoundFile<File>,
+    set: Option<&PropertySet>,
+    problems: &mut Vec<String>,
+) -> PatchDetails {
+    let text = |id| {
+        set.and_then(|s| summary::get_string(s, id).ok().flatten())
+            .unwrap_or_default()
+    };
     let template = text(pid::TEMPLATE);
     let codes = match PatchCodes::parse(&text(pid::REVISION_NUMBER)) {
         Ok(c) => Some(c),
@@ -320,11 +341,13 @@ fn patch_details(cf: &mut CompoundFile<File>, set: Option<&PropertySet>, problem
     match summary::parse_transform_list(&text(pid::LAST_SAVED_BY)) {
         Ok(list) => {
             for p in list {
-                let read = |cf: &mut CompoundFile<File>, name: &str, problems: &mut Vec<String>| match read_transform(cf, name) {
-                    Ok(t) => Some(TransformDetails::of(&t)),
-                    Err(e) => {
-                        problems.push(format!("transform {}: {e}", show_name(name)));
-                        None
+                let read = |cf: &mut CompoundFile<File>, name: &str, problems: &mut Vec<String>| {
+                    match read_transform(cf, name) {
+                        Ok(t) => Some(TransformDetails::of(&t)),
+                        Err(e) => {
+                            problems.push(format!("transform {}: {e}", show_name(name)));
+                            None
+                        }
                     }
                 };
                 let main = read(cf, &p.main, problems);
@@ -339,15 +362,28 @@ fn patch_details(cf: &mut CompoundFile<File>, set: Option<&PropertySet>, problem
     let names = container::root_names(cf);
     PatchDetails {
         codes,
-        targets: summary::split_list(&template).into_iter().map(str::to_string).collect(),
+        targets: summary::split_list(&template)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         pairs,
-        signed: container::SIGNATURE_STREAMS.iter().any(|s| names.iter().any(|n| n == s)),
+        signed: container::SIGNATURE_STREAMS
+            .iter()
+            .any(|s| names.iter().any(|n| n == s)),
     }
 }
 
 fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
     let r = &t.revision;
-    let _ = writeln!(s, "{indent}{}", if t.name.is_empty() { "transform" } else { &t.name });
+    let _ = writeln!(
+        s,
+        "{indent}{}",
+        if t.name.is_empty() {
+            "transform"
+        } else {
+            &t.name
+        }
+    );
     let _ = writeln!(s, "{indent}  from     {} {}", r.from.code, r.from.version);
     let _ = writeln!(s, "{indent}  to       {} {}", r.to.code, r.to.version);
     if let Some(u) = r.upgrade_code {
@@ -356,7 +392,11 @@ fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
     let _ = writeln!(
         s,
         "{indent}  checks   {} (CharCount {})",
-        if t.validation.is_empty() { "nothing".to_string() } else { t.validation.join(", ") },
+        if t.validation.is_empty() {
+            "nothing".to_string()
+        } else {
+            t.validation.join(", ")
+        },
         t.char_count.as_deref().unwrap_or("absent")
     );
     if !t.errors.is_empty() {
@@ -366,14 +406,22 @@ fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
         let _ = writeln!(s, "{indent}  template {tpl:?}");
     }
     if !t.transform_clsid && !t.name.is_empty() {
-        let _ = writeln!(s, "{indent}  note     storage CLSID is not the transform CLSID");
+        let _ = writeln!(
+            s,
+            "{indent}  note     storage CLSID is not the transform CLSID"
+        );
     }
 }
 
 /// Renders an inspect report for people.
 pub fn render(r: &InspectReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}: {}", r.file.display(), r.kind.describe().split(',').next().unwrap_or(""));
+    let _ = writeln!(
+        s,
+        "{}: {}",
+        r.file.display(),
+        r.kind.describe().split(',').next().unwrap_or("")
+    );
     if let Some(p) = &r.patch {
         if let Some(c) = &p.codes {
             let _ = writeln!(s, "patch code  {}", c.patch_code);
@@ -381,7 +429,15 @@ pub fn render(r: &InspectReport) -> String {
                 let _ = writeln!(s, "obsoletes   {o}");
             }
         }
-        let _ = writeln!(s, "targets     {}", if p.targets.is_empty() { "(none)".to_string() } else { p.targets.join(" ") });
+        let _ = writeln!(
+            s,
+            "targets     {}",
+            if p.targets.is_empty() {
+                "(none)".to_string()
+            } else {
+                p.targets.join(" ")
+            }
+        );
         let _ = writeln!(s, "signed      {}", if p.signed { "yes" } else { "no" });
         let _ = writeln!(s, "transform pairs ({}):", p.pairs.len());
         for pair in &p.pairs {
@@ -420,7 +476,13 @@ pub fn render(r: &InspectReport) -> String {
     }
     let _ = writeln!(s, "streams ({}):", r.streams.len());
     for st in &r.streams {
-        let _ = writeln!(s, "  {:>12}  {}{}", st.size, st.name, if st.table { " (table)" } else { "" });
+        let _ = writeln!(
+            s,
+            "  {:>12}  {}{}",
+            st.size,
+            st.name,
+            if st.table { " (table)" } else { "" }
+        );
     }
     for p in &r.problems {
         let _ = writeln!(s, "problem: {p}");
@@ -436,7 +498,10 @@ mod tests {
     fn filetime_formats_known_dates() {
         assert_eq!(filetime_text(0), "(not set)");
         // 1970-01-01 00:00:00 UTC.
-        assert_eq!(filetime_text(116_444_736_000_000_000), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            filetime_text(116_444_736_000_000_000),
+            "1970-01-01 00:00:00 UTC"
+        );
         // 2009-07-01 12:34:56 UTC = 1246451696 s after 1970.
         let t = 116_444_736_000_000_000 + 1_246_451_696 * 10_000_000;
         assert_eq!(filetime_text(t), "2009-07-01 12:34:56 UTC");

@@ -73,7 +73,11 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         (Some(out), false, false) => Destination::Output(out.clone()),
         (None, true, false) => Destination::InPlace,
         (None, false, true) => Destination::DryRun,
-        _ => return Err(Error::usage("give exactly one of -o OUT, --in-place, --dry-run")),
+        _ => {
+            return Err(Error::usage(
+                "give exactly one of -o OUT, --in-place, --dry-run",
+            ));
+        }
     };
     let req = RetargetRequest {
         input: a.patch.clone(),

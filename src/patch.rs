@@ -10,15 +10,14 @@ use std::path::{Path, PathBuf};
 
 use cfb::CompoundFile;
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::container::{self, FileKind, show_name, storage_part};
 use crate::error::{Context, Error, Result};
 use crate::guid::Guid;
 use crate::propset::PropertySet;
 use crate::summary::{
-    self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int,
-    get_string, pid, property_part,
+    self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int, get_string,
+    pid, property_part,
 };
 
 /// Summary streams larger than this are refused before they are read:
@@ -31,13 +30,17 @@ pub struct Transform {
     /// Substorage name (as listed after the `:` in LastSavedBy).
     pub name: String,
     /// The substorage's CLSID.
-    pub clsid: Uuid,
+    pub clsid: Guid,
     /// Decoded RevisionNumber.
     pub revision: TransformRevision,
     /// CharCount, when present.
     pub char_count: Option<u32>,
     /// Transform Template (`platform;language`), when present.
     pub template: Option<String>,
+    /// A digest of every stream of the storage except its summary
+    /// information: equal digests identify a copy of the same transform.
+    #[serde(skip)]
+    pub content_digest: u64,
 }
 
 impl Transform {
@@ -60,6 +63,29 @@ impl Pair {
     /// The product code the pair was made for (main transform's from code).
     pub fn base(&self) -> Guid {
         self.main.revision.from.code
+    }
+
+    /// Whether this pair is a retargeted copy of `source` made for
+    /// `instance`: same streams, same CharCount, and a RevisionNumber that
+    /// is the source's with its base replaced by `instance`.
+    pub fn is_copy_of(&self, source: &Pair, instance: Guid) -> bool {
+        fn same(copy: &Transform, src: &Transform, base: Guid, instance: Guid) -> bool {
+            copy.content_digest == src.content_digest
+                && copy.char_count == src.char_count
+                && TransformRevision::parse(&src.revision.retargeted(base, instance, None))
+                    .is_ok_and(|want| {
+                        copy.revision.from == want.from
+                            && copy.revision.to == want.to
+                            && copy.revision.upgrade_code == want.upgrade_code
+                    })
+        }
+        let base = source.base();
+        same(&self.main, &source.main, base, instance)
+            && match (&source.partner, &self.partner) {
+                (None, None) => true,
+                (Some(sp), Some(cp)) => same(cp, sp, base, instance),
+                _ => false,
+            }
     }
 }
 
@@ -114,14 +140,21 @@ impl Patch {
     /// Opens `path`, checks that it is a patch, and decodes its summary
     /// information and every transform pair named in LastSavedBy.
     pub fn open(path: &Path) -> Result<Patch> {
-        let mut cf = container::open(path)?;
+        let cf = container::open(path)?;
         let kind = container::kind_of(&cf);
         if kind != FileKind::Patch {
             return Err(Error::format(format!(
                 "is {}: its root CLSID is {{{}}}, a patch has {{{}}}",
                 kind.describe(),
-                cf.root_entry().clsid().hyphenated().to_string().to_uppercase(),
-                container::CLSID_PATCH.hyphenated().to_string().to_uppercase()
+                cf.root_entry()
+                    .clsid()
+                    .hyphenated()
+                    .to_string()
+                    .to_uppercase(),
+                container::CLSID_PATCH
+                    .hyphenated()
+                    .to_string()
+                    .to_uppercase()
             ))
             .in_file(path));
         }
@@ -132,9 +165,11 @@ impl Patch {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
         let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
         let text = |id: u32| -> Result<String> {
-            get_string(&summary, id)
-                .at(stream.clone())?
-                .ok_or_else(|| Error::format("is missing").at(property_part(id)).at(stream.clone()))
+            get_string(&summary, id).at(stream.clone())?.ok_or_else(|| {
+                Error::format("is missing")
+                    .at(property_part(id))
+                    .at(stream.clone())
+            })
         };
         let template = text(pid::TEMPLATE)?;
         let last_saved_by = text(pid::LAST_SAVED_BY)?;
@@ -210,22 +245,71 @@ pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transfo
             show_name(name)
         )));
     }
-    let clsid = *cf.entry(&dir).map_err(|e| Error::io("cannot read", e).at(part.clone()))?.clsid();
+    let clsid = Guid(
+        *cf.entry(&dir)
+            .map_err(|e| Error::io("cannot read", e).at(part.clone()))?
+            .clsid(),
+    );
     let set = read_summary(cf, &dir).at(part.clone())?;
-    let stream = || format!("{part}, {}", container::stream_part(Path::new(SUMMARY_STREAM)));
+    let stream = || {
+        format!(
+            "{part}, {}",
+            container::stream_part(Path::new(SUMMARY_STREAM))
+        )
+    };
     let raw = get_string(&set, pid::REVISION_NUMBER)
         .at(stream())?
-        .ok_or_else(|| Error::format("is missing").at(property_part(pid::REVISION_NUMBER)).at(stream()))?;
+        .ok_or_else(|| {
+            Error::format("is missing")
+                .at(property_part(pid::REVISION_NUMBER))
+                .at(stream())
+        })?;
     let revision = TransformRevision::parse(&raw)
         .at(property_part(pid::REVISION_NUMBER))
         .at(stream())?;
     let char_count = get_int(&set, pid::CHAR_COUNT).map(|v| v as u32);
     let template = get_string(&set, pid::TEMPLATE).at(stream())?;
+    let content_digest = content_digest(cf, &dir).at(part)?;
     Ok(Transform {
         name: name.to_string(),
         clsid,
         revision,
         char_count,
         template,
+        content_digest,
     })
+}
+
+/// Digest of the names and bytes of every stream under `dir` except its
+/// summary information, read in chunks. SipHash with fixed keys (what
+/// `DefaultHasher::new` is) is deterministic, which is all this needs: it
+/// tells copies apart from different transforms, it is not a security
+/// boundary (verification compares bytes).
+fn content_digest(cf: &mut CompoundFile<File>, dir: &Path) -> Result<u64> {
+    use std::hash::Hasher;
+    use std::io::Read;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let summary = dir.join(SUMMARY_STREAM);
+    let mut buf = vec![0u8; 64 * 1024];
+    for e in container::walk(cf, dir)? {
+        if !e.is_stream || e.path == summary {
+            continue;
+        }
+        let rel = e.path.strip_prefix(dir).unwrap_or(&e.path);
+        h.write(rel.to_string_lossy().as_bytes());
+        h.write_u64(e.len);
+        let mut s = cf
+            .open_stream(&e.path)
+            .map_err(|err| Error::io("cannot open", err).at(container::stream_part(&e.path)))?;
+        loop {
+            let n = s
+                .read(&mut buf)
+                .map_err(|err| Error::io("reading", err).at(container::stream_part(&e.path)))?;
+            if n == 0 {
+                break;
+            }
+            h.write(buf.get(..n).unwrap_or_default());
+        }
+    }
+    Ok(h.finish())
 }

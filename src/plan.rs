@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::guid::Guid;
 use crate::names::{InstanceTag, NameAllocator};
 use crate::patch::{Pair, Patch, Transform};
-use crate::summary::{self, TransformRevision, Validation};
+use crate::summary::{self, Validation};
 
 /// One instance to retarget to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +39,11 @@ impl InstanceRequest {
             Some((b, i)) => (Some(Guid::parse_lenient(b)?), Guid::parse_lenient(i)?),
             None => (None, Guid::parse_lenient(text)?),
         };
-        Ok(InstanceRequest { base, instance, id: None })
+        Ok(InstanceRequest {
+            base,
+            instance,
+            id: None,
+        })
     }
 }
 
@@ -170,52 +174,73 @@ fn targets_text(patch: &Patch) -> String {
         .join(", ")
 }
 
-/// Resolves the base of each request: named, or the patch's single target.
-fn resolve_base(patch: &Patch, req: &InstanceRequest) -> Result<Guid> {
-    match req.base {
-        Some(base) => {
-            if !patch.targets_product(base) {
-                return Err(Error::usage(format!(
-                    "{}={}: the patch does not target {base}; its targets are {}",
-                    base,
-                    req.instance,
-                    targets_text(patch)
-                )));
-            }
-            Ok(base)
-        }
-        None => match patch.targets.as_slice() {
-            [only] => Ok(*only),
-            [] => Err(Error::format("the patch's Template lists no target product")),
-            _ => Err(Error::refused(format!(
-                "the patch targets {} products ({}); name the base of instance {} as \
-                 --instance BASE={}",
-                patch.targets.len(),
-                targets_text(patch),
+/// The product `code` was retargeted from, if its pairs are copies of the
+/// pairs of a product listed earlier in LastSavedBy.
+fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
+    let first = |c: Guid| patch.pairs.iter().position(|p| p.base() == c);
+    let mine: Vec<&Pair> = patch.pairs_of(code).collect();
+    let my_first = first(code)?;
+    patch
+        .targets
+        .iter()
+        .copied()
+        .filter(|b| *b != code && first(*b).is_some_and(|i| i < my_first))
+        .find(|b| {
+            let theirs: Vec<&Pair> = patch.pairs_of(*b).collect();
+            theirs.len() == mine.len()
+                && mine.iter().zip(&theirs).all(|(m, t)| m.is_copy_of(t, code))
+        })
+}
+
+/// Resolves the base of each request: the named one, or the only product
+/// the request can mean. Products without transform pairs of their own
+/// (instances served by a pair that does not check the product code),
+/// products whose pairs are copies of another product's (instances
+/// retargeted earlier) and the requested instances themselves are not
+/// candidates, so that re-running a retarget, or adding one more instance
+/// to a retargeted patch, resolves as the first run did.
+fn resolve_base(patch: &Patch, req: &InstanceRequest, requested: &[Guid]) -> Result<Guid> {
+    if let Some(base) = req.base {
+        if !patch.targets_product(base) {
+            return Err(Error::usage(format!(
+                "{}={}: the patch does not target {base}; its targets are {}",
+                base,
                 req.instance,
-                req.instance
-            ))),
-        },
+                targets_text(patch)
+            )));
+        }
+        return Ok(base);
+    }
+    let candidates: Vec<Guid> = patch
+        .targets
+        .iter()
+        .copied()
+        .filter(|t| {
+            !requested.contains(t)
+                && patch.pairs_of(*t).next().is_some()
+                && derived_from(patch, *t).is_none()
+        })
+        .collect();
+    match (candidates.as_slice(), patch.targets.as_slice()) {
+        ([only], _) => Ok(*only),
+        (_, []) => Err(Error::format(
+            "the patch's Template lists no target product",
+        )),
+        (_, [only]) => Ok(*only),
+        _ => Err(Error::refused(format!(
+            "the patch targets {} products ({}); name the base of instance {} as \
+             --instance BASE={}",
+            patch.targets.len(),
+            targets_text(patch),
+            req.instance,
+            req.instance
+        ))),
     }
 }
 
-/// The copy of `pair` that already serves `instance`, if any: a pair whose
-/// main RevisionNumber is the source's with the instance code, with a
-/// partner when the source has one.
-fn existing_copy<'a>(patch: &'a Patch, pair: &Pair, base: Guid, instance: Guid) -> Option<&'a Pair> {
-    let wanted = |src: &Transform| TransformRevision::parse(&src.revision.retargeted(base, instance, None)).ok();
-    let want_main = wanted(&pair.main)?;
-    patch.pairs.iter().find(|q| {
-        let same = |a: &TransformRevision, b: &TransformRevision| {
-            a.from == b.from && a.to == b.to && a.upgrade_code == b.upgrade_code
-        };
-        same(&q.main.revision, &want_main)
-            && match (&pair.partner, &q.partner) {
-                (None, _) => true,
-                (Some(p), Some(qp)) => wanted(p).is_some_and(|w| same(&qp.revision, &w)),
-                (Some(_), None) => false,
-            }
-    })
+/// The copy of `pair` that already serves `instance`, if any.
+fn existing_copy<'a>(patch: &'a Patch, pair: &Pair, instance: Guid) -> Option<&'a Pair> {
+    patch.pairs.iter().find(|q| q.is_copy_of(pair, instance))
 }
 
 /// Computes the plan. Pure: reads only the understood patch.
@@ -238,11 +263,12 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     let mut new_targets: Vec<String> = Vec::new();
     let mut new_entries: Vec<String> = Vec::new();
 
+    let requested: Vec<Guid> = requests.iter().map(|r| r.instance).collect();
     for req in requests {
         if instances.iter().any(|p| p.instance == req.instance) {
             continue; // the same instance twice is one instance
         }
-        let base = resolve_base(patch, req)?;
+        let base = resolve_base(patch, req, &requested)?;
         if base == req.instance {
             return Err(Error::usage(format!(
                 "instance {} is the base product itself",
@@ -256,19 +282,24 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                  LastSavedBy has it as its from product code)"
             )));
         }
-        if let Some(p) = pairs.iter().find(|p| p.main.revision.changes_product_code()) {
+        if let Some(p) = pairs
+            .iter()
+            .find(|p| p.main.revision.changes_product_code())
+        {
             return Err(Error::refused(format!(
                 "transform {} changes the product code ({} -> {}): a major-upgrade patch \
                  would give every instance the same new product code",
                 p.main.name, p.main.revision.from.code, p.main.revision.to.code
             )));
         }
-        let tag = InstanceTag::new(req.id.as_deref(), req.instance);
+        let tag = InstanceTag::for_instance(req.id.as_deref(), req.instance.0);
         let mut decisions = Vec::new();
         for pair in pairs {
             let validates = pair.main.validation().has(Validation::PRODUCT);
-            let action = if let Some(q) = existing_copy(patch, pair, base, req.instance) {
-                PairAction::AlreadyPresent { name: q.main.name.clone() }
+            let action = if let Some(q) = existing_copy(patch, pair, req.instance) {
+                PairAction::AlreadyPresent {
+                    name: q.main.name.clone(),
+                }
             } else if validates || opts.copy_all {
                 let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
                 let partner = pair.partner.as_ref().map(|_| format!("#{name}"));
@@ -353,7 +384,10 @@ mod tests {
             "6ea3ae83-a14f-4b8b-8a86-bb977a9e7833={11111111-1111-1111-1111-111111111111}",
         )
         .unwrap();
-        assert_eq!(r.base.unwrap().braced(), "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}");
+        assert_eq!(
+            r.base.unwrap().braced(),
+            "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}"
+        );
         assert!(InstanceRequest::parse("x={11111111-1111-1111-1111-111111111111}").is_err());
     }
 }

@@ -70,7 +70,11 @@ impl ErrorReport {
     /// Builds the report of an error.
     pub fn from_error(e: &Error) -> ErrorReport {
         ErrorReport {
-            outcome: if e.kind() == ErrorKind::Refused { "refused" } else { "error" },
+            outcome: if e.kind() == ErrorKind::Refused {
+                "refused"
+            } else {
+                "error"
+            },
             error: ErrorInfo {
                 kind: e.kind(),
                 file: e.file().map(PathBuf::from),
@@ -87,20 +91,28 @@ pub fn render_retarget(r: &RetargetReport) -> String {
     let mut s = String::new();
     let plan = &r.plan;
     let head = match (r.outcome, &r.output) {
-        (Outcome::Done, Some(out)) => format!("retargeted {} -> {}", r.input.display(), out.display()),
+        (Outcome::Done, Some(out)) => {
+            format!("retargeted {} -> {}", r.input.display(), out.display())
+        }
         (Outcome::AlreadyDone, Some(out)) if *out != r.input => format!(
             "{} is already retargeted; copied unchanged to {}",
             r.input.display(),
             out.display()
         ),
-        (Outcome::AlreadyDone, _) => format!("{}: already retargeted, nothing to do", r.input.display()),
+        (Outcome::AlreadyDone, _) => {
+            format!("{}: already retargeted, nothing to do", r.input.display())
+        }
         (Outcome::Planned, _) => format!("dry run for {} (nothing written)", r.input.display()),
         (Outcome::Done, None) => format!("retargeted {}", r.input.display()),
     };
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "patch {}", r.patch_code);
     for inst in &plan.instances {
-        let id = inst.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+        let id = inst
+            .id
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
         let state = match inst.status {
             InstanceStatus::AlreadyDone => "already done",
             InstanceStatus::Retarget => {
@@ -111,7 +123,11 @@ pub fn render_retarget(r: &RetargetReport) -> String {
                 }
             }
         };
-        let _ = writeln!(s, "  instance {}{id} of base {}: {state}", inst.instance, inst.base);
+        let _ = writeln!(
+            s,
+            "  instance {}{id} of base {}: {state}",
+            inst.instance, inst.base
+        );
         for d in &inst.pairs {
             let line = match &d.action {
                 PairAction::Copy { name, partner } => match partner {

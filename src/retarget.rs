@@ -126,7 +126,8 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
         file.sync_data()
             .map_err(|e| Error::io("syncing the temporary copy", e).in_file(&dest))?;
     }
-    let verification = verify(&mut patch, &report.plan, staged.path()).map_err(|e| e.in_file(&dest))?;
+    let verification =
+        verify(&mut patch, &report.plan, staged.path()).map_err(|e| e.in_file(&dest))?;
     drop(patch);
     staged.commit(permissions)?;
     tracing::info!(output = %dest.display(), copies = report.plan.copies.len(), "committed");

@@ -93,7 +93,9 @@ pub fn property_part(pid: u32) -> String {
 pub fn get_string(set: &PropertySet, id: u32) -> Result<Option<String>> {
     match set.get(id) {
         Some(PropertyValue::Lpstr(_)) => match set.get_string(id) {
-            Some(r) => r.map(Some).map_err(|e| Error::from(e).at(property_part(id))),
+            Some(r) => r
+                .map(Some)
+                .map_err(|e| Error::from(e).at(property_part(id))),
             None => Ok(None),
         },
         _ => Ok(None),
@@ -153,7 +155,10 @@ impl Validation {
         (Self::NEW_LESS_BASE, "new_less_base_version"),
         (Self::NEW_LESS_EQUAL_BASE, "new_less_equal_base_version"),
         (Self::NEW_EQUAL_BASE, "new_equal_base_version"),
-        (Self::NEW_GREATER_EQUAL_BASE, "new_greater_equal_base_version"),
+        (
+            Self::NEW_GREATER_EQUAL_BASE,
+            "new_greater_equal_base_version",
+        ),
         (Self::NEW_GREATER_BASE, "new_greater_base_version"),
         (Self::UPGRADE_CODE, "upgrade_code"),
     ];
@@ -259,7 +264,10 @@ impl TransformRevision {
                 ))
             })?;
             let code = Guid::parse_braced(code_text).map_err(|e| {
-                Error::format(format!("RevisionNumber {raw:?}: {what} product code: {}", e.reason()))
+                Error::format(format!(
+                    "RevisionNumber {raw:?}: {what} product code: {}",
+                    e.reason()
+                ))
             })?;
             Ok(CodeVersion {
                 code,
@@ -271,7 +279,10 @@ impl TransformRevision {
         let upgrade_code = match parts.get(2).map(|p| p.trim()) {
             None | Some("") => None,
             Some(p) => Some(Guid::parse_braced(p).map_err(|e| {
-                Error::format(format!("RevisionNumber {raw:?}: upgrade code: {}", e.reason()))
+                Error::format(format!(
+                    "RevisionNumber {raw:?}: upgrade code: {}",
+                    e.reason()
+                ))
             })?),
         };
         Ok(TransformRevision {
@@ -427,7 +438,12 @@ mod tests {
         assert!(!c.validation().has(Validation::LANGUAGE));
         assert_eq!(
             c.validation().names(),
-            ["product_code", "update_version", "new_equal_base_version", "upgrade_code"]
+            [
+                "product_code",
+                "update_version",
+                "new_equal_base_version",
+                "upgrade_code"
+            ]
         );
         assert_eq!(c.errors().names().len(), 5);
         assert_eq!(Validation(0x9000).names(), ["unknown_0x9000"]);
@@ -444,9 +460,15 @@ mod tests {
         assert!(!r.changes_product_code());
         let base = Guid::parse_braced(A).unwrap();
         let inst = Guid::parse_braced(I).unwrap();
-        assert_eq!(r.retargeted(base, inst, None), format!("{I}1.0.0.0;{I}1.0.1.0;{U}"));
+        assert_eq!(
+            r.retargeted(base, inst, None),
+            format!("{I}1.0.0.0;{I}1.0.1.0;{U}")
+        );
         let up = Guid::parse_braced(I).unwrap();
-        assert_eq!(r.retargeted(base, inst, Some(up)), format!("{I}1.0.0.0;{I}1.0.1.0;{I}"));
+        assert_eq!(
+            r.retargeted(base, inst, Some(up)),
+            format!("{I}1.0.0.0;{I}1.0.1.0;{I}")
+        );
     }
 
     #[test]

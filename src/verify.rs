@@ -85,19 +85,31 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
     for e in container::walk(&input.cf, root)? {
         if removed.contains(&e.path) {
             if out_entries.contains_key(&e.path) {
-                return Err(fail(format!("{} was to be removed but is still there", stream_part(&e.path))));
+                return Err(fail(format!(
+                    "{} was to be removed but is still there",
+                    stream_part(&e.path)
+                )));
             }
             continue;
         }
-        let o = out_entries
-            .get(&e.path)
-            .ok_or_else(|| fail(format!("{} of the input is missing", container::path_text(&e.path))))?;
+        let o = out_entries.get(&e.path).ok_or_else(|| {
+            fail(format!(
+                "{} of the input is missing",
+                container::path_text(&e.path)
+            ))
+        })?;
         seen.insert(e.path.clone());
         if e.path == summary_path {
             let want = root_summary_after(input, plan)?;
-            let got = container::read_stream_bounded(&mut out.cf, &e.path, crate::patch::MAX_SUMMARY_LEN)?;
+            let got = container::read_stream_bounded(
+                &mut out.cf,
+                &e.path,
+                crate::patch::MAX_SUMMARY_LEN,
+            )?;
             if got != want {
-                return Err(fail("the root summary information is not what the plan says".into()));
+                return Err(fail(
+                    "the root summary information is not what the plan says".into(),
+                ));
             }
             report.bytes_compared += got.len() as u64;
             continue;
@@ -127,16 +139,32 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
         let src_dir = root.join(&copy.source);
         let dst_dir = root.join(&copy.name);
         for e in container::walk(&input.cf, &src_dir)? {
-            let rel = e.path.strip_prefix(&src_dir).unwrap_or(&e.path).to_path_buf();
-            let target = if rel.as_os_str().is_empty() { dst_dir.clone() } else { dst_dir.join(&rel) };
+            let rel = e
+                .path
+                .strip_prefix(&src_dir)
+                .unwrap_or(&e.path)
+                .to_path_buf();
+            let target = if rel.as_os_str().is_empty() {
+                dst_dir.clone()
+            } else {
+                dst_dir.join(&rel)
+            };
             let o = out_entries.get(&target).ok_or_else(|| {
-                fail(format!("the copy {} lacks {}", copy.name, container::path_text(&rel)))
+                fail(format!(
+                    "the copy {} lacks {}",
+                    copy.name,
+                    container::path_text(&rel)
+                ))
             })?;
             seen.insert(target.clone());
             report.added_entries += 1;
             if rel == Path::new(SUMMARY_STREAM) {
                 let want = copy_summary_after(&mut input.cf, copy)?;
-                let got = container::read_stream_bounded(&mut out.cf, &target, crate::patch::MAX_SUMMARY_LEN)?;
+                let got = container::read_stream_bounded(
+                    &mut out.cf,
+                    &target,
+                    crate::patch::MAX_SUMMARY_LEN,
+                )?;
                 if got != want {
                     return Err(fail(format!(
                         "the summary information of copy {} is not what the plan says",

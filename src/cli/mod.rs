@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 /// multi-instance product, on any operating system.
 #[derive(Debug, Parser)]
 #[command(name = "msp-retarget", version, about, long_about = None)]
-#[command(after_help = "EXIT STATUS:\n  0  done, or already done\n  1  refused on purpose (major upgrade, signed patch, ambiguous base)\n  2  error (bad input, usage, I/O)")]
+#[command(
+    after_help = "EXIT STATUS:\n  0  done, or already done\n  1  refused on purpose (major upgrade, signed patch, ambiguous base)\n  2  error (bad input, usage, I/O)"
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -28,10 +30,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make a patch apply to product instances as well as to its base product.
-    #[command(after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json")]
+    #[command(
+        after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json"
+    )]
     Retarget(RetargetArgs),
     /// Show what is in a patch, database or transform.
-    #[command(after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json")]
+    #[command(
+        after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json"
+    )]
     Inspect(InspectArgs),
 }
 
@@ -44,7 +50,12 @@ pub struct RetargetArgs {
 
     /// An instance: `{INSTANCE}`, or `{BASE}={INSTANCE}` when the patch
     /// targets several products. Repeat for more instances.
-    #[arg(short = 'i', long = "instance", value_name = "[BASE=]INSTANCE", required = true)]
+    #[arg(
+        short = 'i',
+        long = "instance",
+        value_name = "[BASE=]INSTANCE",
+        required = true
+    )]
     pub instances: Vec<String>,
 
     /// Write the result to this file (atomically; the input is not opened
@@ -98,11 +109,28 @@ mod tests {
 
     #[test]
     fn retarget_needs_exactly_one_destination() {
-        let ok = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x", "-o", "b.msp"]);
+        let ok = Cli::try_parse_from([
+            "msp-retarget",
+            "retarget",
+            "a.msp",
+            "-i",
+            "x",
+            "-o",
+            "b.msp",
+        ]);
         assert!(ok.is_ok());
         let none = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x"]);
         assert!(none.is_err());
-        let two = Cli::try_parse_from(["msp-retarget", "retarget", "a.msp", "-i", "x", "-o", "b", "--in-place"]);
+        let two = Cli::try_parse_from([
+            "msp-retarget",
+            "retarget",
+            "a.msp",
+            "-i",
+            "x",
+            "-o",
+            "b",
+            "--in-place",
+        ]);
         assert!(two.is_err());
     }
 }
