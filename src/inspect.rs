@@ -211,6 +211,15 @@ fn root_streams(cf: &CompoundFile<File>) -> Vec<StreamInfo> {
         .collect()
 }
 
+fn value_text(v: &msi::Value) -> String {
+    match v {
+        msi::Value::Null => String::new(),
+        msi::Value::Int(n) => n.to_string(),
+        msi::Value::Str(s) => s.clone(),
+        msi::Value::Binary => "(binary)".into(),
+    }
+}
+
 fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
     let mut package = match File::open(path).and_then(msi::Package::open) {
         Ok(p) => p,
@@ -233,7 +242,7 @@ fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<Ta
                 name: name.to_string(),
                 columns: columns.clone(),
                 rows: rows
-                    .map(|row| (0..row.len()).map(|i| row[i].to_string()).collect())
+                    .map(|row| (0..row.len()).map(|i| value_text(&row[i])).collect())
                     .collect(),
             }),
             Err(e) => problems.push(format!("table {name} could not be read: {e}")),

@@ -190,3 +190,232 @@ fn editing_one_string_keeps_every_other_property() {
     }
     assert!(edited > 0, "no SummaryInformation stream in the corpus");
 }
+
+//===========================================================================//
+// Retargeting real patches
+
+mod retargeting {
+    use super::*;
+    use msp_retarget::ErrorKind;
+    use msp_retarget::guid::Guid;
+    use msp_retarget::patch::Patch;
+    use msp_retarget::plan::{InstanceRequest, PlanOptions};
+    use msp_retarget::retarget::{Destination, Outcome, RetargetRequest, retarget};
+
+    const I1: &str = "{11111111-1111-4111-8111-111111111111}";
+    const I2: &str = "{22222222-2222-4222-8222-222222222222}";
+
+    fn patches() -> Vec<PathBuf> {
+        let all: Vec<PathBuf> = corpus_files()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("msp")))
+            .collect();
+        assert!(!all.is_empty(), "the corpus has no .msp file");
+        all
+    }
+
+    fn request(input: &Path, out: &Path, codes: &[&str]) -> RetargetRequest {
+        RetargetRequest {
+            input: input.to_path_buf(),
+            destination: Destination::Output(out.to_path_buf()),
+            instances: codes
+                .iter()
+                .map(|c| InstanceRequest::parse(c).unwrap())
+                .collect(),
+            options: PlanOptions::default(),
+        }
+    }
+
+    /// Every entry of a compound file: path -> (is stream, CLSID, state
+    /// bits, bytes), read with `cfb` directly.
+    fn entries(
+        path: &Path,
+    ) -> std::collections::BTreeMap<PathBuf, (bool, uuid::Uuid, u32, Vec<u8>)> {
+        let mut comp = open(path);
+        let list: Vec<cfb::Entry> = comp.walk().collect();
+        list.into_iter()
+            .map(|e| {
+                let bytes = if e.is_stream() {
+                    read_stream(&mut comp, path, e.path())
+                } else {
+                    Vec::new()
+                };
+                (
+                    e.path().to_path_buf(),
+                    (e.is_stream(), *e.clsid(), e.state_bits(), bytes),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn every_patch_retargets_and_keeps_untouched_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        for input in patches() {
+            let name = input.file_name().unwrap().to_string_lossy().into_owned();
+            let out = dir.path().join(&name);
+            let report = retarget(&request(&input, &out, &[I1, I2]))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(report.outcome, Outcome::Done, "{name}");
+
+            // The result re-reads, targets both instances and keeps the patch code.
+            let before = Patch::open(&input).unwrap();
+            let after = Patch::open(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for code in [I1, I2] {
+                assert!(
+                    after.targets_product(Guid::parse_braced(code).unwrap()),
+                    "{name}"
+                );
+            }
+            assert_eq!(after.codes, before.codes, "{name}");
+            assert!(after.template.starts_with(&before.template), "{name}");
+            assert!(
+                after.last_saved_by.starts_with(&before.last_saved_by),
+                "{name}"
+            );
+
+            // Every original entry except the root summary is unchanged.
+            let old = entries(&input);
+            let new = entries(&out);
+            let root_summary = Path::new("/\u{5}SummaryInformation");
+            for (path, value) in &old {
+                if path == root_summary {
+                    continue;
+                }
+                assert_eq!(
+                    new.get(path),
+                    Some(value),
+                    "{name}: {} changed",
+                    path.display()
+                );
+            }
+            // Every added entry belongs to a copy listed in LastSavedBy.
+            for path in new.keys().filter(|p| !old.contains_key(*p)) {
+                let top = path
+                    .components()
+                    .nth(1)
+                    .unwrap()
+                    .as_os_str()
+                    .to_string_lossy();
+                assert!(
+                    after.last_saved_by.contains(&format!(":{top}")),
+                    "{name}: {} is not part of a listed copy",
+                    path.display()
+                );
+            }
+
+            // The msi crate still opens the result as a patch with the same tables.
+            let package = msi::open(&out).unwrap_or_else(|e| panic!("{name}: msi crate: {e}"));
+            assert_eq!(package.package_type(), msi::PackageType::Patch, "{name}");
+            let original = msi::open(&input).unwrap();
+            let tables = |p: &msi::Package<std::fs::File>| {
+                p.tables().map(|t| t.name().to_string()).collect::<Vec<_>>()
+            };
+            assert_eq!(tables(&package), tables(&original), "{name}");
+        }
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn copies_follow_the_product_code_check() {
+        // Pairs that validate the product code are copied per instance; the
+        // rtmldr pair (CharCount 0x0920001F) does not, so only Template grows.
+        let dir = tempfile::tempdir().unwrap();
+        for input in patches() {
+            let name = input.file_name().unwrap().to_string_lossy().into_owned();
+            let before = Patch::open(&input).unwrap();
+            let validating = before
+                .pairs
+                .iter()
+                .filter(|p| {
+                    p.main
+                        .validation()
+                        .has(msp_retarget::summary::Validation::PRODUCT)
+                })
+                .map(|p| 1 + usize::from(p.partner.is_some()))
+                .sum::<usize>();
+            let out = dir.path().join(&name);
+            let report = retarget(&request(&input, &out, &[I1, I2])).unwrap();
+            assert_eq!(report.plan.copies.len(), 2 * validating, "{name}");
+            if name.eq_ignore_ascii_case("rtmldr.msp") {
+                assert_eq!(
+                    validating, 0,
+                    "rtmldr's pair does not check the product code"
+                );
+            }
+            if name.eq_ignore_ascii_case("PatchAv101.msp") {
+                assert_eq!(validating, 2);
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn retargeting_the_output_again_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        for input in patches() {
+            let name = input.file_name().unwrap().to_string_lossy().into_owned();
+            let first = dir.path().join(format!("1-{name}"));
+            let second = dir.path().join(format!("2-{name}"));
+            let third = dir.path().join(format!("3-{name}"));
+            retarget(&request(&input, &first, &[I1, I2])).unwrap();
+            let again = retarget(&request(&first, &second, &[I1, I2])).unwrap();
+            assert_eq!(again.outcome, Outcome::AlreadyDone, "{name}");
+            assert_eq!(
+                std::fs::read(&first).unwrap(),
+                std::fs::read(&second).unwrap(),
+                "{name}"
+            );
+            // Same input, same bytes.
+            retarget(&request(&input, &third, &[I1, I2])).unwrap();
+            assert_eq!(
+                std::fs::read(&first).unwrap(),
+                std::fs::read(&third).unwrap(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn databases_and_transforms_are_refused_as_not_patches() {
+        let dir = tempfile::tempdir().unwrap();
+        for input in corpus_files()
+            .into_iter()
+            .filter(|p| !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("msp")))
+        {
+            let before = std::fs::read(&input).unwrap();
+            let out = dir.path().join("out.msp");
+            let e = retarget(&request(&input, &out, &[I1])).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Format, "{}", input.display());
+            assert!(e.to_string().contains("not a patch"), "{e}");
+            assert!(!out.exists());
+            assert_eq!(std::fs::read(&input).unwrap(), before);
+        }
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn inspect_reads_every_file_without_problems() {
+        for input in corpus_files() {
+            let r = msp_retarget::inspect::inspect(&input)
+                .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            assert!(
+                r.problems.is_empty(),
+                "{}: {:?}",
+                input.display(),
+                r.problems
+            );
+            if r.kind == msp_retarget::container::FileKind::Patch {
+                let p = r.patch.as_ref().unwrap();
+                assert!(!p.pairs.is_empty(), "{}", input.display());
+                assert!(
+                    !r.tables.is_empty(),
+                    "{}: no MsiPatchMetadata/Sequence",
+                    input.display()
+                );
+            }
+        }
+    }
+}
