@@ -13,3 +13,6 @@ mod errors;
 
 // The harness's checker rejects outputs that break an invariant.
 mod harness;
+
+// The command line: exit codes, stdout and stderr, destinations, inspect.
+mod cli;
