@@ -16,3 +16,6 @@ mod harness;
 
 // The command line: exit codes, stdout and stderr, destinations, inspect.
 mod cli;
+
+// The JSON schema of --json, pinned by mirror structs.
+mod json;
