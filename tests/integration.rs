@@ -19,3 +19,6 @@ mod cli;
 
 // The JSON schema of --json, pinned by mirror structs.
 mod json;
+
+// Property tests over random instance lists.
+mod props;
