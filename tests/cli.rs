@@ -410,3 +410,16 @@ msptest!(inspect_a_signed_patch_and_other_kinds, |dir, run| {
         r.stdout
     );
 });
+
+#[cfg(unix)]
+msptest!(the_output_gets_the_input_permissions, |dir, run| {
+    use std::os::unix::fs::PermissionsExt;
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    std::fs::set_permissions(&input, std::fs::Permissions::from_mode(0o604)).unwrap();
+    run(&["retarget", "in.msp", "-i", I1, "-o", "out.msp"]).code(0);
+    let mode = std::fs::metadata(dir.join("out.msp"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o604);
+});
