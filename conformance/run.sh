@@ -77,6 +77,17 @@ mkdir -p "$WORK" || setup_fail "cannot create $WORK"
 WORK="$(cd "$WORK" && pwd)"
 case "$WORK" in *' '*) setup_fail "work folder path must not contain spaces: $WORK" ;; esac
 
+# On interrupt: stop the wineserver of the case being run (only that one).
+CDIR=""
+on_exit() {
+  if [ -n "$CDIR" ] && [ -d "$CDIR/prefix" ]; then
+    WINEPREFIX="$CDIR/prefix" wineserver -k 2>/dev/null
+    rm -rf "$CDIR/prefix"
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
 export DISPLAY=
 unset WAYLAND_DISPLAY
 export WINEDLLOVERRIDES="mscoree,mshtml="
@@ -106,7 +117,7 @@ if [ -n "${MSP_RETARGET:-}" ]; then
 else
   TOOL="$REPO/target/debug/msp-retarget"
   if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build --quiet --bin msp-retarget) >"$WORK/cargo-build.log" 2>&1 ||
+    (cd "$REPO" && cargo build --locked --quiet --bin msp-retarget) >"$WORK/cargo-build.log" 2>&1 ||
       { TOOL_OK=0; TOOL_ERR="cargo build failed (see $WORK/cargo-build.log)"; }
   fi
 fi
@@ -140,8 +151,7 @@ load_family() {
 
 # -------------------------------------------------------------- helpers ----
 
-CASE=""       # current case name
-CDIR=""       # its folder
+CASE=""       # current case name (its folder is $CDIR)
 PROBLEMS=()   # failed expectations of the current case
 STEP=0
 
@@ -511,8 +521,12 @@ done
 [ $any = 1 ] || setup_fail "no case matches: $*"
 
 log "total $((SECONDS - START_TIME)) s"
-if [ $FAILED = 0 ] && [ "${CONFORMANCE_KEEP:-0}" != 1 ] && [ -z "${CONFORMANCE_WORK:-}" ]; then
-  rm -rf "$WORK"
+if [ -z "${CONFORMANCE_WORK:-}" ] && [ "${CONFORMANCE_KEEP:-0}" != 1 ]; then
+  if [ $FAILED = 0 ]; then
+    rm -rf "$WORK"
+  else
+    rm -rf "$PRISTINE"   # keep the logs, not the 700 MB prefix
+  fi
 fi
 log "$PASSED passed, $FAILED failed"
 [ $FAILED = 0 ]
