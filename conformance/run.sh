@@ -121,6 +121,7 @@ else
       { TOOL_OK=0; TOOL_ERR="cargo build failed (see $WORK/cargo-build.log)"; }
   fi
 fi
+case "$TOOL" in /*) ;; */*) TOOL="$PWD/$TOOL" ;; *) TOOL="$(command -v "$TOOL" || echo "$TOOL")" ;; esac
 if [ "$TOOL_OK" = 1 ] && [ ! -x "$TOOL" ]; then
   TOOL_OK=0
   TOOL_ERR="msp-retarget binary not found: $TOOL (set MSP_RETARGET)"
@@ -440,6 +441,11 @@ case_quirks() {
   make_instance "$F_PKG" "$(tr '[:upper:]' '[:lower:]' <<<"$F_BASE")" "$CDIR/lower.msi" || return
   expect_applicable "$CDIR/lower.msi" "$F_PATCH" no
   expect_applicable "$F_PKG" "$F_PATCH" yes
+  # MsiDetermineApplicablePatchesW looks at Template only: it opens no transform.
+  wine_run trace applicable "$F_PKG" "$F_PATCH"; o="$WR"
+  grep -q 'order=0 status=0' "$o.out" || fail "traced MsiDetermineApplicablePatches did not return 0/0"
+  ! grep -qE 'apply_substorage_transform|check_transform_applicable' "$o.trace" ||
+    fail "MsiDetermineApplicablePatches opened transforms (quirk changed?)"
   # msiexec's exit status is cut to 8 bits: ERROR_UNKNOWN_PRODUCT 1605 -> 69.
   WINEPREFIX="$CDIR/prefix" wine msiexec /x '{00000000-0000-4000-8000-000000000000}' /qn \
     >"$CDIR/msiexec.out" 2>&1
