@@ -22,7 +22,10 @@ fn main() -> std::io::Result<()> {
         }
         [out, mib] => {
             let mib: u64 = mib.parse().map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "CABINET_MIB must be a number")
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "CABINET_MIB must be a number",
+                )
             })?;
             spec.cabinet_len = mib * 1024 * 1024;
             PathBuf::from(out)

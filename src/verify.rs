@@ -74,6 +74,8 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
     let root = Path::new("/");
     let summary_path = root.join(SUMMARY_STREAM);
     let removed: HashSet<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
+    let removed_storages: Vec<PathBuf> =
+        plan.removed_storages.iter().map(|s| root.join(s)).collect();
     let out_entries: HashMap<PathBuf, EntryMeta> = container::walk(&out.cf, root)?
         .into_iter()
         .map(|e| (e.path.clone(), e))
@@ -83,11 +85,11 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
 
     // Every input entry, unchanged.
     for e in container::walk(&input.cf, root)? {
-        if removed.contains(&e.path) {
+        if removed.contains(&e.path) || removed_storages.iter().any(|s| e.path.starts_with(s)) {
             if out_entries.contains_key(&e.path) {
                 return Err(fail(format!(
                     "{} was to be removed but is still there",
-                    stream_part(&e.path)
+                    container::path_text(&e.path)
                 )));
             }
             continue;
