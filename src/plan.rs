@@ -444,4 +444,87 @@ mod tests {
         );
         assert!(InstanceRequest::parse("x={11111111-1111-1111-1111-111111111111}").is_err());
     }
+
+    fn open_spec(spec: &crate::synth::PatchSpec) -> (tempfile::TempDir, Patch) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.msp");
+        crate::synth::write_patch_file(spec, &path).unwrap();
+        let patch = Patch::open(&path).unwrap();
+        (dir, patch)
+    }
+
+    const OWN_UPGRADE: &str = "{99999999-9999-4999-8999-999999999999}";
+
+    fn with_upgrade(code: &str) -> InstanceRequest {
+        InstanceRequest {
+            upgrade_code: Some(Guid::parse_braced(OWN_UPGRADE).unwrap()),
+            ..InstanceRequest::parse(code).unwrap()
+        }
+    }
+
+    #[test]
+    fn own_upgrade_code_is_written_where_the_pair_checks_it() {
+        let (_dir, patch) = open_spec(&crate::synth::PatchSpec::single_product());
+        let req = with_upgrade("{11111111-1111-4111-8111-111111111111}");
+        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        assert_eq!(plan.copies.len(), 2);
+        for c in &plan.copies {
+            assert!(
+                c.revision_after.ends_with(&format!(";{OWN_UPGRADE}")),
+                "{}",
+                c.revision_after
+            );
+        }
+        assert_eq!(
+            plan.instances[0].upgrade_code.unwrap().braced(),
+            OWN_UPGRADE
+        );
+    }
+
+    #[test]
+    fn a_pair_checking_only_the_upgrade_code_is_copied_for_an_own_upgrade_code() {
+        let mut spec = crate::synth::PatchSpec::single_product();
+        for p in &mut spec.pairs {
+            p.char_count = 0x0800_001F; // upgrade code only
+        }
+        let (_dir, patch) = open_spec(&spec);
+        let code = "{11111111-1111-4111-8111-111111111111}";
+        // Without an upgrade code of its own the instance needs no copy.
+        let plain = plan(
+            &patch,
+            &[InstanceRequest::parse(code).unwrap()],
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(plain.copies.is_empty());
+        assert!(matches!(
+            plain.instances[0].pairs[0].action,
+            PairAction::NotNeeded { .. }
+        ));
+        // With one, the pair is copied and the report says why.
+        let own = plan(&patch, &[with_upgrade(code)], &PlanOptions::default()).unwrap();
+        assert_eq!(own.copies.len(), 2);
+        let note = own.instances[0].pairs[0].note.as_deref().unwrap();
+        assert!(note.contains("checks the upgrade code"), "{note}");
+    }
+
+    #[test]
+    fn a_retarget_with_own_upgrade_code_is_idempotent() {
+        use crate::retarget::{Destination, Outcome, RetargetRequest, retarget};
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("p.msp");
+        crate::synth::write_patch_file(&crate::synth::PatchSpec::single_product(), &input).unwrap();
+        let req = |input: &std::path::Path, out: &str| RetargetRequest {
+            input: input.to_path_buf(),
+            destination: Destination::Output(dir.path().join(out)),
+            instances: vec![with_upgrade("{11111111-1111-4111-8111-111111111111}")],
+            options: PlanOptions::default(),
+        };
+        assert_eq!(
+            retarget(&req(&input, "a.msp")).unwrap().outcome,
+            Outcome::Done
+        );
+        let again = retarget(&req(&dir.path().join("a.msp"), "b.msp")).unwrap();
+        assert_eq!(again.outcome, Outcome::AlreadyDone);
+    }
 }
