@@ -11,6 +11,7 @@ use crate::apply::apply;
 use crate::commit::{Staged, resolve_dest};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
+use crate::layout::WriteLog;
 use crate::patch::Patch;
 use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
 use crate::verify::{Verification, verify};
@@ -146,16 +147,24 @@ pub(crate) fn execute(
     }
 
     let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
-    {
-        let file = staged.reopen()?;
+    tracing::debug!(temp = %staged.path().display(), "copied the input");
+    let written = {
+        // The write log tells verification which bytes the edit touched.
+        let file = WriteLog::new(staged.reopen()?);
         let mut out = cfb::CompoundFile::open(file)
             .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
+        tracing::debug!("opened the copy");
         apply(&mut patch, plan, &mut out).map_err(|e| e.in_file(dest))?;
-        let file = out.into_inner();
+        tracing::debug!("edited the copy");
+        let (file, written) = out.into_inner().finish();
         file.sync_data()
             .map_err(|e| Error::io("syncing the temporary copy", e).in_file(dest))?;
-    }
-    let verification = verify(&mut patch, plan, staged.path()).map_err(|e| e.in_file(dest))?;
+        written
+    };
+    tracing::debug!(ranges = written.len(), "applied the plan");
+    let verification =
+        verify(&mut patch, plan, staged.path(), Some(&written)).map_err(|e| e.in_file(dest))?;
+    tracing::debug!(?verification, "verified");
     drop(patch);
     staged.commit(permissions)?;
     tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");
