@@ -311,3 +311,92 @@ fn compare_streams(input: &mut Patch, a: &Path, out: &mut Patch, b: &Path) -> Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::WriteLog;
+    use crate::plan::{InstanceRequest, PlanOptions, plan};
+    use crate::synth::{PatchSpec, write_patch_file};
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// Builds a patch with a 2 MiB cabinet, applies a one-instance plan to
+    /// a copy, then lets `tamper` change the copy; returns verify's verdict.
+    fn verify_after(tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>)) -> Result<Verification> {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        write_patch_file(&spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let req = InstanceRequest::parse("{11111111-1111-4111-8111-111111111111}").unwrap();
+        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        let output = dir.path().join("out.msp");
+        std::fs::copy(&input, &output).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&output)
+            .unwrap();
+        let mut cf = cfb::CompoundFile::open(WriteLog::new(file)).unwrap();
+        crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
+        let (_, mut written) = cf.into_inner().finish();
+        tamper(&output, &mut written);
+        verify(&mut patch, &plan, &output, Some(&written))
+    }
+
+    /// The file offset of the middle of the cabinet stream.
+    fn cabinet_middle(path: &Path) -> u64 {
+        let mut f = File::open(path).unwrap();
+        let layout = Layout::read(&mut f).unwrap();
+        let (_, place) = layout
+            .streams
+            .iter()
+            .find(|(_, p)| p.len == 2 * 1024 * 1024)
+            .unwrap();
+        let mut offsets = Vec::new();
+        layout
+            .walk_chain(&mut f, *place, |_, off, _| {
+                offsets.push(off);
+                true
+            })
+            .unwrap();
+        offsets[offsets.len() / 2]
+    }
+
+    #[test]
+    fn large_untouched_streams_are_vouched_for_by_layout() {
+        let v = verify_after(|_, _| {}).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);
+        assert!(v.bytes_compared > 0, "small streams are still compared");
+    }
+
+    #[test]
+    fn a_written_sector_inside_a_large_stream_is_compared_and_caught() {
+        let e = verify_after(|path, written| {
+            let at = cabinet_middle(path);
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.seek(SeekFrom::Start(at)).unwrap();
+            f.write_all(b"clobbered").unwrap();
+            written.push((at, at + 9));
+            written.sort_unstable();
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Verify);
+        assert!(e.to_string().contains("differs"), "{e}");
+    }
+
+    #[test]
+    fn without_a_write_log_everything_is_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        write_patch_file(&spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
+        let v = verify(&mut patch, &plan, &input.clone(), None).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 0);
+        assert!(v.bytes_compared >= 2 * 1024 * 1024);
+    }
+}
