@@ -1,1 +1,15 @@
-//! Integration tests of the library and the command line.
+//! Integration tests of the library and the command line, one binary with
+//! a module per theme.
+
+// The harness: temp folders, patch building, cfb snapshots, the checker.
+mod util;
+
+// The retarget engine through the library API: presets, idempotence,
+// determinism, dry runs, copy decisions, names.
+mod engine;
+
+// Refusals and errors of the engine, with their exact text.
+mod errors;
+
+// The harness's checker rejects outputs that break an invariant.
+mod harness;

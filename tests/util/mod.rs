@@ -1,0 +1,467 @@
+//! The test harness: a fresh folder per test, patches built from a
+//! [`PatchSpec`], every entry of a compound file read with `cfb` directly
+//! (not through the library's `container` module, so that the library is
+//! checked by independent code), summary streams decoded with
+//! [`msp_retarget::propset`], and the command-line binary.
+
+#![allow(dead_code)] // each test module uses its own subset
+
+pub mod check;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use msp_retarget::guid::Guid;
+use msp_retarget::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::propset::PropertySet;
+use msp_retarget::retarget::{Destination, RetargetReport, RetargetRequest, retarget};
+use msp_retarget::synth::{PatchSpec, write_patch_file};
+
+/// The summary-information stream name.
+pub const SUMMARY: &str = "\u{5}SummaryInformation";
+/// The signature stream the synthetic builder writes.
+pub const SIGNATURE: &str = "\u{5}DigitalSignature";
+
+/// Product A of the presets (the one target of `single_product` and
+/// `two_baselines`, the first of `two_products`).
+pub const PRODUCT_A: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
+/// Product B of `two_products`.
+pub const PRODUCT_B: &str = "{A93C47E2-1B5D-4F60-8E72-C4D5E6F7A822}";
+
+pub const I1: &str = "{11111111-1111-4111-8111-111111111111}";
+pub const I2: &str = "{22222222-2222-4222-8222-222222222222}";
+pub const I3: &str = "{33333333-3333-4333-8333-333333333333}";
+
+/// Windows Installer's property ids (MSI SDK, Summary Information Stream).
+pub mod pid {
+    pub const TEMPLATE: u32 = 7;
+    pub const LAST_SAVED_BY: u32 = 8;
+    pub const REVISION_NUMBER: u32 = 9;
+    pub const CHAR_COUNT: u32 = 16;
+}
+
+//===========================================================================//
+// Folders
+
+/// A fresh temporary folder for one test, removed when dropped.
+pub struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::Builder::new()
+                .prefix("msp-retarget-test.")
+                .tempdir()
+                .expect("creating a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Builds the patch for `spec` at `name` and returns its path.
+    pub fn patch(&self, name: &str, spec: &PatchSpec) -> PathBuf {
+        let path = self.join(name);
+        write_patch_file(spec, &path).unwrap_or_else(|e| panic!("building {name}: {e}"));
+        path
+    }
+
+    /// Writes `bytes` at `name` and returns its path.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.join(name);
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+        path
+    }
+
+    /// Every file directly in the folder (hidden ones included) with its
+    /// bytes; folders are listed with no bytes.
+    pub fn listing(&self) -> BTreeMap<String, Option<Vec<u8>>> {
+        std::fs::read_dir(self.path())
+            .expect("listing the test folder")
+            .map(|e| {
+                let e = e.expect("listing the test folder");
+                let name = e.file_name().to_string_lossy().into_owned();
+                let bytes = if e.path().is_dir() {
+                    None
+                } else {
+                    Some(std::fs::read(e.path()).expect("reading a test file"))
+                };
+                (name, bytes)
+            })
+            .collect()
+    }
+
+    /// The names in the folder, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.listing().into_keys().collect()
+    }
+}
+
+/// Reads a file whole.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+//===========================================================================//
+// Compound files, read with cfb directly
+
+/// One entry of a compound file, everything a faithful copy keeps.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub is_stream: bool,
+    pub clsid: uuid::Uuid,
+    pub state_bits: u32,
+    pub created: SystemTime,
+    pub modified: SystemTime,
+    /// The stream's bytes (empty for storages).
+    pub bytes: Vec<u8>,
+}
+
+impl Entry {
+    /// The same entry without its bytes, for comparing metadata only.
+    pub fn meta(&self) -> (bool, uuid::Uuid, u32, SystemTime, SystemTime) {
+        (
+            self.is_stream,
+            self.clsid,
+            self.state_bits,
+            self.created,
+            self.modified,
+        )
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("is_stream", &self.is_stream)
+            .field("clsid", &self.clsid)
+            .field("state_bits", &self.state_bits)
+            .field("created", &self.created)
+            .field("modified", &self.modified)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Every entry of a compound file by path (`/`, `/name`, `/name/stream`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub entries: BTreeMap<String, Entry>,
+}
+
+impl Snapshot {
+    /// Reads every entry of the compound file at `path`.
+    pub fn of(path: &Path) -> Snapshot {
+        let mut cf = cfb::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let listed: Vec<(String, bool, Entry)> = cf
+            .walk()
+            .map(|e| {
+                let entry = Entry {
+                    is_stream: e.is_stream(),
+                    clsid: *e.clsid(),
+                    state_bits: e.state_bits(),
+                    created: e.created(),
+                    modified: e.modified(),
+                    bytes: Vec::new(),
+                };
+                (
+                    e.path().to_string_lossy().into_owned(),
+                    e.is_stream(),
+                    entry,
+                )
+            })
+            .collect();
+        let mut entries = BTreeMap::new();
+        for (name, is_stream, mut entry) in listed {
+            if is_stream {
+                cf.open_stream(&name)
+                    .and_then(|mut s| s.read_to_end(&mut entry.bytes))
+                    .unwrap_or_else(|e| panic!("{}: {name}: {e}", path.display()));
+            }
+            entries.insert(name, entry);
+        }
+        Snapshot { entries }
+    }
+
+    pub fn get(&self, path: &str) -> &Entry {
+        self.entries
+            .get(path)
+            .unwrap_or_else(|| panic!("no entry {path:?}"))
+    }
+
+    /// Names of the entries directly under the root.
+    pub fn root_names(&self) -> Vec<String> {
+        self.entries
+            .keys()
+            .filter_map(|k| k.strip_prefix('/'))
+            .filter(|k| !k.is_empty() && !k.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The entries below storage `name` (the storage included), by path
+    /// relative to it (`""` for the storage itself).
+    pub fn subtree(&self, name: &str) -> BTreeMap<String, &Entry> {
+        let top = format!("/{name}");
+        self.entries
+            .iter()
+            .filter_map(|(k, e)| {
+                if *k == top {
+                    Some((String::new(), e))
+                } else {
+                    k.strip_prefix(&format!("{top}/"))
+                        .map(|rel| (rel.to_string(), e))
+                }
+            })
+            .collect()
+    }
+
+    /// The summary stream of storage `name` (`""` for the root).
+    pub fn summary_bytes(&self, storage: &str) -> &[u8] {
+        let path = if storage.is_empty() {
+            format!("/{SUMMARY}")
+        } else {
+            format!("/{storage}/{SUMMARY}")
+        };
+        &self.get(&path).bytes
+    }
+
+    /// The decoded summary of storage `name` (`""` for the root).
+    pub fn summary(&self, storage: &str) -> PropertySet {
+        summary(self.summary_bytes(storage))
+    }
+
+    /// A string property of the summary of storage `name`.
+    pub fn text(&self, storage: &str, pid: u32) -> String {
+        text(&self.summary(storage), pid)
+    }
+}
+
+/// Decodes a property-set stream, checking that it round-trips.
+pub fn summary(bytes: &[u8]) -> PropertySet {
+    let set = PropertySet::parse(bytes).expect("a summary stream that parses");
+    assert!(
+        set.to_bytes() == bytes,
+        "summary stream does not round-trip"
+    );
+    set
+}
+
+/// A string property; panics when absent or not a string.
+pub fn text(set: &PropertySet, pid: u32) -> String {
+    set.get_string(pid)
+        .unwrap_or_else(|| panic!("property {pid} is missing"))
+        .unwrap_or_else(|e| panic!("property {pid}: {e}"))
+}
+
+/// The byte range of property `pid`'s value (type field to end of string,
+/// terminator included) in the first section of a property-set stream,
+/// found by reading the header and property table by hand ([MS-OLEPS]
+/// 2.20, 2.21): the offsets are independent of the library's codec.
+pub fn value_range(stream: &[u8], pid: u32) -> std::ops::Range<usize> {
+    let u32_at = |at: usize| -> usize {
+        let b: [u8; 4] = stream[at..at + 4].try_into().unwrap();
+        u32::from_le_bytes(b) as usize
+    };
+    let section = u32_at(44);
+    let count = u32_at(section + 4);
+    let offset = (0..count)
+        .map(|i| section + 8 + 8 * i)
+        .find(|&slot| u32_at(slot) == pid as usize)
+        .map(|slot| u32_at(slot + 4))
+        .unwrap_or_else(|| panic!("property {pid} is not in the table"));
+    let start = section + offset;
+    assert_eq!(u32_at(start) & 0xFFFF, 30, "property {pid} is not VT_LPSTR");
+    start..start + 8 + u32_at(start + 4)
+}
+
+/// Edits a compound file in place with cfb (to build inputs the synthetic
+/// builder cannot make).
+pub fn edit(path: &Path, f: impl FnOnce(&mut cfb::CompoundFile<std::fs::File>)) {
+    let mut cf = cfb::open_rw(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    f(&mut cf);
+    cf.flush().expect("flushing the edited file");
+}
+
+/// Copies storage `/from` to a new storage `/to` (streams, CLSID,
+/// timestamps), one level deep as transforms are.
+pub fn copy_storage(cf: &mut cfb::CompoundFile<std::fs::File>, from: &str, to: &str) {
+    let src = cf.entry(format!("/{from}")).unwrap();
+    let (clsid, created, modified) = (*src.clsid(), src.created(), src.modified());
+    let streams: Vec<String> = cf
+        .read_storage(format!("/{from}"))
+        .unwrap()
+        .map(|e| e.name().to_string())
+        .collect();
+    cf.create_storage(format!("/{to}")).unwrap();
+    for s in streams {
+        let mut bytes = Vec::new();
+        cf.open_stream(format!("/{from}/{s}"))
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        cf.create_new_stream(format!("/{to}/{s}"))
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+    }
+    cf.set_storage_clsid(format!("/{to}"), clsid).unwrap();
+    cf.set_created_time(format!("/{to}"), created).unwrap();
+    cf.set_modified_time(format!("/{to}"), modified).unwrap();
+}
+
+/// Sets a string property of the root summary stream.
+pub fn set_root_text(cf: &mut cfb::CompoundFile<std::fs::File>, pid: u32, value: &str) {
+    let path = format!("/{SUMMARY}");
+    let mut bytes = Vec::new();
+    cf.open_stream(&path)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let mut set = summary(&bytes);
+    set.set_string(pid, value).unwrap();
+    cf.create_stream(&path)
+        .unwrap()
+        .write_all(&set.to_bytes())
+        .unwrap();
+}
+
+//===========================================================================//
+// Requests through the library
+
+/// A product code.
+pub fn guid(text: &str) -> Guid {
+    Guid::parse_lenient(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// `{INSTANCE}`, base left to the library.
+pub fn inst(instance: &str) -> InstanceRequest {
+    InstanceRequest {
+        base: None,
+        instance: guid(instance),
+        id: None,
+    }
+}
+
+/// `{BASE}={INSTANCE}`.
+pub fn inst_of(base: &str, instance: &str) -> InstanceRequest {
+    InstanceRequest {
+        base: Some(guid(base)),
+        ..inst(instance)
+    }
+}
+
+/// A request with default options.
+pub fn request(
+    input: &Path,
+    destination: Destination,
+    instances: &[InstanceRequest],
+) -> RetargetRequest {
+    RetargetRequest {
+        input: input.to_path_buf(),
+        destination,
+        instances: instances.to_vec(),
+        options: PlanOptions::default(),
+    }
+}
+
+/// Retargets `input` to `output`, panicking on failure.
+pub fn retarget_to(input: &Path, output: &Path, instances: &[InstanceRequest]) -> RetargetReport {
+    let req = request(input, Destination::Output(output.to_path_buf()), instances);
+    retarget(&req).unwrap_or_else(|e| panic!("retarget failed: {e}"))
+}
+
+/// `n` distinct instance codes whose first eight hex digits differ, so
+/// that their copies get plain names.
+pub fn many_instances(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let i = u32::try_from(i).unwrap();
+            format!(
+                "{{{:08X}-{:04X}-4C0D-9E00-{:012X}}}",
+                0x1000_0000u32.wrapping_add(i.wrapping_mul(0x0101_0101)),
+                i,
+                u64::from(i) * 7919
+            )
+        })
+        .collect()
+}
+
+//===========================================================================//
+// The command line
+
+/// The `msp-retarget` binary, run in `dir`.
+pub fn cmd(dir: &Dir) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("msp-retarget").expect("the binary is built");
+    cmd.current_dir(dir.path()).env_remove("RUST_LOG");
+    cmd
+}
+
+/// What a finished command printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` with `args` and captures everything.
+pub fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
+    let out = cmd.args(args).output().expect("running msp-retarget");
+    Run {
+        code: out.status.code().expect("an exit code"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n~~~ stdout\n{}\n~~~ stderr\n{}\n~~~",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A test with a fresh folder and the binary ready to run in it:
+/// `msptest!(name, |dir: Dir, cmd| { ... })`.
+#[macro_export]
+macro_rules! msptest {
+    ($name:ident, |$dir:ident : Dir, $cmd:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            let $dir = $crate::util::Dir::new();
+            #[allow(unused_variables)]
+            let $cmd = || $crate::util::cmd(&$dir);
+            $body
+        }
+    };
+}
+
+/// Asserts an error's kind and exact reason (the message without file and
+/// part), and returns the error for further checks.
+#[macro_export]
+macro_rules! assert_error {
+    ($result:expr, $kind:expr, $reason:expr $(,)?) => {{
+        let err = match $result {
+            Ok(_) => panic!("expected a {:?} error, got success", $kind),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind(), $kind, "kind of: {err}");
+        assert_eq!(err.reason(), $reason, "reason of: {err}");
+        err
+    }};
+}
