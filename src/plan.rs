@@ -192,20 +192,22 @@ fn targets_text(patch: &Patch) -> String {
 /// pairs of a product listed earlier in LastSavedBy.
 pub(crate) fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
     let first = |c: Guid| patch.pairs.iter().position(|p| p.base() == c);
-    let mine: Vec<&Pair> = patch.pairs_of(code).collect();
     let my_first = first(code)?;
+    // Every pair of `code` must be a copy of some pair of the earlier
+    // product; not every pair of that product needs a copy (pairs that do
+    // not check the product code are not copied). The copy's upgrade code
+    // may be an instance's own.
     patch
         .targets
         .iter()
         .copied()
         .filter(|b| *b != code && first(*b).is_some_and(|i| i < my_first))
         .find(|b| {
-            let theirs: Vec<&Pair> = patch.pairs_of(*b).collect();
-            theirs.len() == mine.len()
-                && mine
-                    .iter()
-                    .zip(&theirs)
-                    .all(|(m, t)| m.is_copy_of(t, code, None))
+            patch.pairs_of(code).all(|m| {
+                patch
+                    .pairs_of(*b)
+                    .any(|t| m.is_copy_of(t, code, m.main.revision.upgrade_code))
+            })
         })
 }
 
