@@ -89,6 +89,11 @@ pub fn apply<W: Read + Write + Seek>(
         .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
     drop(stream);
 
+    for name in &plan.removed_storages {
+        let path = Path::new("/").join(name);
+        out.remove_storage_all(&path)
+            .map_err(|e| Error::io("cannot remove", e).at(container::storage_part(name)))?;
+    }
     for name in &plan.removed_streams {
         let path = Path::new("/").join(name);
         out.remove_stream(&path)

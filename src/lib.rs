@@ -26,6 +26,7 @@ pub mod container;
 pub mod error;
 pub mod guid;
 pub mod inspect;
+pub mod layout;
 pub mod names;
 pub mod patch;
 pub mod plan;
@@ -35,6 +36,7 @@ pub mod retarget;
 pub mod streamname;
 pub mod summary;
 pub mod synth;
+pub mod untarget;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

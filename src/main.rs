@@ -4,25 +4,30 @@
 mod cli;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use msp_retarget::guid::Guid;
 use msp_retarget::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::report::{self, ErrorReport};
 use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::untarget::{UntargetRequest, untarget};
 use msp_retarget::{Error, Result, inspect};
 
-use cli::{Cli, Command, InspectArgs, RetargetArgs};
+use cli::{Cli, Command, InspectArgs, RetargetArgs, UntargetArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
     let (command, json) = match &cli.command {
         Command::Retarget(a) => ("retarget", a.json),
+        Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
     };
     let result = match &cli.command {
         Command::Retarget(a) => run_retarget(a),
+        Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
     };
     match result {
@@ -93,6 +98,38 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         print_out(&report::to_json("retarget", &r));
     } else {
         print_out(&report::render_retarget(&r));
+    }
+    Ok(0)
+}
+
+fn destination(output: &Option<PathBuf>, in_place: bool, dry_run: bool) -> Result<Destination> {
+    match (output, in_place, dry_run) {
+        (Some(out), false, false) => Ok(Destination::Output(out.clone())),
+        (None, true, false) => Ok(Destination::InPlace),
+        (None, false, true) => Ok(Destination::DryRun),
+        _ => Err(Error::usage(
+            "give exactly one of -o OUT, --in-place, --dry-run",
+        )),
+    }
+}
+
+fn run_untarget(a: &UntargetArgs) -> Result<u8> {
+    let instances = a
+        .instances
+        .iter()
+        .map(|s| Guid::parse_lenient(s))
+        .collect::<Result<Vec<_>>>()?;
+    let req = UntargetRequest {
+        input: a.patch.clone(),
+        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        instances,
+        force: a.force,
+    };
+    let r = untarget(&req)?;
+    if a.json {
+        print_out(&report::to_json("untarget", &r));
+    } else {
+        print_out(&report::render_untarget(&r));
     }
     Ok(0)
 }

@@ -67,18 +67,21 @@ impl Pair {
 
     /// Whether this pair is a retargeted copy of `source` made for
     /// `instance`: same streams, same CharCount, and a RevisionNumber that
-    /// is the source's with its base replaced by `instance`.
-    pub fn is_copy_of(&self, source: &Pair, instance: Guid) -> bool {
-        fn same(copy: &Transform, src: &Transform, base: Guid, instance: Guid) -> bool {
+    /// is the source's with its base replaced by `instance`. The upgrade
+    /// code must be the source's, or `upgrade` when given (an instance with
+    /// an upgrade code of its own).
+    pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
+        let same = |copy: &Transform, src: &Transform, base: Guid, instance: Guid| {
             copy.content_digest == src.content_digest
                 && copy.char_count == src.char_count
                 && TransformRevision::parse(&src.revision.retargeted(base, instance, None))
                     .is_ok_and(|want| {
                         copy.revision.from == want.from
                             && copy.revision.to == want.to
-                            && copy.revision.upgrade_code == want.upgrade_code
+                            && (copy.revision.upgrade_code == want.upgrade_code
+                                || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
                     })
-        }
+        };
         let base = source.base();
         same(&self.main, &source.main, base, instance)
             && match (&source.partner, &self.partner) {

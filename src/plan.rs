@@ -30,6 +30,9 @@ pub struct InstanceRequest {
     /// A short instance id (e.g. the instance transform's name), used in
     /// the names of the copies.
     pub id: Option<String>,
+    /// The instance's own UpgradeCode, when it differs from the base's.
+    #[serde(default)]
+    pub upgrade_code: Option<Guid>,
 }
 
 impl InstanceRequest {
@@ -43,6 +46,7 @@ impl InstanceRequest {
             base,
             instance,
             id: None,
+            upgrade_code: None,
         })
     }
 }
@@ -89,6 +93,9 @@ pub struct PairDecision {
     /// What happens.
     #[serde(flatten)]
     pub action: PairAction,
+    /// Why, when the reason is not the usual one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Overall state of one instance.
@@ -108,6 +115,9 @@ pub struct InstancePlan {
     pub instance: Guid,
     /// Its instance id, when given.
     pub id: Option<String>,
+    /// Its own UpgradeCode, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_code: Option<Guid>,
     /// The base product it was made from.
     pub base: Guid,
     /// Whether anything changes for it.
@@ -153,6 +163,9 @@ pub struct Plan {
     pub copies: Vec<CopyPlan>,
     /// Signature streams removed (only with `strip_signature`).
     pub removed_streams: Vec<String>,
+    /// Substorages removed (by `untarget`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_storages: Vec<String>,
 }
 
 impl Plan {
@@ -162,6 +175,7 @@ impl Plan {
             || self.last_saved_by_after != self.last_saved_by_before
             || !self.copies.is_empty()
             || !self.removed_streams.is_empty()
+            || !self.removed_storages.is_empty()
     }
 }
 
@@ -176,19 +190,24 @@ fn targets_text(patch: &Patch) -> String {
 
 /// The product `code` was retargeted from, if its pairs are copies of the
 /// pairs of a product listed earlier in LastSavedBy.
-fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
+pub(crate) fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
     let first = |c: Guid| patch.pairs.iter().position(|p| p.base() == c);
-    let mine: Vec<&Pair> = patch.pairs_of(code).collect();
     let my_first = first(code)?;
+    // Every pair of `code` must be a copy of some pair of the earlier
+    // product; not every pair of that product needs a copy (pairs that do
+    // not check the product code are not copied). The copy's upgrade code
+    // may be an instance's own.
     patch
         .targets
         .iter()
         .copied()
         .filter(|b| *b != code && first(*b).is_some_and(|i| i < my_first))
         .find(|b| {
-            let theirs: Vec<&Pair> = patch.pairs_of(*b).collect();
-            theirs.len() == mine.len()
-                && mine.iter().zip(&theirs).all(|(m, t)| m.is_copy_of(t, code))
+            patch.pairs_of(code).all(|m| {
+                patch
+                    .pairs_of(*b)
+                    .any(|t| m.is_copy_of(t, code, m.main.revision.upgrade_code))
+            })
         })
 }
 
@@ -238,9 +257,21 @@ fn resolve_base(patch: &Patch, req: &InstanceRequest, requested: &[Guid]) -> Res
     }
 }
 
-/// The copy of `pair` that already serves `instance`, if any.
-fn existing_copy<'a>(patch: &'a Patch, pair: &Pair, instance: Guid) -> Option<&'a Pair> {
-    patch.pairs.iter().find(|q| q.is_copy_of(pair, instance))
+/// The copy of `pair` that already serves `instance`, if any. With an
+/// upgrade code of the instance's own, a copy of a pair that checks the
+/// upgrade code must carry it.
+fn existing_copy<'a>(
+    patch: &'a Patch,
+    pair: &Pair,
+    instance: Guid,
+    upgrade: Option<Guid>,
+) -> Option<&'a Pair> {
+    patch.pairs.iter().find(|q| {
+        q.is_copy_of(pair, instance, upgrade)
+            && (upgrade.is_none()
+                || !pair.main.validation().has(Validation::UPGRADE_CODE)
+                || q.main.revision.upgrade_code == upgrade)
+    })
 }
 
 /// Computes the plan. Pure: reads only the understood patch.
@@ -296,20 +327,42 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         let mut decisions = Vec::new();
         for pair in pairs {
             let validates = pair.main.validation().has(Validation::PRODUCT);
-            let action = if let Some(q) = existing_copy(patch, pair, req.instance) {
+            // An upgrade code of the instance's own matters only to pairs
+            // that check it, and only when it differs from the pair's.
+            let own_upgrade = req
+                .upgrade_code
+                .filter(|u| Some(*u) != pair.main.revision.upgrade_code);
+            let upgrade_checked = pair.main.validation().has(Validation::UPGRADE_CODE);
+            let upgrade = own_upgrade.filter(|_| upgrade_checked);
+            let mut note = None;
+            let action = if let Some(q) = existing_copy(patch, pair, req.instance, upgrade) {
                 PairAction::AlreadyPresent {
                     name: q.main.name.clone(),
                 }
-            } else if validates || opts.copy_all {
+            } else if validates || upgrade.is_some() || opts.copy_all {
+                if !validates && upgrade.is_some() {
+                    note = Some(format!(
+                        "{} does not check the product code but checks the upgrade code, \
+                         and the instance has its own ({}): without a copy carrying it the \
+                         instance would be refused",
+                        pair.main.name,
+                        upgrade.map(|u| u.braced()).unwrap_or_default()
+                    ));
+                }
                 let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
                 let partner = pair.partner.as_ref().map(|_| format!("#{name}"));
                 let mut push = |src: &Transform, new: &str| {
+                    let checks_upgrade = src.validation().has(Validation::UPGRADE_CODE);
                     copies.push(CopyPlan {
                         instance: req.instance,
                         source: src.name.clone(),
                         name: new.to_string(),
                         revision_before: src.revision.raw.clone(),
-                        revision_after: src.revision.retargeted(base, req.instance, None),
+                        revision_after: src.revision.retargeted(
+                            base,
+                            req.instance,
+                            own_upgrade.filter(|_| checks_upgrade),
+                        ),
                     });
                     new_entries.push(format!(":{new}"));
                 };
@@ -332,6 +385,7 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
             decisions.push(PairDecision {
                 source: pair.main.name.clone(),
                 action,
+                note,
             });
         }
         let template_added = !patch.targets_product(req.instance);
@@ -344,6 +398,7 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         instances.push(InstancePlan {
             instance: req.instance,
             id: req.id.clone(),
+            upgrade_code: req.upgrade_code,
             base,
             status: if template_added || copies_needed {
                 InstanceStatus::Retarget
@@ -369,6 +424,7 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         instances,
         copies,
         removed_streams,
+        removed_storages: Vec::new(),
     })
 }
 
@@ -389,5 +445,88 @@ mod tests {
             "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}"
         );
         assert!(InstanceRequest::parse("x={11111111-1111-1111-1111-111111111111}").is_err());
+    }
+
+    fn open_spec(spec: &crate::synth::PatchSpec) -> (tempfile::TempDir, Patch) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.msp");
+        crate::synth::write_patch_file(spec, &path).unwrap();
+        let patch = Patch::open(&path).unwrap();
+        (dir, patch)
+    }
+
+    const OWN_UPGRADE: &str = "{99999999-9999-4999-8999-999999999999}";
+
+    fn with_upgrade(code: &str) -> InstanceRequest {
+        InstanceRequest {
+            upgrade_code: Some(Guid::parse_braced(OWN_UPGRADE).unwrap()),
+            ..InstanceRequest::parse(code).unwrap()
+        }
+    }
+
+    #[test]
+    fn own_upgrade_code_is_written_where_the_pair_checks_it() {
+        let (_dir, patch) = open_spec(&crate::synth::PatchSpec::single_product());
+        let req = with_upgrade("{11111111-1111-4111-8111-111111111111}");
+        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        assert_eq!(plan.copies.len(), 2);
+        for c in &plan.copies {
+            assert!(
+                c.revision_after.ends_with(&format!(";{OWN_UPGRADE}")),
+                "{}",
+                c.revision_after
+            );
+        }
+        assert_eq!(
+            plan.instances[0].upgrade_code.unwrap().braced(),
+            OWN_UPGRADE
+        );
+    }
+
+    #[test]
+    fn a_pair_checking_only_the_upgrade_code_is_copied_for_an_own_upgrade_code() {
+        let mut spec = crate::synth::PatchSpec::single_product();
+        for p in &mut spec.pairs {
+            p.char_count = 0x0800_001F; // upgrade code only
+        }
+        let (_dir, patch) = open_spec(&spec);
+        let code = "{11111111-1111-4111-8111-111111111111}";
+        // Without an upgrade code of its own the instance needs no copy.
+        let plain = plan(
+            &patch,
+            &[InstanceRequest::parse(code).unwrap()],
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(plain.copies.is_empty());
+        assert!(matches!(
+            plain.instances[0].pairs[0].action,
+            PairAction::NotNeeded { .. }
+        ));
+        // With one, the pair is copied and the report says why.
+        let own = plan(&patch, &[with_upgrade(code)], &PlanOptions::default()).unwrap();
+        assert_eq!(own.copies.len(), 2);
+        let note = own.instances[0].pairs[0].note.as_deref().unwrap();
+        assert!(note.contains("checks the upgrade code"), "{note}");
+    }
+
+    #[test]
+    fn a_retarget_with_own_upgrade_code_is_idempotent() {
+        use crate::retarget::{Destination, Outcome, RetargetRequest, retarget};
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("p.msp");
+        crate::synth::write_patch_file(&crate::synth::PatchSpec::single_product(), &input).unwrap();
+        let req = |input: &std::path::Path, out: &str| RetargetRequest {
+            input: input.to_path_buf(),
+            destination: Destination::Output(dir.path().join(out)),
+            instances: vec![with_upgrade("{11111111-1111-4111-8111-111111111111}")],
+            options: PlanOptions::default(),
+        };
+        assert_eq!(
+            retarget(&req(&input, "a.msp")).unwrap().outcome,
+            Outcome::Done
+        );
+        let again = retarget(&req(&dir.path().join("a.msp"), "b.msp")).unwrap();
+        assert_eq!(again.outcome, Outcome::AlreadyDone);
     }
 }

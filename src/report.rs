@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{InstanceStatus, PairAction};
 use crate::retarget::{Outcome, RetargetReport};
+use crate::untarget::UntargetReport;
 
 /// Version of the JSON documents; bumped when a field changes meaning or
 /// disappears (adding fields does not bump it).
@@ -86,6 +87,9 @@ impl ErrorReport {
     }
 }
 
+/// Lists longer than this (in bytes) are summarised after a real run.
+const LIST_SHOWN_IN_FULL: usize = 400;
+
 /// Renders a retarget report for people.
 pub fn render_retarget(r: &RetargetReport) -> String {
     let mut s = String::new();
@@ -142,9 +146,6 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             let _ = writeln!(s, "    {line}");
         }
     }
-    for c in plan.copies.iter().filter(|c| !c.name.starts_with('#')) {
-        let _ = writeln!(s, "  {}: RevisionNumber {}", c.name, c.revision_after);
-    }
     for name in &plan.removed_streams {
         let _ = writeln!(
             s,
@@ -152,11 +153,31 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             crate::container::show_name(name)
         );
     }
-    if plan.template_after != plan.template_before {
-        let _ = writeln!(s, "Template:    {}", plan.template_after);
-    }
-    if plan.last_saved_by_after != plan.last_saved_by_before {
-        let _ = writeln!(s, "LastSavedBy: {}", plan.last_saved_by_after);
+    // A dry run shows the lists in full: that is what it is for. After a
+    // real run, long lists are summarised (the JSON report has them).
+    let full = r.outcome == Outcome::Planned;
+    for (label, before, after) in [
+        ("Template:   ", &plan.template_before, &plan.template_after),
+        (
+            "LastSavedBy:",
+            &plan.last_saved_by_before,
+            &plan.last_saved_by_after,
+        ),
+    ] {
+        if after == before {
+            continue;
+        }
+        if full || after.len() <= LIST_SHOWN_IN_FULL {
+            let _ = writeln!(s, "{label} {after}");
+        } else {
+            let count = |t: &str| crate::summary::split_list(t).len();
+            let _ = writeln!(
+                s,
+                "{label} {} entries ({} added)",
+                count(after),
+                count(after) - count(before)
+            );
+        }
     }
     if let Some(v) = &r.verification {
         let _ = writeln!(
@@ -164,6 +185,45 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             "verified: {} entries unchanged, {} entries added, {} bytes compared",
             v.unchanged_entries, v.added_entries, v.bytes_compared
         );
+    }
+    s
+}
+
+/// Renders an untarget report for people.
+pub fn render_untarget(r: &UntargetReport) -> String {
+    let mut s = String::new();
+    let head = match (r.outcome, &r.output) {
+        (Outcome::Done, Some(out)) => {
+            format!("untargeted {} -> {}", r.input.display(), out.display())
+        }
+        (Outcome::Planned, _) => format!("dry run for {} (nothing written)", r.input.display()),
+        (Outcome::AlreadyDone, _) => format!("{}: nothing to remove", r.input.display()),
+        (Outcome::Done, None) => format!("untargeted {}", r.input.display()),
+    };
+    let _ = writeln!(s, "{head}");
+    for i in &r.instances {
+        let what = if i.removed_transforms.is_empty() {
+            "no transforms".to_string()
+        } else {
+            i.removed_transforms.join(", ")
+        };
+        let template = if i.template_removed {
+            "removed from Template"
+        } else {
+            "not in Template"
+        };
+        let original = if i.original_target {
+            " (an original target, forced)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  {}{original}: {template}; removed {what}", i.instance);
+    }
+    if r.plan.template_after != r.plan.template_before {
+        let _ = writeln!(s, "Template:    {}", r.plan.template_after);
+    }
+    if r.plan.last_saved_by_after != r.plan.last_saved_by_before {
+        let _ = writeln!(s, "LastSavedBy: {}", r.plan.last_saved_by_after);
     }
     s
 }

@@ -11,6 +11,7 @@ use crate::apply::apply;
 use crate::commit::{Staged, resolve_dest};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
+use crate::layout::WriteLog;
 use crate::patch::Patch;
 use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
 use crate::verify::{Verification, verify};
@@ -75,20 +76,8 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     if req.instances.is_empty() {
         return Err(Error::usage("no instance given (use --instance)"));
     }
-    let dest = match &req.destination {
-        Destination::Output(out) => {
-            if same_file(&req.input, out) {
-                return Err(Error::usage(
-                    "the output is the input file; use --in-place to replace it",
-                )
-                .in_file(out));
-            }
-            Some(out.clone())
-        }
-        Destination::InPlace => Some(resolve_dest(&req.input)),
-        Destination::DryRun => None,
-    };
-    let mut patch = Patch::open(&req.input)?;
+    let dest = destination_path(&req.input, &req.destination)?;
+    let patch = Patch::open(&req.input)?;
     let plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
     let mut report = RetargetReport {
         input: req.input.clone(),
@@ -99,42 +88,87 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
         plan,
         verification: None,
     };
+    let (outcome, output, verification) = execute(
+        patch,
+        &report.plan,
+        &req.input,
+        dest.as_deref(),
+        &req.destination,
+    )?;
+    report.outcome = outcome;
+    report.output = output;
+    report.verification = verification;
+    Ok(report)
+}
+
+/// Resolves where the result of an edit goes: `None` for a dry run.
+pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Result<Option<PathBuf>> {
+    Ok(match destination {
+        Destination::Output(out) => {
+            if same_file(input, out) {
+                return Err(Error::usage(
+                    "the output is the input file; use --in-place to replace it",
+                )
+                .in_file(out));
+            }
+            Some(out.clone())
+        }
+        Destination::InPlace => Some(resolve_dest(input)),
+        Destination::DryRun => None,
+    })
+}
+
+/// Carries out a plan: nothing for a dry run; a plain copy when nothing
+/// changes (none in place); otherwise apply to a private copy, verify,
+/// commit. Shared by every command that edits a patch.
+pub(crate) fn execute(
+    mut patch: Patch,
+    plan: &Plan,
+    input: &Path,
+    dest: Option<&Path>,
+    destination: &Destination,
+) -> Result<(Outcome, Option<PathBuf>, Option<Verification>)> {
     let Some(dest) = dest else {
-        if !report.plan.changes_anything() {
-            report.outcome = Outcome::AlreadyDone;
-        }
-        return Ok(report);
+        let outcome = if plan.changes_anything() {
+            Outcome::Planned
+        } else {
+            Outcome::AlreadyDone
+        };
+        return Ok((outcome, None, None));
     };
-    let permissions = fs::metadata(&req.input).ok().map(|m| m.permissions());
-    if !report.plan.changes_anything() {
-        report.outcome = Outcome::AlreadyDone;
-        if req.destination != Destination::InPlace {
-            let staged = Staged::copy_of(&mut patch_file(&req.input)?, &dest)?;
-            staged.commit(permissions)?;
-            report.output = Some(dest);
+    let permissions = fs::metadata(input).ok().map(|m| m.permissions());
+    if !plan.changes_anything() {
+        if *destination == Destination::InPlace {
+            return Ok((Outcome::AlreadyDone, None, None));
         }
-        return Ok(report);
+        let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
+        staged.commit(permissions)?;
+        return Ok((Outcome::AlreadyDone, Some(dest.to_path_buf()), None));
     }
 
-    let staged = Staged::copy_of(&mut patch_file(&req.input)?, &dest)?;
-    {
-        let file = staged.reopen()?;
+    let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
+    tracing::debug!(temp = %staged.path().display(), "copied the input");
+    let written = {
+        // The write log tells verification which bytes the edit touched.
+        let file = WriteLog::new(staged.reopen()?);
         let mut out = cfb::CompoundFile::open(file)
-            .map_err(|e| Error::io("reopening the temporary copy", e).in_file(&dest))?;
-        apply(&mut patch, &report.plan, &mut out).map_err(|e| e.in_file(&dest))?;
-        let file = out.into_inner();
+            .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
+        tracing::debug!("opened the copy");
+        apply(&mut patch, plan, &mut out).map_err(|e| e.in_file(dest))?;
+        tracing::debug!("edited the copy");
+        let (file, written) = out.into_inner().finish();
         file.sync_data()
-            .map_err(|e| Error::io("syncing the temporary copy", e).in_file(&dest))?;
-    }
+            .map_err(|e| Error::io("syncing the temporary copy", e).in_file(dest))?;
+        written
+    };
+    tracing::debug!(ranges = written.len(), "applied the plan");
     let verification =
-        verify(&mut patch, &report.plan, staged.path()).map_err(|e| e.in_file(&dest))?;
+        verify(&mut patch, plan, staged.path(), Some(&written)).map_err(|e| e.in_file(dest))?;
+    tracing::debug!(?verification, "verified");
     drop(patch);
     staged.commit(permissions)?;
-    tracing::info!(output = %dest.display(), copies = report.plan.copies.len(), "committed");
-    report.verification = Some(verification);
-    report.output = Some(dest);
-    report.outcome = Outcome::Done;
-    Ok(report)
+    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");
+    Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
 }
 
 fn patch_file(path: &Path) -> Result<fs::File> {

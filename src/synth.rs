@@ -20,15 +20,16 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::propset::{FMTID_SUMMARY_INFORMATION, PropertySet, PropertyValue, PropsetError};
+use crate::summary::pid;
 
 /// The cabinet stream's name before MSI stream-name encoding.
 pub const CABINET_NAME: &str = "PCW_CAB_Sample";
 
 /// `{000C1082-0000-0000-C000-000000000046}`, the CLSID of a transform.
-pub const TRANSFORM_CLSID: uuid::Uuid = uuid::uuid!("000C1082-0000-0000-C000-000000000046");
+pub const TRANSFORM_CLSID: uuid::Uuid = crate::container::CLSID_TRANSFORM;
 
 /// `{000C1086-0000-0000-C000-000000000046}`, the CLSID of a patch.
-pub const PATCH_CLSID: uuid::Uuid = uuid::uuid!("000C1086-0000-0000-C000-000000000046");
+pub const PATCH_CLSID: uuid::Uuid = crate::container::CLSID_PATCH;
 
 /// The time stamped on storages and in the summary information:
 /// 2024-01-01T00:00:00Z, fixed so that builds are reproducible.
@@ -36,22 +37,6 @@ pub const BUILD_TIME_UNIX_SECS: u64 = 1_704_067_200;
 
 /// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01.
 const FILETIME_UNIX_OFFSET_SECS: u64 = 11_644_473_600;
-
-const PID_CODEPAGE: u32 = 1;
-const PID_TITLE: u32 = 2;
-const PID_SUBJECT: u32 = 3;
-const PID_AUTHOR: u32 = 4;
-const PID_KEYWORDS: u32 = 5;
-const PID_COMMENTS: u32 = 6;
-const PID_TEMPLATE: u32 = 7;
-const PID_LAST_SAVED_BY: u32 = 8;
-const PID_REVISION_NUMBER: u32 = 9;
-const PID_CREATE_TIME: u32 = 12;
-const PID_LAST_SAVE_TIME: u32 = 13;
-const PID_PAGE_COUNT: u32 = 14;
-const PID_WORD_COUNT: u32 = 15;
-const PID_CHAR_COUNT: u32 = 16;
-const PID_SECURITY: u32 = 19;
 
 const SUMMARY_STREAM: &str = "\u{5}SummaryInformation";
 const SIGNATURE_STREAM: &str = "\u{5}DigitalSignature";
@@ -345,25 +330,25 @@ fn write_database<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resul
 fn patch_summary(spec: &PatchSpec) -> io::Result<Vec<u8>> {
     let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
     (|| -> Result<(), PropsetError> {
-        set.set(PID_CODEPAGE, PropertyValue::I2(1252))?;
-        set.set_string(PID_TITLE, &spec.display_name)?;
-        set.set_string(PID_SUBJECT, &spec.display_name)?;
-        set.set_string(PID_AUTHOR, &spec.manufacturer)?;
-        set.set_string(PID_KEYWORDS, "Installer,Patching,PCP,Database")?;
+        set.set(pid::CODEPAGE, PropertyValue::I2(1252))?;
+        set.set_string(pid::TITLE, &spec.display_name)?;
+        set.set_string(pid::SUBJECT, &spec.display_name)?;
+        set.set_string(pid::AUTHOR, &spec.manufacturer)?;
+        set.set_string(pid::KEYWORDS, "Installer,Patching,PCP,Database")?;
         set.set_string(
-            PID_COMMENTS,
+            pid::COMMENTS,
             &format!(
                 "This patch contains the logic and data required to install {}.",
                 spec.display_name
             ),
         )?;
-        set.set_string(PID_TEMPLATE, &spec.template())?;
-        set.set_string(PID_LAST_SAVED_BY, &spec.last_saved_by())?;
-        set.set_string(PID_REVISION_NUMBER, &spec.patch_code)?;
-        set.set(PID_CREATE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
-        set.set(PID_LAST_SAVE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
-        set.set(PID_WORD_COUNT, PropertyValue::I4(5))?;
-        set.set(PID_SECURITY, PropertyValue::I4(4))
+        set.set_string(pid::TEMPLATE, &spec.template())?;
+        set.set_string(pid::LAST_SAVED_BY, &spec.last_saved_by())?;
+        set.set_string(pid::REVISION_NUMBER, &spec.patch_code)?;
+        set.set(pid::CREATE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
+        set.set(pid::LAST_SAVE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
+        set.set(pid::WORD_COUNT, PropertyValue::I4(5))?;
+        set.set(pid::SECURITY, PropertyValue::I4(4))
     })()
     .map_err(invalid)?;
     Ok(set.to_bytes())
@@ -376,14 +361,14 @@ fn transform_summary(pair: &PairSpec, revision: &str) -> io::Result<Vec<u8>> {
     let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
     let char_count = i32::from_le_bytes(pair.char_count.to_le_bytes());
     (|| -> Result<(), PropsetError> {
-        set.set(PID_CODEPAGE, PropertyValue::I2(1252))?;
-        set.set_string(PID_TITLE, "Transform")?;
-        set.set(PID_SECURITY, PropertyValue::I4(4))?;
-        set.set_string(PID_TEMPLATE, &pair.language)?;
-        set.set_string(PID_LAST_SAVED_BY, &pair.language)?;
-        set.set_string(PID_REVISION_NUMBER, revision)?;
-        set.set(PID_PAGE_COUNT, PropertyValue::I4(200))?;
-        set.set(PID_CHAR_COUNT, PropertyValue::I4(char_count))
+        set.set(pid::CODEPAGE, PropertyValue::I2(1252))?;
+        set.set_string(pid::TITLE, "Transform")?;
+        set.set(pid::SECURITY, PropertyValue::I4(4))?;
+        set.set_string(pid::TEMPLATE, &pair.language)?;
+        set.set_string(pid::LAST_SAVED_BY, &pair.language)?;
+        set.set_string(pid::REVISION_NUMBER, revision)?;
+        set.set(pid::PAGE_COUNT, PropertyValue::I4(200))?;
+        set.set(pid::CHAR_COUNT, PropertyValue::I4(char_count))
     })()
     .map_err(invalid)?;
     Ok(set.to_bytes())
@@ -410,7 +395,7 @@ fn write_transform<F: Read + Write + Seek>(
         let seed = format!("{storage}/{table}");
         write_stream(
             comp,
-            root.join(msi_stream_name(table, true)),
+            root.join(crate::streamname::encode(table, true)),
             &noise(seed.as_bytes(), len),
         )?;
     }
@@ -434,7 +419,7 @@ fn write_cabinet<F: Read + Write + Seek>(
     len: u64,
 ) -> io::Result<()> {
     let mut stream =
-        comp.create_stream(Path::new("/").join(msi_stream_name(CABINET_NAME, false)))?;
+        comp.create_stream(Path::new("/").join(crate::streamname::encode(CABINET_NAME, false)))?;
     let mut noise = Noise::new(b"cabinet");
     let mut chunk = vec![0u8; 64 * 1024];
     let mut left = len;
@@ -479,48 +464,6 @@ impl Noise {
             }
         }
     }
-}
-
-/// MSI's compression of stream names: two characters of `[0-9A-Za-z._]`
-/// share one code point from U+3800, a lone one takes U+4800 + index,
-/// anything else stays; table streams start with U+4840. Kept local and
-/// tiny because [`crate::streamname`] is the general implementation.
-fn msi_stream_name(name: &str, is_table: bool) -> String {
-    fn index(c: char) -> Option<u32> {
-        let c = u32::from(c);
-        match char::from_u32(c)? {
-            '0'..='9' => c.checked_sub(u32::from('0')),
-            'A'..='Z' => c.checked_sub(u32::from('A'))?.checked_add(10),
-            'a'..='z' => c.checked_sub(u32::from('a'))?.checked_add(36),
-            '.' => Some(62),
-            '_' => Some(63),
-            _ => None,
-        }
-    }
-    let mut out = String::new();
-    if is_table {
-        out.push('\u{4840}');
-    }
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        let Some(first) = index(c) else {
-            out.push(c);
-            continue;
-        };
-        // Indexes are below 64, so these sums stay below U+4840.
-        let code = match chars.peek().copied().and_then(index) {
-            Some(second) => {
-                chars.next();
-                second
-                    .checked_mul(64)
-                    .and_then(|high| high.checked_add(first))
-                    .and_then(|pair| pair.checked_add(0x3800))
-            }
-            None => first.checked_add(0x4800),
-        };
-        out.extend(code.and_then(char::from_u32));
-    }
-    out
 }
 
 //===========================================================================//
@@ -588,11 +531,9 @@ mod tests {
         let bytes = build(&PatchSpec::single_product());
         let comp = open(&bytes);
         for table in ["_StringPool", "_StringData", "_Tables", "MsiPatchSequence"] {
-            let name = Path::new("/").join(msi_stream_name(table, true));
+            let name = Path::new("/").join(crate::streamname::encode(table, true));
             assert!(comp.is_stream(&name), "{table}");
         }
-        assert_eq!(msi_stream_name("a", false), "\u{4824}");
-        assert_eq!(msi_stream_name("#a!", false), "#\u{4824}!");
     }
 
     #[test]
@@ -705,7 +646,7 @@ mod tests {
         let mut comp = open(&bytes);
         let cabinet = read(
             &mut comp,
-            Path::new("/").join(msi_stream_name(CABINET_NAME, false)),
+            Path::new("/").join(crate::streamname::encode(CABINET_NAME, false)),
         );
         assert_eq!(cabinet.len() as u64, len);
         let expected = noise(b"cabinet", cabinet.len());

@@ -10,6 +10,7 @@
 //! transform resolves.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::apply::{copy_summary_after, root_summary_after};
 use crate::container::{self, EntryMeta, stream_part};
 use crate::error::{Context, Error, Result};
+use crate::layout::{Layout, overlaps};
 use crate::patch::Patch;
 use crate::plan::Plan;
 use crate::summary::SUMMARY_STREAM;
@@ -30,6 +32,77 @@ pub struct Verification {
     pub added_entries: usize,
     /// Bytes of stream content compared.
     pub bytes_compared: u64,
+    /// Bytes of large untouched streams vouched for by their layout (same
+    /// directory entry and chain, no sector written) instead of compared.
+    pub bytes_vouched_by_layout: u64,
+}
+
+/// Streams at least this long are checked by layout when possible.
+const VOUCH_MIN_LEN: u64 = 1024 * 1024;
+
+/// What the layout check needs: both files' layouts and the ranges the
+/// edit wrote.
+struct LayoutCheck<'a> {
+    input: (File, Layout),
+    output: (File, Layout),
+    written: &'a [(u64, u64)],
+}
+
+impl LayoutCheck<'_> {
+    fn new<'a>(input: &Path, output: &Path, written: &'a [(u64, u64)]) -> Option<LayoutCheck<'a>> {
+        let open = |p: &Path| -> Option<(File, Layout)> {
+            let mut f = File::open(p).ok()?;
+            let l = Layout::read(&mut f).ok()?;
+            Some((f, l))
+        };
+        Some(LayoutCheck {
+            input: open(input)?,
+            output: open(output)?,
+            written,
+        })
+    }
+
+    /// Whether the stream at `path` provably holds the same bytes in both
+    /// files: same place, same chain, none of its sectors written. Any
+    /// doubt answers false, and the caller compares bytes.
+    fn vouches(&mut self, path: &Path, len: u64) -> bool {
+        let (Some(a), Some(b)) = (
+            self.input.1.streams.get(path).copied(),
+            self.output.1.streams.get(path).copied(),
+        ) else {
+            return false;
+        };
+        if a != b
+            || a.mini
+            || a.len != len
+            || self.input.1.sector_len() != self.output.1.sector_len()
+        {
+            return false;
+        }
+        let sector_len = self.input.1.sector_len();
+        let written = self.written;
+        let (out_file, out_layout) = (&mut self.output.0, &self.output.1);
+        let in_layout = &self.input.1;
+        let walked = in_layout.walk_chain(&mut self.input.0, a, |sector, offset, next| {
+            if overlaps(written, offset, offset + sector_len) {
+                return false;
+            }
+            // The output's FAT entry equals the input's when its FAT sector
+            // is at the same place and was not written; else read it.
+            let same_fat = match (
+                in_layout.fat_range_of(sector),
+                out_layout.fat_range_of(sector),
+            ) {
+                (Some(x), Some(y)) => x == y && !overlaps(written, x.0, x.1),
+                _ => false,
+            };
+            same_fat
+                || out_layout
+                    .next_sector(out_file, sector)
+                    .is_ok_and(|n| n == next)
+        });
+        walked.unwrap_or(false)
+    }
 }
 
 fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
@@ -41,9 +114,16 @@ fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
         && a.modified == b.modified
 }
 
-/// Verifies the file at `output` against `input` and `plan`.
-pub fn verify(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verification> {
-    verify_inner(input, plan, output).map_err(|e| {
+/// Verifies the file at `output` against `input` and `plan`. With the
+/// byte ranges the edit wrote (`written`), large untouched streams are
+/// checked by layout instead of byte for byte.
+pub fn verify(
+    input: &mut Patch,
+    plan: &Plan,
+    output: &Path,
+    written: Option<&[(u64, u64)]>,
+) -> Result<Verification> {
+    verify_inner(input, plan, output, written).map_err(|e| {
         if e.kind() == crate::ErrorKind::Verify {
             e
         } else {
@@ -52,8 +132,14 @@ pub fn verify(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verificat
     })
 }
 
-fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verification> {
+fn verify_inner(
+    input: &mut Patch,
+    plan: &Plan,
+    output: &Path,
+    written: Option<&[(u64, u64)]>,
+) -> Result<Verification> {
     let mut out = Patch::open(output)?;
+    let mut layout = written.and_then(|w| LayoutCheck::new(&input.path, output, w));
     let fail = |what: String| Error::verify(what);
     if out.template != plan.template_after {
         return Err(fail(format!(
@@ -74,6 +160,8 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
     let root = Path::new("/");
     let summary_path = root.join(SUMMARY_STREAM);
     let removed: HashSet<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
+    let removed_storages: Vec<PathBuf> =
+        plan.removed_storages.iter().map(|s| root.join(s)).collect();
     let out_entries: HashMap<PathBuf, EntryMeta> = container::walk(&out.cf, root)?
         .into_iter()
         .map(|e| (e.path.clone(), e))
@@ -83,11 +171,11 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
 
     // Every input entry, unchanged.
     for e in container::walk(&input.cf, root)? {
-        if removed.contains(&e.path) {
+        if removed.contains(&e.path) || removed_storages.iter().any(|s| e.path.starts_with(s)) {
             if out_entries.contains_key(&e.path) {
                 return Err(fail(format!(
                     "{} was to be removed but is still there",
-                    stream_part(&e.path)
+                    container::path_text(&e.path)
                 )));
             }
             continue;
@@ -128,8 +216,14 @@ fn verify_inner(input: &mut Patch, plan: &Plan, output: &Path) -> Result<Verific
             )));
         }
         if e.is_stream {
-            compare_streams(input, &e.path, &mut out, &e.path)?;
-            report.bytes_compared += e.len;
+            let vouched = e.len >= VOUCH_MIN_LEN
+                && layout.as_mut().is_some_and(|l| l.vouches(&e.path, e.len));
+            if vouched {
+                report.bytes_vouched_by_layout += e.len;
+            } else {
+                compare_streams(input, &e.path, &mut out, &e.path)?;
+                report.bytes_compared += e.len;
+            }
         }
         report.unchanged_entries += 1;
     }
@@ -216,4 +310,93 @@ fn compare_streams(input: &mut Patch, a: &Path, out: &mut Patch, b: &Path) -> Re
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::WriteLog;
+    use crate::plan::{InstanceRequest, PlanOptions, plan};
+    use crate::synth::{PatchSpec, write_patch_file};
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// Builds a patch with a 2 MiB cabinet, applies a one-instance plan to
+    /// a copy, then lets `tamper` change the copy; returns verify's verdict.
+    fn verify_after(tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>)) -> Result<Verification> {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        write_patch_file(&spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let req = InstanceRequest::parse("{11111111-1111-4111-8111-111111111111}").unwrap();
+        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        let output = dir.path().join("out.msp");
+        std::fs::copy(&input, &output).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&output)
+            .unwrap();
+        let mut cf = cfb::CompoundFile::open(WriteLog::new(file)).unwrap();
+        crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
+        let (_, mut written) = cf.into_inner().finish();
+        tamper(&output, &mut written);
+        verify(&mut patch, &plan, &output, Some(&written))
+    }
+
+    /// The file offset of the middle of the cabinet stream.
+    fn cabinet_middle(path: &Path) -> u64 {
+        let mut f = File::open(path).unwrap();
+        let layout = Layout::read(&mut f).unwrap();
+        let (_, place) = layout
+            .streams
+            .iter()
+            .find(|(_, p)| p.len == 2 * 1024 * 1024)
+            .unwrap();
+        let mut offsets = Vec::new();
+        layout
+            .walk_chain(&mut f, *place, |_, off, _| {
+                offsets.push(off);
+                true
+            })
+            .unwrap();
+        offsets[offsets.len() / 2]
+    }
+
+    #[test]
+    fn large_untouched_streams_are_vouched_for_by_layout() {
+        let v = verify_after(|_, _| {}).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);
+        assert!(v.bytes_compared > 0, "small streams are still compared");
+    }
+
+    #[test]
+    fn a_written_sector_inside_a_large_stream_is_compared_and_caught() {
+        let e = verify_after(|path, written| {
+            let at = cabinet_middle(path);
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.seek(SeekFrom::Start(at)).unwrap();
+            f.write_all(b"clobbered").unwrap();
+            written.push((at, at + 9));
+            written.sort_unstable();
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Verify);
+        assert!(e.to_string().contains("differs"), "{e}");
+    }
+
+    #[test]
+    fn without_a_write_log_everything_is_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        write_patch_file(&spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
+        let v = verify(&mut patch, &plan, &input.clone(), None).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 0);
+        assert!(v.bytes_compared >= 2 * 1024 * 1024);
+    }
 }

@@ -594,9 +594,6 @@ fn partly_copied() -> PatchSpec {
 }
 
 #[test]
-#[ignore = "bug: plan::derived_from requires an instance to have copies of *all* its \
-            base's pairs, so an instance with copies of only the product-checking pairs \
-            is taken for a base and the request is refused as ambiguous"]
 fn one_more_instance_on_a_partly_copied_patch() {
     let dir = Dir::new();
     let input = dir.patch("in.msp", &partly_copied());
@@ -620,8 +617,6 @@ fn one_more_instance_on_a_partly_copied_patch() {
 }
 
 #[test]
-#[ignore = "bug: same cause as one_more_instance_on_a_partly_copied_patch; re-running \
-            with a subset of the instances is refused as ambiguous instead of already done"]
 fn a_subset_of_the_instances_on_a_partly_copied_patch() {
     let dir = Dir::new();
     let input = dir.patch("in.msp", &partly_copied());

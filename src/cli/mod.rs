@@ -34,6 +34,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json"
     )]
     Retarget(RetargetArgs),
+    /// Remove the transform copies and Template entries of instances.
+    #[command(
+        after_help = "EXAMPLES:\n  msp-retarget untarget fix-all.msp --instance {I2} -o fix.msp\n  msp-retarget untarget fix-all.msp --instance {I1} --instance {I2} --in-place"
+    )]
+    Untarget(UntargetArgs),
     /// Show what is in a patch, database or transform.
     #[command(
         after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json"
@@ -80,6 +85,43 @@ pub struct RetargetArgs {
     /// patch; the result must be signed again.
     #[arg(long)]
     pub strip_signature: bool,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `untarget`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+pub struct UntargetArgs {
+    /// The patch to edit.
+    pub patch: PathBuf,
+
+    /// The product code of an instance to remove. Repeat for more.
+    #[arg(
+        short = 'i',
+        long = "instance",
+        value_name = "INSTANCE",
+        required = true
+    )]
+    pub instances: Vec<String>,
+
+    /// Write the result to this file (atomically).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the input file atomically.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print what would be removed and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also remove products the patch was originally built for.
+    #[arg(long)]
+    pub force: bool,
 
     /// Print a JSON report on stdout.
     #[arg(long)]

@@ -350,6 +350,7 @@ pub fn inst(instance: &str) -> InstanceRequest {
         base: None,
         instance: guid(instance),
         id: None,
+        upgrade_code: None,
     }
 }
 

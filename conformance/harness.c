@@ -1,0 +1,317 @@
+/*
+ * harness.c - drives Wine's msi.dll for the msp-retarget conformance suite.
+ *
+ * Build: x86_64-w64-mingw32-gcc -municode -O2 -o harness.exe harness.c -lmsi -lole32
+ *
+ * Every result is printed as one line of space-separated key=value pairs,
+ * starting with op=<subcommand>.  Values never contain spaces (paths are
+ * printed as given; the runner uses paths without spaces).  A value that
+ * could not be read is printed as "-".
+ *
+ * Subcommands:
+ *   applicable PACKAGE.msi PATCH.msp...
+ *       MsiDetermineApplicablePatchesW on the package file; one line per patch
+ *       (order = dwOrder as a signed number, status = uStatus), then a summary
+ *       line with the call's return code.
+ *   install PACKAGE.msi [PROPERTIES]
+ *       MsiInstallProductW with no UI; prints rc, the package's ProductCode
+ *       (read from its Property table) and the installed ProductVersion.
+ *   patch PRODUCTCODE|* PATCH.msp...
+ *       MsiApplyMultiplePatchesW(patches joined by ';', product, NULL); "*"
+ *       passes a NULL product, so the installer picks the targets from the
+ *       patch Template (the route msiexec /p takes).  Prints rc, then the
+ *       state of every installed product (see "products").
+ *   query PRODUCTCODE
+ *       The product's installed version and its registered patches.
+ *   products
+ *       Every installed product with its version, and every registered patch.
+ *
+ * Arguments that start with '/' are taken as Unix paths and passed to
+ * Windows as Z:\... paths.
+ *
+ * Exit status: 0 when the subcommand ran (whatever the installer decided;
+ * the decision is in the printed lines), 2 on usage or internal errors.
+ */
+
+#ifndef UNICODE
+#define UNICODE
+#endif
+#ifndef _UNICODE
+#define _UNICODE
+#endif
+#include <windows.h>
+#include <msi.h>
+#include <msiquery.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#define GUID_CCH 39
+
+static void out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+/* Narrow a wide string for printing (ASCII is all we expect; others become '?'). */
+static const char *nw(const WCHAR *w, char *buf, size_t size)
+{
+    size_t i = 0;
+    if (!w || !w[0]) {
+        snprintf(buf, size, "-");
+        return buf;
+    }
+    for (; w[i] && i + 1 < size; i++)
+        buf[i] = (w[i] > 0x20 && w[i] < 0x7f) ? (char)w[i] : '?';
+    buf[i] = 0;
+    return buf;
+}
+
+/* Unix path -> Z:\ path; anything else is copied unchanged.  Caller frees. */
+static WCHAR *winpath(const WCHAR *arg)
+{
+    size_t n = wcslen(arg);
+    WCHAR *p = malloc((n + 3) * sizeof(WCHAR));
+    size_t i;
+    if (!p)
+        return NULL;
+    if (arg[0] == L'/') {
+        p[0] = L'Z';
+        p[1] = L':';
+        for (i = 0; i <= n; i++)
+            p[i + 2] = arg[i] == L'/' ? L'\\' : arg[i];
+    } else {
+        memcpy(p, arg, (n + 1) * sizeof(WCHAR));
+    }
+    return p;
+}
+
+/* ProductCode from the package's Property table, into buf (GUID_CCH+). */
+static UINT package_product_code(const WCHAR *package, WCHAR *buf, DWORD cch)
+{
+    MSIHANDLE db = 0, view = 0, rec = 0;
+    UINT r;
+
+    buf[0] = 0;
+    r = MsiOpenDatabaseW(package, MSIDBOPEN_READONLY, &db);
+    if (r)
+        return r;
+    r = MsiDatabaseOpenViewW(db,
+            L"SELECT `Value` FROM `Property` WHERE `Property`='ProductCode'", &view);
+    if (!r)
+        r = MsiViewExecute(view, 0);
+    if (!r)
+        r = MsiViewFetch(view, &rec);
+    if (!r)
+        r = MsiRecordGetStringW(rec, 1, buf, &cch);
+    if (rec)
+        MsiCloseHandle(rec);
+    if (view)
+        MsiCloseHandle(view);
+    MsiCloseHandle(db);
+    return r;
+}
+
+static void product_version(const WCHAR *product, char *buf, size_t size)
+{
+    WCHAR v[64];
+    DWORD cch = 64;
+    UINT r = MsiGetProductInfoW(product, INSTALLPROPERTY_VERSIONSTRING, v, &cch);
+    if (r)
+        snprintf(buf, size, "-");
+    else
+        nw(v, buf, size);
+}
+
+static void patch_info(const WCHAR *patch, const WCHAR *product, MSIINSTALLCONTEXT ctx,
+                       const WCHAR *sid, const WCHAR *prop, char *buf, size_t size)
+{
+    WCHAR v[1024];
+    DWORD cch = 1024;
+    UINT r = MsiGetPatchInfoExW(patch, product, (sid && sid[0]) ? sid : NULL, ctx, prop, v, &cch);
+    if (r)
+        snprintf(buf, size, "-");
+    else
+        nw(v, buf, size);
+}
+
+/* One "op=patchstate" line per patch registered for product (NULL = all products). */
+static int print_patches(const WCHAR *product)
+{
+    DWORD i;
+    int count = 0;
+    for (i = 0;; i++) {
+        WCHAR code[GUID_CCH], target[GUID_CCH], sid[256];
+        DWORD sidcch = 256;
+        MSIINSTALLCONTEXT ctx = 0;
+        char a[64], b[64], state[64], xf[1024], c[64];
+        UINT r = MsiEnumPatchesExW(product, NULL, MSIINSTALLCONTEXT_ALL, MSIPATCHSTATE_ALL, i,
+                                   code, target, &ctx, sid, &sidcch);
+        if (r == ERROR_NO_MORE_ITEMS)
+            break;
+        if (r) {
+            out("op=patchstate product=%s enum_rc=%u\n",
+                product ? nw(product, c, sizeof c) : "*", r);
+            break;
+        }
+        patch_info(code, target, ctx, sid, INSTALLPROPERTY_PATCHSTATE, state, sizeof state);
+        patch_info(code, target, ctx, sid, INSTALLPROPERTY_TRANSFORMS, xf, sizeof xf);
+        out("op=patchstate product=%s patch=%s context=%u state=%s transforms=%s\n",
+            nw(target, a, sizeof a), nw(code, b, sizeof b), (unsigned)ctx, state, xf);
+        count++;
+    }
+    return count;
+}
+
+/* One "op=product" line per installed product, each followed by its patches. */
+static void print_products(void)
+{
+    DWORD i;
+    for (i = 0;; i++) {
+        WCHAR code[GUID_CCH];
+        char a[64], v[64];
+        UINT r = MsiEnumProductsW(i, code);
+        if (r == ERROR_NO_MORE_ITEMS)
+            break;
+        if (r) {
+            out("op=product enum_rc=%u\n", r);
+            break;
+        }
+        product_version(code, v, sizeof v);
+        out("op=product product=%s version=%s\n", nw(code, a, sizeof a), v);
+        print_patches(code);
+    }
+}
+
+static int cmd_applicable(int argc, WCHAR **argv)
+{
+    DWORD n = (DWORD)(argc - 1), i;
+    MSIPATCHSEQUENCEINFOW *info;
+    WCHAR *package;
+    char a[1024];
+    UINT r;
+
+    if (argc < 2)
+        return 2;
+    package = winpath(argv[0]);
+    info = calloc(n, sizeof *info);
+    if (!package || !info)
+        return 2;
+    for (i = 0; i < n; i++) {
+        info[i].szPatchData = winpath(argv[i + 1]);
+        info[i].ePatchDataType = MSIPATCH_DATATYPE_PATCHFILE;
+        info[i].dwOrder = (DWORD)-2;   /* marks "not written by the call" */
+        info[i].uStatus = 0xffffffff;
+    }
+    r = MsiDetermineApplicablePatchesW(package, n, info);
+    for (i = 0; i < n; i++)
+        out("op=applicable patch=%s order=%ld status=%u\n",
+            nw(argv[i + 1], a, sizeof a), (long)(LONG)info[i].dwOrder, info[i].uStatus);
+    out("op=applicable-done package=%s rc=%u\n", nw(argv[0], a, sizeof a), r);
+    return 0;
+}
+
+static int cmd_install(int argc, WCHAR **argv)
+{
+    WCHAR *package, code[GUID_CCH + 8];
+    char a[1024], b[64], v[64];
+    UINT r, rc;
+
+    if (argc < 1)
+        return 2;
+    package = winpath(argv[0]);
+    if (!package)
+        return 2;
+    r = package_product_code(package, code, GUID_CCH + 8);
+    rc = MsiInstallProductW(package, argc > 1 ? argv[1] : L"");
+    if (r) {
+        out("op=install package=%s rc=%u product=- version=- read_rc=%u\n",
+            nw(argv[0], a, sizeof a), rc, r);
+        return 0;
+    }
+    product_version(code, v, sizeof v);
+    out("op=install package=%s rc=%u product=%s version=%s\n",
+        nw(argv[0], a, sizeof a), rc, nw(code, b, sizeof b), v);
+    return 0;
+}
+
+static int cmd_patch(int argc, WCHAR **argv)
+{
+    const WCHAR *product;
+    WCHAR *list;
+    size_t len = 1;
+    int i;
+    char a[64];
+    UINT r;
+
+    if (argc < 2)
+        return 2;
+    product = wcscmp(argv[0], L"*") ? argv[0] : NULL;
+    for (i = 1; i < argc; i++)
+        len += wcslen(argv[i]) + 4;
+    list = calloc(len, sizeof(WCHAR));
+    if (!list)
+        return 2;
+    for (i = 1; i < argc; i++) {
+        WCHAR *p = winpath(argv[i]);
+        if (!p)
+            return 2;
+        if (i > 1)
+            wcscat(list, L";");
+        wcscat(list, p);
+        free(p);
+    }
+    r = MsiApplyMultiplePatchesW(list, product, NULL);
+    out("op=patch product=%s rc=%u\n", product ? nw(product, a, sizeof a) : "*", r);
+    print_products();
+    return 0;
+}
+
+static int cmd_query(int argc, WCHAR **argv)
+{
+    char a[64], v[64];
+    if (argc < 1)
+        return 2;
+    product_version(argv[0], v, sizeof v);
+    out("op=product product=%s version=%s\n", nw(argv[0], a, sizeof a), v);
+    print_patches(argv[0]);
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+        "usage: harness applicable PACKAGE.msi PATCH.msp...\n"
+        "       harness install PACKAGE.msi [PROPERTIES]\n"
+        "       harness patch PRODUCTCODE|* PATCH.msp...\n"
+        "       harness query PRODUCTCODE\n"
+        "       harness products\n");
+    return 2;
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    int r;
+    if (argc < 2)
+        return usage();
+    MsiSetInternalUI(INSTALLUILEVEL_NONE, NULL);
+    if (!wcscmp(argv[1], L"applicable"))
+        r = cmd_applicable(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"install"))
+        r = cmd_install(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"patch"))
+        r = cmd_patch(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"query"))
+        r = cmd_query(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"products")) {
+        print_products();
+        r = 0;
+    } else
+        return usage();
+    return r == 2 ? usage() : r;
+}

@@ -1,0 +1,538 @@
+#!/usr/bin/env bash
+# Conformance suite: do patches retargeted by msp-retarget install on every
+# instance, and on nothing else, according to Wine's msi.dll?
+#
+# Usage: conformance/run.sh [CASE-PATTERN...]
+#   CASE-PATTERN: shell glob(s) over case names (default: all), e.g. 'A-*'.
+# Environment:
+#   MSP_CORPUS_DIR   corpus folder (default <repo>/../shared/corpus)
+#   MSP_RETARGET     msp-retarget binary (default <repo>/target/debug/msp-retarget,
+#                    built with cargo when unset)
+#   CONFORMANCE_WORK work folder (default: a fresh mktemp -d; removed when all pass)
+#   CONFORMANCE_KEEP=1 keep the work folder even when all cases pass
+#
+# Last line of output: "N passed, N failed".  Exit status: 0 when every case
+# passed, 1 when a case failed, 2 when setup failed (setup failures are
+# reported as failures too; nothing is ever skipped silently).
+# See docs/conformance.md for what each case asserts.
+
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$HERE")"
+CORPUS="${MSP_CORPUS_DIR:-$REPO/../shared/corpus}"
+WIX="$CORPUS/wix3"
+START_TIME=$SECONDS
+
+I1='{11111111-1111-4111-8111-111111111111}'
+I2='{22222222-2222-4222-8222-222222222222}'
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+log() { printf '%s\n' "$*"; }
+
+setup_fail() {
+  log "SETUP FAILED: $*"
+  log "$PASSED passed, $((FAILED + 1)) failed"
+  exit 2
+}
+
+# ---------------------------------------------------------------- setup ----
+
+need_packages() {
+  local missing=()
+  command -v wine >/dev/null || missing+=(wine)
+  command -v wineserver >/dev/null || missing+=(wine)
+  [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null || missing+=(wine64)
+  command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64-win32)
+  command -v msibuild >/dev/null || missing+=(msitools)
+  command -v msiinfo >/dev/null || missing+=(msitools)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing missing packages (${missing[*]})"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    setup_fail "missing ${missing[*]}; install: wine wine64 gcc-mingw-w64-x86-64-win32 msitools"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || setup_fail "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends \
+    wine wine64 gcc-mingw-w64-x86-64-win32 msitools >/dev/null ||
+    setup_fail "apt-get install failed"
+  command -v wine >/dev/null && command -v msibuild >/dev/null &&
+    command -v x86_64-w64-mingw32-gcc >/dev/null || setup_fail "packages still missing after install"
+}
+
+[ -d "$WIX" ] || setup_fail "corpus not found: $WIX (set MSP_CORPUS_DIR)"
+for f in PatchAv101.msp PatchBv101.msp gdr1.msp rtmldr.msp prodAv100.msi prodBv100.msi rtm-product.msi; do
+  [ -r "$WIX/$f" ] || setup_fail "corpus file missing: $WIX/$f"
+done
+CORPUS="$(cd "$CORPUS" && pwd)"
+WIX="$CORPUS/wix3"
+
+need_packages
+
+WORK="${CONFORMANCE_WORK:-$(mktemp -d /tmp/msp-conformance.XXXXXX)}"
+mkdir -p "$WORK" || setup_fail "cannot create $WORK"
+WORK="$(cd "$WORK" && pwd)"
+case "$WORK" in *' '*) setup_fail "work folder path must not contain spaces: $WORK" ;; esac
+
+# On interrupt: stop the wineserver of the case being run (only that one).
+CDIR=""
+on_exit() {
+  if [ -n "$CDIR" ] && [ -d "$CDIR/prefix" ]; then
+    WINEPREFIX="$CDIR/prefix" wineserver -k 2>/dev/null
+    rm -rf "$CDIR/prefix"
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+export DISPLAY=
+unset WAYLAND_DISPLAY
+export WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEDEBUG=-all
+
+log "wine: $(wine --version 2>/dev/null)  work: $WORK"
+
+HARNESS="$WORK/harness.exe"
+x86_64-w64-mingw32-gcc -municode -O2 -Wall -o "$HARNESS" "$HERE/harness.c" -lmsi -lole32 ||
+  setup_fail "harness build failed"
+
+PRISTINE="$WORK/pristine"
+if [ ! -f "$PRISTINE/system.reg" ]; then
+  rm -rf "$PRISTINE"
+  t0=$SECONDS
+  WINEPREFIX="$PRISTINE" wineboot -i >"$WORK/wineboot.log" 2>&1
+  WINEPREFIX="$PRISTINE" wineserver -w
+  [ -f "$PRISTINE/system.reg" ] || setup_fail "wineboot did not create a prefix (see $WORK/wineboot.log)"
+  log "pristine prefix created in $((SECONDS - t0)) s"
+fi
+
+# The tool: built here when the caller did not name one.
+TOOL_OK=1
+TOOL_ERR=""
+if [ -n "${MSP_RETARGET:-}" ]; then
+  TOOL="$MSP_RETARGET"
+else
+  TOOL="$REPO/target/debug/msp-retarget"
+  if command -v cargo >/dev/null; then
+    (cd "$REPO" && cargo build --locked --quiet --bin msp-retarget) >"$WORK/cargo-build.log" 2>&1 ||
+      { TOOL_OK=0; TOOL_ERR="cargo build failed (see $WORK/cargo-build.log)"; }
+  fi
+fi
+case "$TOOL" in /*) ;; */*) TOOL="$PWD/$TOOL" ;; *) TOOL="$(command -v "$TOOL" || echo "$TOOL")" ;; esac
+if [ "$TOOL_OK" = 1 ] && [ ! -x "$TOOL" ]; then
+  TOOL_OK=0
+  TOOL_ERR="msp-retarget binary not found: $TOOL (set MSP_RETARGET)"
+fi
+[ "$TOOL_OK" = 1 ] || log "WARNING: $TOOL_ERR; every case that needs a retargeted patch will fail"
+
+# ------------------------------------------------------------- families ----
+# name|patch|package|base product code|version before|version after|unrelated package|
+#   expected accepted transforms on the base (Wine's verdict)|mode
+# mode "copies": the tool copies the pairs; "template": the tool only extends
+# Template (the pairs do not validate the product code per the high word).
+FAMILIES=(
+  "A|PatchAv101.msp|prodAv100.msi|{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}|1.0.0.0|1.0.1.0|prodBv100.msi|rtmA.1 #rtmA.1|copies"
+  "B|PatchBv101.msp|prodBv100.msi|{398B8855-E3B8-4559-9C2B-3ED457C5A889}|1.0.0.0|1.0.1.0|prodAv100.msi|rtmB.1 #rtmB.1|copies"
+  # Wine also accepts rtmldr.1 (made for 1.0.1.0) on the 1.0.0.0 RTM product: it
+  # compares only the major version (low-word flags); Windows would take rtm.2 only.
+  "gdr1|gdr1.msp|rtm-product.msi|{FB94421B-7FA3-4495-A9D7-212099C19147}|1.0.0.0|1.0.0.0|prodAv100.msi|rtmldr.1 #rtmldr.1 rtm.2 #rtm.2|copies"
+  "rtmldr|rtmldr.msp|rtm-product.msi|{FB94421B-7FA3-4495-A9D7-212099C19147}|1.0.0.0|1.0.1.0|prodAv100.msi|rtm.1 #rtm.1|template"
+)
+
+load_family() {
+  IFS='|' read -r F_NAME F_PATCH F_PKG F_BASE F_FROM F_TO F_UNREL F_ACCEPT F_MODE <<<"$1"
+  F_PATCH="$WIX/$F_PATCH"
+  F_PKG="$WIX/$F_PKG"
+  F_UNREL="$WIX/$F_UNREL"
+  F_OUT="$WORK/out/$F_NAME.msp"
+}
+
+# -------------------------------------------------------------- helpers ----
+
+CASE=""       # current case name (its folder is $CDIR)
+PROBLEMS=()   # failed expectations of the current case
+STEP=0
+
+fail() { PROBLEMS+=("$*"); }
+
+# key=value lookup in one line
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n1; }
+
+upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
+
+summary_field() { # FILE FIELD-LABEL  (msiinfo suminfo)
+  msiinfo suminfo "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n1
+}
+
+# entries of LastSavedBy without the leading colon, one per line
+lsb_entries() { summary_field "$1" 'Last author' | tr ';' '\n' | sed -n 's/^://p'; }
+
+# run the harness in the current case's prefix; output in $CDIR/NN-<op>.out,
+# msi trace in .trace when the first argument is "trace"; sets WR to the path
+# without extension (not run in a subshell, so that fail() and STEP persist)
+wine_run() {
+  local trace=0
+  if [ "$1" = trace ]; then trace=1; shift; fi
+  STEP=$((STEP + 1))
+  local base
+  base="$CDIR/$(printf '%02d' $STEP)-$1"
+  if [ $trace = 1 ]; then
+    WINEPREFIX="$CDIR/prefix" WINEDEBUG=trace+msi wine "$HARNESS" "$@" >"$base.out" 2>"$base.trace"
+  else
+    WINEPREFIX="$CDIR/prefix" wine "$HARNESS" "$@" >"$base.out" 2>"$base.err"
+  fi
+  local rc=$?
+  sed -i 's/\r$//' "$base.out"   # Wine's console writes CRLF
+  [ $rc = 0 ] || fail "harness $* exited $rc"
+  WR="$base"
+}
+
+# Transforms accepted per product in a trace: lines "PRODUCT NAME".
+# A transform is named by apply_substorage_transform and accepted when the next
+# check_transform_applicable verdict is "applicable transform"; the product is
+# the one named by the last MsiConfigureProductExW call.
+accepted_from_trace() {
+  awk '
+    /trace:msi:MsiConfigureProductExW L"\{/ {
+      p = $0; sub(/.*MsiConfigureProductExW L"/, "", p); sub(/".*/, "", p); product = p
+    }
+    /trace:msi:apply_substorage_transform [0-9A-Fa-f]+ L":/ {
+      n = $0; sub(/.*L":/, "", n); sub(/".*/, "", n); cur = n
+    }
+    /trace:msi:check_transform_applicable applicable transform/ {
+      if (cur != "") print product, cur; cur = ""
+    }
+    /wasn.t applicable/ { cur = "" }
+  ' "$1"
+}
+
+accepted_for() { # TRACE PRODUCT -> space-separated names
+  accepted_from_trace "$1" | awk -v p="$2" '$1 == p { print $2 }' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# state of PRODUCT in a harness output: version, and patch state of PATCHCODE
+product_line() { grep -F "op=product product=$2 " "$1.out" | head -n1; }
+patch_state() { # OUT PRODUCT PATCHCODE
+  local l
+  l="$(grep -F "op=patchstate product=$2 patch=$3 " "$1.out" | head -n1)"
+  [ -n "$l" ] && kv "$l" state || echo none
+}
+
+install_pkg() { # PACKAGE EXPECTED-PRODUCT
+  local o l
+  wine_run install "$1"; o="$WR"
+  l="$(grep '^op=install ' "$o.out")"
+  [ "$(kv "$l" rc)" = 0 ] || { fail "install $(basename "$1"): rc=$(kv "$l" rc)"; return 1; }
+  [ "$(kv "$l" product)" = "$2" ] || fail "install $(basename "$1"): product $(kv "$l" product), expected $2"
+  [ "$(kv "$l" version)" = "$F_FROM" ] || fail "install $(basename "$1"): version $(kv "$l" version), expected $F_FROM"
+}
+
+expect_applicable() { # PACKAGE PATCH yes|no
+  local o l
+  wine_run applicable "$1" "$2"; o="$WR"
+  l="$(grep '^op=applicable ' "$o.out" | head -n1)"
+  if [ "$3" = yes ]; then
+    [ "$(kv "$l" order)" = 0 ] && [ "$(kv "$l" status)" = 0 ] ||
+      fail "MsiDetermineApplicablePatches($(basename "$1"), $(basename "$2")): order=$(kv "$l" order) status=$(kv "$l" status), expected order=0 status=0"
+  else
+    [ "$(kv "$l" order)" = -1 ] && [ "$(kv "$l" status)" = 1642 ] ||
+      fail "MsiDetermineApplicablePatches($(basename "$1"), $(basename "$2")): order=$(kv "$l" order) status=$(kv "$l" status), expected order=-1 status=1642"
+  fi
+}
+
+# After a patch call (harness output base $1, trace in $1.trace):
+expect_patched() { # OUTBASE PRODUCT PATCHCODE VERSION "ACCEPTED NAMES"
+  local got state ver
+  ver="$(kv "$(product_line "$1" "$2")" version)"
+  state="$(patch_state "$1" "$2" "$3")"
+  got="$(accepted_for "$1.trace" "$2")"
+  [ "$ver" = "$4" ] || fail "$2: version $ver after patching, expected $4"
+  [ "$state" = 1 ] || fail "$2: patch $3 state '$state', expected 1 (applied)"
+  [ "$got" = "$5" ] || fail "$2: accepted transforms [$got], expected [$5]"
+}
+
+expect_untouched() { # OUTBASE PRODUCT PATCHCODE
+  local state ver got
+  ver="$(kv "$(product_line "$1" "$2")" version)"
+  state="$(patch_state "$1" "$2" "$3")"
+  got="$(accepted_for "$1.trace" "$2")"
+  [ "$ver" = "$F_FROM" ] || fail "$2: version '$ver', expected it to stay $F_FROM"
+  [ "$state" = none ] || fail "$2: patch $3 registered with state $state, expected not registered"
+  [ -z "$got" ] || fail "$2: transforms accepted [$got], expected none"
+}
+
+# an instance package: a copy of the product package carrying a new ProductCode
+make_instance() { # SOURCE CODE DEST
+  cp "$1" "$3" && chmod u+w "$3" &&
+    msibuild "$3" -q "UPDATE Property SET Value='$2' WHERE Property='ProductCode'" ||
+    { fail "msibuild could not make $(basename "$3")"; return 1; }
+}
+
+# names of the copies made for instance CODE (new LastSavedBy entries holding
+# the first 8 hex digits of CODE), in LastSavedBy order
+copies_for() { # CODE
+  local hex
+  hex="$(upper "${1:1:8}")"
+  comm -13 <(lsb_entries "$F_PATCH" | sort) <(lsb_entries "$F_OUT" | sort) >"$CDIR/new-entries"
+  lsb_entries "$F_OUT" | grep -Fxf "$CDIR/new-entries" | while read -r n; do
+    case "$(upper "$n")" in *"$hex"*) printf '%s\n' "$n" ;; esac
+  done | tr '\n' ' ' | sed 's/ $//'
+}
+
+patch_code() { summary_field "$1" 'Revision number (UUID)' | grep -o '^{[^}]*}'; }
+
+# ------------------------------------------------------ retargeted patch ----
+
+declare -A OUT_ERR=()
+retarget() { # build $F_OUT once per family; sets OUT_ERR[$F_NAME] on failure
+  [ -n "${OUT_ERR[$F_NAME]+x}" ] && return
+  OUT_ERR[$F_NAME]=""
+  mkdir -p "$WORK/out"
+  if [ "$TOOL_OK" != 1 ]; then OUT_ERR[$F_NAME]="$TOOL_ERR"; return; fi
+  rm -f "$F_OUT"
+  "$TOOL" retarget "$F_PATCH" --instance "$I1" --instance "$I2" -o "$F_OUT" \
+    >"$WORK/out/$F_NAME.log" 2>&1
+  local rc=$?
+  if [ $rc != 0 ]; then
+    OUT_ERR[$F_NAME]="msp-retarget retarget exited $rc (see $WORK/out/$F_NAME.log)"
+  elif [ ! -s "$F_OUT" ]; then
+    OUT_ERR[$F_NAME]="msp-retarget exited 0 but wrote no $F_OUT"
+  else
+    local t
+    t="$(summary_field "$F_OUT" Template)"
+    for c in "$F_BASE" "$I1" "$I2"; do
+      case ";$t;" in *";$c;"*) ;; *) OUT_ERR[$F_NAME]="retargeted Template '$t' lacks $c" ;; esac
+    done
+  fi
+}
+
+need_out() { # fails the case when the retargeted patch is not available
+  retarget
+  if [ -n "${OUT_ERR[$F_NAME]}" ]; then
+    fail "no retargeted patch: ${OUT_ERR[$F_NAME]}"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- cases ----
+
+# a: the original patch installs on its own product.
+case_a() {
+  local o
+  expect_applicable "$F_PKG" "$F_PATCH" yes
+  install_pkg "$F_PKG" "$F_BASE" || return
+  wine_run trace patch "$F_BASE" "$F_PATCH"; o="$WR"
+  expect_patched "$o" "$F_BASE" "$PCODE" "$F_TO" "$F_ACCEPT"
+  # Wine reads the validation flags from the low word of CharCount (0x....001F)
+  grep -q 'check_transform_applicable validation flags 0x001f' "$o.trace" ||
+    fail "no 'validation flags 0x001f' line in the trace (low-word quirk changed?)"
+}
+
+# b: instance packages refuse the original patch.
+case_b() {
+  local o code pkg
+  make_instance "$F_PKG" "$I1" "$CDIR/I1.msi" || return
+  make_instance "$F_PKG" "$I2" "$CDIR/I2.msi" || return
+  for code in "$I1" "$I2"; do
+    pkg="$CDIR/I${code:1:1}.msi"
+    expect_applicable "$pkg" "$F_PATCH" no
+    install_pkg "$pkg" "$code" || return
+  done
+  for code in "$I1" "$I2"; do
+    wine_run trace patch "$code" "$F_PATCH"; o="$WR"
+    expect_untouched "$o" "$code" "$PCODE"
+    grep -q 'msi_apply_patch_package patch not applicable' "$o.trace" ||
+      fail "$code: no 'patch not applicable' line in the trace"
+  done
+}
+
+# c: the retargeted patch installs on each instance with that instance's copies
+# only, and still on the base product with the original pairs only.
+case_c() {
+  need_out || return
+  local o code pkg want
+  make_instance "$F_PKG" "$I1" "$CDIR/I1.msi" || return
+  make_instance "$F_PKG" "$I2" "$CDIR/I2.msi" || return
+  expect_applicable "$F_PKG" "$F_OUT" yes
+  install_pkg "$F_PKG" "$F_BASE" || return
+  for code in "$I1" "$I2"; do
+    pkg="$CDIR/I${code:1:1}.msi"
+    expect_applicable "$pkg" "$F_OUT" yes
+    install_pkg "$pkg" "$code" || return
+  done
+  wine_run trace patch "$F_BASE" "$F_OUT"; o="$WR"
+  expect_patched "$o" "$F_BASE" "$PCODE" "$F_TO" "$F_ACCEPT"
+  for code in "$I1" "$I2"; do
+    want="$(copies_for "$code")"
+    [ -n "$want" ] || { fail "no LastSavedBy entry of $(basename "$F_OUT") names ${code:1:8}"; continue; }
+    [ "$(wc -w <<<"$want")" = "$(wc -w <<<"$F_ACCEPT")" ] ||
+      fail "copies for $code: [$want], expected one per accepted original [$F_ACCEPT]"
+    wine_run trace patch "$code" "$F_OUT"; o="$WR"
+    expect_patched "$o" "$code" "$PCODE" "$F_TO" "$want"
+    if [ "$code" = "$I1" ]; then expect_untouched "$o" "$I2" "$PCODE"; fi
+  done
+}
+
+# c for a Template-only retarget (rtmldr): the pair does not validate the product
+# code by the documented high word, so the tool adds no copies and Windows would
+# apply the original pair to every instance.  Wine reads the low word (0x001F:
+# product code checked) and refuses that pair on an instance while still
+# registering the patch.  This case checks layer 1 (Template) and that the quirk
+# is still what it was; Wine cannot judge the transform layer here.
+case_c_template() {
+  need_out || return
+  local o
+  [ "$(lsb_entries "$F_OUT" | tr '\n' ' ')" = "$(lsb_entries "$F_PATCH" | tr '\n' ' ')" ] ||
+    fail "LastSavedBy changed: [$(lsb_entries "$F_OUT" | tr '\n' ' ')]; expected a Template-only retarget"
+  make_instance "$F_PKG" "$I1" "$CDIR/I1.msi" || return
+  expect_applicable "$CDIR/I1.msi" "$F_OUT" yes
+  expect_applicable "$F_PKG" "$F_OUT" yes
+  install_pkg "$F_PKG" "$F_BASE" || return
+  install_pkg "$CDIR/I1.msi" "$I1" || return
+  wine_run trace patch "$F_BASE" "$F_OUT"; o="$WR"
+  expect_patched "$o" "$F_BASE" "$PCODE" "$F_TO" "$F_ACCEPT"
+  wine_run trace patch "$I1" "$F_OUT"; o="$WR"
+  [ "$(patch_state "$o" "$I1" "$PCODE")" = 1 ] ||
+    fail "$I1: patch not registered (Template route refused?)"
+  [ -z "$(accepted_for "$o.trace" "$I1")" ] &&
+    grep -q "substorage transform L\"${F_ACCEPT%% *}\" wasn't applicable" "$o.trace" ||
+    fail "$I1: Wine accepted [$(accepted_for "$o.trace" "$I1")]: the low-word quirk changed; revisit this case"
+}
+
+# d: an unrelated product refuses the retargeted patch.
+case_d() {
+  need_out || return
+  local o ucode
+  ucode="$(grep -o "{[0-9A-F-]*}" <<<"$(msiinfo export "$F_UNREL" Property | grep '^ProductCode')")"
+  expect_applicable "$F_UNREL" "$F_OUT" no
+  install_pkg "$F_UNREL" "$ucode" || return
+  wine_run trace patch "$ucode" "$F_OUT"; o="$WR"
+  expect_untouched "$o" "$ucode" "$PCODE"
+}
+
+# e: discovery (the msiexec /p route: no product given, targets from Template)
+# with base, I1, I2 and the unrelated product installed side by side.
+case_e() {
+  need_out || return
+  local o ucode code
+  ucode="$(grep -o "{[0-9A-F-]*}" <<<"$(msiinfo export "$F_UNREL" Property | grep '^ProductCode')")"
+  make_instance "$F_PKG" "$I1" "$CDIR/I1.msi" || return
+  make_instance "$F_PKG" "$I2" "$CDIR/I2.msi" || return
+  install_pkg "$F_PKG" "$F_BASE" || return
+  install_pkg "$CDIR/I1.msi" "$I1" || return
+  install_pkg "$CDIR/I2.msi" "$I2" || return
+  install_pkg "$F_UNREL" "$ucode" || return
+  wine_run trace patch '*' "$F_OUT"; o="$WR"
+  expect_patched "$o" "$F_BASE" "$PCODE" "$F_TO" "$F_ACCEPT"
+  for code in "$I1" "$I2"; do
+    expect_patched "$o" "$code" "$PCODE" "$F_TO" "$(copies_for "$code")"
+  done
+  expect_untouched "$o" "$ucode" "$PCODE"
+}
+
+# quirks: facts about Wine the suite relies on, checked on every run.
+case_quirks() {
+  local o l
+  # Template is compared case-sensitively: a package whose ProductCode is the
+  # base code in lower case does not match the patch's upper-case Template.
+  make_instance "$F_PKG" "$(tr '[:upper:]' '[:lower:]' <<<"$F_BASE")" "$CDIR/lower.msi" || return
+  expect_applicable "$CDIR/lower.msi" "$F_PATCH" no
+  expect_applicable "$F_PKG" "$F_PATCH" yes
+  # MsiDetermineApplicablePatchesW looks at Template only: it opens no transform.
+  wine_run trace applicable "$F_PKG" "$F_PATCH"; o="$WR"
+  grep -q 'order=0 status=0' "$o.out" || fail "traced MsiDetermineApplicablePatches did not return 0/0"
+  ! grep -qE 'apply_substorage_transform|check_transform_applicable' "$o.trace" ||
+    fail "MsiDetermineApplicablePatches opened transforms (quirk changed?)"
+  # msiexec's exit status is cut to 8 bits: ERROR_UNKNOWN_PRODUCT 1605 -> 69.
+  WINEPREFIX="$CDIR/prefix" wine msiexec /x '{00000000-0000-4000-8000-000000000000}' /qn \
+    >"$CDIR/msiexec.out" 2>&1
+  l=$?
+  [ "$l" = $((1605 % 256)) ] || fail "msiexec /x of an unknown product exited $l, expected 69 (1605 & 0xFF)"
+  # A patch refused by Template still returns success from the API.
+  install_pkg "$CDIR/lower.msi" "$(tr '[:upper:]' '[:lower:]' <<<"$F_BASE")" || return
+  wine_run trace patch "$(tr '[:upper:]' '[:lower:]' <<<"$F_BASE")" "$F_PATCH"; o="$WR"
+  l="$(grep '^op=patch ' "$o.out")"
+  [ "$(kv "$l" rc)" = 0 ] || fail "skipped patch returned rc=$(kv "$l" rc), expected 0 (quirk changed?)"
+  grep -q 'msi_apply_patch_package patch not applicable' "$o.trace" ||
+    fail "no 'patch not applicable' line for the lower-case product"
+}
+
+CASES=()
+for fam in "${FAMILIES[@]}"; do
+  load_family "$fam"
+  CASES+=("$F_NAME-a-baseline|$fam|case_a" "$F_NAME-b-original-refused|$fam|case_b")
+  if [ "$F_MODE" = copies ]; then
+    CASES+=("$F_NAME-c-retargeted|$fam|case_c" "$F_NAME-e-discovery|$fam|case_e")
+  else
+    CASES+=("$F_NAME-c-template-only|$fam|case_c_template")
+  fi
+  CASES+=("$F_NAME-d-unrelated|$fam|case_d")
+done
+CASES+=("wine-quirks|${FAMILIES[0]}|case_quirks")
+
+selected() {
+  [ $# -le 1 ] && return 0
+  local name="$1" pat
+  shift
+  for pat in "$@"; do
+    # shellcheck disable=SC2053
+    [[ $name == $pat ]] && return 0
+  done
+  return 1
+}
+
+run_case() { # NAME FAMILY FUNCTION
+  CASE="$1"
+  CDIR="$WORK/cases/$CASE"
+  PROBLEMS=()
+  STEP=0
+  load_family "$2"
+  PCODE="$(patch_code "$F_PATCH")"
+  local t0=$SECONDS
+  rm -rf "$CDIR"
+  mkdir -p "$CDIR"
+  if ! cp -a "$PRISTINE" "$CDIR/prefix"; then
+    fail "could not copy the pristine prefix"
+  else
+    "$3"
+  fi
+  WINEPREFIX="$CDIR/prefix" wineserver -k 2>/dev/null
+  WINEPREFIX="$CDIR/prefix" wineserver -w 2>/dev/null
+  rm -rf "$CDIR/prefix"
+  if [ ${#PROBLEMS[@]} -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    log "PASS $CASE ($((SECONDS - t0)) s)"
+  else
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$CASE")
+    log "FAIL $CASE ($((SECONDS - t0)) s; logs in $CDIR)"
+    local p
+    for p in "${PROBLEMS[@]}"; do log "     - $p"; done
+  fi
+}
+
+any=0
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name _ <<<"$c"
+  selected "$name" "$@" || continue
+  any=1
+  fn="${c##*|}"
+  fam="${c#*|}"
+  fam="${fam%|*}"
+  run_case "$name" "$fam" "$fn"
+done
+[ $any = 1 ] || setup_fail "no case matches: $*"
+
+log "total $((SECONDS - START_TIME)) s"
+if [ -z "${CONFORMANCE_WORK:-}" ] && [ "${CONFORMANCE_KEEP:-0}" != 1 ]; then
+  if [ $FAILED = 0 ]; then
+    rm -rf "$WORK"
+  else
+    rm -rf "$PRISTINE"   # keep the logs, not the 700 MB prefix
+  fi
+fi
+log "$PASSED passed, $FAILED failed"
+[ $FAILED = 0 ]

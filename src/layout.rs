@@ -1,0 +1,446 @@
+//! The physical layout of a compound file: which byte ranges of the file
+//! hold each stream, and which byte ranges an edit wrote.
+//!
+//! Verification uses it to vouch for large streams without reading them:
+//! the output starts as an exact copy of the input, so a stream whose
+//! directory entry and sector chain are the same in both files, and none of
+//! whose sectors were written by the edit, holds the same bytes. That turns
+//! a gigabyte comparison into a walk over a few megabytes of allocation
+//! tables. Small streams are still compared byte for byte.
+//!
+//! Hand-written because the `cfb` crate does not expose sector chains,
+//! start sectors or the writes it makes. Only what this needs is read
+//! ([MS-CFB] 2.2 header, 2.3 FAT, 2.5 DIFAT, 2.6 directory entries), and
+//! every id and count read from the file is checked before use, so a
+//! malformed file gives an error, never a panic, a loop or a large
+//! allocation.
+//!
+//! [MS-CFB]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-cfb/
+
+use std::collections::HashMap;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+const MAX_REGULAR_SECTOR: u32 = 0xFFFF_FFFA;
+const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+const NO_STREAM: u32 = 0xFFFF_FFFF;
+const HEADER_DIFAT_ENTRIES: usize = 109;
+const DIR_ENTRY_LEN: usize = 128;
+
+fn bad(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+fn u16_at(b: &[u8], at: usize) -> io::Result<u16> {
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| bad("short read"))
+}
+
+fn u32_at(b: &[u8], at: usize) -> io::Result<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| bad("short read"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> io::Result<u64> {
+    let lo = u64::from(u32_at(b, at)?);
+    let hi = u64::from(u32_at(b, at + 4)?);
+    Ok(lo | (hi << 32))
+}
+
+/// Where a stream's bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPlace {
+    /// First sector of its chain.
+    pub start: u32,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Whether it lives in the mini stream (short streams).
+    pub mini: bool,
+}
+
+/// The allocation tables and directory of one compound file.
+#[derive(Debug)]
+pub struct Layout {
+    sector_len: u64,
+    num_sectors: u64,
+    fat_sectors: Vec<u32>,
+    /// Stream paths (as `cfb` spells them, with a leading `/`) to places.
+    pub streams: HashMap<PathBuf, StreamPlace>,
+}
+
+/// Reads sector-sized blocks of a file, caching the last FAT sector read
+/// (chains of large streams walk the FAT sequentially).
+struct Sectors<'a, F> {
+    file: &'a mut F,
+    sector_len: u64,
+    cache: Option<(u32, Vec<u8>)>,
+}
+
+impl<F: Read + Seek> Sectors<'_, F> {
+    fn read(&mut self, sector: u32) -> io::Result<Vec<u8>> {
+        let offset = (u64::from(sector) + 1)
+            .checked_mul(self.sector_len)
+            .ok_or_else(|| bad("sector offset overflows"))?;
+        self.file.seek(SeekFrom::Start(offset))?;
+        let mut buf = vec![0u8; self.sector_len as usize];
+        self.file.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
+    fn fat_entry(&mut self, fat_sectors: &[u32], sector: u32) -> io::Result<u32> {
+        let per = self.sector_len / 4;
+        let index = u64::from(sector) / per;
+        let fat_sector = *fat_sectors
+            .get(index as usize)
+            .ok_or_else(|| bad(format!("sector {sector} is beyond the FAT")))?;
+        let hit = matches!(&self.cache, Some((s, _)) if *s == fat_sector);
+        if !hit {
+            let data = self.read(fat_sector)?;
+            self.cache = Some((fat_sector, data));
+        }
+        let data = self
+            .cache
+            .as_ref()
+            .map(|(_, d)| d.as_slice())
+            .unwrap_or(&[]);
+        u32_at(data, ((u64::from(sector) % per) * 4) as usize)
+    }
+}
+
+impl Layout {
+    /// Reads the header, the FAT sector list and the directory of `file`.
+    pub fn read<F: Read + Seek>(file: &mut F) -> io::Result<Layout> {
+        let file_len = file.seek(SeekFrom::End(0))?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut header = [0u8; 512];
+        file.read_exact(&mut header)?;
+        let shift = u16_at(&header, 0x1E)?;
+        if shift != 9 && shift != 12 {
+            return Err(bad(format!("sector shift {shift} is neither 9 nor 12")));
+        }
+        let sector_len = 1u64 << shift;
+        let num_sectors = file_len.saturating_sub(sector_len) / sector_len;
+        let num_fat = u64::from(u32_at(&header, 0x2C)?);
+        if num_fat > num_sectors {
+            return Err(bad("more FAT sectors than sectors"));
+        }
+        let first_dir = u32_at(&header, 0x30)?;
+        let mut first_difat = u32_at(&header, 0x44)?;
+        let mut fat_sectors: Vec<u32> = Vec::with_capacity(num_fat as usize);
+        for i in 0..HEADER_DIFAT_ENTRIES {
+            if fat_sectors.len() as u64 >= num_fat {
+                break;
+            }
+            fat_sectors.push(u32_at(&header, 0x4C + 4 * i)?);
+        }
+        let mut sectors = Sectors {
+            file,
+            sector_len,
+            cache: None,
+        };
+        let mut difat_seen = 0u64;
+        while (fat_sectors.len() as u64) < num_fat && first_difat <= MAX_REGULAR_SECTOR {
+            difat_seen += 1;
+            if difat_seen > num_sectors {
+                return Err(bad("the DIFAT chain loops"));
+            }
+            let data = sectors.read(first_difat)?;
+            let per = (sector_len / 4 - 1) as usize;
+            for i in 0..per {
+                if fat_sectors.len() as u64 >= num_fat {
+                    break;
+                }
+                fat_sectors.push(u32_at(&data, 4 * i)?);
+            }
+            first_difat = u32_at(&data, 4 * per)?;
+        }
+        if (fat_sectors.len() as u64) < num_fat {
+            return Err(bad(
+                "the DIFAT lists fewer FAT sectors than the header says",
+            ));
+        }
+        if let Some(s) = fat_sectors.iter().find(|s| u64::from(**s) >= num_sectors) {
+            return Err(bad(format!("FAT sector {s} is beyond the end of the file")));
+        }
+
+        let mut layout = Layout {
+            sector_len,
+            num_sectors,
+            fat_sectors,
+            streams: HashMap::new(),
+        };
+        let cutoff = u64::from(u32_at(&header, 0x38)?);
+        // The directory: a chain of sectors holding 128-byte entries.
+        let mut dir = Vec::new();
+        let mut steps = 0u64;
+        let mut sector = first_dir;
+        let mut sectors = Sectors {
+            file: sectors.file,
+            sector_len,
+            cache: None,
+        };
+        while sector != END_OF_CHAIN {
+            steps += 1;
+            if steps > num_sectors || u64::from(sector) >= num_sectors {
+                return Err(bad("the directory chain loops or leaves the file"));
+            }
+            dir.extend_from_slice(&sectors.read(sector)?);
+            sector = sectors.fat_entry(&layout.fat_sectors, sector)?;
+        }
+        layout.index_directory(&dir, cutoff)?;
+        Ok(layout)
+    }
+
+    fn index_directory(&mut self, dir: &[u8], cutoff: u64) -> io::Result<()> {
+        let count = dir.len() / DIR_ENTRY_LEN;
+        let entry = |i: u32| -> io::Result<&[u8]> {
+            let at = i as usize * DIR_ENTRY_LEN;
+            dir.get(at..at + DIR_ENTRY_LEN)
+                .ok_or_else(|| bad(format!("directory entry {i} is out of range")))
+        };
+        // Depth-first over the sibling trees; every entry is visited at
+        // most once, which bounds the walk and breaks cycles.
+        let mut seen = vec![false; count];
+        let root_child = u32_at(entry(0)?, 0x4C)?;
+        let mut stack: Vec<(u32, PathBuf)> = vec![(root_child, PathBuf::from("/"))];
+        while let Some((id, parent)) = stack.pop() {
+            if id == NO_STREAM {
+                continue;
+            }
+            let slot = seen
+                .get_mut(id as usize)
+                .ok_or_else(|| bad(format!("directory entry {id} is out of range")))?;
+            if *slot {
+                return Err(bad("the directory tree has a cycle"));
+            }
+            *slot = true;
+            let e = entry(id)?;
+            let name_len = (u16_at(e, 0x40)? as usize).min(64);
+            let units: Vec<u16> = (0..name_len.saturating_sub(2) / 2)
+                .map(|k| u16_at(e, 2 * k))
+                .collect::<io::Result<_>>()?;
+            let name = String::from_utf16_lossy(&units);
+            let path = parent.join(&name);
+            stack.push((u32_at(e, 0x44)?, parent.clone()));
+            stack.push((u32_at(e, 0x48)?, parent));
+            match e.get(0x42) {
+                Some(1) => stack.push((u32_at(e, 0x4C)?, path)),
+                Some(2) => {
+                    let len = u64_at(e, 0x78)?;
+                    let place = StreamPlace {
+                        start: u32_at(e, 0x74)?,
+                        len,
+                        mini: len < cutoff,
+                    };
+                    self.streams.insert(path, place);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f(sector, file offset, next sector)` for each sector of a
+    /// regular (non-mini) stream's chain, in order, until `f` returns
+    /// false. Returns whether the whole chain was visited and ended where
+    /// the stream does.
+    pub fn walk_chain<F: Read + Seek>(
+        &self,
+        file: &mut F,
+        place: StreamPlace,
+        mut f: impl FnMut(u32, u64, u32) -> bool,
+    ) -> io::Result<bool> {
+        if place.mini {
+            return Err(bad("a mini stream has no regular chain"));
+        }
+        let needed = place.len.div_ceil(self.sector_len);
+        if needed > self.num_sectors {
+            return Err(bad("the stream is longer than the file"));
+        }
+        let mut sectors = Sectors {
+            file,
+            sector_len: self.sector_len,
+            cache: None,
+        };
+        let mut sector = place.start;
+        for _ in 0..needed {
+            if u64::from(sector) >= self.num_sectors {
+                return Err(bad(format!(
+                    "sector {sector} is beyond the end of the file"
+                )));
+            }
+            let offset = (u64::from(sector) + 1) * self.sector_len;
+            let next = sectors.fat_entry(&self.fat_sectors, sector)?;
+            if !f(sector, offset, next) {
+                return Ok(false);
+            }
+            sector = next;
+        }
+        // A chain longer than its stream is not what a well-formed stream
+        // has; the caller then compares bytes instead.
+        Ok(sector == END_OF_CHAIN)
+    }
+
+    /// The FAT entry of `sector` (the next sector of its chain).
+    pub fn next_sector<F: Read + Seek>(&self, file: &mut F, sector: u32) -> io::Result<u32> {
+        let mut sectors = Sectors {
+            file,
+            sector_len: self.sector_len,
+            cache: None,
+        };
+        sectors.fat_entry(&self.fat_sectors, sector)
+    }
+
+    /// The file byte range of the FAT sector that holds `sector`'s entry.
+    pub fn fat_range_of(&self, sector: u32) -> Option<(u64, u64)> {
+        let per = self.sector_len / 4;
+        let fat = *self.fat_sectors.get((u64::from(sector) / per) as usize)?;
+        let start = (u64::from(fat) + 1) * self.sector_len;
+        Some((start, start + self.sector_len))
+    }
+
+    /// The sector size.
+    pub fn sector_len(&self) -> u64 {
+        self.sector_len
+    }
+}
+
+/// A file wrapper that records every byte range written through it.
+#[derive(Debug)]
+pub struct WriteLog<F> {
+    inner: F,
+    pos: u64,
+    written: Vec<(u64, u64)>,
+}
+
+impl<F> WriteLog<F> {
+    /// Wraps `inner`, positioned at its start.
+    pub fn new(inner: F) -> WriteLog<F> {
+        WriteLog {
+            inner,
+            pos: 0,
+            written: Vec::new(),
+        }
+    }
+
+    /// The wrapped file and the written ranges, sorted and merged.
+    pub fn finish(self) -> (F, Vec<(u64, u64)>) {
+        let mut w = self.written;
+        w.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(w.len());
+        for (start, end) in w {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        (self.inner, merged)
+    }
+}
+
+impl<F: Read> Read for WriteLog<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<F: Write> Write for WriteLog<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.written.push((self.pos, self.pos + n as u64));
+            self.pos += n as u64;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<F: Seek> Seek for WriteLog<F> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
+/// Whether `[start, end)` overlaps any of the sorted, merged `ranges`.
+pub fn overlaps(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
+    let i = ranges.partition_point(|r| r.1 <= start);
+    ranges.get(i).is_some_and(|r| r.0 < end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn write_log_merges_ranges_and_overlap_finds_them() {
+        let mut w = WriteLog::new(Cursor::new(vec![0u8; 100]));
+        w.seek(SeekFrom::Start(10)).unwrap();
+        w.write_all(&[1; 5]).unwrap();
+        w.write_all(&[1; 5]).unwrap();
+        w.seek(SeekFrom::Start(50)).unwrap();
+        w.write_all(&[1; 2]).unwrap();
+        let (_, ranges) = w.finish();
+        assert_eq!(ranges, vec![(10, 20), (50, 52)]);
+        assert!(overlaps(&ranges, 0, 11));
+        assert!(!overlaps(&ranges, 20, 50));
+        assert!(overlaps(&ranges, 51, 60));
+        assert!(!overlaps(&ranges, 52, 100));
+    }
+
+    #[test]
+    fn layout_finds_chains_of_streams_written_by_cfb() {
+        let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        cf.create_storage("/s").unwrap();
+        cf.create_stream("/s/big")
+            .unwrap()
+            .write_all(&vec![7u8; 100_000])
+            .unwrap();
+        cf.create_stream("/small")
+            .unwrap()
+            .write_all(b"tiny")
+            .unwrap();
+        let mut file = cf.into_inner();
+        let layout = Layout::read(&mut file).unwrap();
+        let big = layout.streams[&PathBuf::from("/s/big")];
+        assert_eq!(big.len, 100_000);
+        assert!(!big.mini);
+        assert!(layout.streams[&PathBuf::from("/small")].mini);
+        let mut count = 0u64;
+        let bytes = file.get_ref().clone();
+        let complete = layout
+            .walk_chain(&mut file, big, |_, offset, _| {
+                // Every sector of the chain holds the stream's bytes.
+                let at = offset as usize;
+                count += 1;
+                bytes.get(at..at + 4) == Some(&[7u8; 4][..])
+            })
+            .unwrap();
+        assert!(complete);
+        assert_eq!(count, 100_000u64.div_ceil(layout.sector_len()));
+    }
+
+    #[test]
+    fn malformed_layouts_are_errors() {
+        assert!(Layout::read(&mut Cursor::new(vec![0u8; 100])).is_err());
+        let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        cf.create_stream("/a")
+            .unwrap()
+            .write_all(&[1u8; 10_000])
+            .unwrap();
+        let mut bytes = cf.into_inner().into_inner();
+        bytes[0x1E] = 7; // sector shift
+        assert!(Layout::read(&mut Cursor::new(bytes.clone())).is_err());
+        bytes[0x1E] = 9;
+        bytes[0x2C..0x30].copy_from_slice(&u32::MAX.to_le_bytes()); // FAT count
+        assert!(Layout::read(&mut Cursor::new(bytes)).is_err());
+    }
+}
