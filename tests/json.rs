@@ -43,6 +43,9 @@ struct PlanDoc {
     instances: Vec<InstanceDoc>,
     copies: Vec<CopyDoc>,
     removed_streams: Vec<String>,
+    /// Only written when not empty (an untarget's removals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    removed_storages: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Deserialize, Serialize)]
@@ -50,6 +53,9 @@ struct PlanDoc {
 struct InstanceDoc {
     instance: String,
     id: Option<String>,
+    /// Only written when the request gives one (library only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upgrade_code: Option<String>,
     base: String,
     status: String,
     template_added: bool,
@@ -63,14 +69,20 @@ enum DecisionDoc {
         source: String,
         name: String,
         partner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     NotNeeded {
         source: String,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     AlreadyPresent {
         source: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
 }
 
@@ -90,6 +102,7 @@ struct VerificationDoc {
     unchanged_entries: u64,
     added_entries: u64,
     bytes_compared: u64,
+    bytes_vouched_by_layout: u64,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -281,6 +294,7 @@ msptest!(json_of_a_retarget, |dir, run| {
             source: "rtmA.1".into(),
             name: "rtmA.1_11111111".into(),
             partner: Some("#rtmA.1_11111111".into()),
+            note: None,
         }]
     );
     let names: Vec<&str> = plan.copies.iter().map(|c| c.name.as_str()).collect();
@@ -300,6 +314,8 @@ msptest!(json_of_a_retarget, |dir, run| {
     // Each copied storage: itself, its summary and three table streams.
     assert_eq!(v.added_entries, 4 * 5);
     assert!(v.unchanged_entries > 0 && v.bytes_compared > 64 * 1024);
+    // The 64 KiB cabinet is small enough to be compared, not vouched for.
+    assert_eq!(v.bytes_vouched_by_layout, 0);
 });
 
 msptest!(json_of_a_dry_run_is_the_plan_of_the_real_run, |dir, run| {
@@ -349,11 +365,12 @@ msptest!(json_of_already_done_and_not_needed, |dir, run| {
         inst.pairs[0],
         DecisionDoc::AlreadyPresent {
             source: "rtm.1".into(),
-            name: "rtm.1_11111111".into()
+            name: "rtm.1_11111111".into(),
+            note: None,
         }
     );
     assert!(
-        matches!(&inst.pairs[1], DecisionDoc::NotNeeded { source, reason }
+        matches!(&inst.pairs[1], DecisionDoc::NotNeeded { source, reason, note: None }
             if source == "ldr.1" && reason.contains("(CharCount 0x0920001f)")),
         "{:?}",
         inst.pairs[1]
@@ -560,7 +577,8 @@ fn mirrors_reject_unknown_and_missing_fields() {
     assert!(serde_json::from_str::<DecisionDoc>(extra).is_err());
     let unknown = r#"{"action":"moved","source":"a","name":"b"}"#;
     assert!(serde_json::from_str::<DecisionDoc>(unknown).is_err());
-    let extra = r#"{"unchanged_entries":1,"added_entries":2,"bytes_compared":3,"x":0}"#;
+    let extra = r#"{"unchanged_entries":1,"added_entries":2,"bytes_compared":3,
+                    "bytes_vouched_by_layout":0,"x":0}"#;
     assert!(serde_json::from_str::<VerificationDoc>(extra).is_err());
     // A missing optional field deserializes, so document() compares the
     // round trip: this one would come back with "partner": null.
