@@ -35,6 +35,7 @@ pub mod retarget;
 pub mod streamname;
 pub mod summary;
 pub mod synth;
+pub mod transform;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
