@@ -26,6 +26,7 @@ pub mod container;
 pub mod error;
 pub mod guid;
 pub mod inspect;
+pub mod instances;
 pub mod names;
 pub mod patch;
 pub mod plan;
