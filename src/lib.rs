@@ -26,6 +26,7 @@ pub mod container;
 pub mod error;
 pub mod guid;
 pub mod inspect;
+pub mod instances;
 pub mod layout;
 pub mod names;
 pub mod patch;
@@ -37,6 +38,7 @@ pub mod streamname;
 pub mod summary;
 pub mod synth;
 pub mod untarget;
+pub mod transform;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
