@@ -366,6 +366,36 @@ fn parse_line(line: &str) -> Result<Option<Instance>> {
     }))
 }
 
+impl Instance {
+    /// The retarget request for this instance. `default_base` is the
+    /// product the instance came from when the instance itself does not
+    /// say (instances of a product's own transforms); `base_upgrade_code`
+    /// keeps an UpgradeCode equal to the base's from counting as the
+    /// instance's own.
+    pub fn request(
+        &self,
+        default_base: Option<Guid>,
+        base_upgrade_code: Option<Guid>,
+    ) -> crate::plan::InstanceRequest {
+        crate::plan::InstanceRequest {
+            base: self.base.or(default_base),
+            instance: self.product_code,
+            id: self.id.clone(),
+            upgrade_code: self.upgrade_code.filter(|u| Some(*u) != base_upgrade_code),
+        }
+    }
+}
+
+impl InstanceSource {
+    /// Retarget requests for every instance found.
+    pub fn requests(&self) -> Vec<crate::plan::InstanceRequest> {
+        self.instances
+            .iter()
+            .map(|i| i.request(Some(self.base), self.base_upgrade_code))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

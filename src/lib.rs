@@ -37,8 +37,8 @@ pub mod retarget;
 pub mod streamname;
 pub mod summary;
 pub mod synth;
-pub mod untarget;
 pub mod transform;
+pub mod untarget;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

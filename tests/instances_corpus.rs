@@ -298,3 +298,115 @@ fn every_corpus_transform_decodes() {
     }
     assert_eq!(decoded, 14);
 }
+
+/// A synthetic patch for the corpus product that has embedded instance
+/// transforms, so that `--instances-from` has something to retarget.
+fn patch_for_instance_product(dir: &Path) -> PathBuf {
+    use msp_retarget::synth::{PatchSpec, write_patch_file};
+    let mut spec = PatchSpec::single_product();
+    spec.targets = vec![BASE.to_string()];
+    for p in &mut spec.pairs {
+        p.from_code = BASE.to_string();
+        p.to_code = BASE.to_string();
+        p.upgrade_code = UPGRADE.to_string();
+    }
+    let path = dir.join("fix.msp");
+    write_patch_file(&spec, &path).unwrap();
+    path
+}
+
+fn run_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_msp-retarget"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+fn instances_from_the_product_equal_the_same_instances_typed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = patch_for_instance_product(dir.path());
+    let from = dir.path().join("from.msp");
+    let by_hand = dir.path().join("by-hand.msp");
+    let list = dir.path().join("instances.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# the three instances of instance-transforms.msi\n\
+             Instance1 {BASE}={INSTANCE1}\nInstance2 {BASE}={INSTANCE2}\n\
+             Instance3 {BASE}={INSTANCE3}\n"
+        ),
+    )
+    .unwrap();
+    let msi = wix3("instance-transforms.msi");
+    let out = run_cli(&[
+        "retarget".as_ref(),
+        patch.as_os_str(),
+        "--instances-from".as_ref(),
+        msi.as_os_str(),
+        "-o".as_ref(),
+        from.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_cli(&[
+        "retarget".as_ref(),
+        patch.as_os_str(),
+        "--instances-file".as_ref(),
+        list.as_os_str(),
+        "-o".as_ref(),
+        by_hand.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&from).unwrap() == std::fs::read(&by_hand).unwrap());
+
+    // The instance ids name the copies, so inspect shows which is whose.
+    let p = patch::Patch::open(&from).unwrap();
+    for (id, code) in [
+        ("Instance1", INSTANCE1),
+        ("Instance2", INSTANCE2),
+        ("Instance3", INSTANCE3),
+    ] {
+        assert!(p.targets_product(g(code)));
+        let pair = p.pairs.iter().find(|x| x.base() == g(code)).unwrap();
+        assert!(
+            pair.main.name.ends_with(&format!("_{id}")),
+            "{}",
+            pair.main.name
+        );
+    }
+}
+
+#[test]
+#[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+fn an_instance_with_its_own_upgrade_code_gets_it_in_the_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = patch_for_instance_product(dir.path());
+    let own = "{ABCDEF01-2345-4678-9ABC-DEF012345678}";
+    let src = instances::from_product(&wix3("instance-transforms.msi")).unwrap();
+    let mut requests = src.requests();
+    requests[0].upgrade_code = Some(g(own));
+    let out = dir.path().join("out.msp");
+    msp_retarget::retarget::retarget(&msp_retarget::retarget::RetargetRequest {
+        input: patch,
+        destination: msp_retarget::retarget::Destination::Output(out.clone()),
+        instances: requests,
+        options: Default::default(),
+    })
+    .unwrap();
+    let p = patch::Patch::open(&out).unwrap();
+    for pair in p.pairs.iter().filter(|x| x.base() == g(INSTANCE1)) {
+        assert_eq!(pair.main.revision.upgrade_code, Some(g(own)));
+    }
+    for pair in p.pairs.iter().filter(|x| x.base() == g(INSTANCE2)) {
+        assert_eq!(pair.main.revision.upgrade_code, Some(g(UPGRADE)));
+    }
+}
