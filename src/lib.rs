@@ -29,6 +29,7 @@ pub mod inspect;
 pub mod names;
 pub mod patch;
 pub mod plan;
+pub mod product;
 pub mod propset;
 pub mod report;
 pub mod retarget;
