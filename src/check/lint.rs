@@ -477,7 +477,26 @@ fn lint_pairs(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
 /// code) and, for pairs that do not check the product code, on every
 /// Template product with those facts.
 fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
+    use std::collections::{HashMap, HashSet};
+    // What a product is, for a transform: code, version, language, upgrade code.
+    type Key = (Guid, String, Option<u16>, Option<Guid>);
+    let mut seen: HashSet<Key> = HashSet::new();
     let mut candidates: Vec<ProductFacts> = Vec::new();
+    let mut add = |code: Guid, base: &ProductFacts| {
+        let key = (
+            code,
+            base.version.clone().unwrap_or_default(),
+            base.language,
+            base.upgrade_code,
+        );
+        if seen.insert(key) {
+            candidates.push(ProductFacts {
+                code,
+                ..base.clone()
+            });
+        }
+    };
+    let mut facts_seen = HashSet::new();
     for p in pairs {
         let m = &p.main;
         let (_, lang) = m
@@ -495,35 +514,87 @@ fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
             source: format!("the product {} was made for", m.name),
             complete: true,
         };
+        add(base.code, &base);
         if !m.validation().has(Validation::PRODUCT) {
-            for t in targets {
-                candidates.push(ProductFacts {
-                    code: *t,
-                    ..base.clone()
-                });
+            let key = (base.version.clone(), base.language, base.upgrade_code);
+            if facts_seen.insert(key) {
+                for t in targets {
+                    add(*t, &base);
+                }
             }
         }
-        candidates.push(base);
     }
-    let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
-    for facts in &candidates {
-        // A pair listed twice is a duplicate-entry finding, not ambiguity.
-        let mut valid: Vec<String> = Vec::new();
-        for r in pairs.iter().map(|p| check_pair(p, facts)) {
-            if r.status == PairStatus::Valid && !valid.contains(&r.name) {
-                valid.push(r.name);
-            }
+    // Only pairs made for a candidate's code, or that do not check the
+    // product code, can validate for it; the latter do not depend on the
+    // code, so their validity is computed once per version, language and
+    // upgrade code. Patches with many instance copies stay near linear.
+    let mut by_code: HashMap<Guid, Vec<usize>> = HashMap::new();
+    let mut any_code: Vec<usize> = Vec::new();
+    for (i, p) in pairs.iter().enumerate() {
+        if p.main.validation().has(Validation::PRODUCT) {
+            by_code.entry(p.base()).or_default().push(i);
+        } else {
+            any_code.push(i);
         }
-        if valid.len() > 1 && reported.insert(valid.clone()) {
+    }
+    let valid_among = |indices: &[usize], facts: &ProductFacts| -> Vec<usize> {
+        indices
+            .iter()
+            .copied()
+            .filter(|i| {
+                pairs
+                    .get(*i)
+                    .is_some_and(|p| check_pair(p, facts).status == PairStatus::Valid)
+            })
+            .collect()
+    };
+    let mut any_code_valid: HashMap<(String, Option<u16>, Option<Guid>), Vec<usize>> =
+        HashMap::new();
+    let mut reported: HashSet<Vec<usize>> = HashSet::new();
+    for facts in &candidates {
+        let mut valid = valid_among(
+            by_code.get(&facts.code).map_or(&[][..], Vec::as_slice),
+            facts,
+        );
+        let key = (
+            facts.version.clone().unwrap_or_default(),
+            facts.language,
+            facts.upgrade_code,
+        );
+        let shared = any_code_valid
+            .entry(key)
+            .or_insert_with(|| valid_among(&any_code, facts));
+        valid.extend(shared.iter().copied());
+        valid.sort_unstable();
+        if valid.len() < 2 || !reported.insert(valid.clone()) {
+            continue;
+        }
+        // A pair listed twice is a duplicate-entry finding, not ambiguity.
+        let mut unique = HashSet::new();
+        let names: Vec<String> = valid
+            .iter()
+            .filter_map(|i| pairs.get(*i))
+            .map(|p| p.main.name.clone())
+            .filter(|n| unique.insert(n.clone()))
+            .collect();
+        if names.len() > 1 {
+            let shown = if names.len() > 6 {
+                format!(
+                    "{} and {} more",
+                    names.get(..5).unwrap_or_default().join(", "),
+                    names.len() - 5
+                )
+            } else {
+                names.join(", ")
+            };
             out.push(Finding::new(
                 Severity::Warning,
                 code::AMBIGUOUS_PAIRS,
                 None,
                 format!(
-                    "{} {} validate for product {} version {}: Wine applies every valid \
+                    "{shown} {} validate for product {} version {}: Wine applies every valid \
                      transform and Windows Installer does not document which it uses",
-                    valid.join(", "),
-                    if valid.len() == 2 { "both" } else { "all" },
+                    if names.len() == 2 { "both" } else { "all" },
                     facts.code,
                     facts.version.as_deref().unwrap_or("?")
                 ),

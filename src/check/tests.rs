@@ -717,3 +717,57 @@ fn render_shows_verdicts_checks_and_lint() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn ambiguity_over_many_copies_is_reported_once_and_shortened() {
+    // The shape `retarget --copy-all` gives a pair without the product-code
+    // check: one copy per instance, each valid for every instance.
+    let instances: Vec<Guid> = (0..300u128)
+        .map(|i| {
+            Guid(uuid::Uuid::from_u128(
+                0x2222_0000_0000_4000_8000_0000_0000_0000 + i,
+            ))
+        })
+        .collect();
+    let mut pairs = vec![pair_of(
+        "rtm.1",
+        0x0920,
+        Some("Intel;1033"),
+        &format!("{A}1.0.0.0;{A}1.0.1.0;{U}"),
+    )];
+    for (n, i) in instances.iter().enumerate() {
+        pairs.push(pair_of(
+            &format!("rtm.1_{n}"),
+            0x0920,
+            Some("Intel;1033"),
+            &format!("{i}1.0.0.0;{i}1.0.1.0;{U}"),
+        ));
+    }
+    let mut targets = vec![g(A)];
+    targets.extend(&instances);
+    let view = PatchView {
+        path: PathBuf::from("many.msp"),
+        patch_code: Some(g(B)),
+        template: targets
+            .iter()
+            .map(Guid::braced)
+            .collect::<Vec<_>>()
+            .join(";"),
+        targets,
+        last_saved_by: pairs
+            .iter()
+            .map(|p| format!(":{};:#{}", p.main.name, p.main.name))
+            .collect::<Vec<_>>()
+            .join(";"),
+        pairs,
+        signatures: Vec::new(),
+        read_findings: Vec::new(),
+    };
+    let got = lint_view(&view);
+    assert_eq!(codes(&got), [code::AMBIGUOUS_PAIRS], "{got:#?}");
+    assert!(
+        got[0].message.contains("and 296 more all validate"),
+        "{}",
+        got[0].message
+    );
+}
