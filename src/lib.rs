@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod check;
 pub mod commit;
 pub mod container;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod layout;
 pub mod names;
 pub mod patch;
 pub mod plan;
+pub mod product;
 pub mod propset;
 pub mod report;
 pub mod retarget;

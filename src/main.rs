@@ -10,12 +10,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use msp_retarget::guid::Guid;
 use msp_retarget::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::product::ProductFacts;
 use msp_retarget::report::{self, ErrorReport};
 use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
 use msp_retarget::untarget::{UntargetRequest, untarget};
-use msp_retarget::{Error, Result, inspect, instances};
+use msp_retarget::{Error, Result, check, inspect, instances};
 
-use cli::{Cli, Command, InspectArgs, RetargetArgs, UntargetArgs};
+use cli::{CheckArgs, Cli, Command, InspectArgs, RetargetArgs, UntargetArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,11 +25,13 @@ fn main() -> ExitCode {
         Command::Retarget(a) => ("retarget", a.json),
         Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
+        Command::Check(a) => ("check", a.json),
     };
     let result = match &cli.command {
         Command::Retarget(a) => run_retarget(a),
         Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
+        Command::Check(a) => run_check(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -160,4 +163,22 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
         print_out(&inspect::render(&r));
     }
     Ok(0)
+}
+
+fn run_check(a: &CheckArgs) -> Result<u8> {
+    let mut products = a
+        .packages
+        .iter()
+        .map(|p| ProductFacts::from_package(p))
+        .collect::<Result<Vec<_>>>()?;
+    for spec in &a.products {
+        products.push(ProductFacts::parse_spec(spec)?);
+    }
+    let r = check::check_file(&a.patch, &products)?;
+    if a.json {
+        print_out(&report::to_json("check", &r));
+    } else {
+        print_out(&check::render(&r));
+    }
+    Ok(r.exit_code())
 }

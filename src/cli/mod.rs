@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "msp-retarget", version, about, long_about = None)]
 #[command(
-    after_help = "EXIT STATUS:\n  0  done, or already done\n  1  refused on purpose (major upgrade, signed patch, ambiguous base)\n  2  error (bad input, usage, I/O)"
+    after_help = "EXIT STATUS:\n  0  done, or already done (check: the patch applies to every product given)\n  1  refused on purpose (major upgrade, signed patch, ambiguous base); check: the patch\n     does not apply to at least one product\n  2  error (bad input, usage, I/O)"
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -44,6 +44,36 @@ pub enum Command {
         after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json"
     )]
     Inspect(InspectArgs),
+    /// Tell whether a patch installs on given products, and why; lint the patch.
+    #[command(
+        after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
+    )]
+    Check(CheckArgs),
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products"]))]
+pub struct CheckArgs {
+    /// The patch to check.
+    pub patch: PathBuf,
+
+    /// A product database (.msi) whose Property table gives the facts.
+    /// Repeat for more products.
+    #[arg(long = "package", value_name = "PRODUCT.msi")]
+    pub packages: Vec<PathBuf>,
+
+    /// A product given by hand: CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]].
+    /// Repeat for more products.
+    #[arg(
+        long = "product",
+        value_name = "CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]"
+    )]
+    pub products: Vec<String>,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `retarget`.
@@ -180,5 +210,28 @@ mod tests {
             "--in-place",
         ]);
         assert!(two.is_err());
+    }
+
+    #[test]
+    fn check_needs_a_product_and_takes_both_kinds() {
+        let none = Cli::try_parse_from(["msp-retarget", "check", "a.msp"]);
+        assert!(none.is_err());
+        let both = Cli::try_parse_from([
+            "msp-retarget",
+            "check",
+            "a.msp",
+            "--package",
+            "p.msi",
+            "--product",
+            "{A}",
+            "--product",
+            "{B},1.0",
+        ])
+        .unwrap();
+        let Command::Check(a) = both.command else {
+            panic!("not check");
+        };
+        assert_eq!(a.packages.len(), 1);
+        assert_eq!(a.products, ["{A}", "{B},1.0"]);
     }
 }
