@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod bulk;
+pub mod generate;
+pub mod progress;
+
 /// Retarget Windows Installer patches (.msp) to every instance of a
 /// multi-instance product, on any operating system.
 #[derive(Debug, Parser)]
@@ -44,6 +48,15 @@ pub enum Command {
         after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json"
     )]
     Inspect(InspectArgs),
+    /// Retarget every patch a manifest names, several at once.
+    #[command(after_help = bulk::EXAMPLES)]
+    Bulk(bulk::BulkArgs),
+    /// Print a shell completion script.
+    #[command(after_help = generate::COMPLETIONS_EXAMPLES)]
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(after_help = generate::MAN_EXAMPLES)]
+    Man(generate::ManArgs),
 }
 
 /// Arguments of `retarget`.
