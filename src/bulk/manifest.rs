@@ -548,6 +548,27 @@ instances = ["Customer1", "{I1}"]
     }
 
     #[test]
+    fn the_manifests_in_the_docs_parse() {
+        for doc in [
+            include_str!("../../docs/bulk.md"),
+            include_str!("../../docs/guide.md"),
+            include_str!("../../docs/ci.md"),
+        ] {
+            let blocks: Vec<&str> = doc
+                .split("```toml\n")
+                .skip(1)
+                .map(|b| b.split("```").next().unwrap_or_default())
+                .collect();
+            assert!(!blocks.is_empty());
+            for block in blocks {
+                if let Err(e) = parse(block) {
+                    panic!("{e}\n{block}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn syntax_errors_name_the_line() {
         let msg = message("output_dir = \"o\"\n[[patches]\n");
         assert!(msg.starts_with("ci/bulk.toml: line 2"), "{msg}");
