@@ -29,11 +29,28 @@ pub struct BuiltinSources;
 
 // HOOK(instances): `crate::instances` (`from_list_file`, `from_product`) is
 // being written on another branch. At the merge, replace the two bodies
-// below with calls into it, mapping each `Instance { id, product_code,
-// upgrade_code, base, .. }` to `InstanceRequest { base, instance:
-// product_code, id, upgrade_code }` (and `InstanceSource`'s instances the
-// same way). Until then a manifest that uses these tables fails before
-// anything is written, with the message below.
+// below with (checked against that branch in a trial merge):
+//
+//     fn list_file(&self, path: &Path) -> Result<Vec<InstanceRequest>> {
+//         Ok(crate::instances::from_list_file(path)?
+//             .iter()
+//             .map(|i| i.request(None, None))
+//             .collect())
+//     }
+//     fn product(&self, path: &Path) -> Result<Vec<InstanceRequest>> {
+//         let source = crate::instances::from_product(path)?;
+//         if source.instances.is_empty() {
+//             return Err(Error::usage(
+//                 "defines no instance (no transform changes the ProductCode)",
+//             )
+//             .in_file(path));
+//         }
+//         Ok(source.requests())
+//     }
+//
+// and turn the two "not supported yet" tests (here and in tests/bulk.rs)
+// into tests of the real readers. Until then a manifest that uses these
+// tables fails before anything is written, with the messages below.
 impl InstanceSources for BuiltinSources {
     fn list_file(&self, _path: &Path) -> Result<Vec<InstanceRequest>> {
         Err(Error::usage(
