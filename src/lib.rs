@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod bulk;
 pub mod check;
 pub mod commit;
 pub mod container;

@@ -26,12 +26,18 @@ fn main() -> ExitCode {
         Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
         Command::Check(a) => ("check", a.json),
+        Command::Bulk(a) => ("bulk", a.json),
+        Command::Completions(_) => ("completions", false),
+        Command::Man(_) => ("man", false),
     };
     let result = match &cli.command {
         Command::Retarget(a) => run_retarget(a),
         Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
         Command::Check(a) => run_check(a),
+        Command::Bulk(a) => cli::bulk::run(a, cli.verbose, cli.quiet),
+        Command::Completions(a) => cli::generate::run_completions(a),
+        Command::Man(a) => cli::generate::run_man(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -56,7 +62,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        .with_writer(cli::progress::LogWriter)
         .with_target(false)
         .try_init();
 }

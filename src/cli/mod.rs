@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod bulk;
+pub mod generate;
+pub mod progress;
+
 /// Retarget Windows Installer patches (.msp) to every instance of a
 /// multi-instance product, on any operating system.
 #[derive(Debug, Parser)]
@@ -49,6 +53,15 @@ pub enum Command {
         after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
     )]
     Check(CheckArgs),
+    /// Retarget every patch a manifest names, several at once.
+    #[command(after_help = bulk::EXAMPLES)]
+    Bulk(bulk::BulkArgs),
+    /// Print a shell completion script.
+    #[command(after_help = generate::COMPLETIONS_EXAMPLES)]
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(after_help = generate::MAN_EXAMPLES)]
+    Man(generate::ManArgs),
 }
 
 /// Arguments of `check`.
