@@ -79,9 +79,26 @@ pub fn show_name(name: &str) -> String {
     out
 }
 
-/// The part name for errors about a stream.
+/// The part name for errors about a stream. A name packed by Windows
+/// Installer (unreadable CJK-range characters) is followed by its
+/// unpacked form: `stream 㬙䟠... (PCW_CAB_Sample)`.
 pub fn stream_part(path: &Path) -> String {
-    format!("stream {}", show_name(&path_text(path)))
+    let text = path_text(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let unpacked = crate::streamname::decode(&name);
+    if unpacked.name != name || unpacked.is_table {
+        let table = if unpacked.is_table { "table " } else { "" };
+        format!(
+            "stream {} ({table}{})",
+            show_name(&text),
+            show_name(&unpacked.name)
+        )
+    } else {
+        format!("stream {}", show_name(&text))
+    }
 }
 
 /// The part name for errors about a storage.
@@ -321,6 +338,19 @@ mod tests {
         assert_eq!(FileKind::from_clsid(&Uuid::nil()), FileKind::Other);
         // On-disk bytes of the patch CLSID, as the format notes give them.
         assert_eq!(&CLSID_PATCH.to_bytes_le()[..4], &[0x86, 0x10, 0x0C, 0x00]);
+    }
+
+    #[test]
+    fn stream_part_unpacks_msi_names() {
+        let packed = crate::streamname::encode("PCW_CAB_Sample", false);
+        assert_eq!(
+            stream_part(&Path::new("/").join(&packed)),
+            format!("stream {packed} (PCW_CAB_Sample)")
+        );
+        assert_eq!(
+            stream_part(Path::new("/rtmA.1/\u{5}SummaryInformation")),
+            "stream rtmA.1/\\005SummaryInformation"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::guid::Guid;
 use crate::propset::PropertySet;
 use crate::summary::{
     self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int, get_string,
-    pid, property_part,
+    pid, property_part, require_string,
 };
 
 /// Summary streams larger than this are refused before they are read:
@@ -167,13 +167,7 @@ impl Patch {
     fn understand(path: &Path, mut cf: CompoundFile<File>) -> Result<Patch> {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
         let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
-        let text = |id: u32| -> Result<String> {
-            get_string(&summary, id).at(stream.clone())?.ok_or_else(|| {
-                Error::format("is missing")
-                    .at(property_part(id))
-                    .at(stream.clone())
-            })
-        };
+        let text = |id: u32| -> Result<String> { require_string(&summary, id).at(stream.clone()) };
         let template = text(pid::TEMPLATE)?;
         let last_saved_by = text(pid::LAST_SAVED_BY)?;
         let revision = text(pid::REVISION_NUMBER)?;
@@ -260,13 +254,7 @@ pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transfo
             container::stream_part(Path::new(SUMMARY_STREAM))
         )
     };
-    let raw = get_string(&set, pid::REVISION_NUMBER)
-        .at(stream())?
-        .ok_or_else(|| {
-            Error::format("is missing")
-                .at(property_part(pid::REVISION_NUMBER))
-                .at(stream())
-        })?;
+    let raw = require_string(&set, pid::REVISION_NUMBER).at(stream())?;
     let revision = TransformRevision::parse(&raw)
         .at(property_part(pid::REVISION_NUMBER))
         .at(stream())?;

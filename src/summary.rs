@@ -102,6 +102,23 @@ pub fn get_string(set: &PropertySet, id: u32) -> Result<Option<String>> {
     }
 }
 
+/// Reads a string property the caller cannot do without: an error saying
+/// "is missing" when it is absent, or naming its type when it is not a
+/// string (a Template stored as VT_I4 is not a missing Template).
+pub fn require_string(set: &PropertySet, id: u32) -> Result<String> {
+    match set.get(id) {
+        None => Err(Error::format("is missing").at(property_part(id))),
+        Some(PropertyValue::Lpstr(_)) => {
+            get_string(set, id)?.ok_or_else(|| Error::format("is missing").at(property_part(id)))
+        }
+        Some(other) => Err(Error::format(format!(
+            "is {}, not a string (VT_LPSTR)",
+            other.type_name()
+        ))
+        .at(property_part(id))),
+    }
+}
+
 /// Reads an integer property (VT_I2 or VT_I4).
 pub fn get_int(set: &PropertySet, id: u32) -> Option<i64> {
     match set.get(id) {
