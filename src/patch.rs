@@ -24,6 +24,12 @@ use crate::summary::{
 /// even a thousand instances add well under a megabyte to them.
 pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
 
+/// Patches listing more transform pairs than this in LastSavedBy are
+/// refused before any transform is read: planning compares pairs with
+/// pairs, so the count bounds the time a hostile file can cost. A patch
+/// retargeted to two thousand instances with four pairs each stays below it.
+pub const MAX_PAIRS: usize = 8192;
+
 /// One transform substorage of a patch, as far as retargeting cares.
 #[derive(Debug, Clone, Serialize)]
 pub struct Transform {
@@ -71,22 +77,27 @@ impl Pair {
     /// code must be the source's, or `upgrade` when given (an instance with
     /// an upgrade code of its own).
     pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
-        let same = |copy: &Transform, src: &Transform, base: Guid, instance: Guid| {
+        let base = source.base();
+        // The source's codes with `base` replaced by `instance`: what
+        // parsing `src.revision.retargeted(base, instance, None)` gives,
+        // without building and parsing text for every comparison (planning
+        // compares every pair with every pair).
+        let swapped = |copy: &summary::CodeVersion, src: &summary::CodeVersion| {
+            copy.code == if src.code == base { instance } else { src.code }
+                && copy.version == src.version
+        };
+        let same = |copy: &Transform, src: &Transform| {
             copy.content_digest == src.content_digest
                 && copy.char_count == src.char_count
-                && TransformRevision::parse(&src.revision.retargeted(base, instance, None))
-                    .is_ok_and(|want| {
-                        copy.revision.from == want.from
-                            && copy.revision.to == want.to
-                            && (copy.revision.upgrade_code == want.upgrade_code
-                                || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
-                    })
+                && swapped(&copy.revision.from, &src.revision.from)
+                && swapped(&copy.revision.to, &src.revision.to)
+                && (copy.revision.upgrade_code == src.revision.upgrade_code
+                    || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
         };
-        let base = source.base();
-        same(&self.main, &source.main, base, instance)
+        same(&self.main, &source.main)
             && match (&source.partner, &self.partner) {
                 (None, None) => true,
-                (Some(sp), Some(cp)) => same(cp, sp, base, instance),
+                (Some(sp), Some(cp)) => same(cp, sp),
                 _ => false,
             }
     }
@@ -186,6 +197,15 @@ impl Patch {
         let names = summary::parse_transform_list(&last_saved_by)
             .at(property_part(pid::LAST_SAVED_BY))
             .at(stream.clone())?;
+        if names.len() > MAX_PAIRS {
+            return Err(Error::format(format!(
+                "LastSavedBy lists {} transform pairs; patches with more than {MAX_PAIRS} \
+                 are refused",
+                names.len()
+            ))
+            .at(property_part(pid::LAST_SAVED_BY))
+            .at(stream));
+        }
         let root_names = container::root_names(&cf);
         let mut pairs = Vec::with_capacity(names.len());
         for PairNames { main, partner } in names {

@@ -405,9 +405,19 @@ pub struct PairNames {
 
 /// Parses a patch's LastSavedBy into transform pairs: every entry is
 /// `:name`, and a `:#X` entry belongs to the `:X` entry right before it.
+///
+/// A storage listed twice (names compare as the compound file compares
+/// them, ignoring case) is an error: no tool writes that, and every
+/// listing would be read, planned and copied again.
 pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
     let mut pairs: Vec<PairNames> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in split_list(text) {
+        if !seen.insert(crate::names::name_key(entry)) {
+            return Err(Error::format(format!(
+                "LastSavedBy lists {entry} more than once"
+            )));
+        }
         let name = entry.strip_prefix(':').ok_or_else(|| {
             Error::format(format!(
                 "LastSavedBy entry {entry:?} does not start with ':' (every entry names a \
