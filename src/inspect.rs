@@ -134,6 +134,9 @@ pub struct InspectReport {
     pub transform: Option<TransformDetails>,
     /// Embedded storages (databases only).
     pub storages: Vec<EmbeddedStorage>,
+    /// The instances a database's embedded instance transforms define.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<crate::instances::InstanceSource>,
     /// Patch metadata and sequence tables (patches only).
     pub tables: Vec<TableRows>,
     /// Streams at the root.
@@ -271,6 +274,7 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
         patch: None,
         transform: None,
         storages: Vec::new(),
+        instances: None,
         tables: Vec::new(),
         streams: root_streams(&cf),
         problems: Vec::new(),
@@ -312,11 +316,18 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
                 .filter(|e| e.is_storage())
                 .map(|e| e.name().to_string())
                 .collect();
+            let any_storage = !storages.is_empty();
             for name in storages {
                 let transform = read_transform(&mut cf, &name)
                     .ok()
                     .map(|t| TransformDetails::of(&t));
                 report.storages.push(EmbeddedStorage { name, transform });
+            }
+            if kind == FileKind::Database && any_storage {
+                match crate::instances::from_product(path) {
+                    Ok(src) => report.instances = Some(src),
+                    Err(e) => problems.push(format!("instances: {}", e.reason())),
+                }
             }
         }
     }
@@ -471,6 +482,27 @@ pub fn render(r: &InspectReport) -> String {
                     let _ = writeln!(s, "  {} (not a transform)", show_name(&st.name));
                 }
             }
+        }
+    }
+    if let Some(src) = &r.instances {
+        let _ = writeln!(s, "instances of {} ({}):", src.base, src.instances.len());
+        for i in &src.instances {
+            let _ = writeln!(
+                s,
+                "  {:<12} {}{}{}",
+                i.id.as_deref().unwrap_or("-"),
+                i.product_code,
+                i.upgrade_code
+                    .map(|u| format!("  upgrade {u}"))
+                    .unwrap_or_default(),
+                i.product_name
+                    .as_deref()
+                    .map(|n| format!("  \"{n}\""))
+                    .unwrap_or_default()
+            );
+        }
+        for k in &src.skipped {
+            let _ = writeln!(s, "  {} is not an instance: {}", k.id, k.reason);
         }
     }
     for t in &r.tables {

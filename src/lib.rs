@@ -26,6 +26,7 @@ pub mod container;
 pub mod error;
 pub mod guid;
 pub mod inspect;
+pub mod instances;
 pub mod layout;
 pub mod names;
 pub mod patch;
@@ -36,6 +37,7 @@ pub mod retarget;
 pub mod streamname;
 pub mod summary;
 pub mod synth;
+pub mod transform;
 pub mod untarget;
 pub mod verify;
 

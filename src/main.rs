@@ -13,7 +13,7 @@ use msp_retarget::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::report::{self, ErrorReport};
 use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
 use msp_retarget::untarget::{UntargetRequest, untarget};
-use msp_retarget::{Error, Result, inspect};
+use msp_retarget::{Error, Result, inspect, instances};
 
 use cli::{Cli, Command, InspectArgs, RetargetArgs, UntargetArgs};
 
@@ -69,11 +69,29 @@ fn print_out(text: &str) {
 }
 
 fn run_retarget(a: &RetargetArgs) -> Result<u8> {
-    let instances = a
+    let mut instances = a
         .instances
         .iter()
         .map(|s| InstanceRequest::parse(s))
         .collect::<Result<Vec<_>>>()?;
+    for path in &a.instances_from {
+        let source = instances::from_product(path)?;
+        for skipped in &source.skipped {
+            tracing::info!(id = %skipped.id, reason = %skipped.reason, "not an instance");
+        }
+        if source.instances.is_empty() {
+            return Err(
+                Error::usage("defines no instance (no transform changes the ProductCode)")
+                    .in_file(path),
+            );
+        }
+        instances.extend(source.requests());
+    }
+    for path in &a.instances_file {
+        for i in instances::from_list_file(path)? {
+            instances.push(i.request(None, None));
+        }
+    }
     let destination = match (&a.output, a.in_place, a.dry_run) {
         (Some(out), false, false) => Destination::Output(out.clone()),
         (None, true, false) => Destination::InPlace,

@@ -296,14 +296,37 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
 
     let requested: Vec<Guid> = requests.iter().map(|r| r.instance).collect();
     for req in requests {
-        if instances.iter().any(|p| p.instance == req.instance) {
+        let base = resolve_base(patch, req, &requested)?;
+        if let Some(earlier) = instances.iter().find(|p| p.instance == req.instance) {
+            if earlier.base != base {
+                return Err(Error::usage(format!(
+                    "instance {} is given twice, with bases {} and {base}",
+                    req.instance, earlier.base
+                )));
+            }
             continue; // the same instance twice is one instance
         }
-        let base = resolve_base(patch, req, &requested)?;
         if base == req.instance {
             return Err(Error::usage(format!(
                 "instance {} is the base product itself",
                 req.instance
+            )));
+        }
+        // A product with transform pairs of its own that are not copies of
+        // this base's is a target in its own right: copying the base's pairs
+        // for it would give it two pairs that may both apply.
+        if patch.pairs_of(req.instance).next().is_some()
+            && derived_from(patch, req.instance) != Some(base)
+        {
+            return Err(Error::usage(format!(
+                "{} is a target of the patch with transform pairs of its own ({}); it \
+                 cannot also be an instance of {base}",
+                req.instance,
+                patch
+                    .pairs_of(req.instance)
+                    .map(|p| p.main.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let pairs: Vec<&Pair> = patch.pairs_of(base).collect();

@@ -39,11 +39,13 @@ fn preset(spec: PatchSpec, instances: &[(&str, String)], explicit: bool) -> Reta
     assert_eq!(dir.names(), ["in.msp", "out.msp"], "files left behind");
 
     let pairs: Vec<(&str, &str)> = instances.iter().map(|(b, i)| (*b, i.as_str())).collect();
-    let found = check_retarget(
-        &Snapshot::of(&input),
-        &Snapshot::of(&out),
-        &Expect::new(&pairs),
-    );
+    let (src, dst) = (Snapshot::of(&input), Snapshot::of(&out));
+    let found = check_retarget(&src, &dst, &Expect::new(&pairs));
+    // What verification reports matches what is in the files: every input
+    // entry but the rewritten root summary unchanged, the rest added.
+    let v = report.verification.as_ref().unwrap();
+    assert_eq!(v.unchanged_entries, src.entries.len() - 1);
+    assert_eq!(v.added_entries, dst.entries.len() - src.entries.len());
     // The plan names the copies the file has, partners right after.
     let planned: Vec<String> = report.plan.copies.iter().map(|c| c.name.clone()).collect();
     let listed: Vec<String> = found
@@ -695,4 +697,122 @@ fn a_lower_case_template_is_kept_and_matched_ignoring_case() {
         &Snapshot::of(&out),
         &Expect::new(&[(PRODUCT_A, I1), (PRODUCT_A, I2)]),
     );
+}
+
+//===========================================================================//
+// More names and later runs
+
+#[test]
+fn names_that_differ_only_in_the_case_of_a_non_ascii_letter_are_avoided() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &named("rtmä.1"));
+    crate::util::edit(&input, |cf| {
+        crate::util::copy_storage(cf, "rtmä.1", "RTMÄ.1_11111111");
+    });
+    let out = dir.join("out.msp");
+    retarget_to(&input, &out, &[inst(I1)]);
+    let found = check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&out),
+        &Expect::new(&[(PRODUCT_A, I1)]),
+    );
+    assert_eq!(found[0].name, "rtmä.1_11111111~2");
+}
+
+#[test]
+fn instance_ids_name_the_copies() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let out = dir.join("out.msp");
+    let with_id = |code: &str, id: &str| msp_retarget::plan::InstanceRequest {
+        id: Some(id.to_string()),
+        ..inst(code)
+    };
+    let r = retarget_to(
+        &input,
+        &out,
+        &[
+            with_id(I1, "Instance 1"),
+            with_id(I2, "!!"),
+            with_id(I3, "a-very-long.instance_id-of-many-units"),
+        ],
+    );
+    assert_eq!(r.plan.instances[0].id.as_deref(), Some("Instance 1"));
+    let found = check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&out),
+        &Expect::new(&[(PRODUCT_A, I1), (PRODUCT_A, I2), (PRODUCT_A, I3)]),
+    );
+    let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "rtmA.1_Instance1",
+            "rtmA.1_22222222",
+            "a-very-long.instance_id-of-man"
+        ]
+    );
+}
+
+#[test]
+fn copy_all_later_adds_only_the_missing_copies() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &partly_copied());
+    let first = dir.join("first.msp");
+    retarget_to(&input, &first, &[inst(I1)]);
+    let second = dir.join("second.msp");
+    let mut req = request(&first, Destination::Output(second.clone()), &[inst(I1)]);
+    req.options.copy_all = true;
+    let r = retarget(&req).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    let actions: Vec<&PairAction> = r.plan.instances[0]
+        .pairs
+        .iter()
+        .map(|d| &d.action)
+        .collect();
+    assert!(matches!(actions[0], PairAction::AlreadyPresent { .. }));
+    assert!(matches!(actions[1], PairAction::Copy { name, .. } if name == "ldr.1_11111111"));
+    assert!(!r.plan.instances[0].template_added);
+    let (src, out) = (Snapshot::of(&first), Snapshot::of(&second));
+    // Only ldr.1's copy is new; everything of the first run is kept.
+    let new: Vec<String> = out
+        .root_names()
+        .into_iter()
+        .filter(|n| !src.root_names().contains(n))
+        .collect();
+    assert_eq!(new, ["#ldr.1_11111111", "ldr.1_11111111"]);
+    assert_eq!(
+        out.text("", pid::LAST_SAVED_BY),
+        format!(
+            "{};:ldr.1_11111111;:#ldr.1_11111111",
+            src.text("", pid::LAST_SAVED_BY)
+        )
+    );
+    assert_eq!(out.text("", pid::TEMPLATE), src.text("", pid::TEMPLATE));
+    for (path, e) in &src.entries {
+        if path != "/\u{5}SummaryInformation" {
+            assert_eq!(out.get(path), e, "{path}");
+        }
+    }
+}
+
+#[test]
+fn a_large_cabinet_is_kept_byte_for_byte() {
+    // Verification vouches for streams of 1 MiB and more by their layout
+    // instead of re-reading them; the checker still compares every byte.
+    let dir = Dir::new();
+    let spec = PatchSpec {
+        cabinet_len: 3 * 1024 * 1024 + 7,
+        ..PatchSpec::two_baselines()
+    };
+    let input = dir.patch("in.msp", &spec);
+    let out = dir.join("out.msp");
+    let r = retarget_to(&input, &out, &[inst(I1), inst(I2)]);
+    check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&out),
+        &Expect::new(&[(PRODUCT_A, I1), (PRODUCT_A, I2)]),
+    );
+    let v = r.verification.unwrap();
+    assert_eq!(v.bytes_vouched_by_layout, spec.cabinet_len);
 }

@@ -163,6 +163,39 @@ fn an_instance_equal_to_its_base_is_a_usage_error() {
 }
 
 #[test]
+fn another_target_of_the_patch_cannot_be_an_instance() {
+    let dir = Dir::new();
+    let req = to_out(
+        &dir,
+        &PatchSpec::two_products(),
+        &[inst_of(PRODUCT_A, PRODUCT_B)],
+    );
+    assert_error!(
+        attempt(&dir, &req),
+        ErrorKind::Usage,
+        format!(
+            "{PRODUCT_B} is a target of the patch with transform pairs of its own (rtmB.1); \
+             it cannot also be an instance of {PRODUCT_A}"
+        ),
+    );
+}
+
+#[test]
+fn the_same_instance_with_two_bases_is_a_usage_error() {
+    let dir = Dir::new();
+    let req = to_out(
+        &dir,
+        &PatchSpec::two_products(),
+        &[inst_of(PRODUCT_A, I1), inst_of(PRODUCT_B, I1)],
+    );
+    assert_error!(
+        attempt(&dir, &req),
+        ErrorKind::Usage,
+        format!("instance {I1} is given twice, with bases {PRODUCT_A} and {PRODUCT_B}"),
+    );
+}
+
+#[test]
 fn no_instance_is_a_usage_error() {
     let dir = Dir::new();
     let req = to_out(&dir, &PatchSpec::single_product(), &[]);

@@ -13,3 +13,12 @@ mod errors;
 
 // The harness's checker rejects outputs that break an invariant.
 mod harness;
+
+// The command line: exit codes, stdout and stderr, destinations, inspect.
+mod cli;
+
+// The JSON schema of --json, pinned by mirror structs.
+mod json;
+
+// Property tests over random instance lists.
+mod props;

@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Make a patch apply to product instances as well as to its base product.
     #[command(
-        after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json"
+        after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget fix.msp --instances-from product.msi -o fix-all.msp\n  msp-retarget retarget fix.msp --instances-file instances.txt --in-place\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json"
     )]
     Retarget(RetargetArgs),
     /// Remove the transform copies and Template entries of instances.
@@ -49,19 +49,25 @@ pub enum Command {
 /// Arguments of `retarget`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(group = clap::ArgGroup::new("instance_source").required(true).multiple(true).args(["instances", "instances_from", "instances_file"]))]
 pub struct RetargetArgs {
     /// The patch to retarget.
     pub patch: PathBuf,
 
     /// An instance: `{INSTANCE}`, or `{BASE}={INSTANCE}` when the patch
     /// targets several products. Repeat for more instances.
-    #[arg(
-        short = 'i',
-        long = "instance",
-        value_name = "[BASE=]INSTANCE",
-        required = true
-    )]
+    #[arg(short = 'i', long = "instance", value_name = "[BASE=]INSTANCE")]
     pub instances: Vec<String>,
+
+    /// Every instance defined by a product: its embedded instance
+    /// transforms (.msi), or a stand-alone instance transform (.mst).
+    #[arg(long, value_name = "PRODUCT.msi|INSTANCE.mst")]
+    pub instances_from: Vec<PathBuf>,
+
+    /// Instances listed in a file, one per line: `[ID] {BASE}={INSTANCE}`
+    /// or `[ID] {INSTANCE}`; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub instances_file: Vec<PathBuf>,
 
     /// Write the result to this file (atomically; the input is not opened
     /// for writing).

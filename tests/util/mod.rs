@@ -438,15 +438,16 @@ impl Run {
 }
 
 /// A test with a fresh folder and the binary ready to run in it:
-/// `msptest!(name, |dir: Dir, cmd| { ... })`.
+/// `msptest!(name, |dir, run| { run(&["inspect", "x.msp"]).code(2); })`,
+/// where `run` runs `msp-retarget` with the arguments in `dir`.
 #[macro_export]
 macro_rules! msptest {
-    ($name:ident, |$dir:ident : Dir, $cmd:ident| $body:block) => {
+    ($name:ident, |$dir:ident, $run:ident| $body:block) => {
         #[test]
         fn $name() {
             let $dir = $crate::util::Dir::new();
             #[allow(unused_variables)]
-            let $cmd = || $crate::util::cmd(&$dir);
+            let $run = |args: &[&str]| $crate::util::run($crate::util::cmd(&$dir), args);
             $body
         }
     };

@@ -1,0 +1,425 @@
+//! The command line: exit codes, what goes to stdout and stderr, and what
+//! each destination does to the folder. Every test runs the binary in a
+//! fresh folder with relative paths, so messages can be pinned exactly.
+
+use msp_retarget::synth::PatchSpec;
+
+use crate::msptest;
+use crate::util::check::{Expect, check_retarget};
+use crate::util::{Dir, I1, I2, PRODUCT_A, PRODUCT_B, Snapshot, pid, read};
+
+const OTHER: &str = "{99999999-9999-4999-8999-999999999999}";
+
+fn signed() -> PatchSpec {
+    PatchSpec {
+        signed: true,
+        ..PatchSpec::single_product()
+    }
+}
+
+fn major_upgrade() -> PatchSpec {
+    let mut spec = PatchSpec::single_product();
+    spec.pairs[0].to_code = OTHER.into();
+    spec
+}
+
+//===========================================================================//
+// Success
+
+msptest!(retarget_exits_zero_and_says_what_it_did, |dir, run| {
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let r = run(&["retarget", "in.msp", "--instance", I1, "-o", "out.msp"]);
+    r.code(0);
+    assert_eq!(r.stderr, "");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "retargeted in.msp -> out.msp");
+    assert_eq!(lines[1], "patch {3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A01}");
+    assert!(
+        r.stdout
+            .contains("copy rtmA.1 -> rtmA.1_11111111, #rtmA.1 -> #rtmA.1_11111111"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("Template:    {PRODUCT_A};{I1}\n"))
+    );
+    check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&dir.join("out.msp")),
+        &Expect::new(&[(PRODUCT_A, I1)]),
+    );
+    assert_eq!(dir.names(), ["in.msp", "out.msp"]);
+});
+
+msptest!(several_instances_with_their_bases, |dir, run| {
+    let input = dir.patch("ab.msp", &PatchSpec::two_products());
+    let a = format!("{PRODUCT_A}={I1}");
+    // Lower case and without braces: what people type.
+    let b = format!(
+        "{}={}",
+        PRODUCT_B.to_lowercase(),
+        I2.trim_matches(['{', '}'])
+    );
+    run(&["retarget", "ab.msp", "-i", &a, "-i", &b, "-o", "out.msp"]).code(0);
+    check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&dir.join("out.msp")),
+        &Expect::new(&[(PRODUCT_A, I1), (PRODUCT_B, I2)]),
+    );
+});
+
+msptest!(already_done_exits_zero_and_copies_unchanged, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    run(&["retarget", "in.msp", "-i", I1, "-o", "out.msp"]).code(0);
+    let r = run(&["retarget", "out.msp", "-i", I1, "-o", "again.msp"]);
+    r.code(0);
+    assert_eq!(r.stderr, "");
+    assert!(
+        r.stdout
+            .starts_with("out.msp is already retargeted; copied unchanged to again.msp\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(read(&dir.join("again.msp")) == read(&dir.join("out.msp")));
+
+    let before = dir.listing();
+    let r = run(&["retarget", "out.msp", "-i", I1, "--in-place"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .starts_with("out.msp: already retargeted, nothing to do\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(dir.listing() == before);
+});
+
+msptest!(dry_run_leaves_the_folder_unchanged, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::two_baselines());
+    let before = dir.listing();
+    let r = run(&["retarget", "in.msp", "-i", I1, "-i", I2, "--dry-run"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .starts_with("dry run for in.msp (nothing written)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("copy ldr.1 -> ldr.1_22222222"));
+    assert!(dir.listing() == before, "a dry run changed the folder");
+});
+
+msptest!(in_place_gives_the_same_result_as_output, |dir, run| {
+    let spec = PatchSpec::two_baselines();
+    let original = read(&dir.patch("in.msp", &spec));
+    dir.write("copy.msp", &original);
+    run(&["retarget", "in.msp", "-i", I1, "-i", I2, "-o", "out.msp"]).code(0);
+    let r = run(&["retarget", "copy.msp", "-i", I1, "-i", I2, "--in-place"]);
+    r.code(0);
+    assert!(
+        r.stdout.starts_with("retargeted copy.msp -> "),
+        "{}",
+        r.stdout
+    );
+    assert!(read(&dir.join("copy.msp")) == read(&dir.join("out.msp")));
+    assert!(read(&dir.join("in.msp")) == original);
+    assert_eq!(dir.names(), ["copy.msp", "in.msp", "out.msp"]);
+});
+
+#[cfg(unix)]
+msptest!(
+    in_place_through_a_link_replaces_the_file_it_points_to,
+    |dir, run| {
+        use std::os::unix::fs::PermissionsExt;
+        let target = dir.patch("real.msp", &PatchSpec::single_product());
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::symlink("real.msp", dir.join("link.msp")).unwrap();
+        run(&["retarget", "link.msp", "-i", I1, "--in-place"]).code(0);
+        let link = std::fs::symlink_metadata(dir.join("link.msp")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link was replaced");
+        assert_eq!(
+            Snapshot::of(&target).text("", pid::TEMPLATE),
+            format!("{PRODUCT_A};{I1}")
+        );
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "permissions of the replaced file");
+        assert_eq!(dir.names(), ["link.msp", "real.msp"]);
+    }
+);
+
+msptest!(strip_signature_and_copy_all, |dir, run| {
+    dir.patch("in.msp", &signed());
+    let r = run(&[
+        "retarget",
+        "in.msp",
+        "-i",
+        I1,
+        "--strip-signature",
+        "-o",
+        "out.msp",
+    ]);
+    r.code(0);
+    assert!(
+        r.stdout.contains(
+            "removed signature stream \\005DigitalSignature: sign the patch again before \
+             shipping it"
+        ),
+        "{}",
+        r.stdout
+    );
+    let out = Snapshot::of(&dir.join("out.msp"));
+    assert!(!out.entries.contains_key("/\u{5}DigitalSignature"));
+
+    let mut spec = PatchSpec::single_product();
+    spec.pairs[0].char_count = 0x0920_001F;
+    let input = dir.patch("nc.msp", &spec);
+    run(&["retarget", "nc.msp", "-i", I1, "-o", "default.msp"]).code(0);
+    assert_eq!(
+        Snapshot::of(&dir.join("default.msp")).text("", pid::LAST_SAVED_BY),
+        ":rtmA.1;:#rtmA.1"
+    );
+    run(&[
+        "retarget",
+        "nc.msp",
+        "-i",
+        I1,
+        "--copy-all",
+        "-o",
+        "all.msp",
+    ])
+    .code(0);
+    let mut expect = Expect::new(&[(PRODUCT_A, I1)]);
+    expect.copy_all = true;
+    let found = check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&dir.join("all.msp")),
+        &expect,
+    );
+    assert_eq!(found.len(), 1);
+});
+
+//===========================================================================//
+// Refusals: exit 1
+
+/// Runs a retarget of in.msp that must fail with `code`; checks that the
+/// folder did not change and that stdout is empty; returns stderr.
+fn failing(dir: &Dir, args: &[&str], code: i32) -> String {
+    let before = dir.listing();
+    let r = crate::util::run(crate::util::cmd(dir), args);
+    r.code(code);
+    assert_eq!(r.stdout, "", "stdout of a failure");
+    assert!(dir.listing() == before, "a failure changed the folder");
+    assert!(r.stderr.starts_with("msp-retarget: "), "{}", r.stderr);
+    assert!(r.stderr.ends_with('\n') && r.stderr.lines().count() == 1);
+    r.stderr
+}
+
+msptest!(a_signed_patch_is_refused, |dir, run| {
+    dir.patch("in.msp", &signed());
+    let err = failing(&dir, &["retarget", "in.msp", "-i", I1, "-o", "out.msp"], 1);
+    assert_eq!(
+        err,
+        "msp-retarget: in.msp: the patch is signed (\\005DigitalSignature); retargeting \
+         changes its content and breaks the signature. Use --strip-signature to remove it, \
+         then sign the patch again\n"
+    );
+});
+
+msptest!(a_major_upgrade_is_refused, |dir, run| {
+    dir.patch("in.msp", &major_upgrade());
+    let err = failing(&dir, &["retarget", "in.msp", "-i", I1, "--dry-run"], 1);
+    assert_eq!(
+        err,
+        format!(
+            "msp-retarget: in.msp: transform rtmA.1 changes the product code ({PRODUCT_A} -> \
+             {OTHER}): a major-upgrade patch would give every instance the same new product \
+             code\n"
+        )
+    );
+});
+
+msptest!(an_ambiguous_base_is_refused, |dir, run| {
+    dir.patch("ab.msp", &PatchSpec::two_products());
+    let err = failing(&dir, &["retarget", "ab.msp", "-i", I1, "--in-place"], 1);
+    assert!(err.starts_with("msp-retarget: ab.msp: "), "{err}");
+    assert!(err.contains(PRODUCT_A) && err.contains(PRODUCT_B), "{err}");
+});
+
+//===========================================================================//
+// Errors: exit 2
+
+msptest!(a_missing_file, |dir, run| {
+    let err = failing(
+        &dir,
+        &["retarget", "missing.msp", "-i", I1, "-o", "o.msp"],
+        2,
+    );
+    assert!(
+        err.starts_with("msp-retarget: missing.msp: cannot read: "),
+        "{err}"
+    );
+    let err = failing(&dir, &["inspect", "missing.msp"], 2);
+    assert!(
+        err.starts_with("msp-retarget: missing.msp: cannot read: "),
+        "{err}"
+    );
+});
+
+msptest!(not_a_compound_file, |dir, run| {
+    dir.write("notes.msp", b"hello");
+    let why = "not an OLE compound file (so not a patch, database or transform): it does not \
+               start with the compound-file signature D0 CF 11 E0 A1 B1 1A E1";
+    let err = failing(&dir, &["retarget", "notes.msp", "-i", I1, "-o", "o.msp"], 2);
+    assert_eq!(err, format!("msp-retarget: notes.msp: {why}\n"));
+    let err = failing(&dir, &["inspect", "notes.msp"], 2);
+    assert_eq!(err, format!("msp-retarget: notes.msp: {why}\n"));
+});
+
+msptest!(a_bad_product_code, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    let err = failing(
+        &dir,
+        &["retarget", "in.msp", "-i", "{1234}", "-o", "o.msp"],
+        2,
+    );
+    assert_eq!(
+        err,
+        "msp-retarget: \"{1234}\" is not a product code; expected a GUID like \
+         {6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}\n"
+    );
+    let bad_base = format!("nope={I1}");
+    let err = failing(
+        &dir,
+        &["retarget", "in.msp", "-i", &bad_base, "--dry-run"],
+        2,
+    );
+    assert!(err.contains("\"nope\" is not a product code"), "{err}");
+});
+
+msptest!(the_output_may_not_be_the_input, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    let err = failing(&dir, &["retarget", "in.msp", "-i", I1, "-o", "in.msp"], 2);
+    assert_eq!(
+        err,
+        "msp-retarget: in.msp: the output is the input file; use --in-place to replace it\n"
+    );
+    let err = failing(&dir, &["retarget", "in.msp", "-i", I1, "-o", "./in.msp"], 2);
+    assert!(err.contains("use --in-place"), "{err}");
+});
+
+msptest!(usage_errors, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    for args in [
+        &["retarget", "in.msp", "-i", I1][..],
+        &["retarget", "in.msp", "-i", I1, "-o", "o.msp", "--in-place"],
+        &["retarget", "in.msp", "-i", I1, "--dry-run", "--in-place"],
+        &["retarget", "in.msp", "-o", "o.msp"],
+        &["retarget", "-i", I1, "-o", "o.msp"],
+        &["inspect"],
+        &["frobnicate", "in.msp"],
+    ] {
+        let before = dir.listing();
+        let r = run(args);
+        r.code(2);
+        assert_eq!(r.stdout, "", "{args:?}");
+        assert!(r.stderr.starts_with("error: "), "{args:?}: {}", r.stderr);
+        assert!(dir.listing() == before, "{args:?} changed the folder");
+    }
+    let r = run(&["retarget", "in.msp", "-i", I1]);
+    assert!(
+        r.stderr.contains("<--output <OUT>|--in-place|--dry-run>"),
+        "{}",
+        r.stderr
+    );
+});
+
+msptest!(a_usage_error_from_the_library, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    let arg = format!("{OTHER}={I1}");
+    let err = failing(&dir, &["retarget", "in.msp", "-i", &arg, "-o", "o.msp"], 2);
+    assert_eq!(
+        err,
+        format!(
+            "msp-retarget: in.msp: {OTHER}={I1}: the patch does not target {OTHER}; its \
+             targets are {PRODUCT_A}\n"
+        )
+    );
+});
+
+//===========================================================================//
+// inspect
+
+msptest!(inspect_shows_code_targets_and_pairs, |dir, run| {
+    dir.patch("ab.msp", &PatchSpec::two_products());
+    let r = run(&["inspect", "ab.msp"]);
+    r.code(0);
+    assert_eq!(r.stderr, "");
+    let out = &r.stdout;
+    assert!(out.starts_with("ab.msp: a patch (.msp)\n"), "{out}");
+    assert!(out.contains("patch code  {3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A02}\n"));
+    assert!(out.contains(&format!("targets     {PRODUCT_A} {PRODUCT_B}\n")));
+    assert!(out.contains("signed      no\n"));
+    assert!(out.contains("transform pairs (2):\n"));
+    for name in ["  rtmA.1\n", "    #rtmA.1\n", "  rtmB.1\n", "    #rtmB.1\n"] {
+        assert!(out.contains(name), "{name:?} in\n{out}");
+    }
+    assert!(out.contains("checks   product_code, update_version"));
+
+    // After a retarget it shows the copies and the new target.
+    run(&[
+        "retarget",
+        "ab.msp",
+        "-i",
+        &format!("{PRODUCT_B}={I1}"),
+        "-o",
+        "out.msp",
+    ])
+    .code(0);
+    let r = run(&["inspect", "out.msp"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .contains(&format!("targets     {PRODUCT_A} {PRODUCT_B} {I1}\n"))
+    );
+    assert!(r.stdout.contains("  rtmB.1_11111111\n"));
+    assert!(r.stdout.contains("    #rtmB.1_11111111\n"));
+    assert!(r.stdout.contains(&format!("    from     {I1} 1.0.0.0\n")));
+});
+
+msptest!(inspect_a_signed_patch_and_other_kinds, |dir, run| {
+    dir.patch("in.msp", &signed());
+    let r = run(&["inspect", "in.msp"]);
+    r.code(0);
+    assert!(r.stdout.contains("signed      yes\n"), "{}", r.stdout);
+
+    let msi = msi::Package::create(
+        msi::PackageType::Installer,
+        std::io::Cursor::new(Vec::new()),
+    )
+    .and_then(|p| p.into_inner())
+    .unwrap()
+    .into_inner();
+    dir.write("product.msi", &msi);
+    let r = run(&["inspect", "product.msi"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .starts_with("product.msi: an installer database (.msi)\n"),
+        "{}",
+        r.stdout
+    );
+});
+
+#[cfg(unix)]
+msptest!(the_output_gets_the_input_permissions, |dir, run| {
+    use std::os::unix::fs::PermissionsExt;
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    std::fs::set_permissions(&input, std::fs::Permissions::from_mode(0o604)).unwrap();
+    run(&["retarget", "in.msp", "-i", I1, "-o", "out.msp"]).code(0);
+    let mode = std::fs::metadata(dir.join("out.msp"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o604);
+});
