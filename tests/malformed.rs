@@ -848,6 +848,39 @@ fn six_hundred_pairs_retarget_in_time() {
     );
 }
 
+/// Regression: 1,200 products with a pair each, all in Template. Telling
+/// which products are earlier retargets scanned every pair for every pair
+/// of every product (cubic: 2,000 took 15 seconds in a release build).
+#[test]
+fn twelve_hundred_products_resolve_in_time() {
+    let bytes = with_spec(|s| {
+        let pair = s.pairs[0].clone();
+        s.cabinet_len = 100;
+        s.pairs = (0..1200)
+            .map(|k| {
+                let code = format!("{{{k:08X}-5555-4555-8555-555555555555}}");
+                msp_retarget::synth::PairSpec {
+                    name: format!("p{k}"),
+                    from_code: code.clone(),
+                    to_code: code,
+                    ..pair.clone()
+                }
+            })
+            .collect();
+        s.targets = s.pairs.iter().map(|p| p.from_code.clone()).collect();
+    });
+    let started = Instant::now();
+    run_case(case(
+        bytes,
+        Refused(&["the patch targets 1200 products"]),
+        Accepted,
+    ));
+    println!(
+        "1200 products: refused and inspected in {:?}",
+        started.elapsed()
+    );
+}
+
 //===========================================================================//
 // Where the output goes
 
