@@ -933,6 +933,75 @@ fn an_output_in_a_read_only_folder() {
 }
 
 //===========================================================================//
+// Fuzz finds
+
+/// Nulls the first row's name in the `_Tables` table of a database: the
+/// `msi` crate unwraps it as a string and panics.
+fn null_table_name(bytes: Vec<u8>) -> Vec<u8> {
+    let name = format!("/{}", msp_retarget::streamname::encode("_Tables", true));
+    with_stream(bytes, &name, |b| {
+        b[0] = 0;
+        b[1] = 0;
+    })
+}
+
+/// Regression (fuzz target `transform`, `smoke-transform/crash-333d8e54…`):
+/// `inspect` of a patch whose database has a null table name panicked in
+/// the msi crate (exit 101); it now lists the problem and exits 0.
+#[test]
+fn r_msi_panics_on_a_null_table_name_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    std::fs::write(&input, null_table_name(valid())).unwrap();
+    let out = assert_cmd::Command::cargo_bin("msp-retarget")
+        .unwrap()
+        .arg("inspect")
+        .arg(&input)
+        .timeout(TIME_LIMIT)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(stdout.contains("the msi crate failed"), "{stdout}");
+    // The retarget does not read the database: it succeeds.
+    run_case(case(null_table_name(valid()), Accepted, Accepted));
+}
+
+/// The same database fault in a product read for its instances
+/// (`--instances-from`): an error naming the product, not a panic.
+#[test]
+fn r_msi_panics_on_a_null_table_name_instances_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    std::fs::write(&input, valid()).unwrap();
+    let product = dir.path().join("product.msi");
+    std::fs::write(
+        &product,
+        null_table_name(package_bytes(msi::PackageType::Installer)),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let ran = run_bin(&[
+        "retarget".as_ref(),
+        input.as_os_str(),
+        "--instances-from".as_ref(),
+        product.as_os_str(),
+        "-o".as_ref(),
+        out_dir.join("out.msp").as_os_str(),
+    ]);
+    check(
+        "retarget --instances-from",
+        &ran,
+        Error(&["the msi crate failed"]),
+        &product,
+    );
+    assert!(names_in(&out_dir).is_empty());
+}
+
+//===========================================================================//
 // A refusal, for contrast: exit 1, the same guarantees
 
 cases! {
