@@ -95,7 +95,9 @@ fn replay_seeds_corpus_and_regressions() {
             &fuzz_dir().join("../tests/regressions").join(target),
         ));
         for (name, data) in &inputs {
-            eprintln!("{target}: {name}");
+            if std::env::var_os("FUZZ_REPLAY_VERBOSE").is_some() {
+                eprintln!("{target}: {name}");
+            }
             run_saving(target, check, data);
         }
         println!("{target}: replayed {} inputs", inputs.len());
