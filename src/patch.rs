@@ -248,6 +248,20 @@ impl Patch {
 
 /// Reads one transform substorage named in LastSavedBy.
 pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transform> {
+    // A name with a path separator, or "." / "..", would be resolved by
+    // `Path::join` and `cfb` to an entry elsewhere in the file (a nested
+    // storage, the root): a transform is a storage at the root.
+    let not_a_name = matches!(name, "" | "." | "..")
+        || name.contains(['/', '\\', ':', '!'])
+        || name.encode_utf16().count() > crate::names::MAX_NAME_UNITS;
+    if not_a_name {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but that is not the name of a storage at the root of \
+             the file (1 to {} UTF-16 units, none of / \\ : !)",
+            show_name(name),
+            crate::names::MAX_NAME_UNITS
+        )));
+    }
     let dir = Path::new("/").join(name);
     let part = storage_part(name);
     if !cf.exists(&dir) {

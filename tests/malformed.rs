@@ -776,6 +776,8 @@ cases! {
 //===========================================================================//
 // LastSavedBy and the transform storages
 
+const NOT_A_NAME: &[&str] = &["not the name of a storage at the root"];
+
 fn last_saved_by(text: &'static str) -> Vec<u8> {
     with_spec(|s| s.extra_last_saved_by = Some(text.into()))
 }
@@ -792,6 +794,15 @@ cases! {
     last_saved_by_with_an_empty_entry: case(last_saved_by(":rtmA.1;:#rtmA.1;:"), Error(&["property 8 (LastSavedBy)", "empty entry"]), Accepted);
     last_saved_by_lists_a_pair_twice: case(last_saved_by(":rtmA.1;:#rtmA.1;:rtmA.1;:#rtmA.1"), Error(&["property 8 (LastSavedBy)", "lists :rtmA.1 more than once"]), Accepted);
     last_saved_by_lists_a_name_twice_in_another_case: case(last_saved_by(":rtmA.1;:#rtmA.1;:RTMA.1"), Error(&["property 8 (LastSavedBy)", "lists :RTMA.1 more than once"]), Accepted);
+    // Regression: these names were resolved as paths, to a nested entry or
+    // to the root, whose summary was then read as a transform's.
+    last_saved_by_names_a_path: case(last_saved_by(":rtmA.1/\u{5}SummaryInformation"), Error(NOT_A_NAME), Accepted);
+    last_saved_by_names_the_parent: case(last_saved_by(":rtmA.1/.."), Error(NOT_A_NAME), Accepted);
+    last_saved_by_names_the_root: case(last_saved_by(":."), Error(NOT_A_NAME), Accepted);
+    last_saved_by_names_a_nested_storage: case(with_cfb(last_saved_by(":rtmA.1/inner;:#rtmA.1/inner"), |cf| {
+        cf.create_storage("/rtmA.1/inner").unwrap();
+    }), Error(NOT_A_NAME), Accepted);
+    last_saved_by_names_32_units: case(last_saved_by(":rtmA.1xxxxxxxxxxxxxxxxxxxxxxxxxx"), Error(NOT_A_NAME), Accepted);
     last_saved_by_lists_no_pair: case(last_saved_by(""), Error(&["no transform pair"]), Accepted);
     a_transform_without_summary: case(with_cfb(valid(), |cf| cf.remove_stream(T_SUMMARY).unwrap()), Error(&["storage rtmA.1", "no \\005SummaryInformation stream"]), Accepted);
     a_transform_summary_of_garbage: case(with_stream(valid(), T_SUMMARY, |b| *b = b"garbage".to_vec()), Error(&["storage rtmA.1", "stream rtmA.1/\\005SummaryInformation", "offset 0x0", "28-byte header"]), Accepted);
@@ -879,6 +890,32 @@ fn twelve_hundred_products_resolve_in_time() {
         "1200 products: refused and inspected in {:?}",
         started.elapsed()
     );
+}
+
+//===========================================================================//
+// Names the compound-file format forbids
+
+/// A root stream renamed in place (same length, same order among its
+/// siblings) to a name with a character cfb refuses to create.
+fn forbidden_name(c: char) -> Vec<u8> {
+    let bytes = with_cfb(valid(), |cf| {
+        cf.create_stream("/zzzzz").unwrap().write_all(b"x").unwrap();
+    });
+    raw_of(bytes, |i| {
+        let e = i.entry("/zzzzz");
+        put_u16(&mut i.0, e.at + 8, c as u16);
+    })
+}
+
+/// cfb checks names when it reads the directory, so these never reach a
+/// write (where it asserts them valid).
+const FORBIDDEN: &[&str] = &["compound-file structure", "Object name cannot contain"];
+
+cases! {
+    a_stream_name_with_a_slash: case(forbidden_name('/'), Error(FORBIDDEN), Error(FORBIDDEN));
+    a_stream_name_with_a_colon: case(forbidden_name(':'), Error(FORBIDDEN), Error(FORBIDDEN));
+    a_stream_name_with_a_bang: case(forbidden_name('!'), Error(FORBIDDEN), Error(FORBIDDEN));
+    a_stream_name_with_a_backslash: case(forbidden_name('\\'), Error(FORBIDDEN), Error(FORBIDDEN));
 }
 
 //===========================================================================//
