@@ -190,6 +190,62 @@ pub fn read_stream_bounded<F: Read + Seek>(
     Ok(buf)
 }
 
+/// Checks what the `msi` crate trusts when it opens the database in
+/// `path`, so that a hostile file cannot make it allocate without bound:
+/// every stream's declared length must fit in the file (the crate sizes
+/// its row tables by it), and the string lengths declared by
+/// `_StringPool` must fit in `_StringData` (the crate allocates each
+/// declared length, up to 4 GiB, before reading it).
+pub fn check_before_msi(path: &Path) -> Result<()> {
+    let mut cf = open(path)?;
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| Error::io("cannot read", e))?
+        .len();
+    let too_long = walk(&cf, Path::new("/"))?
+        .into_iter()
+        .find(|e| e.is_stream && e.len > file_len);
+    if let Some(e) = too_long {
+        return Err(Error::format(format!(
+            "declares {} bytes, more than the whole {file_len}-byte file",
+            e.len
+        ))
+        .at(stream_part(&e.path)));
+    }
+    let pool = Path::new("/").join(crate::streamname::encode("_StringPool", true));
+    let data = Path::new("/").join(crate::streamname::encode("_StringData", true));
+    if !cf.is_stream(&pool) || !cf.is_stream(&data) {
+        return Ok(()); // the msi crate says what is missing
+    }
+    let data_len = cf
+        .entry(&data)
+        .map_err(|e| Error::io("cannot find", e).at(stream_part(&data)))?
+        .len();
+    let entries = read_stream_bounded(&mut cf, &pool, crate::transform::MAX_POOL_LEN)?;
+    // Header (code page), then (length, reference count) per string; a
+    // zero length with references is followed by the 32-bit length.
+    let mut rest = entries.get(4..).unwrap_or_default();
+    let mut declared = 0u64;
+    while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
+        rest = tail;
+        let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
+        if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
+            let Some((long, tail)) = rest.split_first_chunk::<4>() else {
+                break;
+            };
+            rest = tail;
+            len = u64::from(u32::from_le_bytes(*long));
+        }
+        declared = declared.saturating_add(len);
+        if declared > data_len {
+            return Err(Error::format(format!(
+                "the strings it declares need more than the {data_len} bytes of _StringData"
+            ))
+            .at(stream_part(&pool)));
+        }
+    }
+    Ok(())
+}
+
 /// The names of the entries directly under the root storage.
 pub fn root_names<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
     cf.read_root_storage()

@@ -242,6 +242,10 @@ fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<Ta
 }
 
 fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
+    if let Err(e) = container::check_before_msi(path) {
+        problems.push(format!("the patch database could not be read: {e}"));
+        return Vec::new();
+    }
     let mut package = match File::open(path).and_then(msi::Package::open) {
         Ok(p) => p,
         Err(e) => {

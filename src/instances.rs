@@ -113,6 +113,7 @@ fn read_base(path: &Path) -> Result<Base> {
 }
 
 fn read_base_of(path: &Path) -> Result<Base> {
+    container::check_before_msi(path)?;
     let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
     let mut package =
         msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;

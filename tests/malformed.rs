@@ -1038,6 +1038,73 @@ fn r_msi_panics_on_a_null_table_name_instances_from() {
     assert!(names_in(&out_dir).is_empty());
 }
 
+/// Appends a string of `len` declared bytes to the `_StringPool` of a
+/// database (a zero length with a reference count, then the 32-bit length).
+fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {
+    let name = format!("/{}", msp_retarget::streamname::encode("_StringPool", true));
+    with_stream(bytes, &name, |b| {
+        b.extend_from_slice(&[0, 0, 1, 0]);
+        b.extend_from_slice(&len.to_le_bytes());
+    })
+}
+
+/// Runs the binary with `args` under a 2 GB address-space limit, where an
+/// allocation of gigabytes fails (and aborts the process) instead of
+/// being granted lazily.
+#[cfg(target_os = "linux")]
+fn run_limited(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new("prlimit")
+        .arg("--as=2000000000")
+        .arg(env!("CARGO_BIN_EXE_msp-retarget"))
+        .args(args)
+        .output()
+        .expect("running prlimit (util-linux)")
+}
+
+/// Regression (fuzz target `pipeline`, `oom-37fa0ba8…`): the msi crate
+/// allocates every string length `_StringPool` declares (up to 4 GiB)
+/// before reading it. `inspect` now refuses to hand it such a database.
+#[cfg(target_os = "linux")]
+#[test]
+fn r_msi_allocates_a_declared_string_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    std::fs::write(&input, huge_pool_string(valid(), 0xFFFF_0000)).unwrap();
+    let out = run_limited(&["inspect".as_ref(), input.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("bytes of _StringData"), "{stdout}");
+
+    let product = dir.path().join("product.msi");
+    let bytes = huge_pool_string(package_bytes(msi::PackageType::Installer), 0xFFFF_0000);
+    std::fs::write(&product, bytes).unwrap();
+    let out = run_limited(&[
+        "retarget".as_ref(),
+        input.as_os_str(),
+        "--instances-from".as_ref(),
+        product.as_os_str(),
+        "--dry-run".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("msp-retarget: {}: ", product.display()))
+            && stderr.contains("(table _StringPool)")
+            && stderr.contains("bytes of _StringData"),
+        "{stderr}"
+    );
+}
+
+cases! {
+    // The msi crate sizes a table's rows by the declared stream length.
+    a_table_stream_declaring_more_than_the_file: case(raw(|i| {
+        let name = format!("/{}", msp_retarget::streamname::encode("_Tables", true));
+        let e = i.entry(&name);
+        i.0[e.at + 0x78..e.at + 0x80].copy_from_slice(&(8u64 << 30).to_le_bytes());
+    }), Error(&["reading the input's stream", "(table _Tables)"]), Accepted);
+}
+
 //===========================================================================//
 // A refusal, for contrast: exit 1, the same guarantees
 
