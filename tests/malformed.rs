@@ -13,11 +13,15 @@
 //! * leave the input byte for byte as it was;
 //! * leave no output and no `.*.msp-retarget.tmp` file in the output folder.
 //!
-//! A few malformations are harmless and accepted on purpose (a string
-//! without its NUL, a second section); those cases assert that the result
-//! is written, re-reads, and kept the oddity.
+//! Some malformations are harmless and accepted on purpose (a string
+//! without its NUL, a well-formed second section, damage `cfb` reads past
+//! such as a short last sector); those cases assert that the result is
+//! written and re-reads. `inspect` is lenient by design: a broken summary
+//! or transform is listed as a problem (exit 0), so most of its outcomes
+//! here are "accepted".
 //!
-//! Fuzz finds live at the end, in `regressions`, named after the failure.
+//! Fuzz finds and other regressions are named `r_<what_failed>` or carry a
+//! "Regression" comment saying what used to happen.
 
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
