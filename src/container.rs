@@ -193,9 +193,11 @@ pub fn read_stream_bounded<F: Read + Seek>(
 /// Checks what the `msi` crate trusts when it opens the database in
 /// `path`, so that a hostile file cannot make it allocate without bound:
 /// every stream's declared length must fit in the file (the crate sizes
-/// its row tables by it), and the string lengths declared by
-/// `_StringPool` must fit in `_StringData` (the crate allocates each
-/// declared length, up to 4 GiB, before reading it).
+/// its row tables by it), the summary information must pass this crate's
+/// property-set parser (which checks every string length against the
+/// bytes present; the crate reserves a declared length before reading),
+/// and the string lengths declared by `_StringPool` must fit in
+/// `_StringData` (the crate allocates each, up to 4 GiB, before reading).
 pub fn check_before_msi(path: &Path) -> Result<()> {
     let mut cf = open(path)?;
     let file_len = std::fs::metadata(path)
@@ -210,6 +212,12 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
             e.len
         ))
         .at(stream_part(&e.path)));
+    }
+    let summary = Path::new("/").join(crate::summary::SUMMARY_STREAM);
+    if cf.is_stream(&summary) {
+        let bytes = read_stream_bounded(&mut cf, &summary, crate::patch::MAX_SUMMARY_LEN)?;
+        crate::propset::PropertySet::parse(&bytes)
+            .map_err(|e| Error::from(e).at(stream_part(&summary)))?;
     }
     let pool = Path::new("/").join(crate::streamname::encode("_StringPool", true));
     let data = Path::new("/").join(crate::streamname::encode("_StringData", true));

@@ -1100,6 +1100,31 @@ fn r_msi_allocates_a_declared_string_length() {
     );
 }
 
+/// Regression (fuzz target `pipeline`, `oom-c9ecfafe…`): the msi crate
+/// reserves a summary string's declared length (up to 4 GiB) before
+/// reading it; `inspect` now lists the broken summary and does not hand
+/// the file to the crate.
+#[cfg(target_os = "linux")]
+#[test]
+fn r_msi_allocates_a_declared_summary_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    let bytes = summary_raw(ROOT_SUMMARY, |b| {
+        let at = ps::value(b, TEMPLATE) + 4;
+        put_u32(b, at, 0xFFFF_FFF0);
+    });
+    std::fs::write(&input, bytes).unwrap();
+    let out = run_limited(&["inspect".as_ref(), input.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("the patch database could not be read")
+            && stdout.contains("4294967280-byte string"),
+        "{stdout}"
+    );
+}
+
 cases! {
     // The msi crate sizes a table's rows by the declared stream length.
     a_table_stream_declaring_more_than_the_file: case(raw(|i| {
