@@ -79,9 +79,26 @@ pub fn show_name(name: &str) -> String {
     out
 }
 
-/// The part name for errors about a stream.
+/// The part name for errors about a stream. A name packed by Windows
+/// Installer (unreadable CJK-range characters) is followed by its
+/// unpacked form: `stream 㬙䟠... (PCW_CAB_Sample)`.
 pub fn stream_part(path: &Path) -> String {
-    format!("stream {}", show_name(&path_text(path)))
+    let text = path_text(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let unpacked = crate::streamname::decode(&name);
+    if unpacked.name != name || unpacked.is_table {
+        let table = if unpacked.is_table { "table " } else { "" };
+        format!(
+            "stream {} ({table}{})",
+            show_name(&text),
+            show_name(&unpacked.name)
+        )
+    } else {
+        format!("stream {}", show_name(&text))
+    }
 }
 
 /// The part name for errors about a storage.
@@ -171,6 +188,70 @@ pub fn read_stream_bounded<F: Read + Seek>(
         .read_to_end(&mut buf)
         .map_err(|e| Error::io("reading", e).at(stream_part(path)))?;
     Ok(buf)
+}
+
+/// Checks what the `msi` crate trusts when it opens the database in
+/// `path`, so that a hostile file cannot make it allocate without bound:
+/// every stream's declared length must fit in the file (the crate sizes
+/// its row tables by it), the summary information must pass this crate's
+/// property-set parser (which checks every string length against the
+/// bytes present; the crate reserves a declared length before reading),
+/// and the string lengths declared by `_StringPool` must fit in
+/// `_StringData` (the crate allocates each, up to 4 GiB, before reading).
+pub fn check_before_msi(path: &Path) -> Result<()> {
+    let mut cf = open(path)?;
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| Error::io("cannot read", e))?
+        .len();
+    let too_long = walk(&cf, Path::new("/"))?
+        .into_iter()
+        .find(|e| e.is_stream && e.len > file_len);
+    if let Some(e) = too_long {
+        return Err(Error::format(format!(
+            "declares {} bytes, more than the whole {file_len}-byte file",
+            e.len
+        ))
+        .at(stream_part(&e.path)));
+    }
+    let summary = Path::new("/").join(crate::summary::SUMMARY_STREAM);
+    if cf.is_stream(&summary) {
+        let bytes = read_stream_bounded(&mut cf, &summary, crate::patch::MAX_SUMMARY_LEN)?;
+        crate::propset::PropertySet::parse(&bytes)
+            .map_err(|e| Error::from(e).at(stream_part(&summary)))?;
+    }
+    let pool = Path::new("/").join(crate::streamname::encode("_StringPool", true));
+    let data = Path::new("/").join(crate::streamname::encode("_StringData", true));
+    if !cf.is_stream(&pool) || !cf.is_stream(&data) {
+        return Ok(()); // the msi crate says what is missing
+    }
+    let data_len = cf
+        .entry(&data)
+        .map_err(|e| Error::io("cannot find", e).at(stream_part(&data)))?
+        .len();
+    let entries = read_stream_bounded(&mut cf, &pool, crate::transform::MAX_POOL_LEN)?;
+    // Header (code page), then (length, reference count) per string; a
+    // zero length with references is followed by the 32-bit length.
+    let mut rest = entries.get(4..).unwrap_or_default();
+    let mut declared = 0u64;
+    while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
+        rest = tail;
+        let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
+        if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
+            let Some((long, tail)) = rest.split_first_chunk::<4>() else {
+                break;
+            };
+            rest = tail;
+            len = u64::from(u32::from_le_bytes(*long));
+        }
+        declared = declared.saturating_add(len);
+        if declared > data_len {
+            return Err(Error::format(format!(
+                "the strings it declares need more than the {data_len} bytes of _StringData"
+            ))
+            .at(stream_part(&pool)));
+        }
+    }
+    Ok(())
 }
 
 /// The names of the entries directly under the root storage.
@@ -321,6 +402,19 @@ mod tests {
         assert_eq!(FileKind::from_clsid(&Uuid::nil()), FileKind::Other);
         // On-disk bytes of the patch CLSID, as the format notes give them.
         assert_eq!(&CLSID_PATCH.to_bytes_le()[..4], &[0x86, 0x10, 0x0C, 0x00]);
+    }
+
+    #[test]
+    fn stream_part_unpacks_msi_names() {
+        let packed = crate::streamname::encode("PCW_CAB_Sample", false);
+        assert_eq!(
+            stream_part(&Path::new("/").join(&packed)),
+            format!("stream {packed} (PCW_CAB_Sample)")
+        );
+        assert_eq!(
+            stream_part(Path::new("/rtmA.1/\u{5}SummaryInformation")),
+            "stream rtmA.1/\\005SummaryInformation"
+        );
     }
 
     #[test]

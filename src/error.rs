@@ -189,6 +189,39 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
+/// Runs `f`, turning a panic inside it into an `Err` with the panic's
+/// message, for calls into crates that may panic on malformed input (the
+/// `msi` crate unwraps values of its own tables). The panic message is not
+/// printed for the calling thread; panics of other threads are reported as
+/// before. Whatever `f` built is dropped unused after a panic.
+pub fn contain_panics<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::{Arc, Mutex};
+    type Hook = Arc<dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync>;
+    // One hook swap at a time, so that two threads do not restore each
+    // other's hooks.
+    static SWAP: Mutex<()> = Mutex::new(());
+    let _swap = SWAP.lock().unwrap_or_else(|e| e.into_inner());
+    let previous: Hook = Arc::from(panic::take_hook());
+    let me = std::thread::current().id();
+    let others = Arc::clone(&previous);
+    panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != me {
+            others(info);
+        }
+    }));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    drop(panic::take_hook());
+    panic::set_hook(Box::new(move |info| previous(info)));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +238,16 @@ mod tests {
              declared length 9999 exceeds the 40 bytes left"
         );
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_contained_panic_is_an_error_with_its_message() {
+        assert_eq!(contain_panics(|| 7), Ok(7));
+        let e = contain_panics(|| -> u8 { panic!("bad table {}", 3) }).unwrap_err();
+        assert_eq!(e, "bad table 3");
+        // The hook is back: a later contained panic is still caught.
+        let none: Option<u8> = "x".parse().ok();
+        assert!(contain_panics(|| none.expect("a value")).is_err());
     }
 
     #[test]

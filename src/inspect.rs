@@ -223,7 +223,29 @@ fn value_text(v: &msi::Value) -> String {
     }
 }
 
+/// [`table_rows_of`], with a panic of the `msi` crate (it unwraps values
+/// of malformed tables) reported as a problem.
 fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
+    let mut found = Vec::new();
+    match crate::error::contain_panics(|| table_rows_of(path, names, &mut found)) {
+        Ok(rows) => {
+            problems.extend(found);
+            rows
+        }
+        Err(why) => {
+            problems.push(format!(
+                "the patch database could not be read: the msi crate failed: {why}"
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
+    if let Err(e) = container::check_before_msi(path) {
+        problems.push(format!("the patch database could not be read: {e}"));
+        return Vec::new();
+    }
     let mut package = match File::open(path).and_then(msi::Package::open) {
         Ok(p) => p,
         Err(e) => {

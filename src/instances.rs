@@ -102,7 +102,18 @@ struct Base {
     schema: Schema,
 }
 
+/// [`read_base_of`], with a panic of the `msi` crate (it unwraps values of
+/// malformed tables) turned into an error.
 fn read_base(path: &Path) -> Result<Base> {
+    crate::error::contain_panics(|| read_base_of(path)).unwrap_or_else(|why| {
+        Err(Error::format(format!(
+            "cannot read the installer database: the msi crate failed: {why}"
+        )))
+    })
+}
+
+fn read_base_of(path: &Path) -> Result<Base> {
+    container::check_before_msi(path)?;
     let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
     let mut package =
         msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;

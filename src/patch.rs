@@ -17,12 +17,18 @@ use crate::guid::Guid;
 use crate::propset::PropertySet;
 use crate::summary::{
     self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int, get_string,
-    pid, property_part,
+    pid, property_part, require_string,
 };
 
 /// Summary streams larger than this are refused before they are read:
 /// even a thousand instances add well under a megabyte to them.
 pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
+
+/// Patches listing more transform pairs than this in LastSavedBy are
+/// refused before any transform is read: planning compares pairs with
+/// pairs, so the count bounds the time a hostile file can cost. A patch
+/// retargeted to two thousand instances with four pairs each stays below it.
+pub const MAX_PAIRS: usize = 8192;
 
 /// One transform substorage of a patch, as far as retargeting cares.
 #[derive(Debug, Clone, Serialize)]
@@ -71,22 +77,27 @@ impl Pair {
     /// code must be the source's, or `upgrade` when given (an instance with
     /// an upgrade code of its own).
     pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
-        let same = |copy: &Transform, src: &Transform, base: Guid, instance: Guid| {
+        let base = source.base();
+        // The source's codes with `base` replaced by `instance`: what
+        // parsing `src.revision.retargeted(base, instance, None)` gives,
+        // without building and parsing text for every comparison (planning
+        // compares every pair with every pair).
+        let swapped = |copy: &summary::CodeVersion, src: &summary::CodeVersion| {
+            copy.code == if src.code == base { instance } else { src.code }
+                && copy.version == src.version
+        };
+        let same = |copy: &Transform, src: &Transform| {
             copy.content_digest == src.content_digest
                 && copy.char_count == src.char_count
-                && TransformRevision::parse(&src.revision.retargeted(base, instance, None))
-                    .is_ok_and(|want| {
-                        copy.revision.from == want.from
-                            && copy.revision.to == want.to
-                            && (copy.revision.upgrade_code == want.upgrade_code
-                                || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
-                    })
+                && swapped(&copy.revision.from, &src.revision.from)
+                && swapped(&copy.revision.to, &src.revision.to)
+                && (copy.revision.upgrade_code == src.revision.upgrade_code
+                    || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
         };
-        let base = source.base();
-        same(&self.main, &source.main, base, instance)
+        same(&self.main, &source.main)
             && match (&source.partner, &self.partner) {
                 (None, None) => true,
-                (Some(sp), Some(cp)) => same(cp, sp, base, instance),
+                (Some(sp), Some(cp)) => same(cp, sp),
                 _ => false,
             }
     }
@@ -167,13 +178,7 @@ impl Patch {
     fn understand(path: &Path, mut cf: CompoundFile<File>) -> Result<Patch> {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
         let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
-        let text = |id: u32| -> Result<String> {
-            get_string(&summary, id).at(stream.clone())?.ok_or_else(|| {
-                Error::format("is missing")
-                    .at(property_part(id))
-                    .at(stream.clone())
-            })
-        };
+        let text = |id: u32| -> Result<String> { require_string(&summary, id).at(stream.clone()) };
         let template = text(pid::TEMPLATE)?;
         let last_saved_by = text(pid::LAST_SAVED_BY)?;
         let revision = text(pid::REVISION_NUMBER)?;
@@ -192,6 +197,15 @@ impl Patch {
         let names = summary::parse_transform_list(&last_saved_by)
             .at(property_part(pid::LAST_SAVED_BY))
             .at(stream.clone())?;
+        if names.len() > MAX_PAIRS {
+            return Err(Error::format(format!(
+                "LastSavedBy lists {} transform pairs; patches with more than {MAX_PAIRS} \
+                 are refused",
+                names.len()
+            ))
+            .at(property_part(pid::LAST_SAVED_BY))
+            .at(stream));
+        }
         let root_names = container::root_names(&cf);
         let mut pairs = Vec::with_capacity(names.len());
         for PairNames { main, partner } in names {
@@ -234,6 +248,20 @@ impl Patch {
 
 /// Reads one transform substorage named in LastSavedBy.
 pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transform> {
+    // A name with a path separator, or "." / "..", would be resolved by
+    // `Path::join` and `cfb` to an entry elsewhere in the file (a nested
+    // storage, the root): a transform is a storage at the root.
+    let not_a_name = matches!(name, "" | "." | "..")
+        || name.contains(['/', '\\', ':', '!'])
+        || name.encode_utf16().count() > crate::names::MAX_NAME_UNITS;
+    if not_a_name {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but that is not the name of a storage at the root of \
+             the file (1 to {} UTF-16 units, none of / \\ : !)",
+            show_name(name),
+            crate::names::MAX_NAME_UNITS
+        )));
+    }
     let dir = Path::new("/").join(name);
     let part = storage_part(name);
     if !cf.exists(&dir) {
@@ -260,13 +288,7 @@ pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transfo
             container::stream_part(Path::new(SUMMARY_STREAM))
         )
     };
-    let raw = get_string(&set, pid::REVISION_NUMBER)
-        .at(stream())?
-        .ok_or_else(|| {
-            Error::format("is missing")
-                .at(property_part(pid::REVISION_NUMBER))
-                .at(stream())
-        })?;
+    let raw = require_string(&set, pid::REVISION_NUMBER).at(stream())?;
     let revision = TransformRevision::parse(&raw)
         .at(property_part(pid::REVISION_NUMBER))
         .at(stream())?;

@@ -102,6 +102,23 @@ pub fn get_string(set: &PropertySet, id: u32) -> Result<Option<String>> {
     }
 }
 
+/// Reads a string property the caller cannot do without: an error saying
+/// "is missing" when it is absent, or naming its type when it is not a
+/// string (a Template stored as VT_I4 is not a missing Template).
+pub fn require_string(set: &PropertySet, id: u32) -> Result<String> {
+    match set.get(id) {
+        None => Err(Error::format("is missing").at(property_part(id))),
+        Some(PropertyValue::Lpstr(_)) => {
+            get_string(set, id)?.ok_or_else(|| Error::format("is missing").at(property_part(id)))
+        }
+        Some(other) => Err(Error::format(format!(
+            "is {}, not a string (VT_LPSTR)",
+            other.type_name()
+        ))
+        .at(property_part(id))),
+    }
+}
+
 /// Reads an integer property (VT_I2 or VT_I4).
 pub fn get_int(set: &PropertySet, id: u32) -> Option<i64> {
     match set.get(id) {
@@ -388,9 +405,19 @@ pub struct PairNames {
 
 /// Parses a patch's LastSavedBy into transform pairs: every entry is
 /// `:name`, and a `:#X` entry belongs to the `:X` entry right before it.
+///
+/// A storage listed twice (names compare as the compound file compares
+/// them, ignoring case) is an error: no tool writes that, and every
+/// listing would be read, planned and copied again.
 pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
     let mut pairs: Vec<PairNames> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in split_list(text) {
+        if !seen.insert(crate::names::name_key(entry)) {
+            return Err(Error::format(format!(
+                "LastSavedBy lists {entry} more than once"
+            )));
+        }
         let name = entry.strip_prefix(':').ok_or_else(|| {
             Error::format(format!(
                 "LastSavedBy entry {entry:?} does not start with ':' (every entry names a \

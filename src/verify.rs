@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::apply::{copy_summary_after, root_summary_after};
 use crate::container::{self, EntryMeta, stream_part};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::layout::{Layout, overlaps};
 use crate::patch::Patch;
 use crate::plan::Plan;
@@ -123,8 +123,11 @@ pub fn verify(
     output: &Path,
     written: Option<&[(u64, u64)]>,
 ) -> Result<Verification> {
+    let input_path = input.path.clone();
     verify_inner(input, plan, output, written).map_err(|e| {
-        if e.kind() == crate::ErrorKind::Verify {
+        // A damaged input stream (a chain that loops or leaves the file)
+        // shows first here, where it is read whole: it is the input's fault.
+        if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
             e
         } else {
             Error::verify(format!("the result does not re-read: {e}"))
@@ -290,18 +293,46 @@ fn verify_inner(
     Ok(report)
 }
 
+/// A reader that remembers whether it failed, to tell which of two
+/// streams read side by side was unreadable.
+struct Marked<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for Marked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.failed |= r.is_err();
+        r
+    }
+}
+
 fn compare_streams(input: &mut Patch, a: &Path, out: &mut Patch, b: &Path) -> Result<()> {
-    let mut sa = input
-        .cf
-        .open_stream(a)
-        .map_err(|e| Error::io("cannot open", e).at(stream_part(a)))?;
-    let mut sb = out
-        .cf
-        .open_stream(b)
-        .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?;
-    let equal = container::streams_equal(&mut sa, &mut sb)
-        .map_err(|e| Error::io("comparing", e))
-        .at(stream_part(b))?;
+    let input_error = |e: std::io::Error, what: &str| {
+        Error::io(format!("{what} the input's stream"), e)
+            .at(stream_part(a))
+            .in_file(&input.path)
+    };
+    let mut sa = Marked {
+        inner: input
+            .cf
+            .open_stream(a)
+            .map_err(|e| input_error(e, "cannot open"))?,
+        failed: false,
+    };
+    let mut sb = Marked {
+        inner: out
+            .cf
+            .open_stream(b)
+            .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?,
+        failed: false,
+    };
+    let equal = match container::streams_equal(&mut sa, &mut sb) {
+        Ok(equal) => equal,
+        Err(e) if sa.failed => return Err(input_error(e, "reading")),
+        Err(e) => return Err(Error::io("comparing", e).at(stream_part(b))),
+    };
     if !equal {
         return Err(Error::verify(format!(
             "{} differs from the input's {}",

@@ -232,6 +232,12 @@ pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
                     )
                 } else if entry == ":" {
                     (Severity::Error, code::EMPTY_ENTRY, "it names nothing")
+                } else if e.reason().contains("more than once") {
+                    (
+                        Severity::Error,
+                        code::DUPLICATE_ENTRY,
+                        "Windows Installer would apply it twice",
+                    )
                 } else {
                     (
                         Severity::Error,

@@ -1,0 +1,491 @@
+//! The checks behind the fuzz targets, kept apart from libFuzzer so that
+//! `cargo test` can replay saved inputs through the same code
+//! (`fuzz/tests/replay.rs`).
+//!
+//! Each check panics only when the library breaks a promise: a panic
+//! inside the library, an edit that does not re-read, a failed run that
+//! leaves a file behind, an input that changed.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use msp_retarget::layout::Layout;
+use msp_retarget::patch::Patch;
+use msp_retarget::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::propset::{PropertySet, PropertyValue};
+use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::synth::{PatchSpec, write_patch};
+use msp_retarget::untarget::{UntargetRequest, untarget};
+
+/// An instance product code that no seed uses.
+pub const INSTANCE: &str = "{11111111-1111-4111-8111-111111111111}";
+
+//===========================================================================//
+// (a) the property-set codec
+
+/// Parses `data[4..]` as a property set; when it parses, checks the byte
+/// faithful round trip, reads every property, then makes one edit chosen
+/// by `data[..4]` and checks the result re-parses with the edit in it and
+/// every other property as it was (or, when the edit is refused, that the
+/// set did not change).
+pub fn propset(data: &[u8]) {
+    let Some((ctl, bytes)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let Ok(mut set) = PropertySet::parse(bytes) else {
+        return;
+    };
+    assert_eq!(set.as_bytes(), bytes, "parse is not byte-faithful");
+    let ids = set.property_ids();
+    for &id in &ids {
+        let _ = set.get(id);
+        let _ = set.get_string(id);
+    }
+    let _ = (
+        set.code_page(),
+        set.section_count(),
+        set.fmtid(),
+        set.warnings(),
+    );
+    let before = set.clone();
+
+    let pid = u32::from(ctl[0] % 20);
+    let len = usize::from(ctl[1]);
+    let text: String = "{11111111-1111-4111-8111-111111111111};"
+        .chars()
+        .cycle()
+        .take(len)
+        .collect();
+    let value = match ctl[2] % 6 {
+        0 => Some(PropertyValue::Lpstr(text.clone().into_bytes())),
+        1 => Some(PropertyValue::I4(i32::from(ctl[3]) - 7)),
+        2 => Some(PropertyValue::I2(i16::from(ctl[3]))),
+        3 => Some(PropertyValue::FileTime(u64::from(ctl[3]) << 40)),
+        4 => Some(PropertyValue::Lpstr(vec![b'x'; len])),
+        _ => None,
+    };
+    let (result, edited) = match (ctl[2] % 6, value) {
+        (0, _) => (set.set_string(pid, &text), true),
+        (5, _) => (set.remove(pid).map(|_| ()), true),
+        (_, Some(v)) => (set.set(pid, v), true),
+        (_, None) => (Ok(()), false),
+    };
+    if !edited {
+        return;
+    }
+    match result {
+        Err(_) => assert_eq!(set, before, "a refused edit changed the set"),
+        Ok(_) => {
+            let again = PropertySet::parse(set.as_bytes()).expect("an edited set must re-parse");
+            assert_eq!(again.as_bytes(), set.as_bytes());
+            assert_eq!(again.section_count(), before.section_count());
+            if ctl[2] % 6 == 0 && pid != 1 {
+                // Text set through the code page reads back the same.
+                if let Some(Ok(got)) = again.get_string(pid) {
+                    assert_eq!(got, text, "property {pid} does not read back");
+                }
+            }
+            if ctl[2] % 6 == 5 {
+                let dup = ids.iter().filter(|&&i| i == pid).count() > 1;
+                assert!(
+                    dup || again.get(pid).is_none(),
+                    "property {pid} not removed"
+                );
+            }
+            // Every other property keeps its value, unless the set holds
+            // values whose extent an edit may legitimately move (raw
+            // unknown types and dictionaries run to the next value).
+            let raw_extents = ids.iter().any(|&i| {
+                matches!(
+                    before.get(i),
+                    Some(PropertyValue::Other { .. } | PropertyValue::Dictionary(_))
+                )
+            });
+            if !raw_extents && pid != 1 {
+                for &id in ids.iter().filter(|&&i| i != pid) {
+                    assert_eq!(
+                        again.get(id),
+                        before.get(id),
+                        "editing property {pid} changed property {id}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+//===========================================================================//
+// (b) open → inspect → plan → retarget → untarget
+
+/// A scratch folder per thread of the fuzzing process, on a RAM disk when
+/// there is one (every run syncs its output). Removed at exit only by the
+/// operating system's temp cleaning: it holds at most three small files.
+fn scratch() -> PathBuf {
+    thread_local! {
+        static DIR: PathBuf = {
+            static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let base = if Path::new("/dev/shm").is_dir() {
+                PathBuf::from("/dev/shm")
+            } else {
+                std::env::temp_dir()
+            };
+            let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = base.join(format!("msp-retarget-fuzz.{}.{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("creating the scratch folder");
+            dir
+        };
+    }
+    DIR.with(Clone::clone)
+}
+
+/// Removes this thread's scratch folder (tests call it when done).
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch());
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Writes `data` as a patch and runs the whole tool on it: inspect, a
+/// retarget to one instance (with `{BASE}=` when the patch has several
+/// targets) and, when that succeeds, an untarget of the result. A failure
+/// must leave the input unchanged and the folder without output or
+/// temporary file; a success must leave an output that re-reads and lists
+/// the instance.
+pub fn pipeline(data: &[u8]) {
+    let dir = &scratch();
+    for name in names_in(dir) {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let input = dir.join("in.msp");
+    std::fs::write(&input, data).expect("writing the input");
+
+    let _ = msp_retarget::inspect::inspect(&input);
+
+    let mut instance = INSTANCE.to_string();
+    let mut options = PlanOptions::default();
+    if let Ok(p) = Patch::open(&input) {
+        if p.targets.len() > 1 {
+            instance = format!("{}={INSTANCE}", p.targets[0].braced());
+        }
+        options.strip_signature = true;
+        options.copy_all = data.len() % 2 == 1;
+    }
+    let Ok(request) = InstanceRequest::parse(&instance) else {
+        return;
+    };
+    let output = dir.join("out.msp");
+    let req = RetargetRequest {
+        input: input.clone(),
+        destination: Destination::Output(output.clone()),
+        instances: vec![request],
+        options,
+    };
+    let result = retarget(&req);
+    assert_eq!(
+        std::fs::read(&input).expect("reading the input back"),
+        data,
+        "the input changed"
+    );
+    match result {
+        Err(e) => {
+            assert_eq!(
+                names_in(dir),
+                ["in.msp"],
+                "a failed retarget left files: {e}"
+            );
+            assert!(!e.to_string().is_empty());
+        }
+        Ok(_) => {
+            let out = Patch::open(&output).expect("a written result must re-read");
+            let code = msp_retarget::guid::Guid::parse_braced(INSTANCE).expect("a GUID");
+            assert!(
+                out.targets_product(code),
+                "the result does not list the instance"
+            );
+            drop(out);
+            let back = dir.join("back.msp");
+            let req = UntargetRequest {
+                input: output.clone(),
+                destination: Destination::Output(back.clone()),
+                instances: vec![code],
+                force: false,
+            };
+            if untarget(&req).is_err() {
+                assert!(!back.exists(), "a failed untarget left its output");
+            } else {
+                Patch::open(&back).expect("an untargeted result must re-read");
+            }
+        }
+    }
+}
+
+//===========================================================================//
+// (c) the layout reader
+
+/// Reads the layout of `data` as a compound file and walks the chain of
+/// every regular stream it lists, checking that each visited sector lies
+/// inside the file.
+pub fn layout(data: &[u8]) {
+    let mut file = Cursor::new(data);
+    let Ok(layout) = Layout::read(&mut file) else {
+        return;
+    };
+    let len = data.len() as u64;
+    let sector_len = layout.sector_len();
+    let mut places: Vec<_> = layout.streams.values().copied().collect();
+    places.sort_by_key(|p| (p.start, p.len, p.mini));
+    for place in places {
+        if place.mini {
+            assert!(layout.walk_chain(&mut file, place, |_, _, _| true).is_err());
+            continue;
+        }
+        let mut visited = 0u64;
+        let _ = layout.walk_chain(&mut file, place, |sector, offset, _next| {
+            visited += 1;
+            assert!(
+                offset + sector_len <= len,
+                "sector {sector} lies outside the file"
+            );
+            let _ = layout.fat_range_of(sector);
+            true
+        });
+        assert!(
+            visited <= place.len.div_ceil(sector_len),
+            "walked past the stream's length"
+        );
+        let _ = layout.next_sector(&mut file, place.start);
+    }
+}
+
+//===========================================================================//
+// (d) the transform table reader and instance sources
+
+/// The transform reader on arbitrary bytes. A compound file: every storage
+/// is read as a transform (its tables with the Property-only schema and,
+/// when the file is a database the `msi` crate opens, with its schema),
+/// and the file as an instance source (`instances::from_product`).
+/// Anything else: `[u16 pool length][pool][u16 data length][data][rows]`
+/// through `StringPool::parse` and `decode_rows` for a few table shapes.
+pub fn transform(data: &[u8]) {
+    use msp_retarget::transform::{
+        ColumnDef, ColumnKind, Schema, StringPool, TableDef, decode_rows, property_changes,
+        read_transform_tables,
+    };
+    if data.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        let Ok(mut cf) = cfb::CompoundFile::open(Cursor::new(data)) else {
+            return;
+        };
+        let storages: Vec<PathBuf> = cf
+            .walk()
+            .filter(|e| !e.is_stream())
+            .map(|e| e.path().to_path_buf())
+            .take(64)
+            .collect();
+        // The msi crate panics on some malformed tables; the tool contains
+        // that the same way (error::contain_panics).
+        let schema = msp_retarget::error::contain_panics(|| {
+            msi::Package::open(Cursor::new(data)).map(|p| Schema::from_package(&p))
+        })
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(Schema::property_only);
+        for storage in &storages {
+            let _ = read_transform_tables(&mut cf, storage, &Schema::property_only());
+            let _ = read_transform_tables(&mut cf, storage, &schema);
+            let _ = property_changes(&mut cf, storage, &schema);
+        }
+        let dir = scratch();
+        let path = dir.join("source.msi");
+        std::fs::write(&path, data).expect("writing the input");
+        let _ = msp_retarget::instances::from_product(&path);
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let take = |rest: &mut &[u8]| -> Option<Vec<u8>> {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
+        let (head, tail) = tail.split_at(len);
+        *rest = tail;
+        Some(head.to_vec())
+    };
+    let mut rest = data;
+    let (Some(pool), Some(strings)) = (take(&mut rest), take(&mut rest)) else {
+        return;
+    };
+    let Ok(pool) = StringPool::parse(&pool, &strings) else {
+        return;
+    };
+    for id in 0..pool.len() as u32 + 2 {
+        let _ = pool.get(id);
+    }
+    let tables = [
+        TableDef::new(
+            "Property",
+            vec![
+                ColumnDef::new("Property", ColumnKind::String, true),
+                ColumnDef::new("Value", ColumnKind::String, false),
+            ],
+        ),
+        TableDef::new(
+            "Mixed",
+            vec![
+                ColumnDef::new("Key", ColumnKind::Int16, true),
+                ColumnDef::new("Name", ColumnKind::String, true),
+                ColumnDef::new("Size", ColumnKind::Int32, false),
+                ColumnDef::new("Data", ColumnKind::Stream, false),
+            ],
+        ),
+        TableDef::new(
+            "Wide",
+            (0..20)
+                .map(|i| ColumnDef::new(format!("C{i}"), ColumnKind::Int16, i == 0))
+                .collect(),
+        ),
+    ];
+    for table in &tables {
+        let _ = decode_rows(table, rest, &pool);
+    }
+}
+
+//===========================================================================//
+// Seeds
+
+/// Named seed inputs of one target.
+pub type Seeds = Vec<(String, Vec<u8>)>;
+
+/// Whole-file seeds (for `pipeline` and `layout`): the presets of
+/// `msp_retarget::synth` with small cabinets, below and above the 4 KiB
+/// mini-stream cutoff, a signed one, and every file of `extra` folders.
+pub fn file_seeds(extra: &[PathBuf]) -> Seeds {
+    let mut files = Seeds::new();
+    let presets = [
+        ("single", PatchSpec::single_product()),
+        ("two-products", PatchSpec::two_products()),
+        ("two-baselines", PatchSpec::two_baselines()),
+    ];
+    for (name, spec) in presets {
+        for cabinet_len in [100u64, 5000] {
+            let spec = PatchSpec {
+                cabinet_len,
+                ..spec.clone()
+            };
+            files.push((format!("synth-{name}-{cabinet_len}"), build(&spec)));
+        }
+    }
+    let signed = PatchSpec {
+        signed: true,
+        cabinet_len: 100,
+        ..PatchSpec::single_product()
+    };
+    files.push(("synth-signed".into(), build(&signed)));
+    for dir in extra {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if let Ok(bytes) = std::fs::read(&path) {
+                files.push((format!("file-{name}"), bytes));
+            }
+        }
+    }
+    files
+}
+
+/// Property-set seeds: every `\005SummaryInformation` stream of `files`
+/// behind a few edit selectors (set Template as text, set LastSavedBy as
+/// text, set RevisionNumber to an integer, remove Template).
+pub fn propset_seeds(files: &Seeds) -> Seeds {
+    let mut out = Seeds::new();
+    for (name, bytes) in files {
+        for (k, stream) in summaries(bytes).into_iter().enumerate() {
+            for ctl in [[7u8, 80, 0, 0], [8, 40, 0, 0], [9, 0, 1, 3], [7, 0, 5, 0]] {
+                let mut seed = ctl.to_vec();
+                seed.extend_from_slice(&stream);
+                out.push((format!("{name}-{k}-{}-{}", ctl[0], ctl[2]), seed));
+            }
+        }
+    }
+    out
+}
+
+/// Transform seeds: the whole files (patches hold transform storages, the
+/// corpus has a product with instance transforms and a stand-alone .mst)
+/// and two raw pool-and-rows inputs for the non-compound mode of
+/// [`transform`].
+pub fn transform_seeds(files: &Seeds) -> Seeds {
+    let mut out = files.clone();
+    // Pool: code page 1252, strings "ProductCode" and a GUID; rows of the
+    // Property table: an add (mask 0x0201, two columns) and an update of
+    // column 1 (mask 0x0002) and a delete (mask 0).
+    let strings: [&[u8]; 2] = [b"ProductCode", b"{11111111-1111-4111-8111-111111111111}"];
+    let mut pool = 1252u32.to_le_bytes().to_vec();
+    for s in strings {
+        pool.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        pool.extend_from_slice(&1u16.to_le_bytes());
+    }
+    let data: Vec<u8> = strings.concat();
+    let rows: [u16; 8] = [0x0201, 1, 2, 0x0002, 1, 2, 0x0000, 1];
+    let mut seed = Vec::new();
+    seed.extend_from_slice(&(pool.len() as u16).to_le_bytes());
+    seed.extend_from_slice(&pool);
+    seed.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    seed.extend_from_slice(&data);
+    for r in rows {
+        seed.extend_from_slice(&r.to_le_bytes());
+    }
+    out.push(("raw-property-rows".into(), seed.clone()));
+    // The same with the long-reference flag (3-byte string references).
+    seed[2 + 3] |= 0x80;
+    out.push(("raw-long-refs".into(), seed));
+    out
+}
+
+fn build(spec: &PatchSpec) -> Vec<u8> {
+    write_patch(spec, Cursor::new(Vec::new()))
+        .expect("building a synthetic patch")
+        .into_inner()
+}
+
+/// Every summary-information stream of a compound file.
+fn summaries(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(mut cf) = cfb::CompoundFile::open(Cursor::new(bytes)) else {
+        return Vec::new();
+    };
+    let paths: Vec<PathBuf> = cf
+        .walk()
+        .filter(|e| e.is_stream() && e.name() == "\u{5}SummaryInformation")
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    paths
+        .iter()
+        .filter_map(|p| {
+            let mut data = Vec::new();
+            cf.open_stream(p).ok()?.read_to_end(&mut data).ok()?;
+            Some(data)
+        })
+        .collect()
+}
+
+/// Runs every check on one input.
+pub fn all(data: &[u8]) {
+    propset(data);
+    layout(data);
+    transform(data);
+    pipeline(data);
+}
