@@ -180,6 +180,9 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
     for spec in &a.products {
         products.push(ProductFacts::parse_spec(spec)?);
     }
+    for path in &a.instances_from {
+        products.extend(ProductFacts::instances_of(path)?);
+    }
     let r = check::check_file(&a.patch, &products)?;
     if a.json {
         print_out(&report::to_json("check", &r));

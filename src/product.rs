@@ -109,6 +109,36 @@ impl ProductFacts {
         read_package(path).in_file(path)
     }
 
+    /// The facts of every instance a product database defines through its
+    /// embedded instance transforms: the product's own facts with the
+    /// instance's ProductCode, and its UpgradeCode where the instance
+    /// transform sets one (instance transforms change neither version nor
+    /// language).
+    pub fn instances_of(path: &Path) -> Result<Vec<ProductFacts>> {
+        let base = ProductFacts::from_package(path)?;
+        let source = crate::instances::from_product(path)?;
+        if source.instances.is_empty() {
+            return Err(crate::error::Error::usage(
+                "defines no instance (no transform changes the ProductCode)",
+            )
+            .in_file(path));
+        }
+        Ok(source
+            .instances
+            .iter()
+            .map(|i| ProductFacts {
+                code: i.product_code,
+                upgrade_code: i.upgrade_code.or(base.upgrade_code),
+                source: format!(
+                    "instance {} of {}",
+                    i.id.as_deref().unwrap_or("?"),
+                    path.display()
+                ),
+                ..base.clone()
+            })
+            .collect())
+    }
+
     /// A one-line description: `{CODE} 1.0.0.0, language 1033, upgrade code {U}`.
     pub fn describe(&self) -> String {
         let mut s = self.code.braced();

@@ -410,3 +410,43 @@ fn an_instance_with_its_own_upgrade_code_gets_it_in_the_copies() {
         assert_eq!(pair.main.revision.upgrade_code, Some(g(UPGRADE)));
     }
 }
+
+#[test]
+#[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+fn check_instances_from_confirms_every_instance_of_a_retargeted_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = patch_for_instance_product(dir.path());
+    let msi = wix3("instance-transforms.msi");
+    let out = dir.path().join("all.msp");
+    let check = |p: &Path| {
+        run_cli(&[
+            "check".as_ref(),
+            p.as_os_str(),
+            "--instances-from".as_ref(),
+            msi.as_os_str(),
+        ])
+    };
+    // The original patch serves none of the instances.
+    let before = check(&patch);
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+    let r = run_cli(&[
+        "retarget".as_ref(),
+        patch.as_os_str(),
+        "--instances-from".as_ref(),
+        msi.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let after = check(&out);
+    let text = String::from_utf8_lossy(&after.stdout);
+    assert_eq!(after.status.code(), Some(0), "{text}");
+    for code in [INSTANCE1, INSTANCE2, INSTANCE3] {
+        assert!(text.contains(code), "{text}");
+    }
+}

@@ -50,7 +50,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Tell whether a patch installs on given products, and why; lint the patch.
     #[command(
-        after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
+        after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix-all.msp --package product.msi --instances-from product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
     )]
     Check(CheckArgs),
     /// Retarget every patch a manifest names, several at once.
@@ -66,7 +66,7 @@ pub enum Command {
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products"]))]
+#[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products", "instances_from"]))]
 pub struct CheckArgs {
     /// The patch to check.
     pub patch: PathBuf,
@@ -83,6 +83,12 @@ pub struct CheckArgs {
         value_name = "CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]"
     )]
     pub products: Vec<String>,
+
+    /// Every instance a product database defines through its embedded
+    /// instance transforms, each checked with the product's facts and the
+    /// instance's ProductCode (and UpgradeCode, when it has its own).
+    #[arg(long, value_name = "PRODUCT.msi")]
+    pub instances_from: Vec<PathBuf>,
 
     /// Print a JSON report on stdout.
     #[arg(long)]
