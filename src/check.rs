@@ -11,6 +11,7 @@
 //!
 //! [`Patch`]: crate::patch::Patch
 
+pub mod gate;
 pub mod lint;
 pub mod rules;
 #[cfg(test)]

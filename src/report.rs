@@ -185,8 +185,28 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             "verified: {} entries unchanged, {} entries added, {} bytes compared",
             v.unchanged_entries, v.added_entries, v.bytes_compared
         );
+        render_checked(&mut s, &v.checked);
     }
     s
+}
+
+/// The check of the result: what was re-checked and what lint found new.
+fn render_checked(s: &mut String, c: &crate::check::gate::ResultCheck) {
+    let _ = writeln!(
+        s,
+        "checked: {} product{} apply as planned (instances like their base, other targets \
+         unchanged)",
+        c.products_checked,
+        if c.products_checked == 1 { "" } else { "s" }
+    );
+    for f in &c.new_findings {
+        let severity = match f.severity {
+            crate::check::Severity::Error => "error",
+            crate::check::Severity::Warning => "warning",
+            crate::check::Severity::Info => "note",
+        };
+        let _ = writeln!(s, "  {severity} [{}]: {}", f.code, f.message);
+    }
 }
 
 /// Renders an untarget report for people.
@@ -224,6 +244,9 @@ pub fn render_untarget(r: &UntargetReport) -> String {
     }
     if r.plan.last_saved_by_after != r.plan.last_saved_by_before {
         let _ = writeln!(s, "LastSavedBy: {}", r.plan.last_saved_by_after);
+    }
+    if let Some(v) = &r.verification {
+        render_checked(&mut s, &v.checked);
     }
     s
 }

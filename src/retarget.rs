@@ -94,6 +94,7 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
         &req.input,
         dest.as_deref(),
         &req.destination,
+        req.options.copy_all,
     )?;
     report.outcome = outcome;
     report.output = output;
@@ -119,14 +120,16 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
 }
 
 /// Carries out a plan: nothing for a dry run; a plain copy when nothing
-/// changes (none in place); otherwise apply to a private copy, verify,
-/// commit. Shared by every command that edits a patch.
+/// changes (none in place); otherwise apply to a private copy, verify
+/// (which re-checks the result as a patch; `allow_ambiguity` as in
+/// [`verify`]), commit. Shared by every command that edits a patch.
 pub(crate) fn execute(
     mut patch: Patch,
     plan: &Plan,
     input: &Path,
     dest: Option<&Path>,
     destination: &Destination,
+    allow_ambiguity: bool,
 ) -> Result<(Outcome, Option<PathBuf>, Option<Verification>)> {
     let Some(dest) = dest else {
         let outcome = if plan.changes_anything() {
@@ -162,8 +165,14 @@ pub(crate) fn execute(
         written
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
-    let verification =
-        verify(&mut patch, plan, staged.path(), Some(&written)).map_err(|e| e.in_file(dest))?;
+    let verification = verify(
+        &mut patch,
+        plan,
+        staged.path(),
+        Some(&written),
+        allow_ambiguity,
+    )
+    .map_err(|e| e.in_file(dest))?;
     tracing::debug!(?verification, "verified");
     drop(patch);
     staged.commit(permissions)?;

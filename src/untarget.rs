@@ -154,8 +154,14 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
     let (instances, plan) =
         plan_untarget(&patch, &req.instances, req.force).map_err(|e| e.in_file(&req.input))?;
     let patch_code = patch.codes.patch_code;
-    let (outcome, output, verification) =
-        execute(patch, &plan, &req.input, dest.as_deref(), &req.destination)?;
+    let (outcome, output, verification) = execute(
+        patch,
+        &plan,
+        &req.input,
+        dest.as_deref(),
+        &req.destination,
+        false,
+    )?;
     Ok(UntargetReport {
         input: req.input.clone(),
         output,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::apply::{copy_summary_after, root_summary_after};
+use crate::check::gate::{ResultCheck, check_result};
 use crate::container::{self, EntryMeta, stream_part};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, overlaps};
@@ -35,6 +36,9 @@ pub struct Verification {
     /// Bytes of large untouched streams vouched for by their layout (same
     /// directory entry and chain, no sector written) instead of compared.
     pub bytes_vouched_by_layout: u64,
+    /// The result re-checked as `check` would: lint, and every requested
+    /// instance and kept target against the rules.
+    pub checked: ResultCheck,
 }
 
 /// Streams at least this long are checked by layout when possible.
@@ -116,15 +120,19 @@ fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
 
 /// Verifies the file at `output` against `input` and `plan`. With the
 /// byte ranges the edit wrote (`written`), large untouched streams are
-/// checked by layout instead of byte for byte.
+/// checked by layout instead of byte for byte. Then the result is checked
+/// as a patch ([`check_result`]): a result that lints worse than the input
+/// or would not apply as planned is refused. `allow_ambiguity` lets more
+/// pairs validate for a product than before (`--copy-all`).
 pub fn verify(
     input: &mut Patch,
     plan: &Plan,
     output: &Path,
     written: Option<&[(u64, u64)]>,
+    allow_ambiguity: bool,
 ) -> Result<Verification> {
     let input_path = input.path.clone();
-    verify_inner(input, plan, output, written).map_err(|e| {
+    let (mut report, out) = verify_inner(input, plan, output, written).map_err(|e| {
         // A damaged input stream (a chain that loops or leaves the file)
         // shows first here, where it is read whole: it is the input's fault.
         if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
@@ -132,7 +140,9 @@ pub fn verify(
         } else {
             Error::verify(format!("the result does not re-read: {e}"))
         }
-    })
+    })?;
+    report.checked = check_result(input, &out, plan, allow_ambiguity)?;
+    Ok(report)
 }
 
 fn verify_inner(
@@ -140,7 +150,7 @@ fn verify_inner(
     plan: &Plan,
     output: &Path,
     written: Option<&[(u64, u64)]>,
-) -> Result<Verification> {
+) -> Result<(Verification, Patch)> {
     let mut out = Patch::open(output)?;
     let mut layout = written.and_then(|w| LayoutCheck::new(&input.path, output, w));
     let fail = |what: String| Error::verify(what);
@@ -290,7 +300,7 @@ fn verify_inner(
             container::path_text(extra)
         )));
     }
-    Ok(report)
+    Ok((report, out))
 }
 
 /// A reader that remembers whether it failed, to tell which of two
@@ -373,7 +383,7 @@ mod tests {
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
         let (_, mut written) = cf.into_inner().finish();
         tamper(&output, &mut written);
-        verify(&mut patch, &plan, &output, Some(&written))
+        verify(&mut patch, &plan, &output, Some(&written), false)
     }
 
     /// The file offset of the middle of the cabinet stream.
@@ -426,7 +436,7 @@ mod tests {
         write_patch_file(&spec, &input).unwrap();
         let mut patch = Patch::open(&input).unwrap();
         let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
-        let v = verify(&mut patch, &plan, &input.clone(), None).unwrap();
+        let v = verify(&mut patch, &plan, &input.clone(), None, false).unwrap();
         assert_eq!(v.bytes_vouched_by_layout, 0);
         assert!(v.bytes_compared >= 2 * 1024 * 1024);
     }

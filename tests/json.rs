@@ -103,6 +103,23 @@ struct VerificationDoc {
     added_entries: u64,
     bytes_compared: u64,
     bytes_vouched_by_layout: u64,
+    checked: ResultCheckDoc,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ResultCheckDoc {
+    products_checked: u64,
+    new_findings: Vec<FindingDoc>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct FindingDoc {
+    severity: String,
+    code: String,
+    subject: Option<String>,
+    message: String,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -316,6 +333,13 @@ msptest!(json_of_a_retarget, |dir, run| {
     assert!(v.unchanged_entries > 0 && v.bytes_compared > 64 * 1024);
     // The 64 KiB cabinet is small enough to be compared, not vouched for.
     assert_eq!(v.bytes_vouched_by_layout, 0);
+    // Two instances and the one original target, each at its pair's version.
+    assert_eq!(v.checked.products_checked, 3);
+    assert!(
+        v.checked.new_findings.is_empty(),
+        "{:?}",
+        v.checked.new_findings
+    );
 });
 
 msptest!(json_of_a_dry_run_is_the_plan_of_the_real_run, |dir, run| {
@@ -578,7 +602,8 @@ fn mirrors_reject_unknown_and_missing_fields() {
     let unknown = r#"{"action":"moved","source":"a","name":"b"}"#;
     assert!(serde_json::from_str::<DecisionDoc>(unknown).is_err());
     let extra = r#"{"unchanged_entries":1,"added_entries":2,"bytes_compared":3,
-                    "bytes_vouched_by_layout":0,"x":0}"#;
+                    "bytes_vouched_by_layout":0,
+                    "checked":{"products_checked":0,"new_findings":[]},"x":0}"#;
     assert!(serde_json::from_str::<VerificationDoc>(extra).is_err());
     // A missing optional field deserializes, so document() compares the
     // round trip: this one would come back with "partner": null.

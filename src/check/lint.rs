@@ -505,21 +505,7 @@ fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
     let mut facts_seen = HashSet::new();
     for p in pairs {
         let m = &p.main;
-        let (_, lang) = m
-            .template
-            .as_deref()
-            .unwrap_or("")
-            .split_once(';')
-            .unwrap_or(("", ""));
-        let base = ProductFacts {
-            code: m.revision.from.code,
-            version: Some(m.revision.from.version.clone()),
-            language: crate::product::parse_language(lang).filter(|l| *l != 0),
-            upgrade_code: m.revision.upgrade_code,
-            platform: None,
-            source: format!("the product {} was made for", m.name),
-            complete: true,
-        };
+        let base = super::rules::made_for(p);
         add(base.code, &base);
         if !m.validation().has(Validation::PRODUCT) {
             let key = (base.version.clone(), base.language, base.upgrade_code);

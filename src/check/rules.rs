@@ -154,8 +154,20 @@ pub fn evaluate(patch: &Patch, facts: &ProductFacts) -> ProductCheck {
 /// Checks `pairs` (in LastSavedBy order) against a product, with
 /// `targets` the product codes of the patch's Template.
 pub fn evaluate_pairs(targets: &[Guid], pairs: &[Pair], facts: &ProductFacts) -> ProductCheck {
+    evaluate_iter(targets, pairs.iter(), facts)
+}
+
+/// [`evaluate_pairs`] over any selection of pairs, still in LastSavedBy
+/// order: callers that check many products leave out pairs that cannot
+/// validate for the product (they check another product code), which
+/// changes only the list of reasons, not the verdict or the applied pair.
+pub fn evaluate_iter<'a>(
+    targets: &[Guid],
+    pairs: impl Iterator<Item = &'a Pair>,
+    facts: &ProductFacts,
+) -> ProductCheck {
     let layer1 = targets.contains(&facts.code);
-    let results: Vec<PairResult> = pairs.iter().map(|p| check_pair(p, facts)).collect();
+    let results: Vec<PairResult> = pairs.map(|p| check_pair(p, facts)).collect();
     let valid: Vec<&PairResult> = results
         .iter()
         .filter(|r| r.status == PairStatus::Valid)
@@ -245,6 +257,29 @@ fn applied_with(a: &AppliedPair) -> String {
     match &a.partner {
         Some(p) => format!(" and is applied with its partner {p}"),
         None => " (it has no # partner)".into(),
+    }
+}
+
+/// The product a pair was made for, as far as its main transform says:
+/// the from code and version of RevisionNumber, the language of its
+/// Template (0 or none meaning any), the upgrade code. Complete facts: what
+/// a product installed from the pair's base package has.
+pub fn made_for(pair: &Pair) -> ProductFacts {
+    let m = &pair.main;
+    let (_, lang) = m
+        .template
+        .as_deref()
+        .unwrap_or("")
+        .split_once(';')
+        .unwrap_or(("", ""));
+    ProductFacts {
+        code: m.revision.from.code,
+        version: Some(m.revision.from.version.clone()),
+        language: parse_language(lang).filter(|l| *l != 0),
+        upgrade_code: m.revision.upgrade_code,
+        platform: None,
+        source: format!("the product {} was made for", m.name),
+        complete: true,
     }
 }
 
