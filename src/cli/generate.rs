@@ -20,14 +20,16 @@ pub const MAN_EXAMPLES: &str = "EXAMPLES:\n  msp-retarget man > msp-retarget.1 &
 const EXIT_STATUS: [(&str, &str); 3] = [
     (
         "0",
-        "Done, or already done: nothing needed to change. For bulk: every file was done or \
-         already done.",
+        "Done, or already done: nothing needed to change. For check: the patch applies to every \
+         product given. For bulk: every file was done or already done.",
     ),
     (
         "1",
         "Refused on purpose: a major-upgrade patch, a signed patch (without \
-         --strip-signature), an ambiguous base. For bulk: at least one file was refused and none \
-         failed.",
+         --strip-signature), an ambiguous base, a result that would not apply as planned (the \
+         result is checked like check does before it is written). For check: the patch does not \
+         apply (or cannot be shown to apply) to at least one product. For bulk: at least one file \
+         was refused and none failed.",
     ),
     (
         "2",
@@ -206,5 +208,13 @@ mod tests {
             );
         }
         assert!(text.contains("EXAMPLES"));
+        let status = text
+            .split(".SH \"EXIT STATUS\"")
+            .nth(1)
+            .and_then(|t| t.split(".SH").next())
+            .expect("an EXIT STATUS section");
+        for command in ["For check", "For bulk", "would not apply as planned"] {
+            assert!(status.contains(command), "EXIT STATUS lacks {command:?}");
+        }
     }
 }

@@ -14,7 +14,7 @@ pub mod progress;
 #[derive(Debug, Parser)]
 #[command(name = "msp-retarget", version, about, long_about = None)]
 #[command(
-    after_help = "EXIT STATUS:\n  0  done, or already done (check: the patch applies to every product given)\n  1  refused on purpose (major upgrade, signed patch, ambiguous base); check: the patch\n     does not apply to at least one product\n  2  error (bad input, usage, I/O)"
+    after_help = "EXIT STATUS:\n  0  done, or already done (check: the patch applies to every product given)\n  1  refused on purpose (major upgrade, signed patch, ambiguous base, a result that would\n     not apply as planned); check: the patch does not apply to at least one product\n  2  error (bad input, usage, I/O)"
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
