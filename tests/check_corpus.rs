@@ -27,34 +27,16 @@
 //!
 //! Every Template lists only the product its pairs were made for.
 
-use std::path::{Path, PathBuf};
-
 use msp_retarget::check::{self, PairStatus, Verdict};
 use msp_retarget::guid::Guid;
 use msp_retarget::product::ProductFacts;
 
+#[path = "shared/corpus.rs"]
+mod shared_corpus;
+use shared_corpus::wix3 as file;
+
 //===========================================================================//
-// Locating the corpus
-
-/// The corpus folder; panics when it does not exist.
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("MSP_CORPUS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    assert!(
-        dir.is_dir(),
-        "corpus folder {} is missing: set MSP_CORPUS_DIR or provide ../shared/corpus",
-        dir.display()
-    );
-    dir
-}
-
-fn file(name: &str) -> PathBuf {
-    let path = corpus_dir().join("wix3").join(name);
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
-}
+// The corpus
 
 const PATCHES: [&str; 4] = ["PatchAv101.msp", "PatchBv101.msp", "gdr1.msp", "rtmldr.msp"];
 const PRODUCTS: [&str; 5] = [

@@ -11,22 +11,12 @@ use std::path::{Path, PathBuf};
 
 use msp_retarget::propset::PropertySet;
 
+#[path = "shared/corpus.rs"]
+mod shared_corpus;
+use shared_corpus::corpus_dir;
+
 //===========================================================================//
 // Locating the corpus
-
-/// The corpus folder; panics when it does not exist.
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("MSP_CORPUS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    assert!(
-        dir.is_dir(),
-        "corpus folder {} is missing: set MSP_CORPUS_DIR or provide ../shared/corpus",
-        dir.display()
-    );
-    dir
-}
 
 /// Every .msp, .msi and .mst under the corpus folder, recursively, sorted.
 fn corpus_files() -> Vec<PathBuf> {

@@ -16,28 +16,12 @@ use msp_retarget::instances::{self, Instance};
 use msp_retarget::patch;
 use msp_retarget::transform::{self, RowKind, Schema, Value};
 
+#[path = "shared/corpus.rs"]
+mod shared_corpus;
+use shared_corpus::wix3;
+
 //===========================================================================//
 // Locating the corpus
-
-/// The corpus folder; panics when it does not exist.
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("MSP_CORPUS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    assert!(
-        dir.is_dir(),
-        "corpus folder {} is missing: set MSP_CORPUS_DIR or provide ../shared/corpus",
-        dir.display()
-    );
-    dir
-}
-
-fn wix3(name: &str) -> PathBuf {
-    let path = corpus_dir().join("wix3").join(name);
-    assert!(path.is_file(), "corpus file {} is missing", path.display());
-    path
-}
 
 fn g(s: &str) -> Guid {
     Guid::parse_braced(s).unwrap()
