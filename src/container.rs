@@ -135,11 +135,39 @@ pub fn open(path: &Path) -> Result<CompoundFile<File>> {
     }
     file.rewind()
         .map_err(|e| Error::io("reading", e).in_file(path))?;
-    CompoundFile::open(file).map_err(|e| {
+    let cf = CompoundFile::open(file).map_err(|e| {
         Error::io("malformed compound file", e)
             .at("compound-file structure")
             .in_file(path)
-    })
+    })?;
+    check_declared_lengths(&cf, meta.len()).map_err(|e| e.in_file(path))?;
+    Ok(cf)
+}
+
+/// Refuses a directory entry that declares more bytes than the whole file
+/// holds. `cfb` trusts the declared lengths: reading such a stream walks
+/// its chain round a loop for as long as the length says, and adding a
+/// small stream to a file whose mini stream (the root entry's length)
+/// claims exabytes grows the output without end (a 24 KB input wrote
+/// 17 GB before the disk filled). No valid file has such an entry, so it
+/// is refused before anything reads or writes.
+pub fn check_declared_lengths<F>(cf: &CompoundFile<F>, file_len: u64) -> Result<()> {
+    let root = cf.root_entry().len();
+    if root > file_len {
+        return Err(Error::format(format!(
+            "the root entry declares a {root}-byte mini stream, more than the whole \
+             {file_len}-byte file"
+        ))
+        .at("compound-file structure"));
+    }
+    if let Some(e) = cf.walk().find(|e| e.is_stream() && e.len() > file_len) {
+        return Err(Error::format(format!(
+            "declares {} bytes, more than the whole {file_len}-byte file",
+            e.len()
+        ))
+        .at(stream_part(e.path())));
+    }
+    Ok(())
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -199,20 +227,8 @@ pub fn read_stream_bounded<F: Read + Seek>(
 /// and the string lengths declared by `_StringPool` must fit in
 /// `_StringData` (the crate allocates each, up to 4 GiB, before reading).
 pub fn check_before_msi(path: &Path) -> Result<()> {
+    // `open` refuses streams longer than the file.
     let mut cf = open(path)?;
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| Error::io("cannot read", e))?
-        .len();
-    let too_long = walk(&cf, Path::new("/"))?
-        .into_iter()
-        .find(|e| e.is_stream && e.len > file_len);
-    if let Some(e) = too_long {
-        return Err(Error::format(format!(
-            "declares {} bytes, more than the whole {file_len}-byte file",
-            e.len
-        ))
-        .at(stream_part(&e.path)));
-    }
     let summary = Path::new("/").join(crate::summary::SUMMARY_STREAM);
     if cf.is_stream(&summary) {
         let bytes = read_stream_bounded(&mut cf, &summary, crate::patch::MAX_SUMMARY_LEN)?;
