@@ -17,6 +17,68 @@ use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
 use msp_retarget::synth::{PatchSpec, write_patch};
 use msp_retarget::untarget::{UntargetRequest, untarget};
 
+//===========================================================================//
+// Allocation cap
+
+/// The largest single allocation a check may make. The address sanitizer
+/// reports oversized allocations through libFuzzer's `-malloc_limit_mb`,
+/// but it slows every target three- to tenfold and the library has no
+/// `unsafe` code for it to guard. Fuzzing therefore runs without it (`-s
+/// none`, docs/fuzzing.md) and this allocator keeps the one finding it
+/// would still catch: an allocation sized by a length field of the input.
+/// A request above the cap aborts, which libFuzzer and the replay test
+/// both report as a crash with the input saved.
+pub const MAX_ALLOCATION: usize = 256 << 20;
+
+struct CappedAllocator;
+
+fn refuse(size: usize) -> ! {
+    use std::io::Write;
+    // Formatting into a fixed buffer: the message must not allocate.
+    let mut buf = [0u8; 96];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "allocation of {size} bytes exceeds the fuzzing cap\n");
+    let n = cursor.position() as usize;
+    let _ = std::io::stderr().write_all(&buf[..n]);
+    std::process::abort();
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// wrapper only refuses sizes above the cap before forwarding.
+unsafe impl std::alloc::GlobalAlloc for CappedAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if layout.size() > MAX_ALLOCATION {
+            refuse(layout.size());
+        }
+        // SAFETY: the caller's contract is passed through unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if layout.size() > MAX_ALLOCATION {
+            refuse(layout.size());
+        }
+        // SAFETY: as above.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        if new_size > MAX_ALLOCATION {
+            refuse(new_size);
+        }
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CappedAllocator = CappedAllocator;
+
 /// An instance product code that no seed uses.
 pub const INSTANCE: &str = "{11111111-1111-4111-8111-111111111111}";
 
@@ -291,22 +353,27 @@ pub fn transform(data: &[u8]) {
             .map(|e| e.path().to_path_buf())
             .take(64)
             .collect();
-        // The msi crate panics on some malformed tables; the tool contains
-        // that the same way (error::contain_panics).
-        let schema = msp_retarget::error::contain_panics(|| {
-            msi::Package::open(Cursor::new(data)).map(|p| Schema::from_package(&p))
-        })
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_else(Schema::property_only);
+        let dir = scratch();
+        let path = dir.join("source.msi");
+        std::fs::write(&path, data).expect("writing the input");
+        // As the tool does: the checks that keep the msi crate's
+        // allocations bounded first, then the crate with its panics
+        // contained (it unwraps values of malformed tables).
+        let schema = msp_retarget::container::check_before_msi(&path)
+            .ok()
+            .and_then(|()| {
+                msp_retarget::error::contain_panics(|| {
+                    msi::Package::open(Cursor::new(data)).map(|p| Schema::from_package(&p))
+                })
+                .ok()
+            })
+            .and_then(Result::ok)
+            .unwrap_or_else(Schema::property_only);
         for storage in &storages {
             let _ = read_transform_tables(&mut cf, storage, &Schema::property_only());
             let _ = read_transform_tables(&mut cf, storage, &schema);
             let _ = property_changes(&mut cf, storage, &schema);
         }
-        let dir = scratch();
-        let path = dir.join("source.msi");
-        std::fs::write(&path, data).expect("writing the input");
         let _ = msp_retarget::instances::from_product(&path);
         let _ = std::fs::remove_file(&path);
         return;
