@@ -14,7 +14,9 @@
 //!   destination folder;
 //! * **verify** — [`verify`] re-reads the result and checks it against the
 //!   plan and the input;
-//! * **commit** — [`commit`] syncs and renames the copy into place.
+//! * **commit** — [`commit`] syncs and renames the copy into place; an
+//!   [`overlay`] holds pending writes over an unchanged file, so that an
+//!   edit can be verified before the file is written.
 //!
 //! [`report`] is the one model that the human and JSON outputs render.
 
@@ -31,6 +33,7 @@ pub mod inspect;
 pub mod instances;
 pub mod layout;
 pub mod names;
+pub mod overlay;
 pub mod patch;
 pub mod plan;
 pub mod product;

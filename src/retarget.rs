@@ -14,7 +14,7 @@ use crate::guid::Guid;
 use crate::layout::WriteLog;
 use crate::patch::Patch;
 use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
-use crate::verify::{Verification, verify};
+use crate::verify::{self, Verification, verify};
 
 /// Where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,9 +162,17 @@ pub(crate) fn execute(
         written
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
-    let verification =
-        verify(&mut patch, plan, staged.path(), Some(&written)).map_err(|e| e.in_file(dest))?;
+    let mut out = verify::reopen_file(staged.path()).map_err(|e| e.in_file(dest))?;
+    let layout_reader = patch_file(staged.path())?;
+    let verification = verify(
+        &mut patch,
+        plan,
+        &mut out,
+        Some((layout_reader, &written[..])),
+    )
+    .map_err(|e| e.in_file(dest))?;
     tracing::debug!(?verification, "verified");
+    drop(out);
     drop(patch);
     staged.commit(permissions)?;
     tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");

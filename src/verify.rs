@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -42,22 +43,24 @@ const VOUCH_MIN_LEN: u64 = 1024 * 1024;
 
 /// What the layout check needs: both files' layouts and the ranges the
 /// edit wrote.
-struct LayoutCheck<'a> {
+struct LayoutCheck<'a, H> {
     input: (File, Layout),
-    output: (File, Layout),
+    output: (H, Layout),
     written: &'a [(u64, u64)],
 }
 
-impl LayoutCheck<'_> {
-    fn new<'a>(input: &Path, output: &Path, written: &'a [(u64, u64)]) -> Option<LayoutCheck<'a>> {
-        let open = |p: &Path| -> Option<(File, Layout)> {
-            let mut f = File::open(p).ok()?;
-            let l = Layout::read(&mut f).ok()?;
-            Some((f, l))
-        };
+impl<H: Read + Seek> LayoutCheck<'_, H> {
+    fn new<'a>(
+        input: &Path,
+        mut output: H,
+        written: &'a [(u64, u64)],
+    ) -> Option<LayoutCheck<'a, H>> {
+        let mut f = File::open(input).ok()?;
+        let in_layout = Layout::read(&mut f).ok()?;
+        let out_layout = Layout::read(&mut output).ok()?;
         Some(LayoutCheck {
-            input: open(input)?,
-            output: open(output)?,
+            input: (f, in_layout),
+            output: (output, out_layout),
             written,
         })
     }
@@ -114,17 +117,37 @@ fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
         && a.modified == b.modified
 }
 
-/// Verifies the file at `output` against `input` and `plan`. With the
-/// byte ranges the edit wrote (`written`), large untouched streams are
-/// checked by layout instead of byte for byte.
-pub fn verify(
+/// Re-opens a written result for verification, from `reader` (`len`
+/// bytes; `path` names it in errors). A result that does not open as a
+/// patch is a verification failure.
+pub fn reopen<G: Read + Seek>(reader: G, len: u64, path: &Path) -> Result<Patch<G>> {
+    Patch::from_reader(reader, len, path)
+        .map_err(|e| Error::verify(format!("the result does not re-read: {e}")))
+}
+
+/// Re-opens the result file at `path` for verification.
+pub fn reopen_file(path: &Path) -> Result<Patch> {
+    let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("cannot reopen the result", e))?
+        .len();
+    reopen(file, len, path)
+}
+
+/// Verifies `out`, the re-opened result, against `input` and `plan`.
+/// With a second reader of the result and the byte ranges the edit wrote
+/// (`layout`), large untouched streams are checked by layout instead of
+/// byte for byte; that relies on the result having started as an exact
+/// copy of the input (a copy, or the input itself under an overlay).
+pub fn verify<G: Read + Seek, H: Read + Seek>(
     input: &mut Patch,
     plan: &Plan,
-    output: &Path,
-    written: Option<&[(u64, u64)]>,
+    out: &mut Patch<G>,
+    layout: Option<(H, &[(u64, u64)])>,
 ) -> Result<Verification> {
     let input_path = input.path.clone();
-    verify_inner(input, plan, output, written).map_err(|e| {
+    verify_inner(input, plan, out, layout).map_err(|e| {
         // A damaged input stream (a chain that loops or leaves the file)
         // shows first here, where it is read whole: it is the input's fault.
         if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
@@ -135,14 +158,31 @@ pub fn verify(
     })
 }
 
-fn verify_inner(
+/// Verifies the result file at `output`: [`reopen_file`] and [`verify`].
+pub fn verify_file(
     input: &mut Patch,
     plan: &Plan,
     output: &Path,
     written: Option<&[(u64, u64)]>,
 ) -> Result<Verification> {
-    let mut out = Patch::open(output)?;
-    let mut layout = written.and_then(|w| LayoutCheck::new(&input.path, output, w));
+    let mut out = reopen_file(output)?;
+    let layout = match written {
+        Some(w) => Some((
+            File::open(output).map_err(|e| Error::io("cannot reopen the result", e))?,
+            w,
+        )),
+        None => None,
+    };
+    verify(input, plan, &mut out, layout)
+}
+
+fn verify_inner<G: Read + Seek, H: Read + Seek>(
+    input: &mut Patch,
+    plan: &Plan,
+    out: &mut Patch<G>,
+    layout: Option<(H, &[(u64, u64)])>,
+) -> Result<Verification> {
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
     let fail = |what: String| Error::verify(what);
     if out.template != plan.template_after {
         return Err(fail(format!(
@@ -224,7 +264,7 @@ fn verify_inner(
             if vouched {
                 report.bytes_vouched_by_layout += e.len;
             } else {
-                compare_streams(input, &e.path, &mut out, &e.path)?;
+                compare_streams(input, &e.path, out, &e.path)?;
                 report.bytes_compared += e.len;
             }
         }
@@ -278,7 +318,7 @@ fn verify_inner(
                 )));
             }
             if e.is_stream {
-                compare_streams(input, &e.path, &mut out, &target)?;
+                compare_streams(input, &e.path, out, &target)?;
                 report.bytes_compared += e.len;
             }
         }
@@ -308,7 +348,12 @@ impl<R: std::io::Read> std::io::Read for Marked<R> {
     }
 }
 
-fn compare_streams(input: &mut Patch, a: &Path, out: &mut Patch, b: &Path) -> Result<()> {
+fn compare_streams<G: Read + Seek>(
+    input: &mut Patch,
+    a: &Path,
+    out: &mut Patch<G>,
+    b: &Path,
+) -> Result<()> {
     let input_error = |e: std::io::Error, what: &str| {
         Error::io(format!("{what} the input's stream"), e)
             .at(stream_part(a))
@@ -373,7 +418,7 @@ mod tests {
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
         let (_, mut written) = cf.into_inner().finish();
         tamper(&output, &mut written);
-        verify(&mut patch, &plan, &output, Some(&written))
+        verify_file(&mut patch, &plan, &output, Some(&written))
     }
 
     /// The file offset of the middle of the cabinet stream.
@@ -426,7 +471,7 @@ mod tests {
         write_patch_file(&spec, &input).unwrap();
         let mut patch = Patch::open(&input).unwrap();
         let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
-        let v = verify(&mut patch, &plan, &input.clone(), None).unwrap();
+        let v = verify_file(&mut patch, &plan, &input.clone(), None).unwrap();
         assert_eq!(v.bytes_vouched_by_layout, 0);
         assert!(v.bytes_compared >= 2 * 1024 * 1024);
     }
