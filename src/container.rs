@@ -112,12 +112,15 @@ pub fn path_text(path: &Path) -> String {
 }
 
 /// Opens a compound file read-only. Directories, short files and files
-/// without the compound-file signature get errors that say so.
+/// without the compound-file signature get errors that say so; so does a
+/// file that an interrupted in-place edit may have left half-written (see
+/// [`crate::journal::check_readable`]).
 pub fn open(path: &Path) -> Result<CompoundFile<File>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     if meta.is_dir() {
         return Err(Error::new(crate::ErrorKind::Io, "is a directory, not a file").in_file(path));
     }
+    crate::journal::check_readable(path)?;
     let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
     open_reader(file, meta.len(), path)
 }

@@ -15,8 +15,8 @@
 //! * **verify** — [`verify`] re-reads the result and checks it against the
 //!   plan and the input;
 //! * **commit** — [`commit`] syncs and renames the copy into place; an
-//!   [`overlay`] holds pending writes over an unchanged file, so that an
-//!   edit can be verified before the file is written.
+//!   in-place edit is instead made in an [`overlay`] of the unchanged file,
+//!   verified there, and written through a redo journal ([`journal`]).
 //!
 //! [`report`] is the one model that the human and JSON outputs render.
 
@@ -31,6 +31,7 @@ pub mod error;
 pub mod guid;
 pub mod inspect;
 pub mod instances;
+pub mod journal;
 pub mod layout;
 pub mod names;
 pub mod overlay;
