@@ -308,7 +308,8 @@ pub struct EntryMeta {
 }
 
 impl EntryMeta {
-    fn of(e: &cfb::Entry) -> EntryMeta {
+    /// The metadata of a `cfb` entry.
+    pub fn of(e: &cfb::Entry) -> EntryMeta {
         EntryMeta {
             path: e.path().to_path_buf(),
             is_stream: e.is_stream(),

@@ -9,7 +9,7 @@
 //! re-reads with the planned Template and LastSavedBy and every listed
 //! transform resolves.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
@@ -205,17 +205,26 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
     let removed: HashSet<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
     let removed_storages: Vec<PathBuf> =
         plan.removed_storages.iter().map(|s| root.join(s)).collect();
-    let out_entries: HashMap<PathBuf, EntryMeta> = container::walk(&out.cf, root)?
-        .into_iter()
-        .map(|e| (e.path.clone(), e))
-        .collect();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    // Output entries are looked up one by one and counted rather than
+    // listed (a thousand instances make tens of thousands of entries):
+    // the result holds exactly what was planned when every planned entry
+    // is found and the result has no more entries than that. Counting is
+    // sound because planned paths are distinct: input paths are, and copy
+    // names are distinct and new (checked here, ignoring case as the
+    // compound file does).
+    let out_count = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?
+        .count();
+    check_copy_names_distinct(input, plan)?;
+    let mut accounted = 0usize;
     let mut report = Verification::default();
 
     // Every input entry, unchanged.
     for e in container::walk(&input.cf, root)? {
         if removed.contains(&e.path) || removed_storages.iter().any(|s| e.path.starts_with(s)) {
-            if out_entries.contains_key(&e.path) {
+            if out.cf.exists(&e.path) {
                 return Err(fail(format!(
                     "{} was to be removed but is still there",
                     container::path_text(&e.path)
@@ -223,13 +232,13 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
             }
             continue;
         }
-        let o = out_entries.get(&e.path).ok_or_else(|| {
+        let o = out_entry(out, &e.path).ok_or_else(|| {
             fail(format!(
                 "{} of the input is missing",
                 container::path_text(&e.path)
             ))
         })?;
-        seen.insert(e.path.clone());
+        accounted += 1;
         if e.path == summary_path {
             let want = root_summary_after(input, plan)?;
             let got = container::read_stream_bounded(
@@ -252,7 +261,7 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
             report.unchanged_entries += 1;
             continue;
         }
-        if !meta_matches(&e, o) {
+        if !meta_matches(&e, &o) {
             return Err(fail(format!(
                 "{} changed its size, CLSID, state bits or timestamps",
                 container::path_text(&e.path)
@@ -286,14 +295,14 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
             } else {
                 dst_dir.join(&rel)
             };
-            let o = out_entries.get(&target).ok_or_else(|| {
+            let o = out_entry(out, &target).ok_or_else(|| {
                 fail(format!(
                     "the copy {} lacks {}",
                     copy.name,
                     container::path_text(&rel)
                 ))
             })?;
-            seen.insert(target.clone());
+            accounted += 1;
             report.added_entries += 1;
             if rel == Path::new(SUMMARY_STREAM) {
                 let want = copy_summary_after(&mut input.cf, copy)?;
@@ -311,7 +320,7 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
                 report.bytes_compared += got.len() as u64;
                 continue;
             }
-            if !meta_matches(&e, o) {
+            if !meta_matches(&e, &o) {
                 return Err(fail(format!(
                     "{} differs from its source in size, CLSID, state bits or timestamps",
                     container::path_text(&target)
@@ -324,13 +333,70 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
         }
     }
 
-    if let Some(extra) = out_entries.keys().find(|p| !seen.contains(*p)) {
-        return Err(fail(format!(
-            "{} is in the result but not in the plan",
-            container::path_text(extra)
-        )));
+    if out_count != accounted {
+        return Err(fail(match first_unplanned(input, plan, out)? {
+            Some(extra) => format!(
+                "{} is in the result but not in the plan",
+                container::path_text(&extra)
+            ),
+            None => {
+                format!("the result has {out_count} entries, the plan accounts for {accounted}")
+            }
+        }));
     }
     Ok(report)
+}
+
+/// The metadata of the output's entry at `path`, if there is one.
+fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
+    out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
+}
+
+/// Copy names must be distinct, and not names at the input's root,
+/// ignoring case as compound files do; counting relies on it.
+fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
+    let mut names: HashSet<String> = input.root_names.iter().map(|n| n.to_uppercase()).collect();
+    for copy in &plan.copies {
+        if !names.insert(copy.name.to_uppercase()) {
+            return Err(Error::verify(format!(
+                "the plan adds {} twice or over an existing entry",
+                container::storage_part(&copy.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first output entry the plan does not account for (only looked for
+/// when the counts differ).
+fn first_unplanned<G: Read + Seek>(
+    input: &Patch,
+    plan: &Plan,
+    out: &Patch<G>,
+) -> Result<Option<PathBuf>> {
+    let root = Path::new("/");
+    let removed = |p: &Path| {
+        plan.removed_streams.iter().any(|s| p == root.join(s))
+            || plan
+                .removed_storages
+                .iter()
+                .any(|s| p.starts_with(root.join(s)))
+    };
+    let walk = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?;
+    for e in walk {
+        let path = e.path();
+        let planned = plan.copies.iter().any(|c| {
+            path.strip_prefix(root.join(&c.name))
+                .is_ok_and(|rel| input.cf.exists(root.join(&c.source).join(rel)))
+        }) || (input.cf.exists(path) && !removed(path));
+        if !planned {
+            return Ok(Some(path.to_path_buf()));
+        }
+    }
+    Ok(None)
 }
 
 /// A reader that remembers whether it failed, to tell which of two
