@@ -2,7 +2,9 @@
 //! [`PatchSpec::single_product`]. Run with `cargo run --example make_sample`.
 //!
 //! With arguments, `make_sample OUT.msp CABINET_MIB` writes the same patch
-//! with a cabinet of that many MiB elsewhere (for measurements by hand).
+//! with a cabinet of that many MiB elsewhere (for measurements by hand);
+//! `make_sample OUT.msp CABINET_MIB two-pair` writes the two-pair patch
+//! (`PatchSpec::two_baselines`) the benchmark's instance curve uses.
 //!
 //! The output is deterministic: a unit test in `synth` fails when the
 //! committed file and a fresh build differ.
@@ -20,7 +22,13 @@ fn main() -> std::io::Result<()> {
             std::fs::create_dir_all(&dir)?;
             dir.join("sample.msp")
         }
-        [out, mib] => {
+        [out, mib] | [out, mib, _] => {
+            if args.get(2).map(String::as_str) == Some("two-pair") {
+                spec = PatchSpec::two_baselines();
+            } else if args.len() == 3 {
+                eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair]]");
+                std::process::exit(2);
+            }
             let mib: u64 = mib.parse().map_err(|_| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
@@ -31,7 +39,7 @@ fn main() -> std::io::Result<()> {
             PathBuf::from(out)
         }
         _ => {
-            eprintln!("usage: make_sample [OUT.msp CABINET_MIB]");
+            eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair]]");
             std::process::exit(2);
         }
     };

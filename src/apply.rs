@@ -6,7 +6,6 @@
 //! the copy is touched, so streams the plan does not change are neither
 //! read nor rewritten.
 
-use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
@@ -37,7 +36,10 @@ pub fn root_summary_after(patch: &Patch, plan: &Plan) -> Result<Vec<u8>> {
 
 /// The summary information of a copy: the source transform's stream with
 /// only RevisionNumber changed.
-pub fn copy_summary_after(cf: &mut CompoundFile<File>, copy: &CopyPlan) -> Result<Vec<u8>> {
+pub fn copy_summary_after<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    copy: &CopyPlan,
+) -> Result<Vec<u8>> {
     let dir = Path::new("/").join(&copy.source);
     let mut set = read_summary(cf, &dir).at(container::storage_part(&copy.source))?;
     set.set_string(pid::REVISION_NUMBER, &copy.revision_after)

@@ -26,7 +26,7 @@ pub struct Staged {
 }
 
 /// The folder a destination path lives in (`.` for a bare file name).
-fn folder_of(dest: &Path) -> &Path {
+pub fn folder_of(dest: &Path) -> &Path {
     match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

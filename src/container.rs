@@ -112,18 +112,29 @@ pub fn path_text(path: &Path) -> String {
 }
 
 /// Opens a compound file read-only. Directories, short files and files
-/// without the compound-file signature get errors that say so.
+/// without the compound-file signature get errors that say so; so does a
+/// file that an interrupted in-place edit may have left half-written (see
+/// [`crate::journal::check_readable`]).
 pub fn open(path: &Path) -> Result<CompoundFile<File>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     if meta.is_dir() {
         return Err(Error::new(crate::ErrorKind::Io, "is a directory, not a file").in_file(path));
     }
-    let mut file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
+    crate::journal::check_readable(path)?;
+    let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
+    open_reader(file, meta.len(), path)
+}
+
+/// Opens the compound file that `reader` holds, `len` bytes long, with the
+/// checks of [`open`]; `path` names it in errors.
+pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result<CompoundFile<F>> {
     let mut magic = [0u8; 8];
-    let got =
-        read_up_to(&mut file, &mut magic).map_err(|e| Error::io("reading", e).in_file(path))?;
+    let got = file
+        .rewind()
+        .and_then(|_| read_up_to(&mut file, &mut magic))
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
     if got < magic.len() || magic != CFB_MAGIC {
-        let why = if meta.len() == 0 {
+        let why = if len == 0 {
             "the file is empty".to_string()
         } else {
             "it does not start with the compound-file signature D0 CF 11 E0 A1 B1 1A E1".to_string()
@@ -140,7 +151,7 @@ pub fn open(path: &Path) -> Result<CompoundFile<File>> {
             .at("compound-file structure")
             .in_file(path)
     })?;
-    check_declared_lengths(&cf, meta.len()).map_err(|e| e.in_file(path))?;
+    check_declared_lengths(&cf, len).map_err(|e| e.in_file(path))?;
     Ok(cf)
 }
 
@@ -297,7 +308,8 @@ pub struct EntryMeta {
 }
 
 impl EntryMeta {
-    fn of(e: &cfb::Entry) -> EntryMeta {
+    /// The metadata of a `cfb` entry.
+    pub fn of(e: &cfb::Entry) -> EntryMeta {
         EntryMeta {
             path: e.path().to_path_buf(),
             is_stream: e.is_stream(),

@@ -352,8 +352,16 @@ impl<F: Write> Write for WriteLog<F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         if n > 0 {
-            self.written.push((self.pos, self.pos + n as u64));
-            self.pos += n as u64;
+            let (start, end) = (self.pos, self.pos + n as u64);
+            // `cfb` writes mostly in runs (a stream's sectors, FAT entries
+            // one after another): extend the last range instead of adding
+            // one per write, which at a thousand instances were several
+            // hundred thousand ranges.
+            match self.written.last_mut() {
+                Some(last) if last.0 <= start && start <= last.1 => last.1 = last.1.max(end),
+                _ => self.written.push((start, end)),
+            }
+            self.pos = end;
         }
         Ok(n)
     }

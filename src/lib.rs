@@ -14,7 +14,9 @@
 //!   destination folder;
 //! * **verify** — [`verify`] re-reads the result and checks it against the
 //!   plan and the input;
-//! * **commit** — [`commit`] syncs and renames the copy into place.
+//! * **commit** — [`commit`] syncs and renames the copy into place; an
+//!   in-place edit is instead made in an [`overlay`] of the unchanged file,
+//!   verified there, and written through a redo journal ([`journal`]).
 //!
 //! [`report`] is the one model that the human and JSON outputs render.
 
@@ -29,8 +31,10 @@ pub mod error;
 pub mod guid;
 pub mod inspect;
 pub mod instances;
+pub mod journal;
 pub mod layout;
 pub mod names;
+pub mod overlay;
 pub mod patch;
 pub mod plan;
 pub mod product;

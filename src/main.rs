@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use msp_retarget::guid::Guid;
+use msp_retarget::journal::{EditLock, Recovery};
 use msp_retarget::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::product::ProductFacts;
 use msp_retarget::report::{self, ErrorReport};
@@ -16,7 +17,7 @@ use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
 use msp_retarget::untarget::{UntargetRequest, untarget};
 use msp_retarget::{Error, Result, check, inspect, instances};
 
-use cli::{CheckArgs, Cli, Command, InspectArgs, RetargetArgs, UntargetArgs};
+use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
         Command::Check(a) => ("check", a.json),
+        Command::Recover(a) => ("recover", a.json),
         Command::Bulk(a) => ("bulk", a.json),
         Command::Completions(_) => ("completions", false),
         Command::Man(_) => ("man", false),
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
         Command::Check(a) => run_check(a),
+        Command::Recover(a) => run_recover(a),
         Command::Bulk(a) => cli::bulk::run(a, cli.verbose, cli.quiet),
         Command::Completions(a) => cli::generate::run_completions(a),
         Command::Man(a) => cli::generate::run_man(a),
@@ -167,6 +170,46 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
         print_out(&report::to_json("inspect", &r));
     } else {
         print_out(&inspect::render(&r));
+    }
+    Ok(0)
+}
+
+fn run_recover(a: &RecoverArgs) -> Result<u8> {
+    #[derive(serde::Serialize)]
+    struct Recovered {
+        file: PathBuf,
+        recovery: Recovery,
+    }
+    #[derive(serde::Serialize)]
+    struct Report {
+        files: Vec<Recovered>,
+    }
+    let mut files = Vec::new();
+    for file in &a.files {
+        // Taking the edit lock completes or discards the journal.
+        let lock = EditLock::acquire(file)?;
+        files.push(Recovered {
+            file: file.clone(),
+            recovery: lock.recovery,
+        });
+    }
+    if a.json {
+        print_out(&report::to_json("recover", &Report { files }));
+    } else {
+        let lines: Vec<String> = files
+            .iter()
+            .map(|f| {
+                let what = match f.recovery {
+                    Recovery::Nothing => "nothing to recover",
+                    Recovery::Completed => "completed an interrupted in-place edit",
+                    Recovery::Discarded => {
+                        "deleted an unfinished journal (the patch had not been touched)"
+                    }
+                };
+                format!("{}: {what}", f.file.display())
+            })
+            .collect();
+        print_out(&lines.join("\n"));
     }
     Ok(0)
 }

@@ -3,9 +3,13 @@
 //! transform's decoded RevisionNumber and CharCount.
 //!
 //! A [`Patch`] keeps the compound file open read-only, so that the later
-//! steps copy from the very file that was understood.
+//! steps copy from the very file that was understood. It is usually a file
+//! on disk ([`Patch::open`]); verification of an in-place edit reads the
+//! result through an overlay of pending writes instead
+//! ([`Patch::from_reader`]).
 
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use cfb::CompoundFile;
@@ -103,12 +107,12 @@ impl Pair {
     }
 }
 
-/// An opened, understood patch.
-pub struct Patch {
-    /// Where it was read from.
+/// An opened, understood patch, read from `F` (a file unless said).
+pub struct Patch<F = File> {
+    /// Where it was read from (for an overlay, the file it lies over).
     pub path: PathBuf,
     /// The compound file, open read-only.
-    pub cf: CompoundFile<File>,
+    pub cf: CompoundFile<F>,
     /// The root summary information, decoded byte-faithfully.
     pub summary: PropertySet,
     /// Template as stored.
@@ -127,7 +131,7 @@ pub struct Patch {
     pub signatures: Vec<String>,
 }
 
-impl std::fmt::Debug for Patch {
+impl<F> std::fmt::Debug for Patch<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Patch")
             .field("path", &self.path)
@@ -139,7 +143,7 @@ impl std::fmt::Debug for Patch {
 
 /// Reads and decodes the summary information stream under `dir` ("/" for
 /// the root, "/name" for a substorage).
-pub fn read_summary(cf: &mut CompoundFile<File>, dir: &Path) -> Result<PropertySet> {
+pub fn read_summary<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<PropertySet> {
     let path = dir.join(SUMMARY_STREAM);
     if !cf.is_stream(&path) {
         return Err(Error::format("has no \\005SummaryInformation stream"));
@@ -155,6 +159,19 @@ impl Patch {
     /// information and every transform pair named in LastSavedBy.
     pub fn open(path: &Path) -> Result<Patch> {
         let cf = container::open(path)?;
+        Patch::from_compound(path, cf)
+    }
+}
+
+impl<F: Read + Seek> Patch<F> {
+    /// Reads a patch from `reader`, `len` bytes long, with the checks of
+    /// [`Patch::open`]; `path` names it in errors.
+    pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F>> {
+        let cf = container::open_reader(reader, len, path)?;
+        Patch::from_compound(path, cf)
+    }
+
+    fn from_compound(path: &Path, cf: CompoundFile<F>) -> Result<Patch<F>> {
         let kind = container::kind_of(&cf);
         if kind != FileKind::Patch {
             return Err(Error::format(format!(
@@ -175,7 +192,7 @@ impl Patch {
         Patch::understand(path, cf).in_file(path)
     }
 
-    fn understand(path: &Path, mut cf: CompoundFile<File>) -> Result<Patch> {
+    fn understand(path: &Path, mut cf: CompoundFile<F>) -> Result<Patch<F>> {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
         let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
         let text = |id: u32| -> Result<String> { require_string(&summary, id).at(stream.clone()) };
@@ -247,7 +264,7 @@ impl Patch {
 }
 
 /// Reads one transform substorage named in LastSavedBy.
-pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transform> {
+pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> Result<Transform> {
     // A name with a path separator, or "." / "..", would be resolved by
     // `Path::join` and `cfb` to an entry elsewhere in the file (a nested
     // storage, the root): a transform is a storage at the root.
@@ -310,9 +327,8 @@ pub fn read_transform(cf: &mut CompoundFile<File>, name: &str) -> Result<Transfo
 /// `DefaultHasher::new` is) is deterministic, which is all this needs: it
 /// tells copies apart from different transforms, it is not a security
 /// boundary (verification compares bytes).
-fn content_digest(cf: &mut CompoundFile<File>, dir: &Path) -> Result<u64> {
+fn content_digest<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<u64> {
     use std::hash::Hasher;
-    use std::io::Read;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let summary = dir.join(SUMMARY_STREAM);
     let mut buf = vec![0u8; 64 * 1024];

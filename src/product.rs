@@ -188,13 +188,13 @@ fn read_package(path: &Path) -> Result<ProductFacts> {
         .map_err(|e| Error::io("cannot read", e).at("table Property"))?;
     let mut props = std::collections::HashMap::new();
     for row in rows {
-        if let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1]) {
-            if matches!(
+        if let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1])
+            && matches!(
                 name.as_str(),
                 "ProductCode" | "ProductVersion" | "ProductLanguage" | "UpgradeCode"
-            ) {
-                props.insert(name.clone(), value.trim().to_string());
-            }
+            )
+        {
+            props.insert(name.clone(), value.trim().to_string());
         }
     }
     let part = |name: &str| format!("table Property, row {name}");

@@ -1,6 +1,7 @@
 //! The whole retarget, end to end: read → understand → plan → apply (to a
-//! private copy) → verify → commit. The library entry point that the CLI,
-//! bulk runs and other programs call.
+//! private copy, or for `--in-place` to an overlay of the patch) → verify →
+//! commit. The library entry point that the CLI, bulk runs and other
+//! programs call.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,20 +9,23 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::apply::apply;
-use crate::commit::{Staged, resolve_dest};
+use crate::commit::{Staged, folder_of, resolve_dest};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
+use crate::journal::{self, EditLock};
 use crate::layout::WriteLog;
+use crate::overlay::Overlay;
 use crate::patch::Patch;
 use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
-use crate::verify::{Verification, verify};
+use crate::verify::{self, Verification, verify};
 
 /// Where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A new file (replaced atomically if it exists).
     Output(PathBuf),
-    /// Replace the input atomically.
+    /// Edit the input itself, atomically: only the changed blocks are
+    /// written, through a journal (see [`crate::journal`]).
     InPlace,
     /// Write nothing; report the plan.
     DryRun,
@@ -77,6 +81,7 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
         return Err(Error::usage("no instance given (use --instance)"));
     }
     let dest = destination_path(&req.input, &req.destination)?;
+    let _lock = lock_for_edit(&req.input, &req.destination)?;
     let patch = Patch::open(&req.input)?;
     let plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
     let mut report = RetargetReport {
@@ -119,10 +124,22 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
     })
 }
 
+/// Takes the edit lock on the input of a command that writes (none for a
+/// dry run, which only reads): two runs cannot then interleave, and a
+/// journal left by an interrupted in-place edit is completed first.
+pub(crate) fn lock_for_edit(input: &Path, destination: &Destination) -> Result<Option<EditLock>> {
+    match destination {
+        Destination::DryRun => Ok(None),
+        Destination::Output(_) | Destination::InPlace => EditLock::acquire(input).map(Some),
+    }
+}
+
 /// Carries out a plan: nothing for a dry run; a plain copy when nothing
-/// changes (none in place); otherwise apply to a private copy, verify
-/// (which re-checks the result as a patch; `allow_ambiguity` as in
-/// [`verify`]), commit. Shared by every command that edits a patch.
+/// changes (none in place); in place, an edit of an overlay of the patch,
+/// verified and then written through a journal; otherwise apply to a
+/// private copy, verify, commit. Verification re-checks the result as a
+/// patch (`allow_ambiguity` as in [`verify`]). Shared by every command
+/// that edits a patch.
 pub(crate) fn execute(
     mut patch: Patch,
     plan: &Plan,
@@ -146,7 +163,12 @@ pub(crate) fn execute(
         }
         let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
         staged.commit(permissions)?;
+        forget_stale_journal(dest);
         return Ok((Outcome::AlreadyDone, Some(dest.to_path_buf()), None));
+    }
+    if *destination == Destination::InPlace && journaled_in_place(dest) {
+        let verification = execute_in_place(patch, plan, dest, allow_ambiguity)?;
+        return Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)));
     }
 
     let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
@@ -165,19 +187,117 @@ pub(crate) fn execute(
         written
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
+    let mut out = verify::reopen_file(staged.path()).map_err(|e| e.in_file(dest))?;
+    let layout_reader = patch_file(staged.path())?;
     let verification = verify(
         &mut patch,
         plan,
-        staged.path(),
-        Some(&written),
+        &mut out,
+        Some((layout_reader, &written[..])),
         allow_ambiguity,
     )
     .map_err(|e| e.in_file(dest))?;
     tracing::debug!(?verification, "verified");
+    drop(out);
     drop(patch);
     staged.commit(permissions)?;
+    forget_stale_journal(dest);
     tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");
     Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
+}
+
+/// Edits the patch at `dest` in place. `cfb` edits an [`Overlay`] of the
+/// file, which keeps every write in memory (or a temporary file); the
+/// result is re-opened and verified through the overlay against the
+/// still unchanged file; only then are the changed blocks written, through
+/// a journal. The caller holds the edit lock.
+fn execute_in_place(
+    mut patch: Patch,
+    plan: &Plan,
+    dest: &Path,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let base = patch_file(dest)?;
+    let len = base
+        .metadata()
+        .map_err(|e| Error::io("cannot read", e).in_file(dest))?
+        .len();
+    let mut overlay = Overlay::new(base, len, Some(folder_of(dest).to_path_buf()));
+    {
+        let mut out = cfb::CompoundFile::open(&mut overlay)
+            .map_err(|e| Error::io("reopening the patch", e).in_file(dest))?;
+        apply(&mut patch, plan, &mut out).map_err(|e| e.in_file(dest))?;
+    }
+    let written = overlay.written();
+    tracing::debug!(
+        ranges = written.len(),
+        pending = overlay.pending_bytes(),
+        "applied the plan to the overlay"
+    );
+    let mut out =
+        verify::reopen(overlay.reader(), overlay.len(), dest).map_err(|e| e.in_file(dest))?;
+    let verification = verify(
+        &mut patch,
+        plan,
+        &mut out,
+        Some((overlay.reader(), &written[..])),
+        allow_ambiguity,
+    )
+    .map_err(|e| e.in_file(dest))?;
+    tracing::debug!(?verification, "verified");
+    drop(out);
+    drop(patch);
+    journal::commit(dest, &overlay)?;
+    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed in place");
+    Ok(verification)
+}
+
+/// Whether `--in-place` writes the changed blocks of the file itself
+/// (through a journal) rather than renaming an edited copy over it.
+///
+/// A file with several hard links keeps the copy-and-rename path: writing
+/// into it would change every name, where `--in-place` has always replaced
+/// only the name given (like `sed -i`). So does a file the user may not
+/// write (a rename only needs the folder to be writable, as before). On
+/// Windows file locks are mandatory, not advisory, so the edit lock would
+/// block the tool's own reads of the patch: the copy-and-rename path is
+/// kept there too.
+fn journaled_in_place(dest: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let writable = fs::OpenOptions::new().write(true).open(dest).is_ok();
+        match fs::metadata(dest) {
+            Ok(_) if !writable => {
+                tracing::info!("the patch is not writable: replacing it by an edited copy");
+                false
+            }
+            Ok(m) if m.nlink() <= 1 => true,
+            Ok(m) => {
+                tracing::info!(
+                    links = m.nlink(),
+                    "the patch has several hard links: replacing it by an edited copy"
+                );
+                false
+            }
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dest;
+        false
+    }
+}
+
+/// A journal beside a file that was just replaced by a rename belonged to
+/// the file that is gone: it must not be applied to the new one.
+fn forget_stale_journal(dest: &Path) {
+    let jp = journal::journal_path(&resolve_dest(dest));
+    if jp.exists() {
+        tracing::warn!(journal = %jp.display(), "deleting the journal of the replaced file");
+        let _ = fs::remove_file(&jp);
+    }
 }
 
 fn patch_file(path: &Path) -> Result<fs::File> {

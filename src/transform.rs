@@ -342,12 +342,12 @@ fn read_tables<F: Read + Seek>(
         }
     }
     // A table the caller asked for is defined even when unchanged.
-    if let Some(o) = only {
-        if let Some(def) = added.get(o).or_else(|| schema.table(o)) {
-            out.definitions
-                .entry(o.to_string())
-                .or_insert_with(|| def.clone());
-        }
+    if let Some(o) = only
+        && let Some(def) = added.get(o).or_else(|| schema.table(o))
+    {
+        out.definitions
+            .entry(o.to_string())
+            .or_insert_with(|| def.clone());
     }
     Ok(out)
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::guid::Guid;
 use crate::patch::Patch;
 use crate::plan::{Plan, derived_from};
-use crate::retarget::{Destination, Outcome, destination_path, execute};
+use crate::retarget::{Destination, Outcome, destination_path, execute, lock_for_edit};
 use crate::summary;
 use crate::verify::Verification;
 
@@ -144,6 +144,7 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
         return Err(Error::usage("no instance given (use --instance)"));
     }
     let dest = destination_path(&req.input, &req.destination)?;
+    let _lock = lock_for_edit(&req.input, &req.destination)?;
     let patch = Patch::open(&req.input)?;
     if !patch.signatures.is_empty() {
         return Err(Error::refused(

@@ -9,8 +9,9 @@
 //! re-reads with the planned Template and LastSavedBy and every listed
 //! transform resolves.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -46,22 +47,24 @@ const VOUCH_MIN_LEN: u64 = 1024 * 1024;
 
 /// What the layout check needs: both files' layouts and the ranges the
 /// edit wrote.
-struct LayoutCheck<'a> {
+struct LayoutCheck<'a, H> {
     input: (File, Layout),
-    output: (File, Layout),
+    output: (H, Layout),
     written: &'a [(u64, u64)],
 }
 
-impl LayoutCheck<'_> {
-    fn new<'a>(input: &Path, output: &Path, written: &'a [(u64, u64)]) -> Option<LayoutCheck<'a>> {
-        let open = |p: &Path| -> Option<(File, Layout)> {
-            let mut f = File::open(p).ok()?;
-            let l = Layout::read(&mut f).ok()?;
-            Some((f, l))
-        };
+impl<H: Read + Seek> LayoutCheck<'_, H> {
+    fn new<'a>(
+        input: &Path,
+        mut output: H,
+        written: &'a [(u64, u64)],
+    ) -> Option<LayoutCheck<'a, H>> {
+        let mut f = File::open(input).ok()?;
+        let in_layout = Layout::read(&mut f).ok()?;
+        let out_layout = Layout::read(&mut output).ok()?;
         Some(LayoutCheck {
-            input: open(input)?,
-            output: open(output)?,
+            input: (f, in_layout),
+            output: (output, out_layout),
             written,
         })
     }
@@ -118,21 +121,42 @@ fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
         && a.modified == b.modified
 }
 
-/// Verifies the file at `output` against `input` and `plan`. With the
-/// byte ranges the edit wrote (`written`), large untouched streams are
-/// checked by layout instead of byte for byte. Then the result is checked
-/// as a patch ([`check_result`]): a result that lints worse than the input
-/// or would not apply as planned is refused. `allow_ambiguity` lets more
-/// pairs validate for a product than before (`--copy-all`).
-pub fn verify(
+/// Re-opens a written result for verification, from `reader` (`len`
+/// bytes; `path` names it in errors). A result that does not open as a
+/// patch is a verification failure.
+pub fn reopen<G: Read + Seek>(reader: G, len: u64, path: &Path) -> Result<Patch<G>> {
+    Patch::from_reader(reader, len, path)
+        .map_err(|e| Error::verify(format!("the result does not re-read: {e}")))
+}
+
+/// Re-opens the result file at `path` for verification.
+pub fn reopen_file(path: &Path) -> Result<Patch> {
+    let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("cannot reopen the result", e))?
+        .len();
+    reopen(file, len, path)
+}
+
+/// Verifies `out`, the re-opened result, against `input` and `plan`.
+/// With a second reader of the result and the byte ranges the edit wrote
+/// (`layout`), large untouched streams are checked by layout instead of
+/// byte for byte; that relies on the result having started as an exact
+/// copy of the input (a copy, or the input itself under an overlay).
+/// Then the result is checked as a patch ([`check_result`]): a result
+/// that lints worse than the input or would not apply as planned is
+/// refused. `allow_ambiguity` lets more pairs validate for a product than
+/// before (`--copy-all`).
+pub fn verify<G: Read + Seek, H: Read + Seek>(
     input: &mut Patch,
     plan: &Plan,
-    output: &Path,
-    written: Option<&[(u64, u64)]>,
+    out: &mut Patch<G>,
+    layout: Option<(H, &[(u64, u64)])>,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
     let input_path = input.path.clone();
-    let (mut report, out) = verify_inner(input, plan, output, written).map_err(|e| {
+    let mut report = verify_inner(input, plan, out, layout).map_err(|e| {
         // A damaged input stream (a chain that loops or leaves the file)
         // shows first here, where it is read whole: it is the input's fault.
         if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
@@ -141,18 +165,36 @@ pub fn verify(
             Error::verify(format!("the result does not re-read: {e}"))
         }
     })?;
-    report.checked = check_result(input, &out, plan, allow_ambiguity)?;
+    report.checked = check_result(input, out, plan, allow_ambiguity)?;
     Ok(report)
 }
 
-fn verify_inner(
+/// Verifies the result file at `output`: [`reopen_file`] and [`verify`].
+pub fn verify_file(
     input: &mut Patch,
     plan: &Plan,
     output: &Path,
     written: Option<&[(u64, u64)]>,
-) -> Result<(Verification, Patch)> {
-    let mut out = Patch::open(output)?;
-    let mut layout = written.and_then(|w| LayoutCheck::new(&input.path, output, w));
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let mut out = reopen_file(output)?;
+    let layout = match written {
+        Some(w) => Some((
+            File::open(output).map_err(|e| Error::io("cannot reopen the result", e))?,
+            w,
+        )),
+        None => None,
+    };
+    verify(input, plan, &mut out, layout, allow_ambiguity)
+}
+
+fn verify_inner<G: Read + Seek, H: Read + Seek>(
+    input: &mut Patch,
+    plan: &Plan,
+    out: &mut Patch<G>,
+    layout: Option<(H, &[(u64, u64)])>,
+) -> Result<Verification> {
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
     let fail = |what: String| Error::verify(what);
     if out.template != plan.template_after {
         return Err(fail(format!(
@@ -175,17 +217,26 @@ fn verify_inner(
     let removed: HashSet<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
     let removed_storages: Vec<PathBuf> =
         plan.removed_storages.iter().map(|s| root.join(s)).collect();
-    let out_entries: HashMap<PathBuf, EntryMeta> = container::walk(&out.cf, root)?
-        .into_iter()
-        .map(|e| (e.path.clone(), e))
-        .collect();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    // Output entries are looked up one by one and counted rather than
+    // listed (a thousand instances make tens of thousands of entries):
+    // the result holds exactly what was planned when every planned entry
+    // is found and the result has no more entries than that. Counting is
+    // sound because planned paths are distinct: input paths are, and copy
+    // names are distinct and new (checked here, ignoring case as the
+    // compound file does).
+    let out_count = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?
+        .count();
+    check_copy_names_distinct(input, plan)?;
+    let mut accounted = 0usize;
     let mut report = Verification::default();
 
     // Every input entry, unchanged.
     for e in container::walk(&input.cf, root)? {
         if removed.contains(&e.path) || removed_storages.iter().any(|s| e.path.starts_with(s)) {
-            if out_entries.contains_key(&e.path) {
+            if out.cf.exists(&e.path) {
                 return Err(fail(format!(
                     "{} was to be removed but is still there",
                     container::path_text(&e.path)
@@ -193,13 +244,13 @@ fn verify_inner(
             }
             continue;
         }
-        let o = out_entries.get(&e.path).ok_or_else(|| {
+        let o = out_entry(out, &e.path).ok_or_else(|| {
             fail(format!(
                 "{} of the input is missing",
                 container::path_text(&e.path)
             ))
         })?;
-        seen.insert(e.path.clone());
+        accounted += 1;
         if e.path == summary_path {
             let want = root_summary_after(input, plan)?;
             let got = container::read_stream_bounded(
@@ -222,7 +273,7 @@ fn verify_inner(
             report.unchanged_entries += 1;
             continue;
         }
-        if !meta_matches(&e, o) {
+        if !meta_matches(&e, &o) {
             return Err(fail(format!(
                 "{} changed its size, CLSID, state bits or timestamps",
                 container::path_text(&e.path)
@@ -234,7 +285,7 @@ fn verify_inner(
             if vouched {
                 report.bytes_vouched_by_layout += e.len;
             } else {
-                compare_streams(input, &e.path, &mut out, &e.path)?;
+                compare_streams(input, &e.path, out, &e.path)?;
                 report.bytes_compared += e.len;
             }
         }
@@ -256,14 +307,14 @@ fn verify_inner(
             } else {
                 dst_dir.join(&rel)
             };
-            let o = out_entries.get(&target).ok_or_else(|| {
+            let o = out_entry(out, &target).ok_or_else(|| {
                 fail(format!(
                     "the copy {} lacks {}",
                     copy.name,
                     container::path_text(&rel)
                 ))
             })?;
-            seen.insert(target.clone());
+            accounted += 1;
             report.added_entries += 1;
             if rel == Path::new(SUMMARY_STREAM) {
                 let want = copy_summary_after(&mut input.cf, copy)?;
@@ -281,26 +332,83 @@ fn verify_inner(
                 report.bytes_compared += got.len() as u64;
                 continue;
             }
-            if !meta_matches(&e, o) {
+            if !meta_matches(&e, &o) {
                 return Err(fail(format!(
                     "{} differs from its source in size, CLSID, state bits or timestamps",
                     container::path_text(&target)
                 )));
             }
             if e.is_stream {
-                compare_streams(input, &e.path, &mut out, &target)?;
+                compare_streams(input, &e.path, out, &target)?;
                 report.bytes_compared += e.len;
             }
         }
     }
 
-    if let Some(extra) = out_entries.keys().find(|p| !seen.contains(*p)) {
-        return Err(fail(format!(
-            "{} is in the result but not in the plan",
-            container::path_text(extra)
-        )));
+    if out_count != accounted {
+        return Err(fail(match first_unplanned(input, plan, out)? {
+            Some(extra) => format!(
+                "{} is in the result but not in the plan",
+                container::path_text(&extra)
+            ),
+            None => {
+                format!("the result has {out_count} entries, the plan accounts for {accounted}")
+            }
+        }));
     }
-    Ok((report, out))
+    Ok(report)
+}
+
+/// The metadata of the output's entry at `path`, if there is one.
+fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
+    out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
+}
+
+/// Copy names must be distinct, and not names at the input's root,
+/// ignoring case as compound files do; counting relies on it.
+fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
+    let mut names: HashSet<String> = input.root_names.iter().map(|n| n.to_uppercase()).collect();
+    for copy in &plan.copies {
+        if !names.insert(copy.name.to_uppercase()) {
+            return Err(Error::verify(format!(
+                "the plan adds {} twice or over an existing entry",
+                container::storage_part(&copy.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first output entry the plan does not account for (only looked for
+/// when the counts differ).
+fn first_unplanned<G: Read + Seek>(
+    input: &Patch,
+    plan: &Plan,
+    out: &Patch<G>,
+) -> Result<Option<PathBuf>> {
+    let root = Path::new("/");
+    let removed = |p: &Path| {
+        plan.removed_streams.iter().any(|s| p == root.join(s))
+            || plan
+                .removed_storages
+                .iter()
+                .any(|s| p.starts_with(root.join(s)))
+    };
+    let walk = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?;
+    for e in walk {
+        let path = e.path();
+        let planned = plan.copies.iter().any(|c| {
+            path.strip_prefix(root.join(&c.name))
+                .is_ok_and(|rel| input.cf.exists(root.join(&c.source).join(rel)))
+        }) || (input.cf.exists(path) && !removed(path));
+        if !planned {
+            return Ok(Some(path.to_path_buf()));
+        }
+    }
+    Ok(None)
 }
 
 /// A reader that remembers whether it failed, to tell which of two
@@ -318,7 +426,12 @@ impl<R: std::io::Read> std::io::Read for Marked<R> {
     }
 }
 
-fn compare_streams(input: &mut Patch, a: &Path, out: &mut Patch, b: &Path) -> Result<()> {
+fn compare_streams<G: Read + Seek>(
+    input: &mut Patch,
+    a: &Path,
+    out: &mut Patch<G>,
+    b: &Path,
+) -> Result<()> {
     let input_error = |e: std::io::Error, what: &str| {
         Error::io(format!("{what} the input's stream"), e)
             .at(stream_part(a))
@@ -383,7 +496,7 @@ mod tests {
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
         let (_, mut written) = cf.into_inner().finish();
         tamper(&output, &mut written);
-        verify(&mut patch, &plan, &output, Some(&written), false)
+        verify_file(&mut patch, &plan, &output, Some(&written), false)
     }
 
     /// The file offset of the middle of the cabinet stream.
@@ -436,7 +549,7 @@ mod tests {
         write_patch_file(&spec, &input).unwrap();
         let mut patch = Patch::open(&input).unwrap();
         let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
-        let v = verify(&mut patch, &plan, &input.clone(), None, false).unwrap();
+        let v = verify_file(&mut patch, &plan, &input.clone(), None, false).unwrap();
         assert_eq!(v.bytes_vouched_by_layout, 0);
         assert!(v.bytes_compared >= 2 * 1024 * 1024);
     }

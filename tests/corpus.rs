@@ -369,6 +369,39 @@ mod retargeting {
 
     #[test]
     #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+    fn in_place_writes_the_bytes_of_o() {
+        let dir = tempfile::tempdir().unwrap();
+        for input in patches() {
+            let name = input.file_name().unwrap().to_string_lossy().into_owned();
+            let out = dir.path().join(format!("o-{name}"));
+            retarget(&request(&input, &out, &[I1, I2])).unwrap();
+            let work = dir.path().join(format!("w-{name}"));
+            std::fs::write(&work, std::fs::read(&input).unwrap()).unwrap();
+            let mut req = request(&work, &out, &[I1, I2]);
+            req.destination = Destination::InPlace;
+            let r = retarget(&req).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(r.outcome, Outcome::Done, "{name}");
+            assert_eq!(
+                std::fs::read(&work).unwrap(),
+                std::fs::read(&out).unwrap(),
+                "{name}: in place differs from -o"
+            );
+        }
+        let journals = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".journal")
+            })
+            .count();
+        assert_eq!(journals, 0);
+    }
+
+    #[test]
+    #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
     fn databases_and_transforms_are_refused_as_not_patches() {
         let dir = tempfile::tempdir().unwrap();
         for input in corpus_files()

@@ -5,16 +5,23 @@
 //!   cabinet, so that copying, editing, verifying and syncing each take a
 //!   while) and is killed after a random delay spread over its whole run,
 //!   many times, with `-o` and with `--in-place`. Afterwards the input is
-//!   byte for byte as before (in place: either as before or exactly the
-//!   finished result, never anything in between) and the output name holds
-//!   either nothing or the finished result. A killed process may leave its
-//!   hidden temporary file (nothing can delete it); it is counted and
-//!   removed between runs.
+//!   byte for byte as before and the output name holds either nothing or
+//!   the finished result. A killed process may leave its hidden temporary
+//!   file (nothing can delete it); it is counted and removed between runs.
+//!   In place, the patch is edited through a journal: after a kill it may
+//!   be half-written, but then a complete journal lies beside it, and after
+//!   `msp-retarget recover` (what the next run does first) it is either
+//!   as before or exactly the finished result, never anything in between.
+//! * **Each commit point**: a test failpoint stops an in-place edit after
+//!   the journal is written, half-way through the writes and before the
+//!   journal is deleted; readers then refuse the patch and the next run
+//!   completes the edit, byte for byte the `-o` result.
 //! * **File size limit**: the command runs under RLIMIT_FSIZE (`prlimit`,
 //!   with SIGXFSZ ignored so that a write fails with EFBIG instead of
 //!   killing the process) at limits from below the input's size to just
 //!   below the result's. Every run must exit 2 naming the output file,
-//!   leave the input unchanged and leave no output and no temporary file.
+//!   leave the input unchanged and leave no output, no temporary file and
+//!   no journal (in place, a failed write is rolled back from the journal).
 //!
 //! `CRASH_KILLS` sets the number of kills per mode (default 40),
 //! `CRASH_SEED` the random seed (printed, so a failure can be replayed),
@@ -214,6 +221,25 @@ fn killed_at_random_moments_output_is_all_or_nothing() {
     );
 }
 
+fn is_journal(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".msp-retarget.journal")
+}
+
+/// Runs `msp-retarget recover FILE`; returns its output line.
+fn recover(file: &Path) -> String {
+    let out = Command::new(bin())
+        .arg("recover")
+        .arg(file)
+        .output()
+        .expect("running the binary");
+    assert!(
+        out.status.success(),
+        "recover: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn killed_at_random_moments_in_place_is_before_or_after() {
     let kills: usize = env_or("CRASH_KILLS", 40);
@@ -227,13 +253,35 @@ fn killed_at_random_moments_in_place_is_before_or_after() {
     std::fs::copy(&bench.input, &work).unwrap();
 
     let mut rng = Rng::new();
-    let (mut before, mut after, mut temps) = (0, 0, 0);
+    let (mut before, mut after, mut torn, mut journals) = (0, 0, 0, 0);
     for k in 0..kills {
         let delay = rng.delay(took.mul_f64(1.2));
         let mut child = retarget_cmd(&work, None).spawn().expect("spawning");
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
+        // Between a kill and the next run the file may be half-written,
+        // but only while a complete journal lies beside it.
+        let names = names_in(bench.dir.path());
+        let journal = names.iter().any(|n| is_journal(n));
+        for name in &names {
+            assert!(
+                ["in.msp", "work.msp"].contains(&name.as_str()) || is_journal(name),
+                "kill {k}: unexpected file {name}"
+            );
+        }
+        let now = read(&work);
+        if now != bench.original && now != expected {
+            assert!(
+                journal,
+                "kill {k} after {delay:?}: work.msp is torn and has no journal"
+            );
+            torn += 1;
+        }
+        if journal {
+            journals += 1;
+            recover(&work);
+        }
         let now = read(&work);
         if now == bench.original {
             before += 1;
@@ -242,26 +290,100 @@ fn killed_at_random_moments_in_place_is_before_or_after() {
             std::fs::copy(&bench.input, &work).unwrap();
         } else {
             panic!(
-                "kill {k} after {delay:?}: work.msp is torn ({} bytes)",
+                "kill {k} after {delay:?}: work.msp is torn after recovery ({} bytes)",
                 now.len()
             );
         }
-        for name in names_in(bench.dir.path()) {
-            if is_temp(&name) {
-                temps += 1;
-                std::fs::remove_file(bench.path(&name)).unwrap();
-            } else {
-                assert!(
-                    ["in.msp", "work.msp"].contains(&name.as_str()),
-                    "kill {k}: unexpected file {name}"
-                );
-            }
-        }
+        assert_eq!(
+            names_in(bench.dir.path()),
+            ["in.msp", "work.msp"],
+            "kill {k}: recovery left files"
+        );
     }
     println!(
         "--in-place: {kills} kills over {took:?} runs: {before} left the original, {after} the \
-         finished result, {temps} temporary files left by the killed process"
+         finished result ({journals} through a journal, {torn} of them half-written before \
+         recovery)"
     );
+}
+
+/// A crash at each point of the in-place commit (a test failpoint aborts
+/// the process there): afterwards readers refuse the patch, and the next
+/// run of the same retarget completes the edit, giving exactly the result
+/// of `-o`.
+#[test]
+fn a_crash_at_each_commit_point_is_completed_by_the_next_run() {
+    let bench = Bench::new(4 << 20);
+    let out = bench.path("out.msp");
+    run_ok(retarget_many(&bench.input, Some(&out), 5));
+    let expected = read(&out);
+    std::fs::remove_file(&out).unwrap();
+    let work = bench.path("work.msp");
+    for point in ["journal-written", "half-written", "written"] {
+        std::fs::copy(&bench.input, &work).unwrap();
+        let mut cmd = retarget_many(&work, None, 5);
+        cmd.env("MSP_RETARGET_FAILPOINT", point);
+        let ran = cmd.output().expect("running the binary");
+        assert!(!ran.status.success(), "{point}: did not stop");
+        let now = read(&work);
+        match point {
+            "journal-written" => assert!(now == bench.original, "{point}: the patch was touched"),
+            "half-written" => assert!(
+                now != bench.original && now != expected,
+                "{point}: expected a half-written file"
+            ),
+            _ => assert!(now == expected, "{point}: the patch is not the result"),
+        }
+        assert!(
+            names_in(bench.dir.path()).iter().any(|n| is_journal(n)),
+            "{point}: no journal"
+        );
+        // A reader refuses, and says what to do.
+        let inspect = Command::new(bin())
+            .arg("inspect")
+            .arg(&work)
+            .output()
+            .expect("running the binary");
+        assert_eq!(inspect.status.code(), Some(1), "{point}");
+        assert!(
+            String::from_utf8_lossy(&inspect.stderr).contains("msp-retarget recover"),
+            "{point}: {}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        // The next run completes the interrupted edit, then finds nothing
+        // left to do.
+        let next = retarget_many(&work, None, 5)
+            .stdout(Stdio::piped())
+            .output()
+            .expect("running the binary");
+        assert!(
+            next.status.success(),
+            "{point}: {}",
+            String::from_utf8_lossy(&next.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&next.stderr).contains("completing an interrupted"),
+            "{point}: {}",
+            String::from_utf8_lossy(&next.stderr)
+        );
+        assert!(
+            read(&work) == expected,
+            "{point}: the result differs from -o"
+        );
+        assert_eq!(
+            names_in(bench.dir.path()),
+            ["in.msp", "work.msp"],
+            "{point}"
+        );
+    }
+    // With `recover` instead of a next run.
+    std::fs::copy(&bench.input, &work).unwrap();
+    let mut cmd = retarget_many(&work, None, 5);
+    cmd.env("MSP_RETARGET_FAILPOINT", "half-written");
+    let _ = cmd.output().expect("running the binary");
+    assert!(recover(&work).contains("completed an interrupted in-place edit"));
+    assert!(read(&work) == expected);
+    assert!(recover(&work).contains("nothing to recover"));
 }
 
 //===========================================================================//

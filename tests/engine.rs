@@ -816,3 +816,139 @@ fn a_large_cabinet_is_kept_byte_for_byte() {
     let v = r.verification.unwrap();
     assert_eq!(v.bytes_vouched_by_layout, spec.cabinet_len);
 }
+
+//===========================================================================//
+// In place: the journaled path writes exactly what -o writes
+
+/// Retargets a copy of `input` in place and returns the report; the folder
+/// must then hold no journal and no temporary file.
+fn in_place(
+    dir: &Dir,
+    input: &std::path::Path,
+    reqs: &[msp_retarget::plan::InstanceRequest],
+) -> Vec<u8> {
+    let copy = dir.join("copy.msp");
+    std::fs::copy(input, &copy).unwrap();
+    let r = retarget(&request(&copy, Destination::InPlace, reqs)).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    assert_eq!(r.output.as_deref(), Some(copy.as_path()));
+    assert!(r.verification.is_some());
+    let bytes = read(&copy);
+    std::fs::remove_file(&copy).unwrap();
+    bytes
+}
+
+#[test]
+fn in_place_gives_the_bytes_of_o_on_every_preset_and_many_instances() {
+    let cases = [
+        (PatchSpec::single_product(), on_a(many_instances(200))),
+        (PatchSpec::two_products(), on_a_and_b(many_instances(50))),
+        (PatchSpec::two_baselines(), on_a(many_instances(200))),
+    ];
+    for (spec, instances) in cases {
+        let dir = Dir::new();
+        let input = dir.patch("in.msp", &spec);
+        let reqs: Vec<_> = instances.iter().map(|(b, i)| inst_of(b, i)).collect();
+        let out = dir.join("out.msp");
+        retarget_to(&input, &out, &reqs);
+        let got = in_place(&dir, &input, &reqs);
+        assert!(got == read(&out), "{}", spec.display_name);
+        assert_eq!(dir.names(), ["in.msp", "out.msp"], "{}", spec.display_name);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn in_place_writes_into_the_file_and_keeps_its_inode_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let work = dir.join("work.msp");
+    std::fs::copy(&input, &work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let before = std::fs::metadata(&work).unwrap();
+    let r = retarget(&request(&work, Destination::InPlace, &[inst(I1)])).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    let after = std::fs::metadata(&work).unwrap();
+    assert_eq!(
+        before.ino(),
+        after.ino(),
+        "the file was replaced, not edited"
+    );
+    assert_eq!(after.permissions().mode() & 0o777, 0o640);
+    let out = dir.join("out.msp");
+    retarget_to(&input, &out, &[inst(I1)]);
+    assert!(read(&work) == read(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_linked_file_is_replaced_by_an_edited_copy_and_its_other_name_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let work = dir.join("work.msp");
+    std::fs::copy(&input, &work).unwrap();
+    let other = dir.join("other.msp");
+    std::fs::hard_link(&work, &other).unwrap();
+    let r = retarget(&request(&work, Destination::InPlace, &[inst(I1)])).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    assert!(read(&other) == read(&input), "the other name changed");
+    assert_ne!(
+        std::fs::metadata(&work).unwrap().ino(),
+        std::fs::metadata(&other).unwrap().ino()
+    );
+    let out = dir.join("out.msp");
+    retarget_to(&input, &out, &[inst(I1)]);
+    assert!(read(&work) == read(&out));
+}
+
+#[test]
+fn untarget_in_place_gives_the_bytes_of_o() {
+    use msp_retarget::untarget::{UntargetRequest, untarget};
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::two_baselines());
+    let all = dir.join("all.msp");
+    let codes = many_instances(30);
+    let reqs: Vec<_> = codes.iter().map(|c| inst_of(PRODUCT_A, c)).collect();
+    retarget_to(&input, &all, &reqs);
+    let remove: Vec<_> = codes.iter().step_by(3).map(|c| guid(c)).collect();
+    let untarget_req = |input: &std::path::Path, destination| UntargetRequest {
+        input: input.to_path_buf(),
+        destination,
+        instances: remove.clone(),
+        force: false,
+    };
+    let out = dir.join("out.msp");
+    untarget(&untarget_req(&all, Destination::Output(out.clone()))).unwrap();
+    let work = dir.join("work.msp");
+    std::fs::copy(&all, &work).unwrap();
+    let r = untarget(&untarget_req(&work, Destination::InPlace)).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    assert!(read(&work) == read(&out));
+    assert_eq!(dir.names(), ["all.msp", "in.msp", "out.msp", "work.msp"]);
+}
+
+#[test]
+fn a_journal_left_by_a_crash_is_completed_before_the_next_edit_and_blocks_readers() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let out = dir.join("out.msp");
+    retarget_to(&input, &out, &[inst(I1)]);
+    // An unfinished (torn) journal: the patch was not touched; readers go
+    // on, the next edit deletes it.
+    let work = dir.join("work.msp");
+    std::fs::copy(&input, &work).unwrap();
+    let journal = msp_retarget::journal::journal_path(&work);
+    std::fs::write(&journal, b"MSPRJRNL torn").unwrap();
+    msp_retarget::inspect::inspect(&work).unwrap();
+    let r = retarget(&request(&work, Destination::InPlace, &[inst(I1)])).unwrap();
+    assert_eq!(r.outcome, Outcome::Done);
+    assert!(read(&work) == read(&out));
+    assert!(!journal.exists());
+    // `-o` from a patch also recovers it first.
+    std::fs::write(&journal, b"MSPRJRNL torn").unwrap();
+    let again = dir.join("again.msp");
+    retarget_to(&work, &again, &[inst(I1)]);
+    assert!(!journal.exists());
+}

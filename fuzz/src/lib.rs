@@ -222,7 +222,8 @@ fn names_in(dir: &Path) -> Vec<String> {
 /// targets) and, when that succeeds, an untarget of the result. A failure
 /// must leave the input unchanged and the folder without output or
 /// temporary file; a success must leave an output that re-reads and lists
-/// the instance.
+/// the instance. The same retarget `--in-place` on a copy must agree with
+/// `-o`: both fail, or both succeed with the same bytes.
 pub fn pipeline(data: &[u8]) {
     let dir = &scratch();
     for name in names_in(dir) {
@@ -258,6 +259,29 @@ pub fn pipeline(data: &[u8]) {
         data,
         "the input changed"
     );
+    // In place on a copy (the journaled overlay path): the same verdict as
+    // -o, and on success the same bytes; on failure the copy unchanged.
+    let work = dir.join("work.msp");
+    std::fs::write(&work, data).expect("writing the copy");
+    let in_place = retarget(&RetargetRequest {
+        input: work.clone(),
+        destination: Destination::InPlace,
+        ..req.clone()
+    });
+    let work_now = std::fs::read(&work).expect("reading the copy back");
+    match (&result, &in_place) {
+        (Ok(_), Ok(_)) => assert!(
+            work_now == std::fs::read(&output).expect("reading the output"),
+            "--in-place wrote other bytes than -o"
+        ),
+        (Err(_), Err(_)) => assert!(work_now == data, "a failed --in-place changed the file"),
+        (a, b) => panic!(
+            "-o and --in-place disagree: {:?} / {:?}",
+            a.as_ref().err().map(|e| e.to_string()),
+            b.as_ref().err().map(|e| e.to_string())
+        ),
+    }
+    std::fs::remove_file(&work).expect("removing the copy");
     match result {
         Err(e) => {
             assert_eq!(

@@ -44,9 +44,9 @@ pub struct ResultCheck {
 /// `allow_ambiguity` (`--copy-all`, which copies pairs that validate for
 /// every product on purpose), a product for which more pairs validate
 /// than before is reported, not refused.
-pub fn check_result(
-    input: &Patch,
-    output: &Patch,
+pub fn check_result<F, G>(
+    input: &Patch<F>,
+    output: &Patch<G>,
     plan: &Plan,
     allow_ambiguity: bool,
 ) -> Result<ResultCheck> {
@@ -132,7 +132,7 @@ pub fn check_result(
 
 /// Lint findings of `output` that `input` does not have; an error among
 /// them refuses the result.
-fn new_findings(input: &Patch, output: &Patch) -> Result<Vec<Finding>> {
+fn new_findings<F, G>(input: &Patch<F>, output: &Patch<G>) -> Result<Vec<Finding>> {
     refuse_new_errors(&lint_patch(input), lint_patch(output))
 }
 
@@ -205,15 +205,15 @@ fn compare(
 /// A patch's pairs indexed for checking many products: only pairs made for
 /// a product's code, or that do not check the product code, can validate
 /// for it.
-struct Index<'a> {
-    patch: &'a Patch,
+struct Index<'a, F> {
+    patch: &'a Patch<F>,
     by_code: HashMap<Guid, Vec<usize>>,
     any_code: Vec<usize>,
     by_name: HashMap<&'a str, usize>,
 }
 
-impl<'a> Index<'a> {
-    fn new(patch: &'a Patch) -> Index<'a> {
+impl<'a, F> Index<'a, F> {
+    fn new(patch: &'a Patch<F>) -> Index<'a, F> {
         let mut by_code: HashMap<Guid, Vec<usize>> = HashMap::new();
         let mut any_code = Vec::new();
         let mut by_name = HashMap::new();
@@ -275,7 +275,7 @@ mod tests {
     use crate::ErrorKind;
     use crate::plan::{InstanceRequest, PlanOptions, plan};
     use crate::synth::{PatchSpec, write_patch_file};
-    use crate::verify::{Verification, verify};
+    use crate::verify::Verification;
 
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";
     const I2: &str = "{22222222-2222-4222-8222-222222222222}";
@@ -311,7 +311,7 @@ mod tests {
         let mut cf = cfb::CompoundFile::open(file).unwrap();
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
         drop(cf);
-        verify(&mut patch, &plan, &output, None, allow_ambiguity)
+        crate::verify::verify_file(&mut patch, &plan, &output, None, allow_ambiguity)
     }
 
     fn refusal(r: Result<Verification>) -> String {

@@ -142,7 +142,7 @@ pub struct PatchView {
 
 impl PatchView {
     /// The view of a strictly opened patch.
-    pub fn of(patch: &Patch) -> PatchView {
+    pub fn of<F>(patch: &Patch<F>) -> PatchView {
         PatchView {
             path: patch.path.clone(),
             patch_code: Some(patch.codes.patch_code),
@@ -157,7 +157,7 @@ impl PatchView {
 }
 
 /// Lints a patch opened with [`Patch::open`].
-pub fn lint_patch(patch: &Patch) -> Vec<Finding> {
+pub fn lint_patch<F>(patch: &Patch<F>) -> Vec<Finding> {
     lint_view(&PatchView::of(patch))
 }
 

@@ -147,7 +147,7 @@ pub struct ProductCheck {
 
 /// Checks every pair of an opened patch against a product: what
 /// `retarget` calls for each requested instance before it commits.
-pub fn evaluate(patch: &Patch, facts: &ProductFacts) -> ProductCheck {
+pub fn evaluate<F>(patch: &Patch<F>, facts: &ProductFacts) -> ProductCheck {
     evaluate_pairs(&patch.targets, &patch.pairs, facts)
 }
 

@@ -53,6 +53,11 @@ pub enum Command {
         after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix-all.msp --package product.msi --instances-from product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
     )]
     Check(CheckArgs),
+    /// Complete or discard the journal an interrupted --in-place edit left.
+    #[command(
+        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget do\nthis by themselves; inspect and check refuse a patch with a complete journal and\nsay to run this.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
+    )]
+    Recover(RecoverArgs),
     /// Retarget every patch a manifest names, several at once.
     #[command(after_help = bulk::EXAMPLES)]
     Bulk(bulk::BulkArgs),
@@ -188,6 +193,18 @@ pub struct UntargetArgs {
 pub struct InspectArgs {
     /// An .msp, .msi or .mst file.
     pub file: PathBuf,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The patches to recover (each one's journal is looked for beside it).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 
     /// Print a JSON report on stdout.
     #[arg(long)]

@@ -125,10 +125,10 @@ impl Progress for BulkProgress {
                 bar.set_prefix(format!("{done}/{files} files"));
             }
         }
-        if matches!(file.outcome, FileOutcome::Refused | FileOutcome::Error) {
-            if let Some(e) = &file.error {
-                with_stderr(|err| writeln!(err, "msp-retarget: {}", e.message).ok());
-            }
+        if matches!(file.outcome, FileOutcome::Refused | FileOutcome::Error)
+            && let Some(e) = &file.error
+        {
+            with_stderr(|err| writeln!(err, "msp-retarget: {}", e.message).ok());
         }
     }
 

@@ -68,13 +68,13 @@ pub(super) fn parse_layout(
         .collect();
     order.sort_unstable();
     for pair in order.windows(2) {
-        if let [(_, end_a, a), (start_b, _, b)] = pair {
-            if start_b < end_a {
-                return Err(PropsetError::new(
-                    *start_b,
-                    format!("section {b} starts inside section {a}"),
-                ));
-            }
+        if let [(_, end_a, a), (start_b, _, b)] = pair
+            && start_b < end_a
+        {
+            return Err(PropsetError::new(
+                *start_b,
+                format!("section {b} starts inside section {a}"),
+            ));
         }
     }
     Ok(sections)
@@ -161,13 +161,13 @@ fn parse_section(
     let mut starts: Vec<(usize, u32)> = slots.iter().map(|&(pid, off)| (off, pid)).collect();
     starts.sort_unstable();
     for pair in starts.windows(2) {
-        if let [(a, pid_a), (b, pid_b)] = pair {
-            if a == b {
-                return Err(PropsetError::new(
-                    start.saturating_add(*a),
-                    format!("properties {pid_a} and {pid_b} share the value at offset {a:#x}"),
-                ));
-            }
+        if let [(a, pid_a), (b, pid_b)] = pair
+            && a == b
+        {
+            return Err(PropsetError::new(
+                start.saturating_add(*a),
+                format!("properties {pid_a} and {pid_b} share the value at offset {a:#x}"),
+            ));
         }
     }
     // Where each value must end: the next value's start, or the section end.
@@ -329,7 +329,7 @@ fn check_terminator(
         .get(text_at..text_at.saturating_add(declared))
         .unwrap_or_default();
     let at = base.saturating_add(offset);
-    if code_page == Some(CP_WINUNICODE) && declared % 2 != 0 {
+    if code_page == Some(CP_WINUNICODE) && !declared.is_multiple_of(2) {
         warnings.push(PropsetError::new(
             at,
             format!("property {pid}: a {declared}-byte string in code page 1200 is not whole UTF-16 units"),

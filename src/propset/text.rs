@@ -25,7 +25,7 @@ fn codec(code_page: Option<u16>) -> Result<Codec, String> {
 pub(super) fn decode_string(code_page: Option<u16>, bytes: &[u8]) -> Result<String, String> {
     match codec(code_page)? {
         Codec::Utf16 => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return Err(format!("{} bytes are not whole UTF-16 units", bytes.len()));
             }
             let mut units: Vec<u16> = bytes
