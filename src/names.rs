@@ -41,7 +41,7 @@
 //! the same sequence of requests always yield the same names. The scheme is
 //! also described for users in `docs/naming.md`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use uuid::Uuid;
@@ -321,6 +321,12 @@ pub struct NameAllocator {
     /// Keys ([`name_key`]) of every existing name and of every main and
     /// partner name handed out so far.
     taken: HashSet<String>,
+    /// Per source and tag (the key of the name without suffix), the first
+    /// `~n` suffix not yet tried. Every candidate below it was taken when
+    /// it was tried, and taken names stay taken, so probing resumes there:
+    /// a thousand instances whose tags collide (codes sharing their first
+    /// eight hex digits) cost a thousand probes, not half a million.
+    next_suffix: HashMap<String, usize>,
 }
 
 impl NameAllocator {
@@ -329,6 +335,7 @@ impl NameAllocator {
     pub fn new<'a>(existing: impl IntoIterator<Item = &'a str>) -> Self {
         NameAllocator {
             taken: existing.into_iter().map(name_key).collect(),
+            next_suffix: HashMap::new(),
         }
     }
 
@@ -355,7 +362,9 @@ impl NameAllocator {
         // and as partner), and candidates differ in their `~n` suffix, so
         // this many attempts always reach a free one.
         let attempts = self.taken.len().saturating_mul(2).saturating_add(1);
-        for n in 1..=attempts {
+        let base_key = name_key(&compose(&source_part, &tag_text, ""));
+        let first = self.next_suffix.get(&base_key).copied().unwrap_or(1);
+        for n in first..=attempts {
             let suffix = if n == 1 {
                 String::new()
             } else {
@@ -374,6 +383,7 @@ impl NameAllocator {
             validate_partner_name(&partner)?;
             self.taken.insert(main_key);
             self.taken.insert(partner_key);
+            self.next_suffix.insert(base_key, n + 1);
             return Ok(main);
         }
         Err(NameError::Exhausted {
@@ -652,6 +662,26 @@ mod tests {
                 assert!(keys.insert(name_key(&format!("#{name}"))), "{name}");
             }
         }
+    }
+
+    /// Resuming the `~n` probe where the last allocation of the same source
+    /// and tag stopped must give the names a fresh probe from `~1` gives.
+    #[test]
+    fn colliding_tags_resume_probing_with_the_same_names() {
+        let existing = ["RTM.1", "#RTM.1", "RTM.1_01234567~5", "#rtm.1_01234567~7"];
+        let mut alloc = NameAllocator::new(existing);
+        let mut names = Vec::new();
+        for i in 0..12u128 {
+            let c = code(0x0123_4567_0000_0000_0000_0000_0000_0000 + i);
+            names.push(
+                alloc
+                    .allocate("RTM.1", &InstanceTag::ProductCode(c))
+                    .unwrap(),
+            );
+        }
+        let mut want = vec!["RTM.1_01234567".to_string()];
+        want.extend([2, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14].map(|n| format!("RTM.1_01234567~{n}")));
+        assert_eq!(names, want);
     }
 
     #[test]
