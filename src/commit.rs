@@ -104,13 +104,15 @@ impl Staged {
     }
 }
 
+/// Syncs a folder, so that a rename or a removal in it is durable.
 #[cfg(unix)]
-fn sync_folder(folder: &Path) -> io::Result<()> {
+pub(crate) fn sync_folder(folder: &Path) -> io::Result<()> {
     File::open(folder)?.sync_all()
 }
 
+/// Syncs a folder, so that a rename or a removal in it is durable.
 #[cfg(not(unix))]
-fn sync_folder(_folder: &Path) -> io::Result<()> {
+pub(crate) fn sync_folder(_folder: &Path) -> io::Result<()> {
     // Windows has no portable way to sync a directory; the rename itself
     // is atomic (MoveFileEx with replace).
     Ok(())

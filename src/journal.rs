@@ -60,6 +60,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use crate::commit::{folder_of, sync_folder};
 use crate::error::{Error, Result};
 use crate::overlay::{BLOCK, Overlay, ReadAt, write_all_at};
 
@@ -403,23 +404,6 @@ pub enum Recovery {
     /// An incomplete journal: the patch had not been touched; the journal
     /// was deleted.
     Discarded,
-}
-
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-#[cfg(unix)]
-fn sync_folder(folder: &Path) -> io::Result<()> {
-    File::open(folder)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_folder(_folder: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 fn remove_journal(journal: &Path) -> io::Result<()> {

@@ -466,25 +466,47 @@ fn compare_streams<G: Read + Seek>(
     Ok(())
 }
 
+/// Test scaffolding shared with the check of the result's tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::layout::WriteLog;
     use crate::plan::{InstanceRequest, PlanOptions, plan};
     use crate::synth::{PatchSpec, write_patch_file};
-    use std::io::{Seek, SeekFrom, Write};
 
-    /// Builds a patch with a 2 MiB cabinet, applies a one-instance plan to
-    /// a copy, then lets `tamper` change the copy; returns verify's verdict.
-    fn verify_after(tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>)) -> Result<Verification> {
+    /// A patch, a plan for it, and the plan applied to a copy.
+    pub(crate) struct Applied {
+        /// Holds the files; they go when it drops.
+        pub _dir: tempfile::TempDir,
+        /// The input, opened.
+        pub patch: Patch,
+        /// The plan, as `edit` left it.
+        pub plan: Plan,
+        /// The edited copy.
+        pub output: PathBuf,
+        /// The byte ranges the edit wrote.
+        pub written: Vec<(u64, u64)>,
+    }
+
+    /// Writes `spec` to a temporary folder, plans `requests` on it, lets
+    /// `edit` change the plan (as a faulty planner would) and applies it to
+    /// a copy through a write log.
+    pub(crate) fn apply_to_copy(
+        spec: &PatchSpec,
+        requests: &[&str],
+        options: &PlanOptions,
+        edit: impl FnOnce(&mut Plan),
+    ) -> Applied {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in.msp");
-        let mut spec = PatchSpec::single_product();
-        spec.cabinet_len = 2 * 1024 * 1024;
-        write_patch_file(&spec, &input).unwrap();
+        write_patch_file(spec, &input).unwrap();
         let mut patch = Patch::open(&input).unwrap();
-        let req = InstanceRequest::parse("{11111111-1111-4111-8111-111111111111}").unwrap();
-        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        let requests: Vec<InstanceRequest> = requests
+            .iter()
+            .map(|r| InstanceRequest::parse(r).unwrap())
+            .collect();
+        let mut plan = plan(&patch, &requests, options).unwrap();
+        edit(&mut plan);
         let output = dir.path().join("out.msp");
         std::fs::copy(&input, &output).unwrap();
         let file = std::fs::OpenOptions::new()
@@ -494,9 +516,38 @@ mod tests {
             .unwrap();
         let mut cf = cfb::CompoundFile::open(WriteLog::new(file)).unwrap();
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
-        let (_, mut written) = cf.into_inner().finish();
-        tamper(&output, &mut written);
-        verify_file(&mut patch, &plan, &output, Some(&written), false)
+        let (_, written) = cf.into_inner().finish();
+        Applied {
+            _dir: dir,
+            patch,
+            plan,
+            output,
+            written,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::apply_to_copy;
+    use super::*;
+    use crate::plan::{PlanOptions, plan};
+    use crate::synth::{PatchSpec, write_patch_file};
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// Builds a patch with a 2 MiB cabinet, applies a one-instance plan to
+    /// a copy, then lets `tamper` change the copy; returns verify's verdict.
+    fn verify_after(tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>)) -> Result<Verification> {
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        let mut a = apply_to_copy(
+            &spec,
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        tamper(&a.output, &mut a.written);
+        verify_file(&mut a.patch, &a.plan, &a.output, Some(&a.written), false)
     }
 
     /// The file offset of the middle of the cabinet stream.

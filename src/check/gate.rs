@@ -273,9 +273,10 @@ impl<'a, F> Index<'a, F> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use crate::plan::{InstanceRequest, PlanOptions, plan};
-    use crate::synth::{PatchSpec, write_patch_file};
+    use crate::plan::PlanOptions;
+    use crate::synth::PatchSpec;
     use crate::verify::Verification;
+    use crate::verify::testing::apply_to_copy;
 
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";
     const I2: &str = "{22222222-2222-4222-8222-222222222222}";
@@ -291,27 +292,14 @@ mod tests {
         allow_ambiguity: bool,
         sabotage: impl FnOnce(&mut Plan),
     ) -> Result<Verification> {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.msp");
-        write_patch_file(spec, &input).unwrap();
-        let mut patch = Patch::open(&input).unwrap();
-        let requests: Vec<InstanceRequest> = requests
-            .iter()
-            .map(|r| InstanceRequest::parse(r).unwrap())
-            .collect();
-        let mut plan = plan(&patch, &requests, options).unwrap();
-        sabotage(&mut plan);
-        let output = dir.path().join("out.msp");
-        std::fs::copy(&input, &output).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&output)
-            .unwrap();
-        let mut cf = cfb::CompoundFile::open(file).unwrap();
-        crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
-        drop(cf);
-        crate::verify::verify_file(&mut patch, &plan, &output, None, allow_ambiguity)
+        let mut a = apply_to_copy(spec, requests, options, sabotage);
+        crate::verify::verify_file(
+            &mut a.patch,
+            &a.plan,
+            &a.output,
+            Some(&a.written),
+            allow_ambiguity,
+        )
     }
 
     fn refusal(r: Result<Verification>) -> String {
