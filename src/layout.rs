@@ -112,6 +112,13 @@ impl<F: Read + Seek> Sectors<'_, F> {
 impl Layout {
     /// Reads the header, the FAT sector list and the directory of `file`.
     pub fn read<F: Read + Seek>(file: &mut F) -> io::Result<Layout> {
+        Layout::read_streams_from(file, 0)
+    }
+
+    /// [`Layout::read`], listing only streams of at least `min_len` bytes:
+    /// verification vouches only for large streams, and a result with a
+    /// thousand instances has tens of thousands of small ones.
+    pub fn read_streams_from<F: Read + Seek>(file: &mut F, min_len: u64) -> io::Result<Layout> {
         let file_len = file.seek(SeekFrom::End(0))?;
         file.seek(SeekFrom::Start(0))?;
         let mut header = [0u8; 512];
@@ -189,11 +196,11 @@ impl Layout {
             dir.extend_from_slice(&sectors.read(sector)?);
             sector = sectors.fat_entry(&layout.fat_sectors, sector)?;
         }
-        layout.index_directory(&dir, cutoff)?;
+        layout.index_directory(&dir, cutoff, min_len)?;
         Ok(layout)
     }
 
-    fn index_directory(&mut self, dir: &[u8], cutoff: u64) -> io::Result<()> {
+    fn index_directory(&mut self, dir: &[u8], cutoff: u64, min_len: u64) -> io::Result<()> {
         let count = dir.len() / DIR_ENTRY_LEN;
         let entry = |i: u32| -> io::Result<&[u8]> {
             let at = i as usize * DIR_ENTRY_LEN;
@@ -227,7 +234,7 @@ impl Layout {
             stack.push((u32_at(e, 0x48)?, parent));
             match e.get(0x42) {
                 Some(1) => stack.push((u32_at(e, 0x4C)?, path)),
-                Some(2) => {
+                Some(2) if u64_at(e, 0x78)? >= min_len => {
                     let len = u64_at(e, 0x78)?;
                     let place = StreamPlace {
                         start: u32_at(e, 0x74)?,

@@ -60,8 +60,8 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
         written: &'a [(u64, u64)],
     ) -> Option<LayoutCheck<'a, H>> {
         let mut f = File::open(input).ok()?;
-        let in_layout = Layout::read(&mut f).ok()?;
-        let out_layout = Layout::read(&mut output).ok()?;
+        let in_layout = Layout::read_streams_from(&mut f, VOUCH_MIN_LEN).ok()?;
+        let out_layout = Layout::read_streams_from(&mut output, VOUCH_MIN_LEN).ok()?;
         Some(LayoutCheck {
             input: (f, in_layout),
             output: (output, out_layout),
