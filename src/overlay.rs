@@ -31,7 +31,7 @@ pub const BLOCK: u64 = 512;
 
 /// Bytes of pending blocks kept in memory before further blocks spill to a
 /// temporary file.
-pub const MEM_LIMIT: usize = 4 * 1024 * 1024;
+pub const MEM_LIMIT: usize = 1024 * 1024;
 
 /// Positional reads, so that several readers share one file handle
 /// without sharing a file position.
