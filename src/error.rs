@@ -191,28 +191,34 @@ impl<T> Context<T> for Result<T> {
 
 /// Runs `f`, turning a panic inside it into an `Err` with the panic's
 /// message, for calls into crates that may panic on malformed input (the
-/// `msi` crate unwraps values of its own tables). The panic message is not
-/// printed for the calling thread; panics of other threads are reported as
-/// before. Whatever `f` built is dropped unused after a panic.
+/// `msi` crate unwraps values of its own tables; `cfb` indexes its
+/// allocation tables with sector numbers read from the file). The panic
+/// message is not printed for a thread inside `contain_panics`; panics
+/// elsewhere are reported as before. Whatever `f` built is dropped unused
+/// after a panic.
+///
+/// The panic hook is replaced once per process by one that stays quiet for
+/// threads inside this function (a thread-local depth), so that parallel
+/// callers (bulk runs) neither serialise on a hook swap nor restore each
+/// other's hooks.
 pub fn contain_panics<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::cell::Cell;
     use std::panic::{self, AssertUnwindSafe};
-    use std::sync::{Arc, Mutex};
-    type Hook = Arc<dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync>;
-    // One hook swap at a time, so that two threads do not restore each
-    // other's hooks.
-    static SWAP: Mutex<()> = Mutex::new(());
-    let _swap = SWAP.lock().unwrap_or_else(|e| e.into_inner());
-    let previous: Hook = Arc::from(panic::take_hook());
-    let me = std::thread::current().id();
-    let others = Arc::clone(&previous);
-    panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() != me {
-            others(info);
-        }
-    }));
+    thread_local! {
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if DEPTH.with(Cell::get) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    DEPTH.with(|d| d.set(d.get() + 1));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
-    drop(panic::take_hook());
-    panic::set_hook(Box::new(move |info| previous(info)));
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
     result.map_err(|payload| {
         payload
             .downcast_ref::<&str>()

@@ -179,7 +179,7 @@ pub(crate) fn execute(
         let mut out = cfb::CompoundFile::open(file)
             .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
         tracing::debug!("opened the copy");
-        apply(&mut patch, plan, &mut out).map_err(|e| e.in_file(dest))?;
+        apply_contained(&mut patch, plan, &mut out, dest)?;
         tracing::debug!("edited the copy");
         let (file, written) = out.into_inner().finish();
         file.sync_data()
@@ -226,7 +226,7 @@ fn execute_in_place(
     {
         let mut out = cfb::CompoundFile::open(&mut overlay)
             .map_err(|e| Error::io("reopening the patch", e).in_file(dest))?;
-        apply(&mut patch, plan, &mut out).map_err(|e| e.in_file(dest))?;
+        apply_contained(&mut patch, plan, &mut out, dest)?;
     }
     let written = overlay.written();
     tracing::debug!(
@@ -297,6 +297,30 @@ fn forget_stale_journal(dest: &Path) {
     if jp.exists() {
         tracing::warn!(journal = %jp.display(), "deleting the journal of the replaced file");
         let _ = fs::remove_file(&jp);
+    }
+}
+
+/// Applies `plan` to `out`, containing a panic inside `cfb`: it indexes
+/// its allocation tables with sector numbers from the file, and a few
+/// inconsistencies its open does not check (an empty stream whose start
+/// sector is garbage, freed when the stream is removed) make it panic
+/// mid-edit. The edit is of a private copy or an overlay, so a panic
+/// leaves nothing behind; it is reported as a malformed input.
+fn apply_contained<F: std::io::Read + std::io::Write + std::io::Seek>(
+    patch: &mut Patch,
+    plan: &Plan,
+    out: &mut cfb::CompoundFile<F>,
+    dest: &Path,
+) -> Result<()> {
+    let input = patch.path.clone();
+    match crate::error::contain_panics(|| apply(patch, plan, out)) {
+        Ok(done) => done.map_err(|e| e.in_file(dest)),
+        Err(why) => Err(Error::format(format!(
+            "the compound-file library failed while editing it ({why}): its allocation \
+             tables are inconsistent"
+        ))
+        .at("compound-file structure")
+        .in_file(input)),
     }
 }
 

@@ -1158,3 +1158,54 @@ cases! {
 cases! {
     a_signed_patch: case(with_spec(|s| s.signed = true), Refused(&["signed"]), Accepted);
 }
+
+/// Regression (fuzz target `pipeline`, `crash-8943a723…`): an empty
+/// signature stream whose start sector is garbage. `cfb` opens the file,
+/// then panics (an index out of bounds in its MiniFAT) when
+/// `--strip-signature` removes the stream and it frees the chain. The
+/// edit now runs with panics contained: exit 2 naming the input, nothing
+/// written, the input unchanged, with `-o` and in place.
+#[test]
+fn r_cfb_panics_removing_an_empty_stream_with_a_garbage_start() {
+    let bytes = raw_of(with_spec(|s| s.signed = true), |i| {
+        let e = i.entry("/\u{5}DigitalSignature");
+        i.0[e.at + 0x78..e.at + 0x80].copy_from_slice(&0u64.to_le_bytes());
+        put_u32(&mut i.0, e.at + 0x74, 1610);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    std::fs::write(&input, &bytes).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("out.msp");
+    for dest in [
+        vec!["-o".as_ref(), output.as_os_str()],
+        vec!["--in-place".as_ref()],
+    ] {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "retarget".as_ref(),
+            input.as_os_str(),
+            "--instance".as_ref(),
+            I1.as_ref(),
+            "--strip-signature".as_ref(),
+        ];
+        args.extend(dest);
+        let ran = run_bin(&args);
+        check(
+            "retarget --strip-signature",
+            &ran,
+            Error(&[
+                "compound-file structure",
+                "allocation tables are inconsistent",
+            ]),
+            &input,
+        );
+        assert_eq!(std::fs::read(&input).unwrap(), bytes, "the input changed");
+        assert!(names_in(&out_dir).is_empty(), "{:?}", names_in(&out_dir));
+        assert_eq!(
+            names_in(dir.path()),
+            ["in.msp", "out"],
+            "files left beside the input"
+        );
+    }
+}
