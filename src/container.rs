@@ -245,6 +245,7 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
         let bytes = read_stream_bounded(&mut cf, &summary, crate::patch::MAX_SUMMARY_LEN)?;
         crate::propset::PropertySet::parse(&bytes)
             .map_err(|e| Error::from(e).at(stream_part(&summary)))?;
+        check_strings_as_msi_reads_them(&bytes).map_err(|e| e.at(stream_part(&summary)))?;
     }
     let pool = Path::new("/").join(crate::streamname::encode("_StringPool", true));
     let data = Path::new("/").join(crate::streamname::encode("_StringData", true));
@@ -276,6 +277,45 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
                 "the strings it declares need more than the {data_len} bytes of _StringData"
             ))
             .at(stream_part(&pool)));
+        }
+    }
+    Ok(())
+}
+
+/// The `msi` crate reads every property of the first section as a typed
+/// value, the dictionary (property 0) included, and reserves a string's
+/// declared length before reading it. This crate's parser treats property
+/// 0 as a dictionary, so it can accept a summary in which property 0 is
+/// "a string of 1.29 GB" (a fuzz find). Every entry is checked here the
+/// way the `msi` crate will read it: a string (type 30) must fit in the
+/// stream.
+fn check_strings_as_msi_reads_them(b: &[u8]) -> Result<()> {
+    let u32_at = |at: usize| -> Option<u32> {
+        b.get(at..at.checked_add(4)?)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    // Header: 28 bytes, then (FMTID, offset) pairs; the first section's
+    // offset is at 44. The parser already checked what it relies on.
+    let Some(section) = u32_at(44).map(|o| o as usize) else {
+        return Ok(());
+    };
+    let count = u32_at(section.saturating_add(4)).unwrap_or(0);
+    for k in 0..count as usize {
+        let entry = section
+            .saturating_add(8)
+            .saturating_add(k.saturating_mul(8));
+        let (Some(pid), Some(offset)) = (u32_at(entry), u32_at(entry.saturating_add(4))) else {
+            break;
+        };
+        let at = section.saturating_add(offset as usize);
+        if u32_at(at) == Some(30) {
+            let declared = u64::from(u32_at(at.saturating_add(4)).unwrap_or(0));
+            let room = b.len().saturating_sub(at.saturating_add(8)) as u64;
+            if declared > room {
+                return Err(Error::format(format!(
+                    "property {pid} declares a {declared}-byte string; only {room} bytes follow"
+                )));
+            }
         }
     }
     Ok(())

@@ -1143,6 +1143,32 @@ fn r_msi_allocates_a_declared_summary_string() {
     );
 }
 
+/// Regression (fuzz target `transform`, `crash-1c6ad0f6…`, an allocation of
+/// 1.29 GB): property 0 of a summary is a dictionary to this crate's
+/// parser, which keeps it as it is, but the msi crate reads it as a typed
+/// value, and a string type with a 4 GiB length made it reserve that much.
+#[cfg(target_os = "linux")]
+#[test]
+fn r_msi_allocates_a_string_declared_as_property_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    let bytes = summary_raw(ROOT_SUMMARY, |b| {
+        let slot = ps::slot(b, 3);
+        let at = ps::value(b, 3);
+        put_u32(b, slot, 0);
+        put_u32(b, at + 4, 0xFFFF_FFF0);
+    });
+    std::fs::write(&input, bytes).unwrap();
+    let out = run_limited(&["inspect".as_ref(), input.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("property 0 declares a 4294967280-byte string"),
+        "{stdout}"
+    );
+}
+
 cases! {
     // The msi crate sizes a table's rows by the declared stream length.
     a_table_stream_declaring_more_than_the_file: case(raw(|i| {
