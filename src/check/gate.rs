@@ -58,10 +58,21 @@ pub fn check_result<F, G>(
     let after = Index::new(output);
     let mut problems: Vec<String> = Vec::new();
 
-    // Requested instances: like their base.
+    // Requested instances: like their base. Many instances share a base,
+    // whose verdicts on the input are computed once.
+    let mut base_checks: HashMap<Guid, Vec<(ProductFacts, ProductCheck)>> = HashMap::new();
     for inst in &plan.instances {
-        for facts in before.facts_of(inst.base) {
-            let was = before.evaluate(&facts);
+        let base = base_checks.entry(inst.base).or_insert_with(|| {
+            before
+                .facts_of(inst.base)
+                .into_iter()
+                .map(|f| {
+                    let check = before.evaluate(&f);
+                    (f, check)
+                })
+                .collect()
+        });
+        for (facts, was) in base.iter() {
             let mine = ProductFacts {
                 code: inst.instance,
                 upgrade_code: inst.upgrade_code.or(facts.upgrade_code),
@@ -76,7 +87,7 @@ pub fn check_result<F, G>(
                 inst.base,
                 facts.version.as_deref().unwrap_or("?")
             );
-            if let Some(p) = compare(&was, &now, allow_ambiguity, |applied| {
+            if let Some(p) = compare(was, &now, allow_ambiguity, |applied| {
                 was.applied.as_ref().is_some_and(|w| {
                     w.main == applied
                         || match (before.pair(&w.main), after.pair(applied)) {
@@ -209,6 +220,9 @@ struct Index<'a, F> {
     patch: &'a Patch<F>,
     by_code: HashMap<Guid, Vec<usize>>,
     any_code: Vec<usize>,
+    /// Every pair by the product it was made for, checking the product
+    /// code or not.
+    by_base: HashMap<Guid, Vec<usize>>,
     by_name: HashMap<&'a str, usize>,
 }
 
@@ -217,7 +231,9 @@ impl<'a, F> Index<'a, F> {
         let mut by_code: HashMap<Guid, Vec<usize>> = HashMap::new();
         let mut any_code = Vec::new();
         let mut by_name = HashMap::new();
+        let mut by_base: HashMap<Guid, Vec<usize>> = HashMap::new();
         for (i, p) in patch.pairs.iter().enumerate() {
+            by_base.entry(p.base()).or_default().push(i);
             if p.main.validation().has(Validation::PRODUCT) {
                 by_code.entry(p.base()).or_default().push(i);
             } else {
@@ -229,6 +245,7 @@ impl<'a, F> Index<'a, F> {
             patch,
             by_code,
             any_code,
+            by_base,
             by_name,
         }
     }
@@ -244,10 +261,11 @@ impl<'a, F> Index<'a, F> {
     fn facts_of(&self, code: Guid) -> Vec<ProductFacts> {
         let mut seen = HashSet::new();
         let mut out: Vec<ProductFacts> = self
-            .patch
-            .pairs
+            .by_base
+            .get(&code)
+            .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter(|p| p.base() == code)
+            .filter_map(|i| self.patch.pairs.get(*i))
             .map(made_for)
             .filter(|f| seen.insert((f.version.clone(), f.language, f.upgrade_code)))
             .collect();
