@@ -341,24 +341,8 @@ mod tests {
     fn package_without_product_code_says_what_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("noprops.msi");
-        {
-            let cursor = std::io::Cursor::new(Vec::new());
-            let mut p = msi::Package::create(msi::PackageType::Installer, cursor).unwrap();
-            p.create_table(
-                "Property",
-                vec![
-                    msi::Column::build("Property").primary_key().id_string(72),
-                    msi::Column::build("Value").text_string(0),
-                ],
-            )
-            .unwrap();
-            p.insert_rows(
-                msi::Insert::into("Property").row(vec!["ProductVersion".into(), "1.0".into()]),
-            )
-            .unwrap();
-            let bytes = p.into_inner().unwrap().into_inner();
-            std::fs::write(&path, bytes).unwrap();
-        }
+        let bytes = crate::synth::product_database(&[("ProductVersion", "1.0")]).unwrap();
+        std::fs::write(&path, bytes).unwrap();
         let e = ProductFacts::from_package(&path).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("noprops.msi"), "{text}");

@@ -238,6 +238,30 @@ pub fn write_patch_file(spec: &PatchSpec, path: &Path) -> io::Result<()> {
 
 const BUILD_FILETIME: u64 = (BUILD_TIME_UNIX_SECS + FILETIME_UNIX_OFFSET_SECS) * 10_000_000;
 
+/// An installer database (`.msi`) whose only table is a Property table
+/// holding `props`: enough of a product for the facts `check` and
+/// `--instances-from` read from a package.
+pub fn product_database(props: &[(&str, &str)]) -> io::Result<Vec<u8>> {
+    let mut package =
+        msi::Package::create(msi::PackageType::Installer, io::Cursor::new(Vec::new()))?;
+    package.create_table(
+        "Property",
+        vec![
+            msi::Column::build("Property").primary_key().id_string(72),
+            msi::Column::build("Value").text_string(0),
+        ],
+    )?;
+    package.insert_rows(
+        msi::Insert::into("Property").rows(
+            props
+                .iter()
+                .map(|(k, v)| vec![msi::Value::from(*k), msi::Value::from(*v)])
+                .collect(),
+        ),
+    )?;
+    Ok(package.into_inner()?.into_inner())
+}
+
 fn build_time() -> SystemTime {
     SystemTime::UNIX_EPOCH
         .checked_add(Duration::from_secs(BUILD_TIME_UNIX_SECS))

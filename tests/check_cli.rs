@@ -28,26 +28,7 @@ fn fixture(spec: &PatchSpec) -> Fixture {
 
 /// Writes a product database with these Property rows.
 fn product_msi(path: &Path, props: &[(&str, &str)]) {
-    let cursor = std::io::Cursor::new(Vec::new());
-    let mut p = msi::Package::create(msi::PackageType::Installer, cursor).unwrap();
-    p.create_table(
-        "Property",
-        vec![
-            msi::Column::build("Property").primary_key().id_string(72),
-            msi::Column::build("Value").text_string(0),
-        ],
-    )
-    .unwrap();
-    p.insert_rows(
-        msi::Insert::into("Property").rows(
-            props
-                .iter()
-                .map(|(k, v)| vec![msi::Value::from(*k), msi::Value::from(*v)])
-                .collect(),
-        ),
-    )
-    .unwrap();
-    std::fs::write(path, p.into_inner().unwrap().into_inner()).unwrap();
+    std::fs::write(path, msp_retarget::synth::product_database(props).unwrap()).unwrap();
 }
 
 fn check(args: &[&str]) -> (i32, String, String) {
