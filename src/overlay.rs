@@ -30,8 +30,9 @@ use std::path::PathBuf;
 pub const BLOCK: u64 = 512;
 
 /// Bytes of pending blocks kept in memory before further blocks spill to a
-/// temporary file.
-pub const MEM_LIMIT: usize = 1024 * 1024;
+/// temporary file: enough for an edit of a few dozen instances, small
+/// beside the directory `cfb` keeps of a thousand-instance result.
+pub const MEM_LIMIT: usize = 256 * 1024;
 
 /// Positional reads, so that several readers share one file handle
 /// without sharing a file position.

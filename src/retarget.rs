@@ -187,18 +187,16 @@ pub(crate) fn execute(
         written
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
-    let mut out = verify::reopen_file(staged.path()).map_err(|e| e.in_file(dest))?;
     let layout_reader = patch_file(staged.path())?;
     let verification = verify(
         &mut patch,
         plan,
-        &mut out,
+        verify::Written::open(staged.path()).map_err(|e| e.in_file(dest))?,
         Some((layout_reader, &written[..])),
         allow_ambiguity,
     )
     .map_err(|e| e.in_file(dest))?;
     tracing::debug!(?verification, "verified");
-    drop(out);
     drop(patch);
     staged.commit(permissions)?;
     forget_stale_journal(dest);
@@ -234,18 +232,19 @@ fn execute_in_place(
         pending = overlay.pending_bytes(),
         "applied the plan to the overlay"
     );
-    let mut out =
-        verify::reopen(overlay.reader(), overlay.len(), dest).map_err(|e| e.in_file(dest))?;
     let verification = verify(
         &mut patch,
         plan,
-        &mut out,
+        verify::Written {
+            reader: overlay.reader(),
+            len: overlay.len(),
+            path: dest,
+        },
         Some((overlay.reader(), &written[..])),
         allow_ambiguity,
     )
     .map_err(|e| e.in_file(dest))?;
     tracing::debug!(?verification, "verified");
-    drop(out);
     drop(patch);
     journal::commit(dest, &overlay)?;
     tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed in place");

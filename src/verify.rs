@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::apply::{copy_summary_after, root_summary_after};
 use crate::check::gate::{ResultCheck, check_result};
+use crate::check::lint::PatchView;
 use crate::container::{self, EntryMeta, stream_part};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, overlaps};
@@ -61,6 +62,11 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
     ) -> Option<LayoutCheck<'a, H>> {
         let mut f = File::open(input).ok()?;
         let in_layout = Layout::read_streams_from(&mut f, VOUCH_MIN_LEN).ok()?;
+        if in_layout.streams.is_empty() {
+            // Nothing large enough to vouch for: the result's layout is
+            // not worth reading.
+            return None;
+        }
         let out_layout = Layout::read_streams_from(&mut output, VOUCH_MIN_LEN).ok()?;
         Some(LayoutCheck {
             input: (f, in_layout),
@@ -121,42 +127,59 @@ fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
         && a.modified == b.modified
 }
 
-/// Re-opens a written result for verification, from `reader` (`len`
-/// bytes; `path` names it in errors). A result that does not open as a
-/// patch is a verification failure.
-pub fn reopen<G: Read + Seek>(reader: G, len: u64, path: &Path) -> Result<Patch<G>> {
-    Patch::from_reader(reader, len, path)
+/// A written result to verify: a reader of it, its length, and the name
+/// errors give it.
+pub struct Written<'a, G> {
+    /// Reads the result.
+    pub reader: G,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The file it is (or will be, for an overlay) named in errors.
+    pub path: &'a Path,
+}
+
+impl<'a> Written<'a, File> {
+    /// The result file at `path`.
+    pub fn open(path: &'a Path) -> Result<Written<'a, File>> {
+        let reader = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
+        let len = reader
+            .metadata()
+            .map_err(|e| Error::io("cannot reopen the result", e))?
+            .len();
+        Ok(Written { reader, len, path })
+    }
+}
+
+/// Re-opens a written result as a patch. A result that does not open as
+/// a patch is a verification failure.
+fn reopen<G: Read + Seek>(result: Written<'_, G>) -> Result<Patch<G>> {
+    Patch::from_reader(result.reader, result.len, result.path)
         .map_err(|e| Error::verify(format!("the result does not re-read: {e}")))
 }
 
-/// Re-opens the result file at `path` for verification.
-pub fn reopen_file(path: &Path) -> Result<Patch> {
-    let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("cannot reopen the result", e))?
-        .len();
-    reopen(file, len, path)
-}
-
-/// Verifies `out`, the re-opened result, against `input` and `plan`.
-/// With a second reader of the result and the byte ranges the edit wrote
-/// (`layout`), large untouched streams are checked by layout instead of
-/// byte for byte; that relies on the result having started as an exact
-/// copy of the input (a copy, or the input itself under an overlay).
-/// Then the result is checked as a patch ([`check_result`]): a result
-/// that lints worse than the input or would not apply as planned is
-/// refused. `allow_ambiguity` lets more pairs validate for a product than
-/// before (`--copy-all`).
+/// Verifies `result` against `input` and `plan`. With a second reader of
+/// the result and the byte ranges the edit wrote (`layout`), large
+/// untouched streams are checked by layout instead of byte for byte; that
+/// relies on the result having started as an exact copy of the input (a
+/// copy, or the input itself under an overlay). Then the result is
+/// checked as a patch ([`check_result`]): a result that lints worse than
+/// the input or would not apply as planned is refused. `allow_ambiguity`
+/// lets more pairs validate for a product than before (`--copy-all`).
+///
+/// The layouts are read before the result is opened as a patch, and the
+/// result's directory is closed before the check: with a thousand
+/// instances each of them is several megabytes, and they never coexist.
 pub fn verify<G: Read + Seek, H: Read + Seek>(
     input: &mut Patch,
     plan: &Plan,
-    out: &mut Patch<G>,
+    result: Written<'_, G>,
     layout: Option<(H, &[(u64, u64)])>,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
+    let mut out = reopen(result)?;
     let input_path = input.path.clone();
-    let mut report = verify_inner(input, plan, out, layout).map_err(|e| {
+    let mut report = verify_inner(input, plan, &mut out, layout.as_mut()).map_err(|e| {
         // A damaged input stream (a chain that loops or leaves the file)
         // shows first here, where it is read whole: it is the input's fault.
         if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
@@ -165,11 +188,12 @@ pub fn verify<G: Read + Seek, H: Read + Seek>(
             Error::verify(format!("the result does not re-read: {e}"))
         }
     })?;
-    report.checked = check_result(input, out, plan, allow_ambiguity)?;
+    drop(layout);
+    report.checked = check_result(input, &PatchView::from(out), plan, allow_ambiguity)?;
     Ok(report)
 }
 
-/// Verifies the result file at `output`: [`reopen_file`] and [`verify`].
+/// Verifies the result file at `output` ([`verify`]).
 pub fn verify_file(
     input: &mut Patch,
     plan: &Plan,
@@ -177,7 +201,6 @@ pub fn verify_file(
     written: Option<&[(u64, u64)]>,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
-    let mut out = reopen_file(output)?;
     let layout = match written {
         Some(w) => Some((
             File::open(output).map_err(|e| Error::io("cannot reopen the result", e))?,
@@ -185,16 +208,15 @@ pub fn verify_file(
         )),
         None => None,
     };
-    verify(input, plan, &mut out, layout, allow_ambiguity)
+    verify(input, plan, Written::open(output)?, layout, allow_ambiguity)
 }
 
 fn verify_inner<G: Read + Seek, H: Read + Seek>(
     input: &mut Patch,
     plan: &Plan,
     out: &mut Patch<G>,
-    layout: Option<(H, &[(u64, u64)])>,
+    mut layout: Option<&mut LayoutCheck<'_, H>>,
 ) -> Result<Verification> {
-    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
     let fail = |what: String| Error::verify(what);
     if out.template != plan.template_after {
         return Err(fail(format!(

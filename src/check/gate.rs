@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::lint::{Finding, Severity, code, lint_patch};
+use super::lint::{Finding, PatchView, Severity, code, lint_patch, lint_view};
 use super::rules::{ProductCheck, Verdict, evaluate_iter, made_for};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
@@ -40,13 +40,14 @@ pub struct ResultCheck {
     pub new_findings: Vec<Finding>,
 }
 
-/// Checks `output`, the written result of `plan` on `input`. With
+/// Checks `output`, the written result of `plan` on `input` (as a view:
+/// by then the result's compound file has served and is closed). With
 /// `allow_ambiguity` (`--copy-all`, which copies pairs that validate for
 /// every product on purpose), a product for which more pairs validate
 /// than before is reported, not refused.
-pub fn check_result<F, G>(
+pub fn check_result<F>(
     input: &Patch<F>,
-    output: &Patch<G>,
+    output: &PatchView,
     plan: &Plan,
     allow_ambiguity: bool,
 ) -> Result<ResultCheck> {
@@ -54,8 +55,8 @@ pub fn check_result<F, G>(
         new_findings: new_findings(input, output)?,
         ..ResultCheck::default()
     };
-    let before = Index::new(input);
-    let after = Index::new(output);
+    let before = Index::new(&input.targets, &input.pairs);
+    let after = Index::new(&output.targets, &output.pairs);
     let mut problems: Vec<String> = Vec::new();
 
     // Requested instances: like their base. Many instances share a base,
@@ -143,8 +144,8 @@ pub fn check_result<F, G>(
 
 /// Lint findings of `output` that `input` does not have; an error among
 /// them refuses the result.
-fn new_findings<F, G>(input: &Patch<F>, output: &Patch<G>) -> Result<Vec<Finding>> {
-    refuse_new_errors(&lint_patch(input), lint_patch(output))
+fn new_findings<F>(input: &Patch<F>, output: &PatchView) -> Result<Vec<Finding>> {
+    refuse_new_errors(&lint_patch(input), lint_view(output))
 }
 
 fn refuse_new_errors(before: &[Finding], after: Vec<Finding>) -> Result<Vec<Finding>> {
@@ -216,8 +217,9 @@ fn compare(
 /// A patch's pairs indexed for checking many products: only pairs made for
 /// a product's code, or that do not check the product code, can validate
 /// for it.
-struct Index<'a, F> {
-    patch: &'a Patch<F>,
+struct Index<'a> {
+    targets: &'a [Guid],
+    pairs: &'a [Pair],
     by_code: HashMap<Guid, Vec<usize>>,
     any_code: Vec<usize>,
     /// Every pair by the product it was made for, checking the product
@@ -226,13 +228,13 @@ struct Index<'a, F> {
     by_name: HashMap<&'a str, usize>,
 }
 
-impl<'a, F> Index<'a, F> {
-    fn new(patch: &'a Patch<F>) -> Index<'a, F> {
+impl<'a> Index<'a> {
+    fn new(targets: &'a [Guid], pairs: &'a [Pair]) -> Index<'a> {
         let mut by_code: HashMap<Guid, Vec<usize>> = HashMap::new();
         let mut any_code = Vec::new();
         let mut by_name = HashMap::new();
         let mut by_base: HashMap<Guid, Vec<usize>> = HashMap::new();
-        for (i, p) in patch.pairs.iter().enumerate() {
+        for (i, p) in pairs.iter().enumerate() {
             by_base.entry(p.base()).or_default().push(i);
             if p.main.validation().has(Validation::PRODUCT) {
                 by_code.entry(p.base()).or_default().push(i);
@@ -242,7 +244,8 @@ impl<'a, F> Index<'a, F> {
             by_name.entry(p.main.name.as_str()).or_insert(i);
         }
         Index {
-            patch,
+            targets,
+            pairs,
             by_code,
             any_code,
             by_base,
@@ -251,9 +254,7 @@ impl<'a, F> Index<'a, F> {
     }
 
     fn pair(&self, name: &str) -> Option<&'a Pair> {
-        self.by_name
-            .get(name)
-            .and_then(|i| self.patch.pairs.get(*i))
+        self.by_name.get(name).and_then(|i| self.pairs.get(*i))
     }
 
     /// The distinct facts the pairs made for `code` were made for; a
@@ -265,7 +266,7 @@ impl<'a, F> Index<'a, F> {
             .get(&code)
             .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter_map(|i| self.patch.pairs.get(*i))
+            .filter_map(|i| self.pairs.get(*i))
             .map(made_for)
             .filter(|f| seen.insert((f.version.clone(), f.language, f.upgrade_code)))
             .collect();
@@ -280,8 +281,8 @@ impl<'a, F> Index<'a, F> {
         let mut indices: Vec<usize> = mine.iter().chain(&self.any_code).copied().collect();
         indices.sort_unstable();
         evaluate_iter(
-            &self.patch.targets,
-            indices.iter().filter_map(|i| self.patch.pairs.get(*i)),
+            self.targets,
+            indices.iter().filter_map(|i| self.pairs.get(*i)),
             facts,
         )
     }

@@ -140,17 +140,19 @@ pub struct PatchView {
     pub read_findings: Vec<Finding>,
 }
 
-impl PatchView {
-    /// The view of a strictly opened patch.
-    pub fn of<F>(patch: &Patch<F>) -> PatchView {
+impl<F> From<Patch<F>> for PatchView {
+    /// The view of a strictly opened patch, which is consumed: its compound
+    /// file is closed and its pairs move into the view. Checking a result
+    /// this way keeps only one copy of its pairs, without the directory.
+    fn from(patch: Patch<F>) -> PatchView {
         PatchView {
-            path: patch.path.clone(),
+            path: patch.path,
             patch_code: Some(patch.codes.patch_code),
-            template: patch.template.clone(),
-            targets: patch.targets.clone(),
-            last_saved_by: patch.last_saved_by.clone(),
-            pairs: patch.pairs.clone(),
-            signatures: patch.signatures.clone(),
+            template: patch.template,
+            targets: patch.targets,
+            last_saved_by: patch.last_saved_by,
+            pairs: patch.pairs,
+            signatures: patch.signatures,
             read_findings: Vec::new(),
         }
     }
@@ -158,16 +160,43 @@ impl PatchView {
 
 /// Lints a patch opened with [`Patch::open`].
 pub fn lint_patch<F>(patch: &Patch<F>) -> Vec<Finding> {
-    lint_view(&PatchView::of(patch))
+    lint_parts(
+        &patch.last_saved_by,
+        &[],
+        &patch.template,
+        &patch.targets,
+        &patch.pairs,
+        &patch.signatures,
+    )
 }
 
 /// Lints a view: the reading findings, then LastSavedBy, Template, the
 /// pairs and the signature.
 pub fn lint_view(view: &PatchView) -> Vec<Finding> {
+    lint_parts(
+        &view.last_saved_by,
+        &view.read_findings,
+        &view.template,
+        &view.targets,
+        &view.pairs,
+        &view.signatures,
+    )
+}
+
+/// The rules on borrowed parts, so that linting a patch with thousands of
+/// pairs copies none of them.
+fn lint_parts(
+    last_saved_by: &str,
+    read_findings: &[Finding],
+    template: &str,
+    targets: &[Guid],
+    pairs: &[Pair],
+    signatures: &[String],
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (names, list_findings) = scan_transform_list(&view.last_saved_by);
+    let (names, list_findings) = scan_transform_list(last_saved_by);
     out.extend(list_findings);
-    out.extend(view.read_findings.iter().cloned());
+    out.extend(read_findings.iter().cloned());
     if names.is_empty() {
         out.push(Finding::new(
             Severity::Error,
@@ -176,9 +205,9 @@ pub fn lint_view(view: &PatchView) -> Vec<Finding> {
             "LastSavedBy lists no usable transform: the patch changes nothing on any product",
         ));
     }
-    lint_template(&view.template, &mut out);
-    lint_pairs(&view.targets, &view.pairs, &mut out);
-    for s in &view.signatures {
+    lint_template(template, &mut out);
+    lint_pairs(targets, pairs, &mut out);
+    for s in signatures {
         out.push(Finding::new(
             Severity::Warning,
             code::SIGNATURE_STALE,
