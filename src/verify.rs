@@ -592,6 +592,20 @@ mod tests {
     }
 
     #[test]
+    fn with_nothing_large_enough_to_vouch_for_every_byte_is_compared() {
+        let spec = PatchSpec::single_product();
+        let mut a = apply_to_copy(
+            &spec,
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        let v = verify_file(&mut a.patch, &a.plan, &a.output, Some(&a.written), false).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 0);
+        assert!(v.bytes_compared >= spec.cabinet_len, "{v:?}");
+    }
+
+    #[test]
     fn large_untouched_streams_are_vouched_for_by_layout() {
         let v = verify_after(|_, _| {}).unwrap();
         assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);

@@ -598,10 +598,11 @@ fn signature_major_upgrade_and_flag_oddities() {
     assert_eq!(codes(&got), [code::SIGNATURE_STALE]);
     assert_eq!(got[0].severity, Severity::Warning);
     let b = build(&signed, |_| {});
-    assert_eq!(
-        codes(&lint_patch(&Patch::open(&b.path).unwrap())),
-        [code::SIGNATURE_STALE]
-    );
+    let patch = Patch::open(&b.path).unwrap();
+    assert_eq!(codes(&lint_patch(&patch)), [code::SIGNATURE_STALE]);
+    // The view a patch turns into (what the check of a result lints) says
+    // the same as the patch.
+    assert_eq!(lint_view(&PatchView::from(patch)), got);
 
     let one = |p: PairSpec| PatchSpec {
         targets: vec![A.into()],
