@@ -17,8 +17,8 @@
 //!
 //! [MS-CFB]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-cfb/
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::collections::HashMap;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 const MAX_REGULAR_SECTOR: u32 = 0xFFFF_FFFA;
@@ -349,85 +349,6 @@ impl Layout {
     }
 }
 
-/// A file wrapper that records every byte range written through it.
-#[derive(Debug)]
-pub struct WriteLog<F> {
-    inner: F,
-    pos: u64,
-    /// Disjoint, non-adjacent written ranges, start -> end, merged as
-    /// they arrive: `cfb` rewrites the same directory and FAT sectors
-    /// again and again (every insertion updates siblings), so a list of
-    /// writes held hundreds of thousands of ranges at a thousand instances
-    /// where the merged set holds a few hundred.
-    written: BTreeMap<u64, u64>,
-}
-
-impl<F> WriteLog<F> {
-    /// Wraps `inner`, positioned at its start.
-    pub fn new(inner: F) -> WriteLog<F> {
-        WriteLog {
-            inner,
-            pos: 0,
-            written: BTreeMap::new(),
-        }
-    }
-
-    /// The wrapped file and the written ranges, sorted and merged.
-    pub fn finish(self) -> (F, Vec<(u64, u64)>) {
-        (self.inner, self.written.into_iter().collect())
-    }
-
-    /// Adds `[start, end)`, merging it with every range it overlaps or
-    /// touches.
-    fn record(&mut self, mut start: u64, mut end: u64) {
-        // The range starting at or before `start` may reach it.
-        if let Some((&s, &e)) = self.written.range(..=start).next_back()
-            && e >= start
-        {
-            start = s;
-            end = end.max(e);
-        }
-        // Ranges starting inside `[start, end]` are swallowed.
-        let inside: Vec<u64> = self.written.range(start..=end).map(|(&s, _)| s).collect();
-        for s in inside {
-            if let Some(e) = self.written.remove(&s) {
-                end = end.max(e);
-            }
-        }
-        self.written.insert(start, end);
-    }
-}
-
-impl<F: Read> Read for WriteLog<F> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl<F: Write> Write for WriteLog<F> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if n > 0 {
-            let (start, end) = (self.pos, self.pos + n as u64);
-            self.record(start, end);
-            self.pos = end;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<F: Seek> Seek for WriteLog<F> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.pos = self.inner.seek(to)?;
-        Ok(self.pos)
-    }
-}
-
 /// Whether `[start, end)` overlaps any of the sorted, merged `ranges`.
 pub fn overlaps(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
     let i = ranges.partition_point(|r| r.1 <= start);
@@ -437,43 +358,11 @@ pub fn overlaps(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Cursor, Write};
 
     #[test]
-    fn the_write_log_merges_overlapping_and_touching_writes() {
-        let mut log = WriteLog::new(Cursor::new(vec![0u8; 200]));
-        let at = |log: &mut WriteLog<Cursor<Vec<u8>>>, start: u64, len: usize| {
-            log.seek(SeekFrom::Start(start)).unwrap();
-            log.write_all(&vec![1u8; len]).unwrap();
-        };
-        at(&mut log, 10, 10); // [10, 20)
-        at(&mut log, 30, 10); // [30, 40)
-        at(&mut log, 50, 5); // [50, 55)
-        at(&mut log, 20, 10); // touches both neighbours
-        at(&mut log, 12, 3); // inside
-        at(&mut log, 100, 1);
-        at(&mut log, 98, 2); // touches [100, 101) from the left
-        let (_, ranges) = log.finish();
-        assert_eq!(ranges, [(10, 40), (50, 55), (98, 101)]);
-
-        let mut log = WriteLog::new(Cursor::new(vec![0u8; 200]));
-        for start in [60, 10, 40, 80] {
-            at(&mut log, start, 5);
-        }
-        at(&mut log, 0, 150); // swallows everything
-        assert_eq!(log.finish().1, [(0, 150)]);
-    }
-    use std::io::Cursor;
-
-    #[test]
-    fn write_log_merges_ranges_and_overlap_finds_them() {
-        let mut w = WriteLog::new(Cursor::new(vec![0u8; 100]));
-        w.seek(SeekFrom::Start(10)).unwrap();
-        w.write_all(&[1; 5]).unwrap();
-        w.write_all(&[1; 5]).unwrap();
-        w.seek(SeekFrom::Start(50)).unwrap();
-        w.write_all(&[1; 2]).unwrap();
-        let (_, ranges) = w.finish();
-        assert_eq!(ranges, vec![(10, 20), (50, 52)]);
+    fn overlap_finds_the_ranges_a_span_touches() {
+        let ranges = [(10, 20), (50, 52)];
         assert!(overlaps(&ranges, 0, 11));
         assert!(!overlaps(&ranges, 20, 50));
         assert!(overlaps(&ranges, 51, 60));

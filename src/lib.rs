@@ -39,6 +39,7 @@ pub mod patch;
 pub mod plan;
 pub mod product;
 pub mod propset;
+pub mod readahead;
 pub mod report;
 pub mod retarget;
 pub mod streamname;

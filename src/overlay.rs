@@ -20,7 +20,7 @@
 //! write, whichever is larger; bytes past the file's end that no write
 //! covered read as zeros, which is what extending the file gives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -107,11 +107,25 @@ fn read_full_at<R: ReadAt + ?Sized>(src: &R, buf: &mut [u8], offset: u64) -> io:
     Ok(())
 }
 
-/// Where a pending block is.
-enum Slot {
-    Mem(Box<[u8]>),
-    Spilled(u64),
+/// A pending block: in memory, in the spill file, or both (a block read
+/// back from the spill file keeps its place there).
+struct Block {
+    /// Its bytes, while it is in memory.
+    mem: Option<Box<[u8]>>,
+    /// Where its bytes are in the spill file, once it has been evicted.
+    spilled_at: Option<u64>,
+    /// Whether `mem` is newer than the spilled copy (or there is none).
+    dirty: bool,
+    /// When it was last written: its entry in the eviction queue carries
+    /// the same stamp, older entries for it are stale.
+    stamp: u64,
 }
+
+/// Blocks written at once when memory is full: the least recently written
+/// ones, so the blocks `cfb` keeps rewriting (FAT and directory sectors)
+/// stay in memory, and new blocks reach the spill file in one write per
+/// batch rather than one per block.
+const EVICT_BATCH: usize = 64;
 
 /// Pending writes over a file that is never written (see the module
 /// documentation). `Read + Write + Seek` with its own position, for `cfb`.
@@ -120,7 +134,11 @@ pub struct Overlay<B: ReadAt> {
     base_len: u64,
     len: u64,
     pos: u64,
-    blocks: BTreeMap<u64, Slot>,
+    blocks: BTreeMap<u64, Block>,
+    /// Blocks in memory by when they were written, oldest first; entries
+    /// whose stamp is no longer their block's are skipped.
+    queue: VecDeque<(u64, u64)>,
+    clock: u64,
     mem_bytes: usize,
     mem_limit: usize,
     spill_dir: Option<PathBuf>,
@@ -148,6 +166,8 @@ impl<B: ReadAt> Overlay<B> {
             len: base_len,
             pos: 0,
             blocks: BTreeMap::new(),
+            queue: VecDeque::new(),
+            clock: 0,
             mem_bytes: 0,
             mem_limit: MEM_LIMIT,
             spill_dir,
@@ -211,23 +231,17 @@ impl<B: ReadAt> Overlay<B> {
         OverlayReader { ov: self, pos: 0 }
     }
 
-    fn block_from_slot(&self, slot: &Slot, out: &mut [u8]) -> io::Result<()> {
-        match slot {
-            Slot::Mem(data) => {
-                out.copy_from_slice(data);
-                Ok(())
-            }
-            Slot::Spilled(at) => {
-                let (file, _) = self
-                    .spill
-                    .as_ref()
-                    .ok_or_else(|| io::Error::other("spilled block without a spill file"))?;
-                read_full_at(file, out, *at)
-            }
-        }
+    fn spill_file(&self) -> io::Result<&File> {
+        self.spill
+            .as_ref()
+            .map(|(f, _)| f)
+            .ok_or_else(|| io::Error::other("a spilled block without a spill file"))
     }
 
     /// Reads up to `buf.len()` bytes at `offset` of the logical file.
+    /// Consecutive blocks that lie one after another in the spill file are
+    /// read with one call, and runs the edit did not touch with one read of
+    /// the file underneath.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         if offset >= self.len {
             return Ok(0);
@@ -235,53 +249,139 @@ impl<B: ReadAt> Overlay<B> {
         let want = (buf.len() as u64).min(self.len - offset) as usize;
         let buf = &mut buf[..want];
         let mut done = 0usize;
-        let mut block = vec![0u8; BLOCK as usize];
         while done < want {
             let at = offset + done as u64;
             let index = at / BLOCK;
-            let within = (at % BLOCK) as usize;
-            if let Some(slot) = self.blocks.get(&index) {
-                self.block_from_slot(slot, &mut block)?;
-                let n = (BLOCK as usize - within).min(want - done);
-                buf[done..done + n].copy_from_slice(&block[within..within + n]);
-                done += n;
-                continue;
-            }
-            // A run of blocks without pending writes: one read of the base
-            // up to the next pending block.
-            let next = self
-                .blocks
-                .range(index..)
-                .next()
-                .map(|(i, _)| i * BLOCK)
-                .unwrap_or(u64::MAX);
-            let n = ((next - at).min((want - done) as u64)) as usize;
-            read_full_at_base(&self.base, self.base_len, &mut buf[done..done + n], at)?;
+            let within = at % BLOCK;
+            let left = (want - done) as u64;
+            let n = match self.blocks.get(&index) {
+                Some(Block {
+                    mem: Some(data), ..
+                }) => {
+                    let n = (BLOCK - within).min(left) as usize;
+                    let from = within as usize;
+                    let src = data
+                        .get(from..from + n)
+                        .ok_or_else(|| io::Error::other("a pending block of the wrong size"))?;
+                    buf[done..done + n].copy_from_slice(src);
+                    n
+                }
+                Some(Block {
+                    mem: None,
+                    spilled_at: Some(first),
+                    ..
+                }) => {
+                    let mut run_end = index + 1;
+                    let end_wanted = at + left;
+                    while run_end * BLOCK < end_wanted
+                        && matches!(
+                            self.blocks.get(&run_end),
+                            Some(Block { mem: None, spilled_at: Some(s), .. })
+                                if *s == first + (run_end - index) * BLOCK
+                        )
+                    {
+                        run_end += 1;
+                    }
+                    let n = (run_end * BLOCK - at).min(left) as usize;
+                    read_full_at(self.spill_file()?, &mut buf[done..done + n], first + within)?;
+                    n
+                }
+                Some(_) => return Err(io::Error::other("a pending block holds no bytes")),
+                None => {
+                    // A run of blocks without pending writes: one read of
+                    // the base up to the next pending block.
+                    let next = self
+                        .blocks
+                        .range(index..)
+                        .next()
+                        .map(|(i, _)| i * BLOCK)
+                        .unwrap_or(u64::MAX);
+                    let n = (next - at).min(left) as usize;
+                    read_full_at_base(&self.base, self.base_len, &mut buf[done..done + n], at)?;
+                    n
+                }
+            };
             done += n;
         }
         Ok(done)
     }
 
-    fn store(&mut self, index: u64, data: &[u8]) -> io::Result<()> {
-        match self.blocks.get_mut(&index) {
-            Some(Slot::Mem(b)) => {
-                b.copy_from_slice(data);
-                return Ok(());
+    /// Block `index` in memory, ready to be written: its current bytes
+    /// unless `whole` (the caller overwrites all of them).
+    fn resident(&mut self, index: u64, whole: bool) -> io::Result<&mut [u8]> {
+        let loaded = match self.blocks.get(&index) {
+            Some(Block { mem: Some(_), .. }) => None,
+            Some(Block {
+                spilled_at: Some(at),
+                ..
+            }) => {
+                let mut data = vec![0u8; BLOCK as usize].into_boxed_slice();
+                if !whole {
+                    read_full_at(self.spill_file()?, &mut data, *at)?;
+                }
+                Some(data)
             }
-            Some(Slot::Spilled(at)) => {
-                let at = *at;
-                let (file, _) = self
-                    .spill
-                    .as_ref()
-                    .ok_or_else(|| io::Error::other("spilled block without a spill file"))?;
-                return write_all_at(file, data, at);
+            Some(_) => return Err(io::Error::other("a pending block holds no bytes")),
+            None => {
+                let mut data = vec![0u8; BLOCK as usize].into_boxed_slice();
+                if !whole {
+                    read_full_at_base(&self.base, self.base_len, &mut data, index * BLOCK)?;
+                }
+                Some(data)
             }
-            None => {}
+        };
+        if loaded.is_some() {
+            self.mem_bytes += BLOCK as usize;
         }
-        if self.mem_bytes + data.len() <= self.mem_limit {
-            self.mem_bytes += data.len();
-            self.blocks.insert(index, Slot::Mem(data.into()));
+        self.clock += 1;
+        let stamp = self.clock;
+        let block = self.blocks.entry(index).or_insert(Block {
+            mem: None,
+            spilled_at: None,
+            dirty: false,
+            stamp,
+        });
+        if let Some(data) = loaded {
+            block.mem = Some(data);
+        }
+        block.dirty = true;
+        block.stamp = stamp;
+        self.queue.push_back((index, stamp));
+        if self.queue.len() > 2 * (self.mem_bytes / BLOCK as usize) + 2 * EVICT_BATCH {
+            let blocks = &self.blocks;
+            self.queue.retain(|(i, s)| {
+                blocks
+                    .get(i)
+                    .is_some_and(|b| b.mem.is_some() && b.stamp == *s)
+            });
+        }
+        self.blocks
+            .get_mut(&index)
+            .and_then(|b| b.mem.as_deref_mut())
+            .ok_or_else(|| io::Error::other("a block just loaded is not in memory"))
+    }
+
+    /// Moves the least recently written blocks to the spill file until
+    /// memory is under the limit again by a batch ([`EVICT_BATCH`] blocks,
+    /// or a quarter of the limit when that is smaller).
+    fn evict(&mut self) -> io::Result<()> {
+        if self.mem_bytes <= self.mem_limit {
             return Ok(());
+        }
+        let batch = (EVICT_BATCH * BLOCK as usize).min(self.mem_limit / 4);
+        let target = self.mem_limit - batch;
+        let mut victims = Vec::with_capacity(EVICT_BATCH);
+        while self.mem_bytes > target {
+            let Some((index, stamp)) = self.queue.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.blocks.get_mut(&index)
+                && b.stamp == stamp
+                && let Some(data) = b.mem.take()
+            {
+                self.mem_bytes -= BLOCK as usize;
+                victims.push((index, data));
+            }
         }
         if self.spill.is_none() {
             let file = match &self.spill_dir {
@@ -294,10 +394,29 @@ impl<B: ReadAt> Overlay<B> {
             .spill
             .as_mut()
             .ok_or_else(|| io::Error::other("no spill file"))?;
-        let at = *end;
-        write_all_at(file, data, at)?;
-        *end += data.len() as u64;
-        self.blocks.insert(index, Slot::Spilled(at));
+        // Blocks new to the spill file go to its end in file order, one
+        // after another, in one write (so that reading them back takes
+        // one read per run); rewritten ones go back to their place.
+        victims.sort_unstable_by_key(|(index, _)| *index);
+        let mut appended = Vec::new();
+        for (index, data) in victims {
+            let Some(b) = self.blocks.get_mut(&index) else {
+                continue;
+            };
+            if !b.dirty {
+                continue;
+            }
+            match b.spilled_at {
+                Some(at) => write_all_at(file, &data, at)?,
+                None => {
+                    b.spilled_at = Some(*end + appended.len() as u64);
+                    appended.extend_from_slice(&data);
+                }
+            }
+            b.dirty = false;
+        }
+        write_all_at(file, &appended, *end)?;
+        *end += appended.len() as u64;
         Ok(())
     }
 
@@ -306,24 +425,15 @@ impl<B: ReadAt> Overlay<B> {
         let end = offset
             .checked_add(buf.len() as u64)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past 2^64"))?;
-        let mut block = vec![0u8; BLOCK as usize];
         let mut done = 0usize;
         while done < buf.len() {
             let at = offset + done as u64;
             let index = at / BLOCK;
             let within = (at % BLOCK) as usize;
             let n = (BLOCK as usize - within).min(buf.len() - done);
-            if n < BLOCK as usize {
-                // A partial block: start from what it holds now.
-                match self.blocks.get(&index) {
-                    Some(slot) => self.block_from_slot(slot, &mut block)?,
-                    None => {
-                        read_full_at_base(&self.base, self.base_len, &mut block, index * BLOCK)?
-                    }
-                }
-            }
+            let block = self.resident(index, n == BLOCK as usize)?;
             block[within..within + n].copy_from_slice(&buf[done..done + n]);
-            self.store(index, &block)?;
+            self.evict()?;
             done += n;
         }
         self.len = self.len.max(end);
@@ -376,6 +486,34 @@ impl<B: ReadAt> Seek for Overlay<B> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         self.pos = seek_to(self.pos, self.len, to)?;
         Ok(self.pos)
+    }
+}
+
+impl Overlay<File> {
+    /// Writes the pending blocks into the file underneath, which must be
+    /// writable: for a private copy (`-o`), where nothing needs a journal.
+    /// The length is set first, then each run of blocks is written in
+    /// pieces of at most 1 MiB.
+    pub fn write_pending(&self) -> io::Result<()> {
+        if self.len != self.base_len {
+            self.base.set_len(self.len)?;
+        }
+        let mut buf = Vec::new();
+        for (start, end) in self.written() {
+            let mut at = start;
+            while at < end {
+                let n = (end - at).min(1024 * 1024) as usize;
+                buf.resize(n, 0);
+                // Written blocks are read from memory or the spill file,
+                // never from the file being written.
+                if self.read_at(&mut buf, at)? != n {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                write_all_at(&self.base, &buf, at)?;
+                at += n as u64;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -467,6 +605,46 @@ mod tests {
             .chain([(100, vec![0xAA; 3000])])
             .collect();
         check_against_cursor(16_000, &ops, 2048);
+    }
+
+    #[test]
+    fn many_small_writes_under_a_small_limit_read_like_a_buffer() {
+        // Small writes all over a file larger than the memory limit, the way
+        // `cfb` updates FAT and directory entries: blocks are evicted,
+        // reloaded, rewritten in place in the spill file and read back in
+        // runs.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let ops: Vec<(u64, Vec<u8>)> = (0..2_000)
+            .map(|i| {
+                let at = next() % 40_000;
+                let len = [1, 4, 128, 512, 700, 4096][(next() % 6) as usize];
+                (at, vec![(i % 251) as u8; len])
+            })
+            .collect();
+        check_against_cursor(30_000, &ops, 4096);
+    }
+
+    #[test]
+    fn blocks_written_often_stay_in_memory() {
+        let mut ov = Overlay::new(vec![0u8; 4096], 4096, None).with_mem_limit(8 * BLOCK as usize);
+        for i in 0..200u64 {
+            // A hot block (a FAT sector, say) between new ones.
+            ov.write_at(&[i as u8; 4], 0).unwrap();
+            ov.write_at(&[1u8; BLOCK as usize], 4096 + i * BLOCK)
+                .unwrap();
+        }
+        assert!(ov.blocks.get(&0).is_some_and(|b| b.mem.is_some()));
+        assert!(ov.mem_bytes <= 8 * BLOCK as usize);
+        assert!(ov.queue.len() <= 2 * 8 + 2 * EVICT_BATCH + 1);
+        let mut first = [0u8; 4];
+        ov.read_at(&mut first, 0).unwrap();
+        assert_eq!(first, [199u8; 4]);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::commit::{Staged, folder_of, resolve_dest};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
 use crate::journal::{self, EditLock};
-use crate::layout::WriteLog;
 use crate::overlay::Overlay;
 use crate::patch::Patch;
 use crate::plan::{InstanceRequest, Plan, PlanOptions, plan};
@@ -174,17 +173,28 @@ pub(crate) fn execute(
     let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
     tracing::debug!(temp = %staged.path().display(), "copied the input");
     let written = {
-        // The write log tells verification which bytes the edit touched.
-        let file = WriteLog::new(staged.reopen()?);
-        let mut out = cfb::CompoundFile::open(file)
-            .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
-        tracing::debug!("opened the copy");
-        apply_contained(&mut patch, plan, &mut out, dest)?;
+        // `cfb` edits the copy through an overlay: its many small writes
+        // to directory and FAT sectors gather in memory, and reach the
+        // file as a few large writes. The overlay's blocks are also what
+        // verification needs to know about which bytes the edit touched.
+        let file = staged.reopen()?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("reading the temporary copy", e).in_file(dest))?
+            .len();
+        let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
+        {
+            let mut out = cfb::CompoundFile::open(&mut overlay)
+                .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
+            tracing::debug!("opened the copy");
+            apply_contained(&mut patch, plan, &mut out, dest)?;
+        }
         tracing::debug!("edited the copy");
-        let (file, written) = out.into_inner().finish();
-        file.sync_data()
-            .map_err(|e| Error::io("syncing the temporary copy", e).in_file(dest))?;
-        written
+        overlay
+            .write_pending()
+            .and_then(|()| overlay.base().sync_data())
+            .map_err(|e| Error::io("writing the temporary copy", e).in_file(dest))?;
+        overlay.written()
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
     let layout_reader = patch_file(staged.path())?;

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::layout::{Layout, overlaps};
 use crate::patch::Patch;
 use crate::plan::Plan;
+use crate::readahead::ReadAhead;
 use crate::summary::SUMMARY_STREAM;
 
 /// What verification looked at.
@@ -138,15 +139,20 @@ pub struct Written<'a, G> {
     pub path: &'a Path,
 }
 
-impl<'a> Written<'a, File> {
-    /// The result file at `path`.
-    pub fn open(path: &'a Path) -> Result<Written<'a, File>> {
-        let reader = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
-        let len = reader
+impl<'a> Written<'a, ReadAhead<File>> {
+    /// The result file at `path`, read ahead: verification reads all of a
+    /// result's new streams, sector by sector.
+    pub fn open(path: &'a Path) -> Result<Written<'a, ReadAhead<File>>> {
+        let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
+        let len = file
             .metadata()
             .map_err(|e| Error::io("cannot reopen the result", e))?
             .len();
-        Ok(Written { reader, len, path })
+        Ok(Written {
+            reader: ReadAhead::new(file),
+            len,
+            path,
+        })
     }
 }
 
@@ -492,7 +498,7 @@ fn compare_streams<G: Read + Seek>(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use crate::layout::WriteLog;
+    use crate::overlay::Overlay;
     use crate::plan::{InstanceRequest, PlanOptions, plan};
     use crate::synth::{PatchSpec, write_patch_file};
 
@@ -512,7 +518,7 @@ pub(crate) mod testing {
 
     /// Writes `spec` to a temporary folder, plans `requests` on it, lets
     /// `edit` change the plan (as a faulty planner would) and applies it to
-    /// a copy through a write log.
+    /// a copy through an overlay, as `retarget -o` does.
     pub(crate) fn apply_to_copy(
         spec: &PatchSpec,
         requests: &[&str],
@@ -536,9 +542,13 @@ pub(crate) mod testing {
             .write(true)
             .open(&output)
             .unwrap();
-        let mut cf = cfb::CompoundFile::open(WriteLog::new(file)).unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut overlay = Overlay::new(file, len, None);
+        let mut cf = cfb::CompoundFile::open(&mut overlay).unwrap();
         crate::apply::apply(&mut patch, &plan, &mut cf).unwrap();
-        let (_, written) = cf.into_inner().finish();
+        drop(cf);
+        overlay.write_pending().unwrap();
+        let written = overlay.written();
         Applied {
             _dir: dir,
             patch,
