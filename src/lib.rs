@@ -5,13 +5,15 @@
 //!
 //! * **read** — [`container`] opens the OLE compound file (crate `cfb`),
 //!   [`propset`] decodes property-set streams byte-faithfully and
-//!   [`summary`] gives typed views of the summary information;
+//!   [`summary`] gives typed views of the summary information
+//!   ([`readahead`] and [`layout`] serve verification's re-reading);
 //! * **understand** — [`patch`] finds the transform pairs, their product
 //!   codes and validation flags;
 //! * **plan** — [`plan`] computes a pure, serializable description of
 //!   every change;
 //! * **apply** — [`apply`] performs the plan on a private copy in the
-//!   destination folder;
+//!   destination folder, through an [`overlay`] that gathers `cfb`'s
+//!   small writes;
 //! * **verify** — [`verify`] re-reads the result and checks it against the
 //!   plan and the input;
 //! * **commit** — [`commit`] syncs and renames the copy into place; an

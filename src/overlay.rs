@@ -9,12 +9,17 @@
 //! the unchanged file; the file itself is only ever read. Verification then
 //! re-opens the result through [`Overlay::reader`], and the commit
 //! ([`crate::journal`]) writes the dirty blocks, and only those, to the
-//! file.
+//! file. An edit to a new output (`-o`) goes through an overlay of its
+//! private copy too, then [`Overlay::write_pending`]: `cfb` rewrites the
+//! same directory and FAT entries hundreds of thousands of times in a
+//! large edit, a few bytes at a time, and the overlay turns those into a
+//! few large writes.
 //!
 //! Memory stays bounded whatever the edit: past [`MEM_LIMIT`] bytes of
-//! blocks, further blocks go to an anonymous temporary file (deleted by the
-//! system when it is closed, so a crash leaves nothing) in the folder given
-//! to [`Overlay::new`].
+//! blocks, the least recently written go to an anonymous temporary file
+//! (deleted by the system when it is closed, so a crash leaves nothing)
+//! in the folder given to [`Overlay::new`], in batches, and are read back
+//! from there in runs.
 //!
 //! The logical length is the file's length or the end of the furthest
 //! write, whichever is larger; bytes past the file's end that no write
