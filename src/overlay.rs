@@ -32,7 +32,9 @@ use std::path::PathBuf;
 
 /// Size of the blocks pending writes are kept in: the smallest sector size
 /// of a compound file, so a block lies within one sector.
-pub const BLOCK: u64 = 512;
+pub const BLOCK: u64 = BLOCK_LEN as u64;
+
+const BLOCK_LEN: usize = 512;
 
 /// Bytes of pending blocks kept in memory before further blocks spill to a
 /// temporary file: enough for an edit of a few dozen instances, small
@@ -116,9 +118,10 @@ fn read_full_at<R: ReadAt + ?Sized>(src: &R, buf: &mut [u8], offset: u64) -> io:
 /// back from the spill file keeps its place there).
 struct Block {
     /// Its bytes, while it is in memory.
-    mem: Option<Box<[u8]>>,
-    /// Where its bytes are in the spill file, once it has been evicted.
-    spilled_at: Option<u64>,
+    mem: Option<Box<[u8; BLOCK_LEN]>>,
+    /// Its place in the spill file (in blocks), once it has been evicted.
+    /// Blocks are kept small: a thousand-instance edit has 15,000.
+    spilled_at: Option<u32>,
     /// Whether `mem` is newer than the spilled copy (or there is none).
     dirty: bool,
     /// When it was last written: its entry in the eviction queue carries
@@ -282,13 +285,17 @@ impl<B: ReadAt> Overlay<B> {
                         && matches!(
                             self.blocks.get(&run_end),
                             Some(Block { mem: None, spilled_at: Some(s), .. })
-                                if *s == first + (run_end - index) * BLOCK
+                                if u64::from(*s) == u64::from(*first) + (run_end - index)
                         )
                     {
                         run_end += 1;
                     }
                     let n = (run_end * BLOCK - at).min(left) as usize;
-                    read_full_at(self.spill_file()?, &mut buf[done..done + n], first + within)?;
+                    read_full_at(
+                        self.spill_file()?,
+                        &mut buf[done..done + n],
+                        u64::from(*first) * BLOCK + within,
+                    )?;
                     n
                 }
                 Some(_) => return Err(io::Error::other("a pending block holds no bytes")),
@@ -320,17 +327,17 @@ impl<B: ReadAt> Overlay<B> {
                 spilled_at: Some(at),
                 ..
             }) => {
-                let mut data = vec![0u8; BLOCK as usize].into_boxed_slice();
+                let mut data = Box::new([0u8; BLOCK_LEN]);
                 if !whole {
-                    read_full_at(self.spill_file()?, &mut data, *at)?;
+                    read_full_at(self.spill_file()?, &mut data[..], u64::from(*at) * BLOCK)?;
                 }
                 Some(data)
             }
             Some(_) => return Err(io::Error::other("a pending block holds no bytes")),
             None => {
-                let mut data = vec![0u8; BLOCK as usize].into_boxed_slice();
+                let mut data = Box::new([0u8; BLOCK_LEN]);
                 if !whole {
-                    read_full_at_base(&self.base, self.base_len, &mut data, index * BLOCK)?;
+                    read_full_at_base(&self.base, self.base_len, &mut data[..], index * BLOCK)?;
                 }
                 Some(data)
             }
@@ -363,6 +370,7 @@ impl<B: ReadAt> Overlay<B> {
         self.blocks
             .get_mut(&index)
             .and_then(|b| b.mem.as_deref_mut())
+            .map(|b| &mut b[..])
             .ok_or_else(|| io::Error::other("a block just loaded is not in memory"))
     }
 
@@ -412,10 +420,14 @@ impl<B: ReadAt> Overlay<B> {
                 continue;
             }
             match b.spilled_at {
-                Some(at) => write_all_at(file, &data, at)?,
+                Some(at) => write_all_at(file, &data[..], u64::from(at) * BLOCK)?,
                 None => {
-                    b.spilled_at = Some(*end + appended.len() as u64);
-                    appended.extend_from_slice(&data);
+                    let at = (*end + appended.len() as u64) / BLOCK;
+                    b.spilled_at =
+                        Some(u32::try_from(at).map_err(|_| {
+                            io::Error::other("the edit's pending writes exceed 2 TiB")
+                        })?);
+                    appended.extend_from_slice(&data[..]);
                 }
             }
             b.dirty = false;
