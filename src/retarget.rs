@@ -177,18 +177,13 @@ pub(crate) fn execute(
         // to directory and FAT sectors gather in memory, and reach the
         // file as a few large writes. The overlay's blocks are also what
         // verification needs to know about which bytes the edit touched.
-        let file = staged.reopen()?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("reading the temporary copy", e).in_file(dest))?
-            .len();
-        let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
-        {
-            let mut out = cfb::CompoundFile::open(&mut overlay)
-                .map_err(|e| Error::io("reopening the temporary copy", e).in_file(dest))?;
-            tracing::debug!("opened the copy");
-            apply_contained(&mut patch, plan, &mut out, dest)?;
-        }
+        let overlay = edit_overlay(
+            &mut patch,
+            plan,
+            staged.reopen()?,
+            dest,
+            "the temporary copy",
+        )?;
         tracing::debug!("edited the copy");
         overlay
             .write_pending()
@@ -214,6 +209,29 @@ pub(crate) fn execute(
     Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
 }
 
+/// Applies `plan` to an overlay of `file` (the temporary copy, or the
+/// patch itself in place), whose pending blocks spill to `dest`'s folder;
+/// `what` names the file in errors.
+fn edit_overlay(
+    patch: &mut Patch,
+    plan: &Plan,
+    file: fs::File,
+    dest: &Path,
+    what: &str,
+) -> Result<Overlay<fs::File>> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {what}"), e).in_file(dest))?
+        .len();
+    let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
+    {
+        let mut out = cfb::CompoundFile::open(&mut overlay)
+            .map_err(|e| Error::io(format!("reopening {what}"), e).in_file(dest))?;
+        apply_contained(patch, plan, &mut out, dest)?;
+    }
+    Ok(overlay)
+}
+
 /// Edits the patch at `dest` in place. `cfb` edits an [`Overlay`] of the
 /// file, which keeps every write in memory (or a temporary file); the
 /// result is re-opened and verified through the overlay against the
@@ -225,17 +243,7 @@ fn execute_in_place(
     dest: &Path,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
-    let base = patch_file(dest)?;
-    let len = base
-        .metadata()
-        .map_err(|e| Error::io("cannot read", e).in_file(dest))?
-        .len();
-    let mut overlay = Overlay::new(base, len, Some(folder_of(dest).to_path_buf()));
-    {
-        let mut out = cfb::CompoundFile::open(&mut overlay)
-            .map_err(|e| Error::io("reopening the patch", e).in_file(dest))?;
-        apply_contained(&mut patch, plan, &mut out, dest)?;
-    }
+    let overlay = edit_overlay(&mut patch, plan, patch_file(dest)?, dest, "the patch")?;
     let written = overlay.written();
     tracing::debug!(
         ranges = written.len(),
