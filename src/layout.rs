@@ -240,11 +240,11 @@ impl Layout {
             }
             sector = sectors.fat_entry(&layout.fat_sectors, sector)?;
         }
-        layout.index_directory(&dir, cutoff, min_len)?;
+        layout.index_directory(&dir, cutoff)?;
         Ok(layout)
     }
 
-    fn index_directory(&mut self, dir: &[Node], cutoff: u64, min_len: u64) -> io::Result<()> {
+    fn index_directory(&mut self, dir: &[Node], cutoff: u64) -> io::Result<()> {
         let entry = |i: u32| -> io::Result<&Node> {
             dir.get(i as usize)
                 .ok_or_else(|| bad(format!("directory entry {i} is out of range")))
@@ -270,7 +270,8 @@ impl Layout {
             stack.push((e.right, parent.clone()));
             match (e.kind, &e.name) {
                 (1, Some(name)) => stack.push((e.child, parent.join(&**name))),
-                (2, Some(name)) if e.len >= min_len => {
+                // Streams carry a name only when long enough to list.
+                (2, Some(name)) => {
                     let place = StreamPlace {
                         start: e.start,
                         len: e.len,

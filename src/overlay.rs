@@ -120,10 +120,10 @@ struct Block {
     /// Its bytes, while it is in memory.
     mem: Option<Box<[u8; BLOCK_LEN]>>,
     /// Its place in the spill file (in blocks), once it has been evicted.
-    /// Blocks are kept small: a thousand-instance edit has 15,000.
+    /// Blocks are kept small: a thousand-instance edit has 15,000. A block
+    /// is only brought into memory to be written, so `mem`, when present,
+    /// is always newer than the spilled copy.
     spilled_at: Option<u32>,
-    /// Whether `mem` is newer than the spilled copy (or there is none).
-    dirty: bool,
     /// When it was last written: its entry in the eviction queue carries
     /// the same stamp, older entries for it are stale.
     stamp: u64,
@@ -350,13 +350,11 @@ impl<B: ReadAt> Overlay<B> {
         let block = self.blocks.entry(index).or_insert(Block {
             mem: None,
             spilled_at: None,
-            dirty: false,
             stamp,
         });
         if let Some(data) = loaded {
             block.mem = Some(data);
         }
-        block.dirty = true;
         block.stamp = stamp;
         self.queue.push_back((index, stamp));
         if self.queue.len() > 2 * (self.mem_bytes / BLOCK as usize) + 2 * EVICT_BATCH {
@@ -416,9 +414,6 @@ impl<B: ReadAt> Overlay<B> {
             let Some(b) = self.blocks.get_mut(&index) else {
                 continue;
             };
-            if !b.dirty {
-                continue;
-            }
             match b.spilled_at {
                 Some(at) => write_all_at(file, &data[..], u64::from(at) * BLOCK)?,
                 None => {
@@ -430,7 +425,6 @@ impl<B: ReadAt> Overlay<B> {
                     appended.extend_from_slice(&data[..]);
                 }
             }
-            b.dirty = false;
         }
         write_all_at(file, &appended, *end)?;
         *end += appended.len() as u64;

@@ -382,7 +382,7 @@ mod tests {
         assert_eq!(codes, [code::UNREACHABLE_TARGET], "{codes:?}");
         // An error among the new findings refuses (strict reading refuses
         // most broken results before lint sees them).
-        let view = |template: &str| super::super::lint::PatchView {
+        let view = |template: &str| PatchView {
             path: "x.msp".into(),
             patch_code: None,
             template: template.into(),
@@ -392,8 +392,8 @@ mod tests {
             signatures: Vec::new(),
             read_findings: Vec::new(),
         };
-        let before = super::super::lint::lint_view(&view(I1));
-        let after = super::super::lint::lint_view(&view(&format!("{I1};x")));
+        let before = lint_view(&view(I1));
+        let after = lint_view(&view(&format!("{I1};x")));
         let e = refuse_new_errors(&before, after).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Refused);
         assert!(e.to_string().contains("(template-invalid)"), "{e}");
