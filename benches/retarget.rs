@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use msp_retarget::synth::{PatchSpec, write_patch_file};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
     std::env::var(name)

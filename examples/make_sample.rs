@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use msp_retarget::synth::{PatchSpec, write_patch_file};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

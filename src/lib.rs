@@ -24,31 +24,15 @@
 
 #![deny(missing_docs)]
 
-pub mod apply;
-pub mod bulk;
-pub mod check;
-pub mod commit;
-pub mod container;
+pub mod commands;
+pub mod edit;
 pub mod error;
-pub mod guid;
-pub mod inspect;
-pub mod instances;
-pub mod journal;
-pub mod layout;
-pub mod names;
-pub mod overlay;
+pub mod format;
 pub mod patch;
-pub mod plan;
 pub mod product;
-pub mod propset;
-pub mod readahead;
 pub mod report;
-pub mod retarget;
-pub mod streamname;
-pub mod summary;
-pub mod synth;
-pub mod transform;
-pub mod untarget;
-pub mod verify;
+pub mod rules;
+pub mod store;
+pub mod testkit;
 
 pub use error::{Error, ErrorKind, Result};

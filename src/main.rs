@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use msp_retarget::guid::Guid;
-use msp_retarget::journal::{EditLock, Recovery};
-use msp_retarget::plan::{InstanceRequest, PlanOptions};
-use msp_retarget::product::ProductFacts;
+use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::commands::untarget::{UntargetRequest, untarget};
+use msp_retarget::commands::{check, inspect};
+use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::format::guid::Guid;
+use msp_retarget::product::facts::ProductFacts;
+use msp_retarget::product::instances;
 use msp_retarget::report::{self, ErrorReport};
-use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
-use msp_retarget::untarget::{UntargetRequest, untarget};
-use msp_retarget::{Error, Result, check, inspect, instances};
+use msp_retarget::store::journal::{EditLock, Recovery};
+use msp_retarget::{Error, Result};
 
 use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
 

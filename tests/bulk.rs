@@ -7,7 +7,7 @@ mod util;
 
 use std::path::{Path, PathBuf};
 
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::testkit::synth::PatchSpec;
 use serde::Deserialize;
 
 use util::{Dir, I1, I2, PRODUCT_A, PRODUCT_B, Run, Snapshot, inst, many_instances, pid, read};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde::Deserialize;
 
-use msp_retarget::synth::{PatchSpec, write_patch_file};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 /// Product code, upgrade code and version of `PatchSpec::single_product()`.
 const PRODUCT: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
@@ -28,7 +28,11 @@ fn fixture(spec: &PatchSpec) -> Fixture {
 
 /// Writes a product database with these Property rows.
 fn product_msi(path: &Path, props: &[(&str, &str)]) {
-    std::fs::write(path, msp_retarget::synth::product_database(props).unwrap()).unwrap();
+    std::fs::write(
+        path,
+        msp_retarget::testkit::synth::product_database(props).unwrap(),
+    )
+    .unwrap();
 }
 
 fn check(args: &[&str]) -> (i32, String, String) {

@@ -27,9 +27,9 @@
 //!
 //! Every Template lists only the product its pairs were made for.
 
-use msp_retarget::check::{self, PairStatus, Verdict};
-use msp_retarget::guid::Guid;
-use msp_retarget::product::ProductFacts;
+use msp_retarget::commands::check::{self, PairStatus, Verdict};
+use msp_retarget::format::guid::Guid;
+use msp_retarget::product::facts::ProductFacts;
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -232,8 +232,8 @@ fn the_command_line_agrees() {
 #[test]
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn retargeted_corpus_patches_apply_to_their_instances() {
-    use msp_retarget::plan::{InstanceRequest, PlanOptions};
-    use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
+    use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+    use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
     let instance = Guid::parse_braced("{1F9B1809-273F-4036-AB02-26D19171D5AE}").unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (patch, base_product, via_copy) in [

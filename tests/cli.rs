@@ -2,7 +2,7 @@
 //! each destination does to the folder. Every test runs the binary in a
 //! fresh folder with relative paths, so messages can be pinned exactly.
 
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::msptest;
 use crate::util::check::{Expect, check_retarget};

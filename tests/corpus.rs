@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use msp_retarget::propset::PropertySet;
+use msp_retarget::format::propset::PropertySet;
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -187,10 +187,10 @@ fn editing_one_string_keeps_every_other_property() {
 mod retargeting {
     use super::*;
     use msp_retarget::ErrorKind;
-    use msp_retarget::guid::Guid;
+    use msp_retarget::commands::retarget::{Destination, Outcome, RetargetRequest, retarget};
+    use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
+    use msp_retarget::format::guid::Guid;
     use msp_retarget::patch::Patch;
-    use msp_retarget::plan::{InstanceRequest, PlanOptions};
-    use msp_retarget::retarget::{Destination, Outcome, RetargetRequest, retarget};
 
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";
     const I2: &str = "{22222222-2222-4222-8222-222222222222}";
@@ -321,7 +321,7 @@ mod retargeting {
                 .filter(|p| {
                     p.main
                         .validation()
-                        .has(msp_retarget::summary::Validation::PRODUCT)
+                        .has(msp_retarget::format::summary::Validation::PRODUCT)
                 })
                 .map(|p| 1 + usize::from(p.partner.is_some()))
                 .sum::<usize>();
@@ -422,7 +422,7 @@ mod retargeting {
     #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
     fn inspect_reads_every_file_without_problems() {
         for input in corpus_files() {
-            let r = msp_retarget::inspect::inspect(&input)
+            let r = msp_retarget::commands::inspect::inspect(&input)
                 .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
             assert!(
                 r.problems.is_empty(),
@@ -430,7 +430,7 @@ mod retargeting {
                 input.display(),
                 r.problems
             );
-            if r.kind == msp_retarget::container::FileKind::Patch {
+            if r.kind == msp_retarget::format::container::FileKind::Patch {
                 let p = r.patch.as_ref().unwrap();
                 assert!(!p.pairs.is_empty(), "{}", input.display());
                 assert!(

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use msp_retarget::synth::{PatchSpec, write_patch_file};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 

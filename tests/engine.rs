@@ -5,9 +5,9 @@
 
 use std::io::Write;
 
-use msp_retarget::plan::{InstanceStatus, PairAction, PlanOptions};
-use msp_retarget::retarget::{Destination, Outcome, RetargetReport, retarget};
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::commands::retarget::{Destination, Outcome, RetargetReport, retarget};
+use msp_retarget::edit::plan::{InstanceStatus, PairAction, PlanOptions};
+use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::util::check::{Expect, check_retarget, source_pairs};
 use crate::util::{
@@ -206,7 +206,7 @@ fn copies_keep_state_bits_and_timestamps_of_their_sources() {
     assert_eq!(dst.get("/#rtmA.1_11111111").created, when);
     assert_eq!(
         dst.get("/rtmA.1_11111111").clsid,
-        msp_retarget::synth::TRANSFORM_CLSID
+        msp_retarget::testkit::synth::TRANSFORM_CLSID
     );
 }
 
@@ -288,7 +288,7 @@ fn a_patch_without_product_checks_only_gains_template_entries() {
 // Idempotence and determinism
 
 /// The presets with three instances each, as requests.
-fn three_instance_cases() -> Vec<(PatchSpec, Vec<msp_retarget::plan::InstanceRequest>)> {
+fn three_instance_cases() -> Vec<(PatchSpec, Vec<msp_retarget::edit::plan::InstanceRequest>)> {
     vec![
         (
             PatchSpec::single_product(),
@@ -724,7 +724,7 @@ fn instance_ids_name_the_copies() {
     let dir = Dir::new();
     let input = dir.patch("in.msp", &PatchSpec::single_product());
     let out = dir.join("out.msp");
-    let with_id = |code: &str, id: &str| msp_retarget::plan::InstanceRequest {
+    let with_id = |code: &str, id: &str| msp_retarget::edit::plan::InstanceRequest {
         id: Some(id.to_string()),
         ..inst(code)
     };
@@ -825,7 +825,7 @@ fn a_large_cabinet_is_kept_byte_for_byte() {
 fn in_place(
     dir: &Dir,
     input: &std::path::Path,
-    reqs: &[msp_retarget::plan::InstanceRequest],
+    reqs: &[msp_retarget::edit::plan::InstanceRequest],
 ) -> Vec<u8> {
     let copy = dir.join("copy.msp");
     std::fs::copy(input, &copy).unwrap();
@@ -905,7 +905,7 @@ fn a_hard_linked_file_is_replaced_by_an_edited_copy_and_its_other_name_kept() {
 
 #[test]
 fn untarget_in_place_gives_the_bytes_of_o() {
-    use msp_retarget::untarget::{UntargetRequest, untarget};
+    use msp_retarget::commands::untarget::{UntargetRequest, untarget};
     let dir = Dir::new();
     let input = dir.patch("in.msp", &PatchSpec::two_baselines());
     let all = dir.join("all.msp");
@@ -939,9 +939,9 @@ fn a_journal_left_by_a_crash_is_completed_before_the_next_edit_and_blocks_reader
     // on, the next edit deletes it.
     let work = dir.join("work.msp");
     std::fs::copy(&input, &work).unwrap();
-    let journal = msp_retarget::journal::journal_path(&work);
+    let journal = msp_retarget::store::journal::journal_path(&work);
     std::fs::write(&journal, b"MSPRJRNL torn").unwrap();
-    msp_retarget::inspect::inspect(&work).unwrap();
+    msp_retarget::commands::inspect::inspect(&work).unwrap();
     let r = retarget(&request(&work, Destination::InPlace, &[inst(I1)])).unwrap();
     assert_eq!(r.outcome, Outcome::Done);
     assert!(read(&work) == read(&out));

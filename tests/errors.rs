@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use msp_retarget::plan::InstanceRequest;
-use msp_retarget::retarget::{Destination, RetargetReport, RetargetRequest, retarget};
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::commands::retarget::{Destination, RetargetReport, RetargetRequest, retarget};
+use msp_retarget::edit::plan::InstanceRequest;
+use msp_retarget::testkit::synth::PatchSpec;
 use msp_retarget::{Error, ErrorKind};
 
 use crate::assert_error;

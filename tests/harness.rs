@@ -5,7 +5,7 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::util::check::{Expect, check_retarget};
 use crate::util::{Dir, I1, PRODUCT_A, SUMMARY, Snapshot, edit, inst, pid, retarget_to};
@@ -30,7 +30,7 @@ const COPY: &str = "/rtmA.1_11111111";
 fn rewrite_summary(
     cf: &mut cfb::CompoundFile<std::fs::File>,
     storage: &str,
-    f: impl FnOnce(&mut msp_retarget::propset::PropertySet),
+    f: impl FnOnce(&mut msp_retarget::format::propset::PropertySet),
 ) {
     let path = format!("{storage}/{SUMMARY}");
     let mut bytes = Vec::new();

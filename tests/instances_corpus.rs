@@ -10,11 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
-use msp_retarget::container;
-use msp_retarget::guid::Guid;
-use msp_retarget::instances::{self, Instance};
+use msp_retarget::format::container;
+use msp_retarget::format::guid::Guid;
+use msp_retarget::format::transform::{self, RowKind, Schema, Value};
 use msp_retarget::patch;
-use msp_retarget::transform::{self, RowKind, Schema, Value};
+use msp_retarget::product::instances::{self, Instance};
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -286,7 +286,7 @@ fn every_corpus_transform_decodes() {
 /// A synthetic patch for the corpus product that has embedded instance
 /// transforms, so that `--instances-from` has something to retarget.
 fn patch_for_instance_product(dir: &Path) -> PathBuf {
-    use msp_retarget::synth::{PatchSpec, write_patch_file};
+    use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
     let mut spec = PatchSpec::single_product();
     spec.targets = vec![BASE.to_string()];
     for p in &mut spec.pairs {
@@ -379,12 +379,14 @@ fn an_instance_with_its_own_upgrade_code_gets_it_in_the_copies() {
     let mut requests = src.requests();
     requests[0].upgrade_code = Some(g(own));
     let out = dir.path().join("out.msp");
-    msp_retarget::retarget::retarget(&msp_retarget::retarget::RetargetRequest {
-        input: patch,
-        destination: msp_retarget::retarget::Destination::Output(out.clone()),
-        instances: requests,
-        options: Default::default(),
-    })
+    msp_retarget::commands::retarget::retarget(
+        &msp_retarget::commands::retarget::RetargetRequest {
+            input: patch,
+            destination: msp_retarget::commands::retarget::Destination::Output(out.clone()),
+            instances: requests,
+            options: Default::default(),
+        },
+    )
     .unwrap();
     let p = patch::Patch::open(&out).unwrap();
     for pair in p.pairs.iter().filter(|x| x.base() == g(INSTANCE1)) {

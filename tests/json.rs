@@ -10,7 +10,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::msptest;
 use crate::util::{I1, I2, PRODUCT_A, PRODUCT_B, Run};
@@ -538,7 +538,7 @@ msptest!(json_of_inspect_on_a_patch, |dir, run| {
     let cabinet = doc
         .streams
         .iter()
-        .find(|s| s.name == msp_retarget::synth::CABINET_NAME)
+        .find(|s| s.name == msp_retarget::testkit::synth::CABINET_NAME)
         .expect("the cabinet stream");
     assert_eq!(cabinet.size, 64 * 1024);
     assert!(!cabinet.table);

@@ -1,7 +1,7 @@
 //! Hostile and broken input through the command line.
 //!
 //! Every case starts from a valid patch built in memory by
-//! `msp_retarget::synth`, breaks one thing (an offset, a count, a chain, a
+//! `msp_retarget::testkit::synth`, breaks one thing (an offset, a count, a chain, a
 //! property, a name) by writing bytes at a computed place, and runs the
 //! binary: `retarget IN --instance {I} -o OUT` and, where the file exists,
 //! `inspect IN`. Every run must finish within the time limit (a loop is a
@@ -27,8 +27,8 @@ use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use msp_retarget::propset::{PropertySet, PropertyValue};
-use msp_retarget::synth::{PatchSpec, write_patch};
+use msp_retarget::format::propset::{PropertySet, PropertyValue};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 const ROOT_SUMMARY: &str = "/\u{5}SummaryInformation";
@@ -867,7 +867,7 @@ fn six_hundred_pairs_retarget_in_time() {
         let pair = s.pairs[0].clone();
         s.cabinet_len = 100;
         s.pairs = (0..600)
-            .map(|k| msp_retarget::synth::PairSpec {
+            .map(|k| msp_retarget::testkit::synth::PairSpec {
                 name: format!("p{k}"),
                 ..pair.clone()
             })
@@ -892,7 +892,7 @@ fn twelve_hundred_products_resolve_in_time() {
         s.pairs = (0..1200)
             .map(|k| {
                 let code = format!("{{{k:08X}-5555-4555-8555-555555555555}}");
-                msp_retarget::synth::PairSpec {
+                msp_retarget::testkit::synth::PairSpec {
                     name: format!("p{k}"),
                     from_code: code.clone(),
                     to_code: code,
@@ -997,7 +997,10 @@ fn an_output_in_a_read_only_folder() {
 /// Nulls the first row's name in the `_Tables` table of a database: the
 /// `msi` crate unwraps it as a string and panics.
 fn null_table_name(bytes: Vec<u8>) -> Vec<u8> {
-    let name = format!("/{}", msp_retarget::streamname::encode("_Tables", true));
+    let name = format!(
+        "/{}",
+        msp_retarget::format::streamname::encode("_Tables", true)
+    );
     with_stream(bytes, &name, |b| {
         b[0] = 0;
         b[1] = 0;
@@ -1063,7 +1066,10 @@ fn r_msi_panics_on_a_null_table_name_instances_from() {
 /// Appends a string of `len` declared bytes to the `_StringPool` of a
 /// database (a zero length with a reference count, then the 32-bit length).
 fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {
-    let name = format!("/{}", msp_retarget::streamname::encode("_StringPool", true));
+    let name = format!(
+        "/{}",
+        msp_retarget::format::streamname::encode("_StringPool", true)
+    );
     with_stream(bytes, &name, |b| {
         b.extend_from_slice(&[0, 0, 1, 0]);
         b.extend_from_slice(&len.to_le_bytes());
@@ -1172,7 +1178,7 @@ fn r_msi_allocates_a_string_declared_as_property_0() {
 cases! {
     // The msi crate sizes a table's rows by the declared stream length.
     a_table_stream_declaring_more_than_the_file: case(raw(|i| {
-        let name = format!("/{}", msp_retarget::streamname::encode("_Tables", true));
+        let name = format!("/{}", msp_retarget::format::streamname::encode("_Tables", true));
         let e = i.entry(&name);
         i.0[e.at + 0x78..e.at + 0x80].copy_from_slice(&(8u64 << 30).to_le_bytes());
     }), Error(&["(table _Tables)", "declares 8589934592 bytes"]), Error(&["(table _Tables)"]));

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use msp_retarget::retarget::Outcome;
-use msp_retarget::synth::PatchSpec;
+use msp_retarget::commands::retarget::Outcome;
+use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::util::check::{Expect, check_retarget};
 use crate::util::{Dir, PRODUCT_A, Snapshot, guid, inst, read, retarget_to};

@@ -9,13 +9,13 @@
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use msp_retarget::layout::Layout;
+use msp_retarget::format::layout::Layout;
 use msp_retarget::patch::Patch;
-use msp_retarget::plan::{InstanceRequest, PlanOptions};
-use msp_retarget::propset::{PropertySet, PropertyValue};
-use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
-use msp_retarget::synth::{PatchSpec, write_patch};
-use msp_retarget::untarget::{UntargetRequest, untarget};
+use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
+use msp_retarget::format::propset::{PropertySet, PropertyValue};
+use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::testkit::synth::{PatchSpec, write_patch};
+use msp_retarget::commands::untarget::{UntargetRequest, untarget};
 
 //===========================================================================//
 // Allocation cap
@@ -232,7 +232,7 @@ pub fn pipeline(data: &[u8]) {
     let input = dir.join("in.msp");
     std::fs::write(&input, data).expect("writing the input");
 
-    let _ = msp_retarget::inspect::inspect(&input);
+    let _ = msp_retarget::commands::inspect::inspect(&input);
 
     let mut instance = INSTANCE.to_string();
     let mut options = PlanOptions::default();
@@ -293,7 +293,7 @@ pub fn pipeline(data: &[u8]) {
         }
         Ok(_) => {
             let out = Patch::open(&output).expect("a written result must re-read");
-            let code = msp_retarget::guid::Guid::parse_braced(INSTANCE).expect("a GUID");
+            let code = msp_retarget::format::guid::Guid::parse_braced(INSTANCE).expect("a GUID");
             assert!(
                 out.targets_product(code),
                 "the result does not list the instance"
@@ -363,7 +363,7 @@ pub fn layout(data: &[u8]) {
 /// Anything else: `[u16 pool length][pool][u16 data length][data][rows]`
 /// through `StringPool::parse` and `decode_rows` for a few table shapes.
 pub fn transform(data: &[u8]) {
-    use msp_retarget::transform::{
+    use msp_retarget::format::transform::{
         ColumnDef, ColumnKind, Schema, StringPool, TableDef, decode_rows, property_changes,
         read_transform_tables,
     };
@@ -383,7 +383,7 @@ pub fn transform(data: &[u8]) {
         // As the tool does: the checks that keep the msi crate's
         // allocations bounded first, then the crate with its panics
         // contained (it unwraps values of malformed tables).
-        let schema = msp_retarget::container::check_before_msi(&path)
+        let schema = msp_retarget::format::container::check_before_msi(&path)
             .ok()
             .and_then(|()| {
                 msp_retarget::error::contain_panics(|| {
@@ -398,7 +398,7 @@ pub fn transform(data: &[u8]) {
             let _ = read_transform_tables(&mut cf, storage, &schema);
             let _ = property_changes(&mut cf, storage, &schema);
         }
-        let _ = msp_retarget::instances::from_product(&path);
+        let _ = msp_retarget::product::instances::from_product(&path);
         let _ = std::fs::remove_file(&path);
         return;
     }
@@ -455,7 +455,7 @@ pub fn transform(data: &[u8]) {
 pub type Seeds = Vec<(String, Vec<u8>)>;
 
 /// Whole-file seeds (for `pipeline` and `layout`): the presets of
-/// `msp_retarget::synth` with small cabinets, below and above the 4 KiB
+/// `msp_retarget::testkit::synth` with small cabinets, below and above the 4 KiB
 /// mini-stream cutoff, a signed one, and every file of `extra` folders.
 pub fn file_seeds(extra: &[PathBuf]) -> Seeds {
     let mut files = Seeds::new();

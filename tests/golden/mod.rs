@@ -309,7 +309,7 @@ fn patch_runs(rec: &mut Record, label: &str, bytes: &[u8], packages: &[(&str, &[
 
 /// A product database for the sample's product A.
 fn product_a() -> Vec<u8> {
-    msp_retarget::synth::product_database(&[
+    msp_retarget::testkit::synth::product_database(&[
         ("ProductCode", PRODUCT_A),
         ("ProductVersion", "1.0.0.0"),
         ("ProductLanguage", "1033"),
@@ -319,7 +319,7 @@ fn product_a() -> Vec<u8> {
 
 #[test]
 fn outputs_on_the_sample_and_the_presets_are_unchanged() {
-    use msp_retarget::synth::{PatchSpec, write_patch};
+    use msp_retarget::testkit::synth::{PatchSpec, write_patch};
     let mut rec = Record::default();
     let sample = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.msp"))
         .expect("reading testdata/sample.msp");

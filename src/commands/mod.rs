@@ -1,0 +1,9 @@
+//! The commands, each an entry point that reads its inputs, runs the
+//! stages and returns a report: [`retarget`], [`untarget`], [`inspect`],
+//! [`check`] and [`bulk`].
+
+pub mod bulk;
+pub mod check;
+pub mod inspect;
+pub mod retarget;
+pub mod untarget;

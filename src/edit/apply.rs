@@ -1,0 +1,118 @@
+//! Applying a [`Plan`] to a private copy of the patch.
+//!
+//! The copy already holds every byte of the input (see [`crate::store::commit`]);
+//! applying adds the planned substorages, rewrites the two summary streams
+//! that change and removes signature streams when asked. Nothing else in
+//! the copy is touched, so streams the plan does not change are neither
+//! read nor rewritten.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use cfb::CompoundFile;
+
+use crate::edit::names;
+use crate::edit::plan::{CopyPlan, Plan};
+use crate::error::{Context, Error, Result};
+use crate::format::container::{self, stream_part};
+use crate::format::summary::{SUMMARY_STREAM, pid, property_part};
+use crate::patch::{Patch, read_summary};
+
+/// The root summary information as it must be after the plan: the input's
+/// stream with only Template and LastSavedBy changed.
+pub fn root_summary_after(patch: &Patch, plan: &Plan) -> Result<Vec<u8>> {
+    let mut set = patch.summary.clone();
+    for (id, value) in [
+        (pid::TEMPLATE, &plan.template_after),
+        (pid::LAST_SAVED_BY, &plan.last_saved_by_after),
+    ] {
+        set.set_string(id, value)
+            .map_err(Error::from)
+            .at(property_part(id))
+            .at(stream_part(&Path::new("/").join(SUMMARY_STREAM)))?;
+    }
+    Ok(set.to_bytes())
+}
+
+/// The summary information of a copy: the source transform's stream with
+/// only RevisionNumber changed.
+pub fn copy_summary_after<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    copy: &CopyPlan,
+) -> Result<Vec<u8>> {
+    let dir = Path::new("/").join(&copy.source);
+    let mut set = read_summary(cf, &dir).at(container::storage_part(&copy.source))?;
+    set.set_string(pid::REVISION_NUMBER, &copy.revision_after)
+        .map_err(Error::from)
+        .at(property_part(pid::REVISION_NUMBER))
+        .at(container::storage_part(&copy.source))?;
+    Ok(set.to_bytes())
+}
+
+/// Applies `plan` to `out`, a compound file holding a copy of the input.
+/// The caller flushes and syncs.
+pub fn apply<W: Read + Write + Seek>(
+    patch: &mut Patch,
+    plan: &Plan,
+    out: &mut CompoundFile<W>,
+) -> Result<()> {
+    for copy in &plan.copies {
+        check_new_name(&copy.name)?;
+        let target = Path::new("/").join(&copy.name);
+        if out.exists(&target) {
+            return Err(Error::format(format!(
+                "cannot add {}: an entry of that name already exists",
+                container::storage_part(&copy.name)
+            )));
+        }
+        let summary = copy_summary_after(&mut patch.cf, copy)?;
+        let mut summary = Some(summary);
+        let mut replace = |rel: &Path| {
+            if rel == Path::new(SUMMARY_STREAM) {
+                summary.take()
+            } else {
+                None
+            }
+        };
+        let source = Path::new("/").join(&copy.source);
+        tracing::debug!(source = %copy.source, name = %copy.name, "copying transform");
+        container::copy_storage(&mut patch.cf, &source, out, &target, &mut replace)
+            .at(format!("copy {} of {}", copy.name, copy.source))?;
+    }
+
+    let root_summary = root_summary_after(patch, plan)?;
+    let path = Path::new("/").join(SUMMARY_STREAM);
+    let mut stream = out
+        .create_stream(&path)
+        .map_err(|e| Error::io("cannot rewrite", e).at(stream_part(&path)))?;
+    stream
+        .write_all(&root_summary)
+        .and_then(|_| stream.flush())
+        .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
+    drop(stream);
+
+    for name in &plan.removed_storages {
+        let path = Path::new("/").join(name);
+        out.remove_storage_all(&path)
+            .map_err(|e| Error::io("cannot remove", e).at(container::storage_part(name)))?;
+    }
+    for name in &plan.removed_streams {
+        let path = Path::new("/").join(name);
+        out.remove_stream(&path)
+            .map_err(|e| Error::io("cannot remove", e).at(stream_part(&path)))?;
+    }
+    out.flush()
+        .map_err(|e| Error::io("writing the compound-file structure", e))?;
+    Ok(())
+}
+
+/// `cfb` writes any name it is given, and a file with an invalid name
+/// cannot be reopened: check every name before it is created.
+fn check_new_name(name: &str) -> Result<()> {
+    let result = if name.starts_with('#') {
+        names::validate_partner_name(name)
+    } else {
+        names::validate_new_name(name)
+    };
+    result.map_err(|e| Error::from(e).at(container::storage_part(name)))
+}

@@ -1,0 +1,10 @@
+//! An edit of a patch: the pure [`plan`], the names of new entries
+//! ([`names`]), performing it ([`apply`]), checking the result
+//! ([`verify`]) and refusing a result that would not install as planned
+//! ([`gate`]).
+
+pub mod apply;
+pub mod gate;
+pub mod names;
+pub mod plan;
+pub mod verify;

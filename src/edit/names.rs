@@ -1,0 +1,736 @@
+//! Compound-file entry names for the new transform substorages.
+//!
+//! Every copy of a transform pair needs two fresh names at the root of the
+//! patch: a main name `N` and its partner `#N`. Both must be legal compound
+//! file names, must be usable inside the patch's LastSavedBy list, and must
+//! not collide with any sibling under the compound file's case-insensitive
+//! comparison.
+//!
+//! # Rules for a new name ([`validate_new_name`], [`validate_partner_name`])
+//!
+//! * not empty, at most [`MAX_NAME_UNITS`] (31) UTF-16 code units; a
+//!   character outside the Basic Multilingual Plane counts as two;
+//! * none of `/ \ : !` (compound files forbid them), `;` (it separates the
+//!   entries of LastSavedBy) or U+0000 (it would end the stored name early);
+//! * the first character is not U+0000–U+001F (reserved for OLE's own
+//!   streams such as `\005SummaryInformation`);
+//! * only a partner name starts with `#`; what follows the `#` obeys the
+//!   rules of a main name.
+//!
+//! # Naming scheme ([`NameAllocator::allocate`])
+//!
+//! The copy of source transform `SRC` for an instance with tag `TAG` is
+//! named `SRC_TAG`, for example `RTM.1_Instance1` or `RTM.1_6C1F3A2B`:
+//!
+//! 1. `TAG` is the instance id reduced to `A-Z a-z 0-9 . _ -`, or, for an
+//!    instance without a usable id, the first 8 hex digits of its product
+//!    code in upper case ([`InstanceTag`]).
+//! 2. `SRC` is the source name without the characters a new name may not
+//!    hold (`/ \ : ! ;`, U+0000–U+001F) and without leading `#`s.
+//! 3. The main name is at most 30 units so that `#` + name fits in 31. When
+//!    too long, `SRC` is cut first, at a character boundary; `TAG` is cut
+//!    only when it alone exceeds the limit. When nothing of `SRC` fits, the
+//!    name is `TAG` alone, without the `_`.
+//! 4. The name and `#` + name must both be free under [`name_key`], against
+//!    every name given to [`NameAllocator::new`] and every main and partner
+//!    name allocated before. Otherwise candidates `~2`, `~3`, ... are
+//!    appended (the suffix counts against the 30 units, `SRC` is cut first
+//!    again) and the first free one is taken.
+//!
+//! Nothing random or time-dependent enters: the same existing names and
+//! the same sequence of requests always yield the same names. The scheme is
+//! also described for users in `docs/naming.md`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use uuid::Uuid;
+
+/// Longest name a compound file directory entry can hold, in UTF-16 code
+/// units, not counting the terminating NUL.
+pub const MAX_NAME_UNITS: usize = 31;
+
+/// Longest main name of a pair: one unit is kept free for the `#` of its
+/// partner.
+pub const MAX_MAIN_UNITS: usize = MAX_NAME_UNITS - 1;
+
+/// Characters a new name must not contain anywhere.
+const FORBIDDEN: [char; 6] = ['/', '\\', ':', '!', ';', '\0'];
+
+/// Why a name cannot be used for a new substorage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The name (or the part after a partner's `#`) is empty.
+    #[error("a new storage name must not be empty")]
+    Empty,
+    /// The name is longer than a compound file entry can hold.
+    #[error(
+        "name {name:?} is {units} UTF-16 units long; the limit is {limit}{}",
+        if *partner { " including the '#' of the partner" } else { "" }
+    )]
+    TooLong {
+        /// The offending name.
+        name: String,
+        /// Its length in UTF-16 code units.
+        units: usize,
+        /// The limit that applies.
+        limit: usize,
+        /// Whether the name is a partner (`#` + main name).
+        partner: bool,
+    },
+    /// The name contains a character that is not allowed anywhere in it.
+    #[error("name {name:?} contains {ch:?}, {}", forbidden_reason(*ch))]
+    Forbidden {
+        /// The offending name.
+        name: String,
+        /// The first forbidden character found.
+        ch: char,
+    },
+    /// The name starts with a character reserved for OLE's own streams.
+    #[error(
+        "name {name:?} starts with U+{:04X}; first characters U+0000 to U+001F \
+         are reserved for OLE's own streams",
+        u32::from(*ch)
+    )]
+    ReservedFirst {
+        /// The offending name.
+        name: String,
+        /// Its first character.
+        ch: char,
+    },
+    /// A main name starts with `#`, which marks partner transforms.
+    #[error(
+        "name {name:?} starts with '#', which marks the partner of a transform; \
+         a main name must not"
+    )]
+    LeadingHash {
+        /// The offending name.
+        name: String,
+    },
+    /// A partner name does not start with `#`.
+    #[error("partner name {name:?} must start with '#'")]
+    NotPartner {
+        /// The offending name.
+        name: String,
+    },
+    /// An instance id has no character that may appear in a name.
+    #[error(
+        "instance id {id:?} has no character usable in a storage name \
+         (A-Z a-z 0-9 . _ -)"
+    )]
+    EmptyTag {
+        /// The id as given.
+        id: String,
+    },
+    /// No free name was found for a copy.
+    #[error("no free storage name left for the copy of {source_name:?} for instance {tag:?}")]
+    Exhausted {
+        /// The source transform name.
+        source_name: String,
+        /// The instance tag.
+        tag: String,
+    },
+}
+
+fn forbidden_reason(ch: char) -> &'static str {
+    match ch {
+        ';' => "which separates the entries of the patch's LastSavedBy list",
+        '\0' => "which would end the stored name early",
+        _ => "which compound files forbid in entry names",
+    }
+}
+
+impl From<NameError> for crate::Error {
+    // Names come from the request (instance ids, explicit names), so a name
+    // that cannot be used is a problem of the request, not of the input file.
+    fn from(err: NameError) -> crate::Error {
+        crate::Error::usage(err.to_string())
+    }
+}
+
+fn units(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Checks that `name` can be used as the main name of a new substorage.
+///
+/// To check a whole pair, also check `#` + name with
+/// [`validate_partner_name`]: only then is the main name short enough for
+/// its partner.
+pub fn validate_new_name(name: &str) -> Result<(), NameError> {
+    if name.starts_with('#') {
+        return Err(NameError::LeadingHash {
+            name: name.to_owned(),
+        });
+    }
+    check_common(name, name, false)
+}
+
+/// Checks that `name` can be used as the partner (`#` + main name) of a new
+/// substorage.
+pub fn validate_partner_name(name: &str) -> Result<(), NameError> {
+    let Some(main) = name.strip_prefix('#') else {
+        return Err(NameError::NotPartner {
+            name: name.to_owned(),
+        });
+    };
+    if main.starts_with('#') {
+        return Err(NameError::LeadingHash {
+            name: name.to_owned(),
+        });
+    }
+    check_common(name, main, true)
+}
+
+/// The rules shared by main and partner names; `body` is the name without
+/// a partner's `#`, so that the first-character rule applies to it.
+fn check_common(name: &str, body: &str, partner: bool) -> Result<(), NameError> {
+    let Some(first) = body.chars().next() else {
+        return Err(NameError::Empty);
+    };
+    let len = units(name);
+    if len > MAX_NAME_UNITS {
+        return Err(NameError::TooLong {
+            name: name.to_owned(),
+            units: len,
+            limit: MAX_NAME_UNITS,
+            partner,
+        });
+    }
+    if let Some(ch) = name.chars().find(|c| FORBIDDEN.contains(c)) {
+        return Err(NameError::Forbidden {
+            name: name.to_owned(),
+            ch,
+        });
+    }
+    if first <= '\u{1f}' {
+        return Err(NameError::ReservedFirst {
+            name: name.to_owned(),
+            ch: first,
+        });
+    }
+    Ok(())
+}
+
+/// The key under which the compound file compares sibling names: two names
+/// whose keys differ never collide.
+///
+/// Compound files compare names case-insensitively by upper-casing each
+/// character with its *simple* (one-to-one) Unicode mapping. Here each
+/// character becomes the first character of its Rust upper-case mapping;
+/// for the characters whose full mapping is one character this is exactly
+/// the simple mapping. For the few whose full mapping expands (`ß` → `SS`,
+/// `ﬁ` → `FI`, Greek letters with ypogegrammeni) the first character can
+/// merge names that the compound file keeps apart (`ß` and `S`), but never
+/// the reverse; the compound file also orders by length first, which this
+/// key ignores for the same reason. Such a key may make an allocator skip a
+/// usable name, but never hand out one that would clash.
+pub fn name_key(name: &str) -> String {
+    name.chars()
+        .map(|c| c.to_uppercase().next().unwrap_or(c))
+        .collect()
+}
+
+/// What distinguishes one instance's copies from another's in their names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceTag {
+    /// A user-given instance id such as `Instance1`; characters outside
+    /// `A-Z a-z 0-9 . _ -` are dropped when the tag is used.
+    Id(String),
+    /// The instance's product code, for an instance without an id; the tag
+    /// is the first 8 hex digits in upper case.
+    ProductCode(Uuid),
+}
+
+impl InstanceTag {
+    /// The tag for an instance: its id when the id keeps at least one
+    /// usable character, its product code otherwise.
+    pub fn for_instance(id: Option<&str>, code: Uuid) -> InstanceTag {
+        match id.map(sanitize_id) {
+            Some(id) if !id.is_empty() => InstanceTag::Id(id),
+            _ => InstanceTag::ProductCode(code),
+        }
+    }
+
+    /// The text that goes into names; empty only for an id with no usable
+    /// character.
+    pub fn text(&self) -> String {
+        match self {
+            InstanceTag::Id(id) => sanitize_id(id),
+            InstanceTag::ProductCode(code) => format!("{:08X}", code.as_fields().0),
+        }
+    }
+}
+
+impl fmt::Display for InstanceTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+fn sanitize_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect()
+}
+
+/// The source name reduced to what a new name may hold; a leading `#`
+/// would turn the copy into something that reads as a partner.
+fn sanitize_source(source: &str) -> String {
+    let kept: String = source
+        .chars()
+        .filter(|c| !FORBIDDEN.contains(c) && *c > '\u{1f}')
+        .collect();
+    kept.trim_start_matches('#').to_owned()
+}
+
+/// The longest prefix of `s` of at most `max` UTF-16 units that does not
+/// split a character.
+fn take_units(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        used += c.len_utf16();
+        if used > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Builds one candidate name: `source_TAG` + suffix, cut to
+/// [`MAX_MAIN_UNITS`] by shortening the source first.
+fn compose(source: &str, tag: &str, suffix: &str) -> String {
+    let budget = MAX_MAIN_UNITS.saturating_sub(units(suffix));
+    let tag = take_units(tag, budget);
+    let source = take_units(source, budget.saturating_sub(units(&tag) + 1));
+    if source.is_empty() {
+        format!("{tag}{suffix}")
+    } else {
+        format!("{source}_{tag}{suffix}")
+    }
+}
+
+/// Hands out fresh, collision-free names for transform copies.
+///
+/// See the [module documentation](crate::edit::names) for the scheme.
+#[derive(Debug, Clone, Default)]
+pub struct NameAllocator {
+    /// Keys ([`name_key`]) of every existing name and of every main and
+    /// partner name handed out so far.
+    taken: HashSet<String>,
+    /// Per source and tag (the key of the name without suffix), the first
+    /// `~n` suffix not yet tried. Every candidate below it was taken when
+    /// it was tried, and taken names stay taken, so probing resumes there:
+    /// a thousand instances whose tags collide (codes sharing their first
+    /// eight hex digits) cost a thousand probes, not half a million.
+    next_suffix: HashMap<String, usize>,
+}
+
+impl NameAllocator {
+    /// An allocator that avoids `existing`, the names already present at
+    /// the root of the compound file.
+    pub fn new<'a>(existing: impl IntoIterator<Item = &'a str>) -> Self {
+        NameAllocator {
+            taken: existing.into_iter().map(name_key).collect(),
+            next_suffix: HashMap::new(),
+        }
+    }
+
+    /// Whether `name` collides with an existing or allocated name.
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.taken.contains(&name_key(name))
+    }
+
+    /// Allocates the main name for the copy of transform `source` for the
+    /// instance tagged `tag`, and reserves both it and its `#` partner.
+    ///
+    /// Fails only for an [`InstanceTag::Id`] with no usable character.
+    pub fn allocate(&mut self, source: &str, tag: &InstanceTag) -> Result<String, NameError> {
+        let tag_text = tag.text();
+        if tag_text.is_empty() {
+            let id = match tag {
+                InstanceTag::Id(id) => id.clone(),
+                InstanceTag::ProductCode(code) => code.to_string(),
+            };
+            return Err(NameError::EmptyTag { id });
+        }
+        let source_part = sanitize_source(source);
+        // Every taken key rules out at most two candidates (as main name
+        // and as partner), and candidates differ in their `~n` suffix, so
+        // this many attempts always reach a free one.
+        let attempts = self.taken.len().saturating_mul(2).saturating_add(1);
+        let base_key = name_key(&compose(&source_part, &tag_text, ""));
+        let first = self.next_suffix.get(&base_key).copied().unwrap_or(1);
+        for n in first..=attempts {
+            let suffix = if n == 1 {
+                String::new()
+            } else {
+                format!("~{n}")
+            };
+            if units(&suffix) >= MAX_MAIN_UNITS {
+                break;
+            }
+            let main = compose(&source_part, &tag_text, &suffix);
+            let partner = format!("#{main}");
+            let (main_key, partner_key) = (name_key(&main), name_key(&partner));
+            if self.taken.contains(&main_key) || self.taken.contains(&partner_key) {
+                continue;
+            }
+            validate_new_name(&main)?;
+            validate_partner_name(&partner)?;
+            self.taken.insert(main_key);
+            self.taken.insert(partner_key);
+            self.next_suffix.insert(base_key, n + 1);
+            return Ok(main);
+        }
+        Err(NameError::Exhausted {
+            source_name: source.to_owned(),
+            tag: tag_text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn length_limit_counts_utf16_units() {
+        assert!(validate_new_name(&"a".repeat(29)).is_ok());
+        assert!(validate_new_name(&"a".repeat(30)).is_ok());
+        assert!(validate_new_name(&"a".repeat(31)).is_ok());
+        let err = validate_new_name(&"a".repeat(32)).unwrap_err();
+        assert_eq!(
+            err,
+            NameError::TooLong {
+                name: "a".repeat(32),
+                units: 32,
+                limit: 31,
+                partner: false
+            }
+        );
+        // '𝄞' is outside the BMP: two units, so 29 + 2 = 31 fits and
+        // 30 + 2 = 32 does not.
+        assert!(validate_new_name(&format!("{}𝄞", "a".repeat(29))).is_ok());
+        assert!(validate_new_name(&format!("{}𝄞", "a".repeat(30))).is_err());
+        assert!(validate_new_name(&"𝄞".repeat(15)).is_ok());
+        assert!(validate_new_name(&"𝄞".repeat(16)).is_err());
+    }
+
+    #[test]
+    fn partner_limit_includes_the_hash() {
+        assert!(validate_partner_name(&format!("#{}", "a".repeat(29))).is_ok());
+        assert!(validate_partner_name(&format!("#{}", "a".repeat(30))).is_ok());
+        let long = format!("#{}", "a".repeat(32));
+        let err = validate_partner_name(&long).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "name \"{long}\" is 33 UTF-16 units long; the limit is 31 \
+                 including the '#' of the partner"
+            )
+        );
+        assert!(validate_partner_name(&format!("#{}𝄞", "a".repeat(29))).is_err());
+    }
+
+    #[test]
+    fn partner_rules() {
+        assert!(matches!(
+            validate_partner_name("RTM.1"),
+            Err(NameError::NotPartner { .. })
+        ));
+        assert_eq!(validate_partner_name("#"), Err(NameError::Empty));
+        assert!(matches!(
+            validate_partner_name("##x"),
+            Err(NameError::LeadingHash { .. })
+        ));
+        assert!(matches!(
+            validate_partner_name("#\u{5}x"),
+            Err(NameError::ReservedFirst { .. })
+        ));
+    }
+
+    #[test]
+    fn forbidden_and_reserved_characters() {
+        assert_eq!(validate_new_name(""), Err(NameError::Empty));
+        for ch in ['/', '\\', ':', '!', ';', '\0'] {
+            let name = format!("a{ch}b");
+            assert_eq!(
+                validate_new_name(&name),
+                Err(NameError::Forbidden { name, ch })
+            );
+        }
+        let err = validate_new_name("a;b").unwrap_err().to_string();
+        assert!(err.contains("LastSavedBy"), "{err}");
+        for first in ['\u{0}', '\u{5}', '\u{1f}'] {
+            let name = format!("{first}x");
+            assert!(validate_new_name(&name).is_err(), "{name:?}");
+        }
+        let err = validate_new_name("\u{5}x").unwrap_err();
+        assert!(err.to_string().contains("U+0005"), "{err}");
+        assert!(validate_new_name(" x").is_ok());
+        assert!(validate_new_name("x\u{5}").is_ok());
+        assert!(matches!(
+            validate_new_name("#x"),
+            Err(NameError::LeadingHash { .. })
+        ));
+        assert!(validate_new_name("x#").is_ok());
+    }
+
+    #[test]
+    fn keys_ignore_case() {
+        assert_eq!(name_key("rtmA.1_1111aaaa"), name_key("RTMA.1_1111AAAA"));
+        assert_eq!(name_key("straße"), "STRASE");
+        assert_ne!(name_key("a"), name_key("b"));
+    }
+
+    /// Every pair of names that cfb itself treats as the same entry must get
+    /// equal keys; the sample holds the characters where a simple-uppercase
+    /// comparison is easy to get wrong.
+    #[test]
+    fn keys_never_miss_a_cfb_collision() {
+        let sample = [
+            "a", "A", "z", "Z", "ß", "ẞ", "S", "SS", "ﬁ", "F", "FI", "ᾀ", "ᾈ", "Ἀ", "ἀ", "ǅ", "Ǆ",
+            "ǆ", "ſ", "\u{212A}", "k", "K", "ı", "i", "I", "İ", "Σ", "σ", "ς", "𐐨", "𐐀", "ÿ", "Ÿ",
+            "µ", "Μ", "ƛ",
+        ];
+        let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        file.create_storage("/xa").unwrap();
+        assert!(
+            file.exists("/xA"),
+            "the probe must see case-insensitive matches"
+        );
+        for a in sample {
+            let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+            file.create_storage(format!("/x{a}")).unwrap();
+            for b in sample {
+                if file.exists(format!("/x{b}")) {
+                    assert_eq!(name_key(a), name_key(b), "{a:?} vs {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tags() {
+        let c = Uuid::parse_str("6c1f3a2b-1111-2222-3333-444455556666").unwrap();
+        assert_eq!(InstanceTag::ProductCode(c).text(), "6C1F3A2B");
+        assert_eq!(
+            InstanceTag::for_instance(Some("Inst 1/ä"), c),
+            InstanceTag::Id("Inst1".into())
+        );
+        assert_eq!(
+            InstanceTag::for_instance(Some("äö"), c),
+            InstanceTag::ProductCode(c)
+        );
+        assert_eq!(
+            InstanceTag::for_instance(None, c),
+            InstanceTag::ProductCode(c)
+        );
+        let mut alloc = NameAllocator::new([]);
+        assert_eq!(
+            alloc.allocate("RTM.1", &InstanceTag::Id("ä".into())),
+            Err(NameError::EmptyTag { id: "ä".into() })
+        );
+    }
+
+    #[test]
+    fn scheme_examples() {
+        let mut alloc = NameAllocator::new(["RTM.1", "#RTM.1"]);
+        assert_eq!(
+            alloc.allocate("RTM.1", &InstanceTag::Id("Instance1".into())),
+            Ok("RTM.1_Instance1".into())
+        );
+        let c = Uuid::parse_str("{6C1F3A2B-1111-2222-3333-444455556666}").unwrap();
+        assert_eq!(
+            alloc.allocate("RTM.1", &InstanceTag::ProductCode(c)),
+            Ok("RTM.1_6C1F3A2B".into())
+        );
+        assert!(alloc.is_taken("rtm.1_instance1"));
+        assert!(alloc.is_taken("#rtm.1_6c1f3a2b"));
+        assert!(!alloc.is_taken("RTM.2"));
+    }
+
+    #[test]
+    fn source_is_cut_before_the_tag() {
+        let mut alloc = NameAllocator::new([]);
+        let tag = InstanceTag::Id("Instance1".into());
+        let source = "VeryLongBaselineIdentifier.1";
+        let name = alloc.allocate(source, &tag).unwrap();
+        assert_eq!(name, "VeryLongBaselineIden_Instance1");
+        assert_eq!(units(&name), 30);
+        // A non-BMP character that would straddle the limit is dropped whole.
+        let name = alloc
+            .allocate(&format!("{}𝄞x", "b".repeat(19)), &tag)
+            .unwrap();
+        assert_eq!(name, format!("{}_Instance1", "b".repeat(19)));
+        let name = alloc
+            .allocate(&format!("{}𝄞x", "c".repeat(18)), &tag)
+            .unwrap();
+        assert_eq!(name, format!("{}𝄞_Instance1", "c".repeat(18)));
+        assert_eq!(units(&name), 30);
+    }
+
+    #[test]
+    fn long_tags_are_cut_last() {
+        let mut alloc = NameAllocator::new([]);
+        let tag29 = InstanceTag::Id("t".repeat(29));
+        assert_eq!(alloc.allocate("RTM.1", &tag29), Ok("t".repeat(29)));
+        let tag28 = InstanceTag::Id("u".repeat(28));
+        assert_eq!(
+            alloc.allocate("RTM.1", &tag28),
+            Ok(format!("R_{}", "u".repeat(28)))
+        );
+        let tag40 = InstanceTag::Id("v".repeat(40));
+        assert_eq!(alloc.allocate("RTM.1", &tag40), Ok("v".repeat(30)));
+        assert_eq!(
+            alloc.allocate("RTM.1", &tag40),
+            Ok(format!("{}~2", "v".repeat(28)))
+        );
+    }
+
+    #[test]
+    fn source_is_sanitized() {
+        let mut alloc = NameAllocator::new([]);
+        let tag = InstanceTag::Id("I1".into());
+        assert_eq!(alloc.allocate("##a/b;c\u{5}", &tag), Ok("abc_I1".into()));
+        assert_eq!(alloc.allocate("#;", &tag), Ok("I1".into()));
+    }
+
+    #[test]
+    fn collisions_differing_only_in_case() {
+        let c = Uuid::parse_str("1111aaaa-0000-0000-0000-000000000000").unwrap();
+        let tag = InstanceTag::ProductCode(c);
+        let mut alloc = NameAllocator::new(["RTMA.1_1111AAAA"]);
+        assert_eq!(
+            alloc.allocate("rtmA.1", &tag),
+            Ok("rtmA.1_1111AAAA~2".into())
+        );
+        // The partner blocks too.
+        let mut alloc = NameAllocator::new(["#RTMA.1_1111AAAA"]);
+        assert_eq!(
+            alloc.allocate("rtmA.1", &tag),
+            Ok("rtmA.1_1111AAAA~2".into())
+        );
+        // An earlier allocation in the same run blocks as well.
+        assert_eq!(
+            alloc.allocate("RTMA.1", &tag),
+            Ok("RTMA.1_1111AAAA~3".into())
+        );
+    }
+
+    #[test]
+    fn suffix_shortens_the_source() {
+        let tag = InstanceTag::Id("Instance1".into());
+        let source = "s".repeat(25);
+        let mut alloc = NameAllocator::new([]);
+        let first = alloc.allocate(&source, &tag).unwrap();
+        assert_eq!(first, format!("{}_Instance1", "s".repeat(20)));
+        let second = alloc.allocate(&source, &tag).unwrap();
+        assert_eq!(second, format!("{}_Instance1~2", "s".repeat(18)));
+        for _ in 0..8 {
+            alloc.allocate(&source, &tag).unwrap();
+        }
+        let eleventh = alloc.allocate(&source, &tag).unwrap();
+        assert_eq!(eleventh, format!("{}_Instance1~11", "s".repeat(17)));
+    }
+
+    #[test]
+    fn two_hundred_instances_get_distinct_valid_names() {
+        let existing = ["RTM.1", "#RTM.1", "RTM.2", "#RTM.2"];
+        let mut alloc = NameAllocator::new(existing);
+        let mut keys: HashSet<String> = existing.iter().map(|n| name_key(n)).collect();
+        for i in 0..200u128 {
+            // Codes that share their first 8 hex digits exercise the
+            // collision path as well.
+            let c = code(0x0123_4567_0000_0000_0000_0000_0000_0000 + (i % 3) * (1 << 96) + i);
+            for source in ["RTM.1", "RTM.2"] {
+                let name = alloc
+                    .allocate(source, &InstanceTag::ProductCode(c))
+                    .unwrap();
+                validate_new_name(&name).unwrap();
+                validate_partner_name(&format!("#{name}")).unwrap();
+                assert!(keys.insert(name_key(&name)), "{name}");
+                assert!(keys.insert(name_key(&format!("#{name}"))), "{name}");
+            }
+        }
+    }
+
+    /// Resuming the `~n` probe where the last allocation of the same source
+    /// and tag stopped must give the names a fresh probe from `~1` gives.
+    #[test]
+    fn colliding_tags_resume_probing_with_the_same_names() {
+        let existing = ["RTM.1", "#RTM.1", "RTM.1_01234567~5", "#rtm.1_01234567~7"];
+        let mut alloc = NameAllocator::new(existing);
+        let mut names = Vec::new();
+        for i in 0..12u128 {
+            let c = code(0x0123_4567_0000_0000_0000_0000_0000_0000 + i);
+            names.push(
+                alloc
+                    .allocate("RTM.1", &InstanceTag::ProductCode(c))
+                    .unwrap(),
+            );
+        }
+        let mut want = vec!["RTM.1_01234567".to_string()];
+        want.extend([2, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14].map(|n| format!("RTM.1_01234567~{n}")));
+        assert_eq!(names, want);
+    }
+
+    #[test]
+    fn allocation_is_deterministic() {
+        let run = || {
+            let mut alloc = NameAllocator::new(["RTM.1", "#RTM.1", "rtm.1_I1"]);
+            (0..50u32)
+                .map(|i| {
+                    let tag = InstanceTag::for_instance(
+                        (i % 2 == 0).then_some("I1"),
+                        code(u128::from(i) << 96),
+                    );
+                    alloc.allocate("RTM.1", &tag).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    fn tag_strategy() -> impl Strategy<Value = InstanceTag> {
+        prop_oneof![
+            "[A-Za-z0-9._-]{1,40}".prop_map(InstanceTag::Id),
+            any::<u128>().prop_map(|n| InstanceTag::ProductCode(Uuid::from_u128(n))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn allocated_names_are_valid_and_unique(
+            existing in prop::collection::vec("\\PC{0,31}", 0..20),
+            requests in prop::collection::vec(("\\PC{0,40}|[#;:!/\\\\a-zA-Z\\x00\\x05]{0,10}", tag_strategy()), 1..30),
+        ) {
+            let mut alloc = NameAllocator::new(existing.iter().map(String::as_str));
+            let mut keys: HashSet<String> = existing.iter().map(|n| name_key(n)).collect();
+            let mut names = Vec::new();
+            for (source, tag) in &requests {
+                let name = alloc.allocate(source, tag).unwrap();
+                let partner = format!("#{name}");
+                prop_assert!(validate_new_name(&name).is_ok(), "{:?}", name);
+                prop_assert!(validate_partner_name(&partner).is_ok(), "{:?}", partner);
+                prop_assert!(units(&partner) <= MAX_NAME_UNITS);
+                prop_assert!(keys.insert(name_key(&name)), "{:?}", name);
+                prop_assert!(keys.insert(name_key(&partner)), "{:?}", partner);
+                names.push(name);
+            }
+            let mut again = NameAllocator::new(existing.iter().map(String::as_str));
+            for ((source, tag), name) in requests.iter().zip(&names) {
+                prop_assert_eq!(&again.allocate(source, tag).unwrap(), name);
+            }
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! The retarget plan: a pure, serializable description of every change a
+//! retarget makes, computed from the understood patch and the requested
+//! instances without touching any file.
+//!
+//! Decisions, per instance and per transform pair made for its base:
+//! * a pair whose main transform validates the product code must be copied
+//!   for the instance (otherwise the instance is refused at layer 2);
+//! * a pair that does not validate the product code already applies to the
+//!   instance once Template lists it; a copy would give the instance two
+//!   valid pairs, so none is made unless `copy_all` is set;
+//! * a copy that already exists (same revision with the instance code) is
+//!   reported as present, which makes a retarget idempotent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::edit::names::{InstanceTag, NameAllocator};
+use crate::error::{Error, Result};
+use crate::format::guid::Guid;
+use crate::format::summary::{self, Validation};
+use crate::patch::{Pair, Patch, Transform};
+
+/// One instance to retarget to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRequest {
+    /// The product the instance was made from; may be omitted when the
+    /// patch targets exactly one product.
+    pub base: Option<Guid>,
+    /// The instance's product code.
+    pub instance: Guid,
+    /// A short instance id (e.g. the instance transform's name), used in
+    /// the names of the copies.
+    pub id: Option<String>,
+    /// The instance's own UpgradeCode, when it differs from the base's.
+    #[serde(default)]
+    pub upgrade_code: Option<Guid>,
+}
+
+impl InstanceRequest {
+    /// Parses `{INSTANCE}` or `{BASE}={INSTANCE}`.
+    pub fn parse(text: &str) -> Result<InstanceRequest> {
+        let (base, instance) = match text.split_once('=') {
+            Some((b, i)) => (Some(Guid::parse_lenient(b)?), Guid::parse_lenient(i)?),
+            None => (None, Guid::parse_lenient(text)?),
+        };
+        Ok(InstanceRequest {
+            base,
+            instance,
+            id: None,
+            upgrade_code: None,
+        })
+    }
+}
+
+/// Options that change the decisions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Copy every pair of the base, even those that do not validate the
+    /// product code.
+    pub copy_all: bool,
+    /// Remove signature streams instead of refusing a signed patch.
+    pub strip_signature: bool,
+}
+
+/// What happens to one pair for one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PairAction {
+    /// Copied under new names.
+    Copy {
+        /// New main transform name.
+        name: String,
+        /// New partner name, when the source has a partner.
+        partner: Option<String>,
+    },
+    /// No copy: the pair does not validate the product code, so it applies
+    /// to the instance once Template lists it.
+    NotNeeded {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A copy for this instance is already in the patch.
+    AlreadyPresent {
+        /// The existing copy's main transform name.
+        name: String,
+    },
+}
+
+/// The decision for one pair of the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairDecision {
+    /// The source pair's main transform name.
+    pub source: String,
+    /// What happens.
+    #[serde(flatten)]
+    pub action: PairAction,
+    /// Why, when the reason is not the usual one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Overall state of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// Something is added for it.
+    Retarget,
+    /// Template lists it and every copy it needs exists.
+    AlreadyDone,
+}
+
+/// The plan for one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstancePlan {
+    /// The instance product code.
+    pub instance: Guid,
+    /// Its instance id, when given.
+    pub id: Option<String>,
+    /// Its own UpgradeCode, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_code: Option<Guid>,
+    /// The base product it was made from.
+    pub base: Guid,
+    /// Whether anything changes for it.
+    pub status: InstanceStatus,
+    /// Whether its code is added to Template.
+    pub template_added: bool,
+    /// One decision per pair of the base.
+    pub pairs: Vec<PairDecision>,
+}
+
+/// One new substorage: a copy of `source` named `name` whose summary
+/// RevisionNumber becomes `revision_after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyPlan {
+    /// The instance it is made for.
+    pub instance: Guid,
+    /// Source substorage name.
+    pub source: String,
+    /// New substorage name.
+    pub name: String,
+    /// Source RevisionNumber.
+    pub revision_before: String,
+    /// RevisionNumber of the copy.
+    pub revision_after: String,
+}
+
+/// Every change of one retarget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The patch code (left unchanged).
+    pub patch_code: Guid,
+    /// Template before.
+    pub template_before: String,
+    /// Template after.
+    pub template_after: String,
+    /// LastSavedBy before.
+    pub last_saved_by_before: String,
+    /// LastSavedBy after.
+    pub last_saved_by_after: String,
+    /// Per instance, in request order.
+    pub instances: Vec<InstancePlan>,
+    /// New substorages, in the order they are listed in LastSavedBy.
+    pub copies: Vec<CopyPlan>,
+    /// Signature streams removed (only with `strip_signature`).
+    pub removed_streams: Vec<String>,
+    /// Substorages removed (by `untarget`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_storages: Vec<String>,
+}
+
+impl Plan {
+    /// Whether applying the plan changes the file at all.
+    pub fn changes_anything(&self) -> bool {
+        self.template_after != self.template_before
+            || self.last_saved_by_after != self.last_saved_by_before
+            || !self.copies.is_empty()
+            || !self.removed_streams.is_empty()
+            || !self.removed_storages.is_empty()
+    }
+}
+
+fn targets_text(patch: &Patch) -> String {
+    patch
+        .targets
+        .iter()
+        .map(Guid::braced)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The product `code` was retargeted from, if its pairs are copies of the
+/// pairs of a product listed earlier in LastSavedBy.
+pub(crate) fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
+    // Each product's first position in LastSavedBy and its pairs, in one
+    // pass: this runs once per target, and a hostile patch may list
+    // thousands of products with a pair each (scanning the pairs for every
+    // product made that cubic: 2,000 pairs took 15 seconds).
+    let mut by_base: std::collections::HashMap<Guid, (usize, Vec<&Pair>)> =
+        std::collections::HashMap::new();
+    for (i, p) in patch.pairs.iter().enumerate() {
+        by_base.entry(p.base()).or_insert((i, Vec::new())).1.push(p);
+    }
+    let (my_first, mine) = by_base.get(&code)?;
+    // Every pair of `code` must be a copy of some pair of the earlier
+    // product; not every pair of that product needs a copy (pairs that do
+    // not check the product code are not copied). The copy's upgrade code
+    // may be an instance's own.
+    patch.targets.iter().copied().find(|b| {
+        *b != code
+            && by_base.get(b).is_some_and(|(first, theirs)| {
+                first < my_first
+                    && mine.iter().all(|m| {
+                        theirs
+                            .iter()
+                            .any(|t| m.is_copy_of(t, code, m.main.revision.upgrade_code))
+                    })
+            })
+    })
+}
+
+/// Resolves the base of each request: the named one, or the only product
+/// the request can mean. Products without transform pairs of their own
+/// (instances served by a pair that does not check the product code),
+/// products whose pairs are copies of another product's (instances
+/// retargeted earlier) and the requested instances themselves are not
+/// candidates, so that re-running a retarget, or adding one more instance
+/// to a retargeted patch, resolves as the first run did.
+fn resolve_base(patch: &Patch, req: &InstanceRequest, requested: &[Guid]) -> Result<Guid> {
+    if let Some(base) = req.base {
+        if !patch.targets_product(base) {
+            return Err(Error::usage(format!(
+                "{}={}: the patch does not target {base}; its targets are {}",
+                base,
+                req.instance,
+                targets_text(patch)
+            )));
+        }
+        return Ok(base);
+    }
+    let candidates: Vec<Guid> = patch
+        .targets
+        .iter()
+        .copied()
+        .filter(|t| {
+            !requested.contains(t)
+                && patch.pairs_of(*t).next().is_some()
+                && derived_from(patch, *t).is_none()
+        })
+        .collect();
+    match (candidates.as_slice(), patch.targets.as_slice()) {
+        ([only], _) => Ok(*only),
+        (_, []) => Err(Error::format(
+            "the patch's Template lists no target product",
+        )),
+        (_, [only]) => Ok(*only),
+        _ => Err(Error::refused(format!(
+            "the patch targets {} products ({}); name the base of instance {} as \
+             --instance BASE={}",
+            patch.targets.len(),
+            targets_text(patch),
+            req.instance,
+            req.instance
+        ))),
+    }
+}
+
+/// The copy of `pair` that already serves `instance`, if any. With an
+/// upgrade code of the instance's own, a copy of a pair that checks the
+/// upgrade code must carry it.
+fn existing_copy<'a>(
+    patch: &'a Patch,
+    pair: &Pair,
+    instance: Guid,
+    upgrade: Option<Guid>,
+) -> Option<&'a Pair> {
+    patch.pairs.iter().find(|q| {
+        q.is_copy_of(pair, instance, upgrade)
+            && (upgrade.is_none()
+                || !pair.main.validation().has(Validation::UPGRADE_CODE)
+                || q.main.revision.upgrade_code == upgrade)
+    })
+}
+
+/// Computes the plan. Pure: reads only the understood patch.
+pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> Result<Plan> {
+    if !patch.signatures.is_empty() && !opts.strip_signature {
+        return Err(Error::refused(format!(
+            "the patch is signed ({}); retargeting changes its content and breaks the \
+             signature. Use --strip-signature to remove it, then sign the patch again",
+            patch
+                .signatures
+                .iter()
+                .map(|s| crate::format::container::show_name(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut names = NameAllocator::new(patch.root_names.iter().map(String::as_str));
+    let mut instances: Vec<InstancePlan> = Vec::new();
+    let mut copies = Vec::new();
+    let mut new_targets: Vec<String> = Vec::new();
+    let mut new_entries: Vec<String> = Vec::new();
+
+    let requested: Vec<Guid> = requests.iter().map(|r| r.instance).collect();
+    for req in requests {
+        let base = resolve_base(patch, req, &requested)?;
+        if let Some(earlier) = instances.iter().find(|p| p.instance == req.instance) {
+            if earlier.base != base {
+                return Err(Error::usage(format!(
+                    "instance {} is given twice, with bases {} and {base}",
+                    req.instance, earlier.base
+                )));
+            }
+            continue; // the same instance twice is one instance
+        }
+        if base == req.instance {
+            return Err(Error::usage(format!(
+                "instance {} is the base product itself",
+                req.instance
+            )));
+        }
+        // A product with transform pairs of its own that are not copies of
+        // this base's is a target in its own right: copying the base's pairs
+        // for it would give it two pairs that may both apply.
+        if patch.pairs_of(req.instance).next().is_some()
+            && derived_from(patch, req.instance) != Some(base)
+        {
+            return Err(Error::usage(format!(
+                "{} is a target of the patch with transform pairs of its own ({}); it \
+                 cannot also be an instance of {base}",
+                req.instance,
+                patch
+                    .pairs_of(req.instance)
+                    .map(|p| p.main.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let pairs: Vec<&Pair> = patch.pairs_of(base).collect();
+        if pairs.is_empty() {
+            return Err(Error::format(format!(
+                "no transform pair of the patch is made for {base} (no main transform in \
+                 LastSavedBy has it as its from product code)"
+            )));
+        }
+        if let Some(p) = pairs
+            .iter()
+            .find(|p| p.main.revision.changes_product_code())
+        {
+            return Err(Error::refused(format!(
+                "transform {} changes the product code ({} -> {}): a major-upgrade patch \
+                 would give every instance the same new product code",
+                p.main.name, p.main.revision.from.code, p.main.revision.to.code
+            )));
+        }
+        let tag = InstanceTag::for_instance(req.id.as_deref(), req.instance.0);
+        let mut decisions = Vec::new();
+        for pair in pairs {
+            let validates = pair.main.validation().has(Validation::PRODUCT);
+            // An upgrade code of the instance's own matters only to pairs
+            // that check it, and only when it differs from the pair's.
+            let own_upgrade = req
+                .upgrade_code
+                .filter(|u| Some(*u) != pair.main.revision.upgrade_code);
+            let upgrade_checked = pair.main.validation().has(Validation::UPGRADE_CODE);
+            let upgrade = own_upgrade.filter(|_| upgrade_checked);
+            let mut note = None;
+            let action = if let Some(q) = existing_copy(patch, pair, req.instance, upgrade) {
+                PairAction::AlreadyPresent {
+                    name: q.main.name.clone(),
+                }
+            } else if validates || upgrade.is_some() || opts.copy_all {
+                if !validates && upgrade.is_some() {
+                    note = Some(format!(
+                        "{} does not check the product code but checks the upgrade code, \
+                         and the instance has its own ({}): without a copy carrying it the \
+                         instance would be refused",
+                        pair.main.name,
+                        upgrade.map(|u| u.braced()).unwrap_or_default()
+                    ));
+                }
+                let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
+                let partner = pair.partner.as_ref().map(|_| format!("#{name}"));
+                let mut push = |src: &Transform, new: &str| {
+                    let checks_upgrade = src.validation().has(Validation::UPGRADE_CODE);
+                    copies.push(CopyPlan {
+                        instance: req.instance,
+                        source: src.name.clone(),
+                        name: new.to_string(),
+                        revision_before: src.revision.raw.clone(),
+                        revision_after: src.revision.retargeted(
+                            base,
+                            req.instance,
+                            own_upgrade.filter(|_| checks_upgrade),
+                        ),
+                    });
+                    new_entries.push(format!(":{new}"));
+                };
+                push(&pair.main, &name);
+                if let (Some(src), Some(new)) = (&pair.partner, &partner) {
+                    push(src, new);
+                }
+                PairAction::Copy { name, partner }
+            } else {
+                PairAction::NotNeeded {
+                    reason: format!(
+                        "{} does not validate the product code (CharCount {:#010x}); it \
+                         applies to the instance once Template lists it, and a copy would \
+                         give the instance two valid pairs",
+                        pair.main.name,
+                        pair.main.char_count.unwrap_or(0)
+                    ),
+                }
+            };
+            decisions.push(PairDecision {
+                source: pair.main.name.clone(),
+                action,
+                note,
+            });
+        }
+        let template_added = !patch.targets_product(req.instance);
+        if template_added {
+            new_targets.push(req.instance.braced());
+        }
+        let copies_needed = decisions
+            .iter()
+            .any(|d| matches!(d.action, PairAction::Copy { .. }));
+        instances.push(InstancePlan {
+            instance: req.instance,
+            id: req.id.clone(),
+            upgrade_code: req.upgrade_code,
+            base,
+            status: if template_added || copies_needed {
+                InstanceStatus::Retarget
+            } else {
+                InstanceStatus::AlreadyDone
+            },
+            template_added,
+            pairs: decisions,
+        });
+    }
+
+    let removed_streams = if opts.strip_signature {
+        patch.signatures.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(Plan {
+        patch_code: patch.codes.patch_code,
+        template_before: patch.template.clone(),
+        template_after: summary::append_list(&patch.template, &new_targets),
+        last_saved_by_before: patch.last_saved_by.clone(),
+        last_saved_by_after: summary::append_list(&patch.last_saved_by, &new_entries),
+        instances,
+        copies,
+        removed_streams,
+        removed_storages: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_request_forms() {
+        let r = InstanceRequest::parse("{11111111-1111-1111-1111-111111111111}").unwrap();
+        assert_eq!(r.base, None);
+        let r = InstanceRequest::parse(
+            "6ea3ae83-a14f-4b8b-8a86-bb977a9e7833={11111111-1111-1111-1111-111111111111}",
+        )
+        .unwrap();
+        assert_eq!(
+            r.base.unwrap().braced(),
+            "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}"
+        );
+        assert!(InstanceRequest::parse("x={11111111-1111-1111-1111-111111111111}").is_err());
+    }
+
+    fn open_spec(spec: &crate::testkit::synth::PatchSpec) -> (tempfile::TempDir, Patch) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.msp");
+        crate::testkit::synth::write_patch_file(spec, &path).unwrap();
+        let patch = Patch::open(&path).unwrap();
+        (dir, patch)
+    }
+
+    const OWN_UPGRADE: &str = "{99999999-9999-4999-8999-999999999999}";
+
+    fn with_upgrade(code: &str) -> InstanceRequest {
+        InstanceRequest {
+            upgrade_code: Some(Guid::parse_braced(OWN_UPGRADE).unwrap()),
+            ..InstanceRequest::parse(code).unwrap()
+        }
+    }
+
+    #[test]
+    fn own_upgrade_code_is_written_where_the_pair_checks_it() {
+        let (_dir, patch) = open_spec(&crate::testkit::synth::PatchSpec::single_product());
+        let req = with_upgrade("{11111111-1111-4111-8111-111111111111}");
+        let plan = plan(&patch, &[req], &PlanOptions::default()).unwrap();
+        assert_eq!(plan.copies.len(), 2);
+        for c in &plan.copies {
+            assert!(
+                c.revision_after.ends_with(&format!(";{OWN_UPGRADE}")),
+                "{}",
+                c.revision_after
+            );
+        }
+        assert_eq!(
+            plan.instances[0].upgrade_code.unwrap().braced(),
+            OWN_UPGRADE
+        );
+    }
+
+    #[test]
+    fn a_pair_checking_only_the_upgrade_code_is_copied_for_an_own_upgrade_code() {
+        let mut spec = crate::testkit::synth::PatchSpec::single_product();
+        for p in &mut spec.pairs {
+            p.char_count = 0x0800_001F; // upgrade code only
+        }
+        let (_dir, patch) = open_spec(&spec);
+        let code = "{11111111-1111-4111-8111-111111111111}";
+        // Without an upgrade code of its own the instance needs no copy.
+        let plain = plan(
+            &patch,
+            &[InstanceRequest::parse(code).unwrap()],
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(plain.copies.is_empty());
+        assert!(matches!(
+            plain.instances[0].pairs[0].action,
+            PairAction::NotNeeded { .. }
+        ));
+        // With one, the pair is copied and the report says why.
+        let own = plan(&patch, &[with_upgrade(code)], &PlanOptions::default()).unwrap();
+        assert_eq!(own.copies.len(), 2);
+        let note = own.instances[0].pairs[0].note.as_deref().unwrap();
+        assert!(note.contains("checks the upgrade code"), "{note}");
+    }
+
+    #[test]
+    fn a_retarget_with_own_upgrade_code_is_idempotent() {
+        use crate::commands::retarget::{Destination, Outcome, RetargetRequest, retarget};
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("p.msp");
+        crate::testkit::synth::write_patch_file(
+            &crate::testkit::synth::PatchSpec::single_product(),
+            &input,
+        )
+        .unwrap();
+        let req = |input: &std::path::Path, out: &str| RetargetRequest {
+            input: input.to_path_buf(),
+            destination: Destination::Output(dir.path().join(out)),
+            instances: vec![with_upgrade("{11111111-1111-4111-8111-111111111111}")],
+            options: PlanOptions::default(),
+        };
+        assert_eq!(
+            retarget(&req(&input, "a.msp")).unwrap().outcome,
+            Outcome::Done
+        );
+        let again = retarget(&req(&dir.path().join("a.msp"), "b.msp")).unwrap();
+        assert_eq!(again.outcome, Outcome::AlreadyDone);
+    }
+}

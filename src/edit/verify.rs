@@ -1,0 +1,653 @@
+//! Verification of a written result before it is committed.
+//!
+//! The output is re-opened from disk and checked against the input and the
+//! plan: every entry of the input is present with the same metadata and, for
+//! streams, the same bytes (except the two summary streams the plan
+//! rewrites, which must equal exactly what the plan says, and removed
+//! signature streams); every planned copy is present and equal to its
+//! source except for RevisionNumber; nothing else was added; the patch
+//! re-reads with the planned Template and LastSavedBy and every listed
+//! transform resolves.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::edit::apply::{copy_summary_after, root_summary_after};
+use crate::edit::gate::{ResultCheck, check_result};
+use crate::edit::plan::Plan;
+use crate::error::{Error, Result};
+use crate::format::container::{self, EntryMeta, stream_part};
+use crate::format::layout::{Layout, overlaps};
+use crate::format::summary::SUMMARY_STREAM;
+use crate::patch::Patch;
+use crate::rules::lint::PatchView;
+use crate::store::readahead::ReadAhead;
+
+/// What verification looked at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Entries of the input found unchanged in the output.
+    pub unchanged_entries: usize,
+    /// Entries added by the copies.
+    pub added_entries: usize,
+    /// Bytes of stream content compared.
+    pub bytes_compared: u64,
+    /// Bytes of large untouched streams vouched for by their layout (same
+    /// directory entry and chain, no sector written) instead of compared.
+    pub bytes_vouched_by_layout: u64,
+    /// The result re-checked as `check` would: lint, and every requested
+    /// instance and kept target against the rules.
+    pub checked: ResultCheck,
+}
+
+/// Streams at least this long are checked by layout when possible.
+const VOUCH_MIN_LEN: u64 = 1024 * 1024;
+
+/// What the layout check needs: both files' layouts and the ranges the
+/// edit wrote.
+struct LayoutCheck<'a, H> {
+    input: (File, Layout),
+    output: (H, Layout),
+    written: &'a [(u64, u64)],
+}
+
+impl<H: Read + Seek> LayoutCheck<'_, H> {
+    fn new<'a>(
+        input: &Path,
+        mut output: H,
+        written: &'a [(u64, u64)],
+    ) -> Option<LayoutCheck<'a, H>> {
+        let mut f = File::open(input).ok()?;
+        let in_layout = Layout::read_streams_from(&mut f, VOUCH_MIN_LEN).ok()?;
+        if in_layout.streams.is_empty() {
+            // Nothing large enough to vouch for: the result's layout is
+            // not worth reading.
+            return None;
+        }
+        let out_layout = Layout::read_streams_from(&mut output, VOUCH_MIN_LEN).ok()?;
+        Some(LayoutCheck {
+            input: (f, in_layout),
+            output: (output, out_layout),
+            written,
+        })
+    }
+
+    /// Whether the stream at `path` provably holds the same bytes in both
+    /// files: same place, same chain, none of its sectors written. Any
+    /// doubt answers false, and the caller compares bytes.
+    fn vouches(&mut self, path: &Path, len: u64) -> bool {
+        let (Some(a), Some(b)) = (
+            self.input.1.streams.get(path).copied(),
+            self.output.1.streams.get(path).copied(),
+        ) else {
+            return false;
+        };
+        if a != b
+            || a.mini
+            || a.len != len
+            || self.input.1.sector_len() != self.output.1.sector_len()
+        {
+            return false;
+        }
+        let sector_len = self.input.1.sector_len();
+        let written = self.written;
+        let (out_file, out_layout) = (&mut self.output.0, &self.output.1);
+        let in_layout = &self.input.1;
+        let walked = in_layout.walk_chain(&mut self.input.0, a, |sector, offset, next| {
+            if overlaps(written, offset, offset + sector_len) {
+                return false;
+            }
+            // The output's FAT entry equals the input's when its FAT sector
+            // is at the same place and was not written; else read it.
+            let same_fat = match (
+                in_layout.fat_range_of(sector),
+                out_layout.fat_range_of(sector),
+            ) {
+                (Some(x), Some(y)) => x == y && !overlaps(written, x.0, x.1),
+                _ => false,
+            };
+            same_fat
+                || out_layout
+                    .next_sector(out_file, sector)
+                    .is_ok_and(|n| n == next)
+        });
+        walked.unwrap_or(false)
+    }
+}
+
+fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
+    a.is_stream == b.is_stream
+        && a.len == b.len
+        && a.clsid == b.clsid
+        && a.state_bits == b.state_bits
+        && a.created == b.created
+        && a.modified == b.modified
+}
+
+/// A written result to verify: a reader of it, its length, and the name
+/// errors give it.
+pub struct Written<'a, G> {
+    /// Reads the result.
+    pub reader: G,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The file it is (or will be, for an overlay) named in errors.
+    pub path: &'a Path,
+}
+
+impl<'a> Written<'a, ReadAhead<File>> {
+    /// The result file at `path`, read ahead: verification reads all of a
+    /// result's new streams, sector by sector.
+    pub fn open(path: &'a Path) -> Result<Written<'a, ReadAhead<File>>> {
+        let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("cannot reopen the result", e))?
+            .len();
+        Ok(Written {
+            reader: ReadAhead::new(file),
+            len,
+            path,
+        })
+    }
+}
+
+/// Re-opens a written result as a patch. A result that does not open as
+/// a patch is a verification failure.
+fn reopen<G: Read + Seek>(result: Written<'_, G>) -> Result<Patch<G>> {
+    Patch::from_reader(result.reader, result.len, result.path)
+        .map_err(|e| Error::verify(format!("the result does not re-read: {e}")))
+}
+
+/// Verifies `result` against `input` and `plan`. With a second reader of
+/// the result and the byte ranges the edit wrote (`layout`), large
+/// untouched streams are checked by layout instead of byte for byte; that
+/// relies on the result having started as an exact copy of the input (a
+/// copy, or the input itself under an overlay). Then the result is
+/// checked as a patch ([`check_result`]): a result that lints worse than
+/// the input or would not apply as planned is refused. `allow_ambiguity`
+/// lets more pairs validate for a product than before (`--copy-all`).
+///
+/// The layouts are read before the result is opened as a patch, and the
+/// result's directory is closed before the check: with a thousand
+/// instances each of them is several megabytes, and they never coexist.
+pub fn verify<G: Read + Seek, H: Read + Seek>(
+    input: &mut Patch,
+    plan: &Plan,
+    result: Written<'_, G>,
+    layout: Option<(H, &[(u64, u64)])>,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
+    let mut out = reopen(result)?;
+    let input_path = input.path.clone();
+    let mut report = verify_inner(input, plan, &mut out, layout.as_mut()).map_err(|e| {
+        // A damaged input stream (a chain that loops or leaves the file)
+        // shows first here, where it is read whole: it is the input's fault.
+        if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
+            e
+        } else {
+            Error::verify(format!("the result does not re-read: {e}"))
+        }
+    })?;
+    drop(layout);
+    report.checked = check_result(input, &PatchView::from(out), plan, allow_ambiguity)?;
+    Ok(report)
+}
+
+/// Verifies the result file at `output` ([`verify`]).
+pub fn verify_file(
+    input: &mut Patch,
+    plan: &Plan,
+    output: &Path,
+    written: Option<&[(u64, u64)]>,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let layout = match written {
+        Some(w) => Some((
+            File::open(output).map_err(|e| Error::io("cannot reopen the result", e))?,
+            w,
+        )),
+        None => None,
+    };
+    verify(input, plan, Written::open(output)?, layout, allow_ambiguity)
+}
+
+fn verify_inner<G: Read + Seek, H: Read + Seek>(
+    input: &mut Patch,
+    plan: &Plan,
+    out: &mut Patch<G>,
+    mut layout: Option<&mut LayoutCheck<'_, H>>,
+) -> Result<Verification> {
+    let fail = |what: String| Error::verify(what);
+    if out.template != plan.template_after {
+        return Err(fail(format!(
+            "Template is {:?}, the plan says {:?}",
+            out.template, plan.template_after
+        )));
+    }
+    if out.last_saved_by != plan.last_saved_by_after {
+        return Err(fail(format!(
+            "LastSavedBy is {:?}, the plan says {:?}",
+            out.last_saved_by, plan.last_saved_by_after
+        )));
+    }
+    if out.codes != input.codes {
+        return Err(fail("the patch code changed".into()));
+    }
+
+    let root = Path::new("/");
+    let summary_path = root.join(SUMMARY_STREAM);
+    let removed: HashSet<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
+    let removed_storages: Vec<PathBuf> =
+        plan.removed_storages.iter().map(|s| root.join(s)).collect();
+    // Output entries are looked up one by one and counted rather than
+    // listed (a thousand instances make tens of thousands of entries):
+    // the result holds exactly what was planned when every planned entry
+    // is found and the result has no more entries than that. Counting is
+    // sound because planned paths are distinct: input paths are, and copy
+    // names are distinct and new (checked here, ignoring case as the
+    // compound file does).
+    let out_count = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?
+        .count();
+    check_copy_names_distinct(input, plan)?;
+    let mut accounted = 0usize;
+    let mut report = Verification::default();
+
+    // Every input entry, unchanged.
+    for e in container::walk(&input.cf, root)? {
+        if removed.contains(&e.path) || removed_storages.iter().any(|s| e.path.starts_with(s)) {
+            if out.cf.exists(&e.path) {
+                return Err(fail(format!(
+                    "{} was to be removed but is still there",
+                    container::path_text(&e.path)
+                )));
+            }
+            continue;
+        }
+        let o = out_entry(out, &e.path).ok_or_else(|| {
+            fail(format!(
+                "{} of the input is missing",
+                container::path_text(&e.path)
+            ))
+        })?;
+        accounted += 1;
+        if e.path == summary_path {
+            let want = root_summary_after(input, plan)?;
+            let got = container::read_stream_bounded(
+                &mut out.cf,
+                &e.path,
+                crate::patch::MAX_SUMMARY_LEN,
+            )?;
+            if got != want {
+                return Err(fail(
+                    "the root summary information is not what the plan says".into(),
+                ));
+            }
+            report.bytes_compared += got.len() as u64;
+            continue;
+        }
+        if e.path == root {
+            if e.clsid != o.clsid {
+                return Err(fail("the root CLSID changed".into()));
+            }
+            report.unchanged_entries += 1;
+            continue;
+        }
+        if !meta_matches(&e, &o) {
+            return Err(fail(format!(
+                "{} changed its size, CLSID, state bits or timestamps",
+                container::path_text(&e.path)
+            )));
+        }
+        if e.is_stream {
+            let vouched = e.len >= VOUCH_MIN_LEN
+                && layout.as_mut().is_some_and(|l| l.vouches(&e.path, e.len));
+            if vouched {
+                report.bytes_vouched_by_layout += e.len;
+            } else {
+                compare_streams(input, &e.path, out, &e.path)?;
+                report.bytes_compared += e.len;
+            }
+        }
+        report.unchanged_entries += 1;
+    }
+
+    // Every planned copy, equal to its source but for RevisionNumber.
+    for copy in &plan.copies {
+        let src_dir = root.join(&copy.source);
+        let dst_dir = root.join(&copy.name);
+        for e in container::walk(&input.cf, &src_dir)? {
+            let rel = e
+                .path
+                .strip_prefix(&src_dir)
+                .unwrap_or(&e.path)
+                .to_path_buf();
+            let target = if rel.as_os_str().is_empty() {
+                dst_dir.clone()
+            } else {
+                dst_dir.join(&rel)
+            };
+            let o = out_entry(out, &target).ok_or_else(|| {
+                fail(format!(
+                    "the copy {} lacks {}",
+                    copy.name,
+                    container::path_text(&rel)
+                ))
+            })?;
+            accounted += 1;
+            report.added_entries += 1;
+            if rel == Path::new(SUMMARY_STREAM) {
+                let want = copy_summary_after(&mut input.cf, copy)?;
+                let got = container::read_stream_bounded(
+                    &mut out.cf,
+                    &target,
+                    crate::patch::MAX_SUMMARY_LEN,
+                )?;
+                if got != want {
+                    return Err(fail(format!(
+                        "the summary information of copy {} is not what the plan says",
+                        copy.name
+                    )));
+                }
+                report.bytes_compared += got.len() as u64;
+                continue;
+            }
+            if !meta_matches(&e, &o) {
+                return Err(fail(format!(
+                    "{} differs from its source in size, CLSID, state bits or timestamps",
+                    container::path_text(&target)
+                )));
+            }
+            if e.is_stream {
+                compare_streams(input, &e.path, out, &target)?;
+                report.bytes_compared += e.len;
+            }
+        }
+    }
+
+    if out_count != accounted {
+        return Err(fail(match first_unplanned(input, plan, out)? {
+            Some(extra) => format!(
+                "{} is in the result but not in the plan",
+                container::path_text(&extra)
+            ),
+            None => {
+                format!("the result has {out_count} entries, the plan accounts for {accounted}")
+            }
+        }));
+    }
+    Ok(report)
+}
+
+/// The metadata of the output's entry at `path`, if there is one.
+fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
+    out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
+}
+
+/// Copy names must be distinct, and not names at the input's root,
+/// ignoring case as compound files do; counting relies on it.
+fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
+    let mut names: HashSet<String> = input.root_names.iter().map(|n| n.to_uppercase()).collect();
+    for copy in &plan.copies {
+        if !names.insert(copy.name.to_uppercase()) {
+            return Err(Error::verify(format!(
+                "the plan adds {} twice or over an existing entry",
+                container::storage_part(&copy.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first output entry the plan does not account for (only looked for
+/// when the counts differ).
+fn first_unplanned<G: Read + Seek>(
+    input: &Patch,
+    plan: &Plan,
+    out: &Patch<G>,
+) -> Result<Option<PathBuf>> {
+    let root = Path::new("/");
+    let removed = |p: &Path| {
+        plan.removed_streams.iter().any(|s| p == root.join(s))
+            || plan
+                .removed_storages
+                .iter()
+                .any(|s| p.starts_with(root.join(s)))
+    };
+    let walk = out
+        .cf
+        .walk_storage(root)
+        .map_err(|e| Error::io("cannot list", e))?;
+    for e in walk {
+        let path = e.path();
+        let planned = plan.copies.iter().any(|c| {
+            path.strip_prefix(root.join(&c.name))
+                .is_ok_and(|rel| input.cf.exists(root.join(&c.source).join(rel)))
+        }) || (input.cf.exists(path) && !removed(path));
+        if !planned {
+            return Ok(Some(path.to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
+/// A reader that remembers whether it failed, to tell which of two
+/// streams read side by side was unreadable.
+struct Marked<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for Marked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+fn compare_streams<G: Read + Seek>(
+    input: &mut Patch,
+    a: &Path,
+    out: &mut Patch<G>,
+    b: &Path,
+) -> Result<()> {
+    let input_error = |e: std::io::Error, what: &str| {
+        Error::io(format!("{what} the input's stream"), e)
+            .at(stream_part(a))
+            .in_file(&input.path)
+    };
+    let mut sa = Marked {
+        inner: input
+            .cf
+            .open_stream(a)
+            .map_err(|e| input_error(e, "cannot open"))?,
+        failed: false,
+    };
+    let mut sb = Marked {
+        inner: out
+            .cf
+            .open_stream(b)
+            .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?,
+        failed: false,
+    };
+    let equal = match container::streams_equal(&mut sa, &mut sb) {
+        Ok(equal) => equal,
+        Err(e) if sa.failed => return Err(input_error(e, "reading")),
+        Err(e) => return Err(Error::io("comparing", e).at(stream_part(b))),
+    };
+    if !equal {
+        return Err(Error::verify(format!(
+            "{} differs from the input's {}",
+            stream_part(b),
+            container::path_text(a)
+        )));
+    }
+    Ok(())
+}
+
+/// Test scaffolding shared with the check of the result's tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::edit::plan::{InstanceRequest, PlanOptions, plan};
+    use crate::store::overlay::Overlay;
+    use crate::testkit::synth::{PatchSpec, write_patch_file};
+
+    /// A patch, a plan for it, and the plan applied to a copy.
+    pub(crate) struct Applied {
+        /// Holds the files; they go when it drops.
+        pub _dir: tempfile::TempDir,
+        /// The input, opened.
+        pub patch: Patch,
+        /// The plan, as `edit` left it.
+        pub plan: Plan,
+        /// The edited copy.
+        pub output: PathBuf,
+        /// The byte ranges the edit wrote.
+        pub written: Vec<(u64, u64)>,
+    }
+
+    /// Writes `spec` to a temporary folder, plans `requests` on it, lets
+    /// `edit` change the plan (as a faulty planner would) and applies it to
+    /// a copy through an overlay, as `retarget -o` does.
+    pub(crate) fn apply_to_copy(
+        spec: &PatchSpec,
+        requests: &[&str],
+        options: &PlanOptions,
+        edit: impl FnOnce(&mut Plan),
+    ) -> Applied {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        write_patch_file(spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let requests: Vec<InstanceRequest> = requests
+            .iter()
+            .map(|r| InstanceRequest::parse(r).unwrap())
+            .collect();
+        let mut plan = plan(&patch, &requests, options).unwrap();
+        edit(&mut plan);
+        let output = dir.path().join("out.msp");
+        std::fs::copy(&input, &output).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&output)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut overlay = Overlay::new(file, len, None);
+        let mut cf = cfb::CompoundFile::open(&mut overlay).unwrap();
+        crate::edit::apply::apply(&mut patch, &plan, &mut cf).unwrap();
+        drop(cf);
+        overlay.write_pending().unwrap();
+        let written = overlay.written();
+        Applied {
+            _dir: dir,
+            patch,
+            plan,
+            output,
+            written,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::apply_to_copy;
+    use super::*;
+    use crate::edit::plan::{PlanOptions, plan};
+    use crate::testkit::synth::{PatchSpec, write_patch_file};
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// Builds a patch with a 2 MiB cabinet, applies a one-instance plan to
+    /// a copy, then lets `tamper` change the copy; returns verify's verdict.
+    fn verify_after(tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>)) -> Result<Verification> {
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        let mut a = apply_to_copy(
+            &spec,
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        tamper(&a.output, &mut a.written);
+        verify_file(&mut a.patch, &a.plan, &a.output, Some(&a.written), false)
+    }
+
+    /// The file offset of the middle of the cabinet stream.
+    fn cabinet_middle(path: &Path) -> u64 {
+        let mut f = File::open(path).unwrap();
+        let layout = Layout::read(&mut f).unwrap();
+        let (_, place) = layout
+            .streams
+            .iter()
+            .find(|(_, p)| p.len == 2 * 1024 * 1024)
+            .unwrap();
+        let mut offsets = Vec::new();
+        layout
+            .walk_chain(&mut f, *place, |_, off, _| {
+                offsets.push(off);
+                true
+            })
+            .unwrap();
+        offsets[offsets.len() / 2]
+    }
+
+    #[test]
+    fn with_nothing_large_enough_to_vouch_for_every_byte_is_compared() {
+        let spec = PatchSpec::single_product();
+        let mut a = apply_to_copy(
+            &spec,
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        let v = verify_file(&mut a.patch, &a.plan, &a.output, Some(&a.written), false).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 0);
+        assert!(v.bytes_compared >= spec.cabinet_len, "{v:?}");
+    }
+
+    #[test]
+    fn large_untouched_streams_are_vouched_for_by_layout() {
+        let v = verify_after(|_, _| {}).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);
+        assert!(v.bytes_compared > 0, "small streams are still compared");
+    }
+
+    #[test]
+    fn a_written_sector_inside_a_large_stream_is_compared_and_caught() {
+        let e = verify_after(|path, written| {
+            let at = cabinet_middle(path);
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.seek(SeekFrom::Start(at)).unwrap();
+            f.write_all(b"clobbered").unwrap();
+            written.push((at, at + 9));
+            written.sort_unstable();
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Verify);
+        assert!(e.to_string().contains("differs"), "{e}");
+    }
+
+    #[test]
+    fn without_a_write_log_everything_is_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.msp");
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        write_patch_file(&spec, &input).unwrap();
+        let mut patch = Patch::open(&input).unwrap();
+        let plan = plan(&patch, &[], &PlanOptions::default()).unwrap();
+        let v = verify_file(&mut patch, &plan, &input.clone(), None, false).unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 0);
+        assert!(v.bytes_compared >= 2 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,578 @@
+//! Compound-file access on top of the `cfb` crate: opening with clear
+//! errors, telling patches from databases and transforms by their root
+//! CLSID, bounded stream reads, and deep copies of substorages (which `cfb`
+//! does not offer).
+//!
+//! Streams are copied with `io::copy`, never loaded whole, so a gigabyte
+//! cabinet costs no memory.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use cfb::CompoundFile;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Root CLSID of a patch (.msp).
+pub const CLSID_PATCH: Uuid = Uuid::from_u128(0x000C1086_0000_0000_C000_000000000046);
+/// Root CLSID of an installer database (.msi, .msm, .pcp).
+pub const CLSID_DATABASE: Uuid = Uuid::from_u128(0x000C1084_0000_0000_C000_000000000046);
+/// Root CLSID of a transform (.mst), also stamped on transform substorages.
+pub const CLSID_TRANSFORM: Uuid = Uuid::from_u128(0x000C1082_0000_0000_C000_000000000046);
+
+/// Streams that hold an Authenticode signature of the whole file.
+pub const SIGNATURE_STREAMS: [&str; 2] = ["\u{5}DigitalSignature", "\u{5}MsiDigitalSignatureEx"];
+
+/// The 8-byte signature every compound file starts with.
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// What a compound file is, by its root CLSID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A patch (.msp).
+    Patch,
+    /// An installer database (.msi, .msm).
+    Database,
+    /// A transform (.mst).
+    Transform,
+    /// Some other compound file.
+    Other,
+}
+
+impl FileKind {
+    /// Classifies a root CLSID.
+    pub fn from_clsid(clsid: &Uuid) -> FileKind {
+        match *clsid {
+            CLSID_PATCH => FileKind::Patch,
+            CLSID_DATABASE => FileKind::Database,
+            CLSID_TRANSFORM => FileKind::Transform,
+            _ => FileKind::Other,
+        }
+    }
+
+    /// A phrase for messages: "a patch (.msp)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::Patch => "a patch (.msp)",
+            FileKind::Database => "an installer database (.msi), not a patch",
+            FileKind::Transform => "a transform (.mst), not a patch",
+            FileKind::Other => "a compound file of unknown kind, not a patch",
+        }
+    }
+}
+
+/// Displays an entry name for messages: control characters such as the
+/// U+0005 of `\005SummaryInformation` are written as `\005`.
+pub fn show_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if (c as u32) < 0x20 {
+            out.push_str(&format!("\\{:03o}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The part name for errors about a stream. A name packed by Windows
+/// Installer (unreadable CJK-range characters) is followed by its
+/// unpacked form: `stream 㬙䟠... (PCW_CAB_Sample)`.
+pub fn stream_part(path: &Path) -> String {
+    let text = path_text(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let unpacked = crate::format::streamname::decode(&name);
+    if unpacked.name != name || unpacked.is_table {
+        let table = if unpacked.is_table { "table " } else { "" };
+        format!(
+            "stream {} ({table}{})",
+            show_name(&text),
+            show_name(&unpacked.name)
+        )
+    } else {
+        format!("stream {}", show_name(&text))
+    }
+}
+
+/// The part name for errors about a storage.
+pub fn storage_part(name: &str) -> String {
+    format!("storage {}", show_name(name))
+}
+
+/// A path inside the compound file as text, without the leading `/`.
+pub fn path_text(path: &Path) -> String {
+    path.to_string_lossy().trim_start_matches('/').to_string()
+}
+
+/// Opens a compound file read-only. Directories, short files and files
+/// without the compound-file signature get errors that say so; so does a
+/// file that an interrupted in-place edit may have left half-written (see
+/// [`crate::store::journal::check_readable`]).
+pub fn open(path: &Path) -> Result<CompoundFile<File>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
+    if meta.is_dir() {
+        return Err(Error::new(crate::ErrorKind::Io, "is a directory, not a file").in_file(path));
+    }
+    crate::store::journal::check_readable(path)?;
+    let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
+    open_reader(file, meta.len(), path)
+}
+
+/// Opens the compound file that `reader` holds, `len` bytes long, with the
+/// checks of [`open`]; `path` names it in errors.
+pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result<CompoundFile<F>> {
+    let mut magic = [0u8; 8];
+    let got = file
+        .rewind()
+        .and_then(|_| read_up_to(&mut file, &mut magic))
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
+    if got < magic.len() || magic != CFB_MAGIC {
+        let why = if len == 0 {
+            "the file is empty".to_string()
+        } else {
+            "it does not start with the compound-file signature D0 CF 11 E0 A1 B1 1A E1".to_string()
+        };
+        return Err(Error::format(format!(
+            "not an OLE compound file (so not a patch, database or transform): {why}"
+        ))
+        .in_file(path));
+    }
+    file.rewind()
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
+    let cf = CompoundFile::open(file).map_err(|e| {
+        Error::io("malformed compound file", e)
+            .at("compound-file structure")
+            .in_file(path)
+    })?;
+    check_declared_lengths(&cf, len).map_err(|e| e.in_file(path))?;
+    Ok(cf)
+}
+
+/// Refuses a directory entry that declares more bytes than the whole file
+/// holds. `cfb` trusts the declared lengths: reading such a stream walks
+/// its chain round a loop for as long as the length says, and adding a
+/// small stream to a file whose mini stream (the root entry's length)
+/// claims exabytes grows the output without end (a 24 KB input wrote
+/// 17 GB before the disk filled). No valid file has such an entry, so it
+/// is refused before anything reads or writes.
+pub fn check_declared_lengths<F>(cf: &CompoundFile<F>, file_len: u64) -> Result<()> {
+    let root = cf.root_entry().len();
+    if root > file_len {
+        return Err(Error::format(format!(
+            "the root entry declares a {root}-byte mini stream, more than the whole \
+             {file_len}-byte file"
+        ))
+        .at("compound-file structure"));
+    }
+    if let Some(e) = cf.walk().find(|e| e.is_stream() && e.len() > file_len) {
+        return Err(Error::format(format!(
+            "declares {} bytes, more than the whole {file_len}-byte file",
+            e.len()
+        ))
+        .at(stream_part(e.path())));
+    }
+    Ok(())
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The kind of an opened compound file.
+pub fn kind_of<F>(cf: &CompoundFile<F>) -> FileKind {
+    FileKind::from_clsid(cf.root_entry().clsid())
+}
+
+/// Reads a whole stream that the tool is going to parse, refusing streams
+/// longer than `limit` bytes before allocating anything.
+pub fn read_stream_bounded<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    path: &Path,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let len = cf
+        .entry(path)
+        .map_err(|e| Error::io("cannot find", e).at(stream_part(path)))?
+        .len();
+    if len > limit {
+        return Err(Error::format(format!(
+            "is {len} bytes long; streams the tool parses are limited to {limit} bytes"
+        ))
+        .at(stream_part(path)));
+    }
+    let mut stream = cf
+        .open_stream(path)
+        .map_err(|e| Error::io("cannot open", e).at(stream_part(path)))?;
+    // `len` is bounded by `limit` above, so the reservation is too.
+    let mut buf = Vec::with_capacity(len as usize);
+    stream
+        .by_ref()
+        .take(limit)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("reading", e).at(stream_part(path)))?;
+    Ok(buf)
+}
+
+/// Checks what the `msi` crate trusts when it opens the database in
+/// `path`, so that a hostile file cannot make it allocate without bound:
+/// every stream's declared length must fit in the file (the crate sizes
+/// its row tables by it), the summary information must pass this crate's
+/// property-set parser (which checks every string length against the
+/// bytes present; the crate reserves a declared length before reading),
+/// and the string lengths declared by `_StringPool` must fit in
+/// `_StringData` (the crate allocates each, up to 4 GiB, before reading).
+pub fn check_before_msi(path: &Path) -> Result<()> {
+    // `open` refuses streams longer than the file.
+    let mut cf = open(path)?;
+    let summary = Path::new("/").join(crate::format::summary::SUMMARY_STREAM);
+    if cf.is_stream(&summary) {
+        let bytes = read_stream_bounded(&mut cf, &summary, crate::patch::MAX_SUMMARY_LEN)?;
+        crate::format::propset::PropertySet::parse(&bytes)
+            .map_err(|e| Error::from(e).at(stream_part(&summary)))?;
+        check_strings_as_msi_reads_them(&bytes).map_err(|e| e.at(stream_part(&summary)))?;
+    }
+    let pool = Path::new("/").join(crate::format::streamname::encode("_StringPool", true));
+    let data = Path::new("/").join(crate::format::streamname::encode("_StringData", true));
+    if !cf.is_stream(&pool) || !cf.is_stream(&data) {
+        return Ok(()); // the msi crate says what is missing
+    }
+    let data_len = cf
+        .entry(&data)
+        .map_err(|e| Error::io("cannot find", e).at(stream_part(&data)))?
+        .len();
+    let entries = read_stream_bounded(&mut cf, &pool, crate::format::transform::MAX_POOL_LEN)?;
+    // Header (code page), then (length, reference count) per string; a
+    // zero length with references is followed by the 32-bit length.
+    let mut rest = entries.get(4..).unwrap_or_default();
+    let mut declared = 0u64;
+    while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
+        rest = tail;
+        let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
+        if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
+            let Some((long, tail)) = rest.split_first_chunk::<4>() else {
+                break;
+            };
+            rest = tail;
+            len = u64::from(u32::from_le_bytes(*long));
+        }
+        declared = declared.saturating_add(len);
+        if declared > data_len {
+            return Err(Error::format(format!(
+                "the strings it declares need more than the {data_len} bytes of _StringData"
+            ))
+            .at(stream_part(&pool)));
+        }
+    }
+    Ok(())
+}
+
+/// The `msi` crate reads every property of the first section as a typed
+/// value, the dictionary (property 0) included, and reserves a string's
+/// declared length before reading it. This crate's parser treats property
+/// 0 as a dictionary, so it can accept a summary in which property 0 is
+/// "a string of 1.29 GB" (a fuzz find). Every entry is checked here the
+/// way the `msi` crate will read it: a string (type 30) must fit in the
+/// stream.
+fn check_strings_as_msi_reads_them(b: &[u8]) -> Result<()> {
+    let u32_at = |at: usize| -> Option<u32> {
+        b.get(at..at.checked_add(4)?)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    // Header: 28 bytes, then (FMTID, offset) pairs; the first section's
+    // offset is at 44. The parser already checked what it relies on.
+    let Some(section) = u32_at(44).map(|o| o as usize) else {
+        return Ok(());
+    };
+    let count = u32_at(section.saturating_add(4)).unwrap_or(0);
+    for k in 0..count as usize {
+        let entry = section
+            .saturating_add(8)
+            .saturating_add(k.saturating_mul(8));
+        let (Some(pid), Some(offset)) = (u32_at(entry), u32_at(entry.saturating_add(4))) else {
+            break;
+        };
+        let at = section.saturating_add(offset as usize);
+        if u32_at(at) == Some(30) {
+            let declared = u64::from(u32_at(at.saturating_add(4)).unwrap_or(0));
+            let room = b.len().saturating_sub(at.saturating_add(8)) as u64;
+            if declared > room {
+                return Err(Error::format(format!(
+                    "property {pid} declares a {declared}-byte string; only {room} bytes follow"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names of the entries directly under the root storage.
+pub fn root_names<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
+    cf.read_root_storage()
+        .map(|e| e.name().to_string())
+        .collect()
+}
+
+/// Metadata of one entry that a faithful copy must reproduce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// Path inside the file.
+    pub path: PathBuf,
+    /// Storage or stream.
+    pub is_stream: bool,
+    /// Stream length (0 for storages).
+    pub len: u64,
+    /// CLSID (storages).
+    pub clsid: Uuid,
+    /// User-defined state bits.
+    pub state_bits: u32,
+    /// Creation time as stored.
+    pub created: std::time::SystemTime,
+    /// Modification time as stored.
+    pub modified: std::time::SystemTime,
+}
+
+impl EntryMeta {
+    /// The metadata of a `cfb` entry.
+    pub fn of(e: &cfb::Entry) -> EntryMeta {
+        EntryMeta {
+            path: e.path().to_path_buf(),
+            is_stream: e.is_stream(),
+            len: e.len(),
+            clsid: *e.clsid(),
+            state_bits: e.state_bits(),
+            created: e.created(),
+            modified: e.modified(),
+        }
+    }
+}
+
+/// Every entry below (and including) `path`, in the crate's walk order.
+pub fn walk<F: Read + Seek>(cf: &CompoundFile<F>, path: &Path) -> Result<Vec<EntryMeta>> {
+    Ok(cf
+        .walk_storage(path)
+        .map_err(|e| Error::io("cannot list", e).at(storage_part(&path_text(path))))?
+        .map(|e| EntryMeta::of(&e))
+        .collect())
+}
+
+/// Copies the storage `src_path` of `src` to the new storage `dst_path` of
+/// `dst`: every stream byte for byte, sub-storages recursively, and the
+/// CLSID, state bits and timestamps of every entry. `replace` may supply
+/// new contents for a stream, given its path relative to the storage; the
+/// stream's original bytes are then not read here at all.
+pub fn copy_storage<R, W>(
+    src: &mut CompoundFile<R>,
+    src_path: &Path,
+    dst: &mut CompoundFile<W>,
+    dst_path: &Path,
+    replace: &mut dyn FnMut(&Path) -> Option<Vec<u8>>,
+) -> Result<()>
+where
+    R: Read + Seek,
+    W: Read + Write + Seek,
+{
+    let entries = walk(src, src_path)?;
+    let part = || storage_part(&path_text(dst_path));
+    let target_of = |p: &Path| -> PathBuf {
+        let rel = p.strip_prefix(src_path).unwrap_or(p);
+        if rel.as_os_str().is_empty() {
+            dst_path.to_path_buf()
+        } else {
+            dst_path.join(rel)
+        }
+    };
+    for e in &entries {
+        let target = target_of(&e.path);
+        if !e.is_stream {
+            dst.create_storage(&target)
+                .map_err(|err| Error::io("cannot create storage", err).at(part()))?;
+            continue;
+        }
+        let rel = e
+            .path
+            .strip_prefix(src_path)
+            .unwrap_or(&e.path)
+            .to_path_buf();
+        let mut out = dst
+            .create_new_stream(&target)
+            .map_err(|err| Error::io("cannot create", err).at(stream_part(&target)))?;
+        match replace(&rel) {
+            Some(bytes) => out.write_all(&bytes),
+            None => {
+                let mut input = src
+                    .open_stream(&e.path)
+                    .map_err(|err| Error::io("cannot open", err).at(stream_part(&e.path)))?;
+                io::copy(&mut input, &mut out).map(|_| ())
+            }
+        }
+        .and_then(|_| out.flush())
+        .map_err(|err| Error::io("copying", err).at(stream_part(&target)))?;
+    }
+    // Metadata last: creating children must not be able to overwrite it.
+    for e in &entries {
+        let target = target_of(&e.path);
+        let set = |dst: &mut CompoundFile<W>| -> io::Result<()> {
+            dst.set_state_bits(&target, e.state_bits)?;
+            if !e.is_stream {
+                dst.set_storage_clsid(&target, e.clsid)?;
+                dst.set_created_time(&target, e.created)?;
+                dst.set_modified_time(&target, e.modified)?;
+            }
+            Ok(())
+        };
+        set(dst).map_err(|err| Error::io("cannot set metadata", err).at(part()))?;
+    }
+    Ok(())
+}
+
+/// Compares two streams byte for byte without loading either whole.
+pub fn streams_equal(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let na = read_up_to(a, &mut ba)?;
+        let nb = read_up_to(b, &mut bb)?;
+        if na != nb || ba.get(..na) != bb.get(..nb) {
+            return Ok(false);
+        }
+        if na == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn kinds_by_clsid() {
+        assert_eq!(FileKind::from_clsid(&CLSID_PATCH), FileKind::Patch);
+        assert_eq!(FileKind::from_clsid(&CLSID_DATABASE), FileKind::Database);
+        assert_eq!(FileKind::from_clsid(&CLSID_TRANSFORM), FileKind::Transform);
+        assert_eq!(FileKind::from_clsid(&Uuid::nil()), FileKind::Other);
+        // On-disk bytes of the patch CLSID, as the format notes give them.
+        assert_eq!(&CLSID_PATCH.to_bytes_le()[..4], &[0x86, 0x10, 0x0C, 0x00]);
+    }
+
+    #[test]
+    fn stream_part_unpacks_msi_names() {
+        let packed = crate::format::streamname::encode("PCW_CAB_Sample", false);
+        assert_eq!(
+            stream_part(&Path::new("/").join(&packed)),
+            format!("stream {packed} (PCW_CAB_Sample)")
+        );
+        assert_eq!(
+            stream_part(Path::new("/rtmA.1/\u{5}SummaryInformation")),
+            "stream rtmA.1/\\005SummaryInformation"
+        );
+    }
+
+    #[test]
+    fn show_name_escapes_control_characters() {
+        assert_eq!(
+            show_name("\u{5}SummaryInformation"),
+            "\\005SummaryInformation"
+        );
+    }
+
+    #[test]
+    fn copy_storage_reproduces_streams_and_metadata() {
+        let mut src = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        src.create_storage("/t").unwrap();
+        src.create_storage("/t/sub").unwrap();
+        src.create_stream("/t/a")
+            .unwrap()
+            .write_all(b"hello")
+            .unwrap();
+        src.create_stream("/t/sub/big")
+            .unwrap()
+            .write_all(&vec![7u8; 10_000])
+            .unwrap();
+        src.create_stream("/t/x")
+            .unwrap()
+            .write_all(b"old")
+            .unwrap();
+        src.set_storage_clsid("/t", CLSID_TRANSFORM).unwrap();
+        src.set_state_bits("/t/a", 42).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        src.set_created_time("/t", when).unwrap();
+        src.set_modified_time("/t/sub", when).unwrap();
+
+        let mut dst = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        let mut replace = |p: &Path| (p == Path::new("x")).then(|| b"new".to_vec());
+        copy_storage(
+            &mut src,
+            Path::new("/t"),
+            &mut dst,
+            Path::new("/c"),
+            &mut replace,
+        )
+        .unwrap();
+
+        let e = dst.entry("/c").unwrap();
+        assert_eq!(*e.clsid(), CLSID_TRANSFORM);
+        assert_eq!(e.created(), when);
+        assert_eq!(dst.entry("/c/sub").unwrap().modified(), when);
+        assert_eq!(dst.entry("/c/a").unwrap().state_bits(), 42);
+        let mut s = String::new();
+        dst.open_stream("/c/a")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "hello");
+        let mut v = Vec::new();
+        dst.open_stream("/c/sub/big")
+            .unwrap()
+            .read_to_end(&mut v)
+            .unwrap();
+        assert_eq!(v, vec![7u8; 10_000]);
+        s.clear();
+        dst.open_stream("/c/x")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "new");
+    }
+
+    #[test]
+    fn bounded_read_refuses_long_streams() {
+        let mut cf = CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        cf.create_stream("/s")
+            .unwrap()
+            .write_all(&[1u8; 100])
+            .unwrap();
+        assert_eq!(
+            read_stream_bounded(&mut cf, Path::new("/s"), 100)
+                .unwrap()
+                .len(),
+            100
+        );
+        let e = read_stream_bounded(&mut cf, Path::new("/s"), 99).unwrap_err();
+        assert!(e.to_string().contains("limited to 99 bytes"), "{e}");
+    }
+
+    #[test]
+    fn streams_equal_compares_content() {
+        assert!(streams_equal(&mut &b"abc"[..], &mut &b"abc"[..]).unwrap());
+        assert!(!streams_equal(&mut &b"abc"[..], &mut &b"abd"[..]).unwrap());
+        assert!(!streams_equal(&mut &b"abc"[..], &mut &b"ab"[..]).unwrap());
+    }
+}

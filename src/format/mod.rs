@@ -1,0 +1,12 @@
+//! The file formats, read and written byte-faithfully: compound files
+//! (OLE structured storage), their entry and stream names, property sets
+//! and the summary information, GUIDs, and transforms. Nothing here knows
+//! what a patch is for, what an edit plans or how a file is committed.
+
+pub mod container;
+pub mod guid;
+pub mod layout;
+pub mod propset;
+pub mod streamname;
+pub mod summary;
+pub mod transform;

@@ -1,0 +1,356 @@
+//! Reading and understanding a patch: its summary information, its
+//! targets, and the transform pairs listed in LastSavedBy with each
+//! transform's decoded RevisionNumber and CharCount.
+//!
+//! A [`Patch`] keeps the compound file open read-only, so that the later
+//! steps copy from the very file that was understood. It is usually a file
+//! on disk ([`Patch::open`]); verification of an in-place edit reads the
+//! result through an overlay of pending writes instead
+//! ([`Patch::from_reader`]).
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+use cfb::CompoundFile;
+use serde::Serialize;
+
+use crate::error::{Context, Error, Result};
+use crate::format::container::{self, FileKind, show_name, storage_part};
+use crate::format::guid::Guid;
+use crate::format::propset::PropertySet;
+use crate::format::summary::{
+    self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int, get_string,
+    pid, property_part, require_string,
+};
+
+/// Summary streams larger than this are refused before they are read:
+/// even a thousand instances add well under a megabyte to them.
+pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
+
+/// Patches listing more transform pairs than this in LastSavedBy are
+/// refused before any transform is read: planning compares pairs with
+/// pairs, so the count bounds the time a hostile file can cost. A patch
+/// retargeted to two thousand instances with four pairs each stays below it.
+pub const MAX_PAIRS: usize = 8192;
+
+/// One transform substorage of a patch, as far as retargeting cares.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transform {
+    /// Substorage name (as listed after the `:` in LastSavedBy).
+    pub name: String,
+    /// The substorage's CLSID.
+    pub clsid: Guid,
+    /// Decoded RevisionNumber.
+    pub revision: TransformRevision,
+    /// CharCount, when present.
+    pub char_count: Option<u32>,
+    /// Transform Template (`platform;language`), when present.
+    pub template: Option<String>,
+    /// A digest of every stream of the storage except its summary
+    /// information: equal digests identify a copy of the same transform.
+    #[serde(skip)]
+    pub content_digest: u64,
+}
+
+impl Transform {
+    /// The validation flags (high word of CharCount; none when absent).
+    pub fn validation(&self) -> summary::Validation {
+        CharCount(self.char_count.unwrap_or(0)).validation()
+    }
+}
+
+/// A main transform and its `#` partner.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pair {
+    /// The main transform (`:name`).
+    pub main: Transform,
+    /// The partner (`:#name`), when listed.
+    pub partner: Option<Transform>,
+}
+
+impl Pair {
+    /// The product code the pair was made for (main transform's from code).
+    pub fn base(&self) -> Guid {
+        self.main.revision.from.code
+    }
+
+    /// Whether this pair is a retargeted copy of `source` made for
+    /// `instance`: same streams, same CharCount, and a RevisionNumber that
+    /// is the source's with its base replaced by `instance`. The upgrade
+    /// code must be the source's, or `upgrade` when given (an instance with
+    /// an upgrade code of its own).
+    pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
+        let base = source.base();
+        // The source's codes with `base` replaced by `instance`: what
+        // parsing `src.revision.retargeted(base, instance, None)` gives,
+        // without building and parsing text for every comparison (planning
+        // compares every pair with every pair).
+        let swapped = |copy: &summary::CodeVersion, src: &summary::CodeVersion| {
+            copy.code == if src.code == base { instance } else { src.code }
+                && copy.version == src.version
+        };
+        let same = |copy: &Transform, src: &Transform| {
+            copy.content_digest == src.content_digest
+                && copy.char_count == src.char_count
+                && swapped(&copy.revision.from, &src.revision.from)
+                && swapped(&copy.revision.to, &src.revision.to)
+                && (copy.revision.upgrade_code == src.revision.upgrade_code
+                    || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
+        };
+        same(&self.main, &source.main)
+            && match (&source.partner, &self.partner) {
+                (None, None) => true,
+                (Some(sp), Some(cp)) => same(cp, sp),
+                _ => false,
+            }
+    }
+}
+
+/// An opened, understood patch, read from `F` (a file unless said).
+pub struct Patch<F = File> {
+    /// Where it was read from (for an overlay, the file it lies over).
+    pub path: PathBuf,
+    /// The compound file, open read-only.
+    pub cf: CompoundFile<F>,
+    /// The root summary information, decoded byte-faithfully.
+    pub summary: PropertySet,
+    /// Template as stored.
+    pub template: String,
+    /// Target product codes from Template, in order.
+    pub targets: Vec<Guid>,
+    /// LastSavedBy as stored.
+    pub last_saved_by: String,
+    /// Patch code and obsoleted codes.
+    pub codes: PatchCodes,
+    /// Transform pairs in LastSavedBy order.
+    pub pairs: Vec<Pair>,
+    /// Names of the entries at the root of the file.
+    pub root_names: Vec<String>,
+    /// Signature streams present at the root.
+    pub signatures: Vec<String>,
+}
+
+impl<F> std::fmt::Debug for Patch<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Patch")
+            .field("path", &self.path)
+            .field("targets", &self.targets)
+            .field("pairs", &self.pairs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads and decodes the summary information stream under `dir` ("/" for
+/// the root, "/name" for a substorage).
+pub fn read_summary<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<PropertySet> {
+    let path = dir.join(SUMMARY_STREAM);
+    if !cf.is_stream(&path) {
+        return Err(Error::format("has no \\005SummaryInformation stream"));
+    }
+    let bytes = container::read_stream_bounded(cf, &path, MAX_SUMMARY_LEN)?;
+    PropertySet::parse(&bytes)
+        .map_err(Error::from)
+        .at(container::stream_part(&path))
+}
+
+impl Patch {
+    /// Opens `path`, checks that it is a patch, and decodes its summary
+    /// information and every transform pair named in LastSavedBy.
+    pub fn open(path: &Path) -> Result<Patch> {
+        let cf = container::open(path)?;
+        Patch::from_compound(path, cf)
+    }
+}
+
+impl<F: Read + Seek> Patch<F> {
+    /// Reads a patch from `reader`, `len` bytes long, with the checks of
+    /// [`Patch::open`]; `path` names it in errors.
+    pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F>> {
+        let cf = container::open_reader(reader, len, path)?;
+        Patch::from_compound(path, cf)
+    }
+
+    fn from_compound(path: &Path, cf: CompoundFile<F>) -> Result<Patch<F>> {
+        let kind = container::kind_of(&cf);
+        if kind != FileKind::Patch {
+            return Err(Error::format(format!(
+                "is {}: its root CLSID is {{{}}}, a patch has {{{}}}",
+                kind.describe(),
+                cf.root_entry()
+                    .clsid()
+                    .hyphenated()
+                    .to_string()
+                    .to_uppercase(),
+                container::CLSID_PATCH
+                    .hyphenated()
+                    .to_string()
+                    .to_uppercase()
+            ))
+            .in_file(path));
+        }
+        Patch::understand(path, cf).in_file(path)
+    }
+
+    fn understand(path: &Path, mut cf: CompoundFile<F>) -> Result<Patch<F>> {
+        let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
+        let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
+        let text = |id: u32| -> Result<String> { require_string(&summary, id).at(stream.clone()) };
+        let template = text(pid::TEMPLATE)?;
+        let last_saved_by = text(pid::LAST_SAVED_BY)?;
+        let revision = text(pid::REVISION_NUMBER)?;
+        let codes = PatchCodes::parse(&revision)
+            .at(property_part(pid::REVISION_NUMBER))
+            .at(stream.clone())?;
+        let targets = summary::split_list(&template)
+            .into_iter()
+            .map(|t| Guid::parse_braced(t.trim()))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| {
+                Error::format(format!("target list {template:?}: {}", e.reason()))
+                    .at(property_part(pid::TEMPLATE))
+                    .at(stream.clone())
+            })?;
+        let names = summary::parse_transform_list(&last_saved_by)
+            .at(property_part(pid::LAST_SAVED_BY))
+            .at(stream.clone())?;
+        if names.len() > MAX_PAIRS {
+            return Err(Error::format(format!(
+                "LastSavedBy lists {} transform pairs; patches with more than {MAX_PAIRS} \
+                 are refused",
+                names.len()
+            ))
+            .at(property_part(pid::LAST_SAVED_BY))
+            .at(stream));
+        }
+        let root_names = container::root_names(&cf);
+        let mut pairs = Vec::with_capacity(names.len());
+        for PairNames { main, partner } in names {
+            let main = read_transform(&mut cf, &main)?;
+            let partner = match partner {
+                Some(p) => Some(read_transform(&mut cf, &p)?),
+                None => None,
+            };
+            pairs.push(Pair { main, partner });
+        }
+        let signatures = container::SIGNATURE_STREAMS
+            .iter()
+            .filter(|s| root_names.iter().any(|n| n == *s))
+            .map(|s| s.to_string())
+            .collect();
+        Ok(Patch {
+            path: path.to_path_buf(),
+            cf,
+            summary,
+            template,
+            targets,
+            last_saved_by,
+            codes,
+            pairs,
+            root_names,
+            signatures,
+        })
+    }
+
+    /// The pairs made for `base` (main transform's from code).
+    pub fn pairs_of(&self, base: Guid) -> impl Iterator<Item = &Pair> {
+        self.pairs.iter().filter(move |p| p.base() == base)
+    }
+
+    /// Whether Template lists `code` (compared as GUIDs, so case-insensitively).
+    pub fn targets_product(&self, code: Guid) -> bool {
+        self.targets.contains(&code)
+    }
+}
+
+/// Reads one transform substorage named in LastSavedBy.
+pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> Result<Transform> {
+    // A name with a path separator, or "." / "..", would be resolved by
+    // `Path::join` and `cfb` to an entry elsewhere in the file (a nested
+    // storage, the root): a transform is a storage at the root.
+    let not_a_name = matches!(name, "" | "." | "..")
+        || name.contains(['/', '\\', ':', '!'])
+        || name.encode_utf16().count() > crate::edit::names::MAX_NAME_UNITS;
+    if not_a_name {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but that is not the name of a storage at the root of \
+             the file (1 to {} UTF-16 units, none of / \\ : !)",
+            show_name(name),
+            crate::edit::names::MAX_NAME_UNITS
+        )));
+    }
+    let dir = Path::new("/").join(name);
+    let part = storage_part(name);
+    if !cf.exists(&dir) {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but the file has no storage of that name",
+            show_name(name)
+        )));
+    }
+    if !cf.is_storage(&dir) {
+        return Err(Error::format(format!(
+            "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
+            show_name(name)
+        )));
+    }
+    let clsid = Guid(
+        *cf.entry(&dir)
+            .map_err(|e| Error::io("cannot read", e).at(part.clone()))?
+            .clsid(),
+    );
+    let set = read_summary(cf, &dir).at(part.clone())?;
+    let stream = || {
+        format!(
+            "{part}, {}",
+            container::stream_part(Path::new(SUMMARY_STREAM))
+        )
+    };
+    let raw = require_string(&set, pid::REVISION_NUMBER).at(stream())?;
+    let revision = TransformRevision::parse(&raw)
+        .at(property_part(pid::REVISION_NUMBER))
+        .at(stream())?;
+    let char_count = get_int(&set, pid::CHAR_COUNT).map(|v| v as u32);
+    let template = get_string(&set, pid::TEMPLATE).at(stream())?;
+    let content_digest = content_digest(cf, &dir).at(part)?;
+    Ok(Transform {
+        name: name.to_string(),
+        clsid,
+        revision,
+        char_count,
+        template,
+        content_digest,
+    })
+}
+
+/// Digest of the names and bytes of every stream under `dir` except its
+/// summary information, read in chunks. SipHash with fixed keys (what
+/// `DefaultHasher::new` is) is deterministic, which is all this needs: it
+/// tells copies apart from different transforms, it is not a security
+/// boundary (verification compares bytes).
+fn content_digest<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<u64> {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let summary = dir.join(SUMMARY_STREAM);
+    let mut buf = vec![0u8; 64 * 1024];
+    for e in container::walk(cf, dir)? {
+        if !e.is_stream || e.path == summary {
+            continue;
+        }
+        let rel = e.path.strip_prefix(dir).unwrap_or(&e.path);
+        h.write(rel.to_string_lossy().as_bytes());
+        h.write_u64(e.len);
+        let mut s = cf
+            .open_stream(&e.path)
+            .map_err(|err| Error::io("cannot open", err).at(container::stream_part(&e.path)))?;
+        loop {
+            let n = s
+                .read(&mut buf)
+                .map_err(|err| Error::io("reading", err).at(container::stream_part(&e.path)))?;
+            if n == 0 {
+                break;
+            }
+            h.write(buf.get(..n).unwrap_or_default());
+        }
+    }
+    Ok(h.finish())
+}

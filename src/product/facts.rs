@@ -1,0 +1,351 @@
+//! The facts about an installed (or installable) product that decide
+//! whether a patch applies to it: ProductCode, ProductVersion,
+//! ProductLanguage and UpgradeCode, as the product's Property table holds
+//! them, plus the platform of its package for information.
+//!
+//! Facts come from an `.msi` (read with the `msi` crate) or from the
+//! command line (`CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]`). Facts read
+//! from a package are *complete*: a property the package lacks is absent
+//! from the product. Facts typed on the command line are *partial*: what
+//! was not given is unknown, and a check that needs it cannot decide.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+use crate::format::guid::Guid;
+
+/// What decides patch applicability for one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductFacts {
+    /// ProductCode.
+    pub code: Guid,
+    /// ProductVersion as stored, e.g. `1.0.0.0`.
+    pub version: Option<String>,
+    /// ProductLanguage (a Windows language id such as 1033).
+    pub language: Option<u16>,
+    /// UpgradeCode.
+    pub upgrade_code: Option<Guid>,
+    /// The platform of the package's summary Template (`Intel`, `x64`,
+    /// ...), for information: Windows Installer does not check it for
+    /// patch transforms.
+    pub platform: Option<String>,
+    /// Where the facts come from: the package path, or `--product TEXT`.
+    pub source: String,
+    /// Whether the facts are complete (read from a package): then a
+    /// missing value is absent from the product, not unknown.
+    pub complete: bool,
+}
+
+impl ProductFacts {
+    /// Facts with only a product code, everything else unknown.
+    pub fn with_code(code: Guid) -> ProductFacts {
+        ProductFacts {
+            code,
+            version: None,
+            language: None,
+            upgrade_code: None,
+            platform: None,
+            source: code.braced(),
+            complete: false,
+        }
+    }
+
+    /// Parses `CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]` as typed on the
+    /// command line; empty fields are unknown (`{A},,1033`).
+    pub fn parse_spec(text: &str) -> Result<ProductFacts> {
+        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+        if fields.len() > 4 {
+            return Err(Error::usage(format!(
+                "product {text:?} has {} fields; expected CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]",
+                fields.len()
+            )));
+        }
+        let field = |i: usize| fields.get(i).copied().filter(|f| !f.is_empty());
+        let code = Guid::parse_lenient(fields.first().copied().unwrap_or(""))?;
+        let version = match field(1) {
+            Some(v) => {
+                parse_version(v).map_err(|why| {
+                    Error::usage(format!("product {text:?}: version {v:?} {why}"))
+                })?;
+                Some(v.to_string())
+            }
+            None => None,
+        };
+        let language = match field(2) {
+            Some(l) => Some(parse_language(l).ok_or_else(|| {
+                Error::usage(format!(
+                    "product {text:?}: language {l:?} is not a language id such as 1033"
+                ))
+            })?),
+            None => None,
+        };
+        let upgrade_code = match field(3) {
+            Some(u) => Some(Guid::parse_lenient(u).map_err(|_| {
+                Error::usage(format!(
+                    "product {text:?}: upgrade code {u:?} is not a GUID like \
+                     {{77AE8779-8689-4DC9-BB1B-64B500078104}}"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(ProductFacts {
+            code,
+            version,
+            language,
+            upgrade_code,
+            platform: None,
+            source: format!("--product {text}"),
+            complete: false,
+        })
+    }
+
+    /// Reads the facts from an installer database's Property table
+    /// (ProductCode, ProductVersion and ProductLanguage are required;
+    /// UpgradeCode is optional) and the platform from its summary
+    /// information.
+    pub fn from_package(path: &Path) -> Result<ProductFacts> {
+        read_package(path).in_file(path)
+    }
+
+    /// The facts of every instance a product database defines through its
+    /// embedded instance transforms: the product's own facts with the
+    /// instance's ProductCode, and its UpgradeCode where the instance
+    /// transform sets one (instance transforms change neither version nor
+    /// language).
+    pub fn instances_of(path: &Path) -> Result<Vec<ProductFacts>> {
+        let base = ProductFacts::from_package(path)?;
+        let source = crate::product::instances::from_product(path)?;
+        if source.instances.is_empty() {
+            return Err(crate::error::Error::usage(
+                "defines no instance (no transform changes the ProductCode)",
+            )
+            .in_file(path));
+        }
+        Ok(source
+            .instances
+            .iter()
+            .map(|i| ProductFacts {
+                code: i.product_code,
+                upgrade_code: i.upgrade_code.or(base.upgrade_code),
+                source: format!(
+                    "instance {} of {}",
+                    i.id.as_deref().unwrap_or("?"),
+                    path.display()
+                ),
+                ..base.clone()
+            })
+            .collect())
+    }
+
+    /// A one-line description: `{CODE} 1.0.0.0, language 1033, upgrade code {U}`.
+    pub fn describe(&self) -> String {
+        let mut s = self.code.braced();
+        let unknown = if self.complete { "none" } else { "unknown" };
+        s.push_str(&format!(
+            " version {}",
+            self.version.as_deref().unwrap_or(unknown)
+        ));
+        match self.language {
+            Some(l) => s.push_str(&format!(", language {l}")),
+            None => s.push_str(&format!(", language {unknown}")),
+        }
+        match self.upgrade_code {
+            Some(u) => s.push_str(&format!(", upgrade code {u}")),
+            None => s.push_str(&format!(", upgrade code {unknown}")),
+        }
+        if let Some(p) = &self.platform {
+            s.push_str(&format!(", platform {p}"));
+        }
+        s
+    }
+}
+
+fn read_package(path: &Path) -> Result<ProductFacts> {
+    let mut package = msi::open(path).map_err(|e| Error::io("cannot read as a database", e))?;
+    match package.package_type() {
+        msi::PackageType::Installer => {}
+        other => {
+            return Err(Error::usage(format!(
+                "is a {} file, not a product database (.msi)",
+                match other {
+                    msi::PackageType::Patch => "patch (.msp)",
+                    msi::PackageType::Transform => "transform (.mst)",
+                    msi::PackageType::Installer => "database",
+                }
+            )));
+        }
+    }
+    let platform = package.summary_info().arch().map(str::to_string);
+    if !package.has_table("Property") {
+        return Err(Error::format(
+            "has no Property table, so no ProductCode: is it a merge module?",
+        ));
+    }
+    let rows = package
+        .select_rows(msi::Select::table("Property"))
+        .map_err(|e| Error::io("cannot read", e).at("table Property"))?;
+    let mut props = std::collections::HashMap::new();
+    for row in rows {
+        if let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1])
+            && matches!(
+                name.as_str(),
+                "ProductCode" | "ProductVersion" | "ProductLanguage" | "UpgradeCode"
+            )
+        {
+            props.insert(name.clone(), value.trim().to_string());
+        }
+    }
+    let part = |name: &str| format!("table Property, row {name}");
+    let required = |name: &str| -> Result<String> {
+        props.get(name).cloned().ok_or_else(|| {
+            Error::format(format!(
+                "the Property table has no {name}; give the product's facts with --product instead"
+            ))
+            .at("table Property")
+        })
+    };
+    let code_text = required("ProductCode")?;
+    let code = Guid::parse_braced(&code_text)
+        .map_err(|e| Error::format(e.reason().to_string()).at(part("ProductCode")))?;
+    let version = required("ProductVersion")?;
+    parse_version(&version)
+        .map_err(|why| Error::format(format!("{version:?} {why}")).at(part("ProductVersion")))?;
+    let language_text = required("ProductLanguage")?;
+    let language = parse_language(&language_text).ok_or_else(|| {
+        Error::format(format!("{language_text:?} is not a language id")).at(part("ProductLanguage"))
+    })?;
+    let upgrade_code = match props.get("UpgradeCode") {
+        Some(u) => Some(
+            Guid::parse_braced(u)
+                .map_err(|e| Error::format(e.reason().to_string()).at(part("UpgradeCode")))?,
+        ),
+        None => None,
+    };
+    Ok(ProductFacts {
+        code,
+        version: Some(version),
+        language: Some(language),
+        upgrade_code,
+        platform,
+        source: path.display().to_string(),
+        complete: true,
+    })
+}
+
+/// Parses a language id (decimal, as ProductLanguage stores it).
+pub fn parse_language(text: &str) -> Option<u16> {
+    text.trim().parse().ok()
+}
+
+/// A product version split into its numeric fields; missing fields are 0.
+/// Windows Installer compares at most the first three.
+pub type VersionFields = [u32; 4];
+
+/// Parses `major[.minor[.build[.revision]]]`: one to four decimal fields.
+/// The error says why, for messages ("is not a version: ...").
+pub fn parse_version(text: &str) -> std::result::Result<VersionFields, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return Err("has more than four fields".into());
+    }
+    let mut out = [0u32; 4];
+    for (slot, part) in out.iter_mut().zip(&parts) {
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "is not a version: field {part:?} is not a decimal number"
+            ));
+        }
+        *slot = part
+            .parse()
+            .map_err(|_| format!("is not a version: field {part:?} is too large"))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_parses_every_field_and_leaves_the_rest_unknown() {
+        let f = ProductFacts::parse_spec(
+            "6ea3ae83-a14f-4b8b-8a86-bb977a9e7833,1.0.0.0,1033,{77AE8779-8689-4DC9-BB1B-64B500078104}",
+        )
+        .unwrap();
+        assert_eq!(f.code.braced(), "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}");
+        assert_eq!(f.version.as_deref(), Some("1.0.0.0"));
+        assert_eq!(f.language, Some(1033));
+        assert!(f.upgrade_code.is_some());
+        assert!(!f.complete);
+        let g = ProductFacts::parse_spec("{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833},,1031").unwrap();
+        assert_eq!(g.version, None);
+        assert_eq!(g.language, Some(1031));
+        assert_eq!(g.upgrade_code, None);
+    }
+
+    #[test]
+    fn spec_errors_are_usage_errors_naming_the_field() {
+        for (text, needle) in [
+            ("nope", "not a product code"),
+            (
+                "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833},1.x",
+                "version \"1.x\"",
+            ),
+            (
+                "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833},1.0,en",
+                "language \"en\"",
+            ),
+            (
+                "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833},1.0,1033,up",
+                "upgrade code",
+            ),
+            ("{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833},1,2,3,4", "5 fields"),
+        ] {
+            let e = ProductFacts::parse_spec(text).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Usage, "{text}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn versions_parse_one_to_four_fields() {
+        assert_eq!(parse_version("1.0.1.0").unwrap(), [1, 0, 1, 0]);
+        assert_eq!(parse_version("2").unwrap(), [2, 0, 0, 0]);
+        assert_eq!(
+            parse_version("255.255.65535").unwrap(),
+            [255, 255, 65535, 0]
+        );
+        assert!(parse_version("").is_err());
+        assert!(parse_version("1..0").is_err());
+        assert!(parse_version("1.0.0.0.0").is_err());
+        assert!(parse_version("1.0-beta").is_err());
+        assert!(parse_version("99999999999").is_err());
+    }
+
+    #[test]
+    fn package_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.msi");
+        std::fs::write(&path, b"not a database").unwrap();
+        let e = ProductFacts::from_package(&path).unwrap_err();
+        assert!(e.to_string().contains("empty.msi"), "{e}");
+    }
+
+    #[test]
+    fn package_without_product_code_says_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("noprops.msi");
+        let bytes = crate::testkit::synth::product_database(&[("ProductVersion", "1.0")]).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let e = ProductFacts::from_package(&path).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("noprops.msi"), "{text}");
+        assert!(text.contains("no ProductCode"), "{text}");
+    }
+}

@@ -1,0 +1,757 @@
+//! Lint: what is wrong or risky in a patch, whatever product it is
+//! checked against. Each finding has a severity and a stable code (the
+//! constants in [`code`]); messages are for release engineers.
+//!
+//! Two entry points share the rules: [`lint_patch`] on a patch opened
+//! strictly with [`Patch::open`] (what `retarget` calls on its output), and
+//! [`read_lenient`] + [`lint_view`] on a file that may be broken (what
+//! `check` calls), where a missing or unreadable transform is a finding
+//! instead of an error.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use cfb::CompoundFile;
+use serde::Serialize;
+
+use crate::error::{Context, Error, Result};
+use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
+use crate::format::guid::Guid;
+use crate::format::summary::{self, PairNames, PatchCodes, Validation, pid};
+use crate::patch::{Pair, Patch, read_summary, read_transform};
+use crate::product::facts::ProductFacts;
+use crate::rules::applicability::{PairStatus, check_pair};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The patch is broken: Windows Installer will not use part of it.
+    Error,
+    /// It works, but something is risky or surprising.
+    Warning,
+    /// Worth knowing.
+    Info,
+}
+
+/// Stable finding codes.
+pub mod code {
+    /// A LastSavedBy entry does not start with `:`.
+    pub const ENTRY_WITHOUT_COLON: &str = "entry-without-colon";
+    /// A LastSavedBy entry is a bare `:`.
+    pub const EMPTY_ENTRY: &str = "empty-entry";
+    /// A `#` partner is not right after its main transform.
+    pub const ORPHAN_PARTNER: &str = "orphan-partner";
+    /// A main transform has no `#` partner listed.
+    pub const NO_PARTNER: &str = "no-partner";
+    /// A transform is listed twice.
+    pub const DUPLICATE_ENTRY: &str = "duplicate-entry";
+    /// A listed name is longer than 31 UTF-16 units.
+    pub const NAME_TOO_LONG: &str = "name-too-long";
+    /// A listed name has a character compound files forbid.
+    pub const INVALID_NAME: &str = "invalid-name";
+    /// A listed storage does not exist.
+    pub const MISSING_TRANSFORM: &str = "missing-transform";
+    /// A listed entry is a stream, not a storage.
+    pub const NOT_A_STORAGE: &str = "not-a-storage";
+    /// A listed storage's CLSID is not the transform CLSID.
+    pub const NOT_A_TRANSFORM: &str = "not-a-transform";
+    /// A listed transform's summary information cannot be read.
+    pub const UNREADABLE_TRANSFORM: &str = "unreadable-transform";
+    /// LastSavedBy lists no transform.
+    pub const NO_TRANSFORMS: &str = "no-transforms";
+    /// The patch RevisionNumber is not a patch code.
+    pub const PATCH_CODE_INVALID: &str = "patch-code-invalid";
+    /// Template lists no product.
+    pub const TEMPLATE_EMPTY: &str = "template-empty";
+    /// A Template entry is not a braced GUID.
+    pub const TEMPLATE_INVALID: &str = "template-invalid";
+    /// A Template entry is not in the canonical upper-case braced form.
+    pub const TEMPLATE_NOT_CANONICAL: &str = "template-not-canonical";
+    /// A product is listed twice in Template.
+    pub const TEMPLATE_DUPLICATE: &str = "template-duplicate";
+    /// A Template product no pair can ever validate for.
+    pub const UNREACHABLE_TARGET: &str = "unreachable-target";
+    /// A pair checks a product code Template does not list.
+    pub const PAIR_NOT_TARGETED: &str = "pair-not-targeted";
+    /// Two pairs validate for the same product and version.
+    pub const AMBIGUOUS_PAIRS: &str = "ambiguous-pairs";
+    /// A digital signature the tool cannot verify.
+    pub const SIGNATURE_STALE: &str = "signature-stale";
+    /// A main transform changes the product code.
+    pub const MAJOR_UPGRADE: &str = "major-upgrade";
+    /// Validation bits the documentation does not define.
+    pub const UNDOCUMENTED_FLAGS: &str = "undocumented-validation-flags";
+    /// Several version granularities or relations at once.
+    pub const CONFLICTING_VERSION_FLAGS: &str = "conflicting-version-flags";
+    /// A version relation without a granularity: no comparison happens.
+    pub const RELATION_WITHOUT_GRANULARITY: &str = "relation-without-granularity";
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// How serious.
+    pub severity: Severity,
+    /// Stable code (see [`code`]).
+    pub code: &'static str,
+    /// What it is about (a transform name, a Template entry), when one thing.
+    pub subject: Option<String>,
+    /// What is wrong and what it means.
+    pub message: String,
+}
+
+impl Finding {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        subject: Option<&str>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            severity,
+            code,
+            subject: subject.map(show_name),
+            message: message.into(),
+        }
+    }
+}
+
+/// What lint looks at: a patch's summary and the transforms that could be
+/// read. Built from a strict [`Patch`] or read leniently from a file.
+#[derive(Debug)]
+pub struct PatchView {
+    /// The file.
+    pub path: PathBuf,
+    /// The patch code, when RevisionNumber holds one.
+    pub patch_code: Option<Guid>,
+    /// Template as stored.
+    pub template: String,
+    /// Template entries that are braced GUIDs (either case).
+    pub targets: Vec<Guid>,
+    /// LastSavedBy as stored.
+    pub last_saved_by: String,
+    /// Pairs whose main transform could be read, in LastSavedBy order.
+    pub pairs: Vec<Pair>,
+    /// Signature streams at the root.
+    pub signatures: Vec<String>,
+    /// Findings made while reading (missing or unreadable transforms).
+    pub read_findings: Vec<Finding>,
+}
+
+impl<F> From<Patch<F>> for PatchView {
+    /// The view of a strictly opened patch, which is consumed: its compound
+    /// file is closed and its pairs move into the view. Checking a result
+    /// this way keeps only one copy of its pairs, without the directory.
+    fn from(patch: Patch<F>) -> PatchView {
+        PatchView {
+            path: patch.path,
+            patch_code: Some(patch.codes.patch_code),
+            template: patch.template,
+            targets: patch.targets,
+            last_saved_by: patch.last_saved_by,
+            pairs: patch.pairs,
+            signatures: patch.signatures,
+            read_findings: Vec::new(),
+        }
+    }
+}
+
+/// Lints a patch opened with [`Patch::open`].
+pub fn lint_patch<F>(patch: &Patch<F>) -> Vec<Finding> {
+    lint_parts(
+        &patch.last_saved_by,
+        &[],
+        &patch.template,
+        &patch.targets,
+        &patch.pairs,
+        &patch.signatures,
+    )
+}
+
+/// Lints a view: the reading findings, then LastSavedBy, Template, the
+/// pairs and the signature.
+pub fn lint_view(view: &PatchView) -> Vec<Finding> {
+    lint_parts(
+        &view.last_saved_by,
+        &view.read_findings,
+        &view.template,
+        &view.targets,
+        &view.pairs,
+        &view.signatures,
+    )
+}
+
+/// The rules on borrowed parts, so that linting a patch with thousands of
+/// pairs copies none of them.
+fn lint_parts(
+    last_saved_by: &str,
+    read_findings: &[Finding],
+    template: &str,
+    targets: &[Guid],
+    pairs: &[Pair],
+    signatures: &[String],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (names, list_findings) = scan_transform_list(last_saved_by);
+    out.extend(list_findings);
+    out.extend(read_findings.iter().cloned());
+    if names.is_empty() {
+        out.push(Finding::new(
+            Severity::Error,
+            code::NO_TRANSFORMS,
+            None,
+            "LastSavedBy lists no usable transform: the patch changes nothing on any product",
+        ));
+    }
+    lint_template(template, &mut out);
+    lint_pairs(targets, pairs, &mut out);
+    for s in signatures {
+        out.push(Finding::new(
+            Severity::Warning,
+            code::SIGNATURE_STALE,
+            Some(s),
+            format!(
+                "the patch carries a digital signature ({}); this tool cannot verify it, and \
+                 any change to the file, a retarget included, invalidates it: sign the patch \
+                 again after changing it",
+                show_name(s)
+            ),
+        ));
+    }
+    out
+}
+
+//==========================================================================//
+// LastSavedBy
+
+/// Pairs the LastSavedBy entries the way [`summary::parse_transform_list`]
+/// does, but keeps going past bad entries: each entry is offered to that
+/// parser after the pair accepted last, so the parser alone decides what
+/// is valid, and a refused entry becomes a finding with its reason.
+pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
+    let mut pairs: Vec<PairNames> = Vec::new();
+    let mut out = Vec::new();
+    for entry in summary::split_list(text) {
+        let context = pairs.last().map(|p| match &p.partner {
+            Some(q) => format!(":{};:{q}", p.main),
+            None => format!(":{}", p.main),
+        });
+        let probe = match &context {
+            Some(c) => format!("{c};{entry}"),
+            None => entry.to_string(),
+        };
+        match summary::parse_transform_list(&probe) {
+            Ok(mut parsed) => {
+                if parsed.len() > usize::from(context.is_some()) {
+                    if let Some(new) = parsed.pop() {
+                        pairs.push(new);
+                    }
+                } else if let (Some(last), Some(p)) = (pairs.last_mut(), parsed.pop()) {
+                    last.partner = p.partner;
+                }
+            }
+            Err(e) => {
+                let (severity, code, what) = if !entry.starts_with(':') {
+                    (
+                        Severity::Error,
+                        code::ENTRY_WITHOUT_COLON,
+                        "Windows Installer skips it",
+                    )
+                } else if entry == ":" {
+                    (Severity::Error, code::EMPTY_ENTRY, "it names nothing")
+                } else if e.reason().contains("more than once") {
+                    (
+                        Severity::Error,
+                        code::DUPLICATE_ENTRY,
+                        "Windows Installer would apply it twice",
+                    )
+                } else {
+                    (
+                        Severity::Error,
+                        code::ORPHAN_PARTNER,
+                        "a partner must come right after its main transform",
+                    )
+                };
+                out.push(Finding::new(
+                    severity,
+                    code,
+                    Some(entry),
+                    format!("{}; {what}", e.reason()),
+                ));
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for p in &pairs {
+        for name in std::iter::once(&p.main).chain(&p.partner) {
+            if !seen.insert(name.to_uppercase()) {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    code::DUPLICATE_ENTRY,
+                    Some(name),
+                    format!(
+                        "LastSavedBy lists :{} more than once; Windows Installer would apply \
+                         it again",
+                        show_name(name)
+                    ),
+                ));
+            }
+            let units = name.encode_utf16().count();
+            if units > 31 {
+                out.push(Finding::new(
+                    Severity::Error,
+                    code::NAME_TOO_LONG,
+                    Some(name),
+                    format!(
+                        "the name :{} has {units} UTF-16 units; storage names have at most 31, \
+                         so no such transform can exist",
+                        show_name(name)
+                    ),
+                ));
+            }
+        }
+        if p.partner.is_none() {
+            out.push(Finding::new(
+                Severity::Info,
+                code::NO_PARTNER,
+                Some(&p.main),
+                format!(
+                    "{} has no #{} partner listed; WiX-built patches pair every transform with \
+                     a partner that registers the patch",
+                    show_name(&p.main),
+                    show_name(&p.main)
+                ),
+            ));
+        }
+    }
+    (pairs, out)
+}
+
+//==========================================================================//
+// Template
+
+fn lint_template(template: &str, out: &mut Vec<Finding>) {
+    let entries = summary::split_list(template);
+    if entries.is_empty() {
+        out.push(Finding::new(
+            Severity::Error,
+            code::TEMPLATE_EMPTY,
+            None,
+            "Template lists no product: Windows Installer offers the patch to none",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for e in entries {
+        match Guid::parse_braced(e.trim()) {
+            Err(err) => out.push(Finding::new(
+                Severity::Error,
+                code::TEMPLATE_INVALID,
+                Some(e),
+                format!(
+                    "Template entry {}; it matches no product",
+                    err.reason().trim_end_matches('.')
+                ),
+            )),
+            Ok(g) => {
+                if e != g.braced() {
+                    out.push(Finding::new(
+                        Severity::Warning,
+                        code::TEMPLATE_NOT_CANONICAL,
+                        Some(e),
+                        format!(
+                            "Template entry {e:?} is not written {g}; some installers (Wine) \
+                             compare Template entries as exact strings"
+                        ),
+                    ));
+                }
+                if !seen.insert(g) {
+                    out.push(Finding::new(
+                        Severity::Info,
+                        code::TEMPLATE_DUPLICATE,
+                        Some(e),
+                        format!("Template lists {g} more than once"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+//==========================================================================//
+// Pairs
+
+fn lint_pairs(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
+    for p in pairs {
+        let m = &p.main;
+        for t in std::iter::once(m).chain(&p.partner) {
+            if t.clsid.0 != CLSID_TRANSFORM {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    code::NOT_A_TRANSFORM,
+                    Some(&t.name),
+                    format!(
+                        "storage {} has CLSID {}, not the transform CLSID {}; Windows \
+                         Installer may refuse it",
+                        show_name(&t.name),
+                        t.clsid,
+                        Guid(CLSID_TRANSFORM)
+                    ),
+                ));
+            }
+        }
+        if m.revision.changes_product_code() {
+            out.push(Finding::new(
+                Severity::Warning,
+                code::MAJOR_UPGRADE,
+                Some(&m.name),
+                format!(
+                    "{} changes the product code from {} to {}: a major upgrade delivered as a \
+                     patch; every product it applies to gets the same new code",
+                    show_name(&m.name),
+                    m.revision.from.code,
+                    m.revision.to.code
+                ),
+            ));
+        }
+        let v = m.validation();
+        if v.0 & 0xF000 != 0 {
+            out.push(Finding::new(
+                Severity::Warning,
+                code::UNDOCUMENTED_FLAGS,
+                Some(&m.name),
+                format!(
+                    "{} sets validation bits {:#06x} that Windows Installer does not document",
+                    show_name(&m.name),
+                    v.0 & 0xF000
+                ),
+            ));
+        }
+        let levels = [
+            Validation::MAJOR_VERSION,
+            Validation::MINOR_VERSION,
+            Validation::UPDATE_VERSION,
+        ]
+        .iter()
+        .filter(|b| v.has(**b))
+        .count();
+        let relations = [
+            Validation::NEW_LESS_BASE,
+            Validation::NEW_LESS_EQUAL_BASE,
+            Validation::NEW_EQUAL_BASE,
+            Validation::NEW_GREATER_EQUAL_BASE,
+            Validation::NEW_GREATER_BASE,
+        ]
+        .iter()
+        .filter(|b| v.has(**b))
+        .count();
+        if levels > 1 || relations > 1 {
+            out.push(Finding::new(
+                Severity::Warning,
+                code::CONFLICTING_VERSION_FLAGS,
+                Some(&m.name),
+                format!(
+                    "{} sets {levels} version granularities and {relations} version relations \
+                     (CharCount {:#010x}); the documentation defines one of each, so installers \
+                     may disagree (here: the finest granularity, any of the relations)",
+                    show_name(&m.name),
+                    m.char_count.unwrap_or(0)
+                ),
+            ));
+        }
+        if levels == 0 && relations > 0 {
+            out.push(Finding::new(
+                Severity::Info,
+                code::RELATION_WITHOUT_GRANULARITY,
+                Some(&m.name),
+                format!(
+                    "{} sets a version relation but no major/minor/update granularity, so the \
+                     version is not compared",
+                    show_name(&m.name)
+                ),
+            ));
+        }
+        if v.has(Validation::PRODUCT) && !targets.contains(&m.revision.from.code) {
+            out.push(Finding::new(
+                Severity::Warning,
+                code::PAIR_NOT_TARGETED,
+                Some(&m.name),
+                format!(
+                    "{} only validates for {}, which Template does not list: it is never used",
+                    show_name(&m.name),
+                    m.revision.from.code
+                ),
+            ));
+        }
+    }
+    let all_check_product = pairs
+        .iter()
+        .all(|p| p.main.validation().has(Validation::PRODUCT));
+    if !pairs.is_empty() && all_check_product {
+        let mut seen = BTreeSet::new();
+        for t in targets {
+            if seen.insert(*t) && !pairs.iter().any(|p| p.base() == *t) {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    code::UNREACHABLE_TARGET,
+                    Some(&t.braced()),
+                    format!(
+                        "Template lists {t}, but every transform checks the product code and \
+                         none was made for {t}: the patch can never apply to it"
+                    ),
+                ));
+            }
+        }
+    }
+    lint_ambiguity(targets, pairs, out);
+}
+
+/// Two pairs that both validate for one product: tried on the products the
+/// pairs were made for (their from code, version, language and upgrade
+/// code) and, for pairs that do not check the product code, on every
+/// Template product with those facts.
+fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
+    use std::collections::{HashMap, HashSet};
+    // What a product is, for a transform: code, version, language, upgrade code.
+    type Key = (Guid, String, Option<u16>, Option<Guid>);
+    let mut seen: HashSet<Key> = HashSet::new();
+    let mut candidates: Vec<ProductFacts> = Vec::new();
+    let mut add = |code: Guid, base: &ProductFacts| {
+        let key = (
+            code,
+            base.version.clone().unwrap_or_default(),
+            base.language,
+            base.upgrade_code,
+        );
+        if seen.insert(key) {
+            candidates.push(ProductFacts {
+                code,
+                ..base.clone()
+            });
+        }
+    };
+    let mut facts_seen = HashSet::new();
+    for p in pairs {
+        let m = &p.main;
+        let base = crate::rules::applicability::made_for(p);
+        add(base.code, &base);
+        if !m.validation().has(Validation::PRODUCT) {
+            let key = (base.version.clone(), base.language, base.upgrade_code);
+            if facts_seen.insert(key) {
+                for t in targets {
+                    add(*t, &base);
+                }
+            }
+        }
+    }
+    // Only pairs made for a candidate's code, or that do not check the
+    // product code, can validate for it; the latter do not depend on the
+    // code, so their validity is computed once per version, language and
+    // upgrade code. Patches with many instance copies stay near linear.
+    let mut by_code: HashMap<Guid, Vec<usize>> = HashMap::new();
+    let mut any_code: Vec<usize> = Vec::new();
+    for (i, p) in pairs.iter().enumerate() {
+        if p.main.validation().has(Validation::PRODUCT) {
+            by_code.entry(p.base()).or_default().push(i);
+        } else {
+            any_code.push(i);
+        }
+    }
+    let valid_among = |indices: &[usize], facts: &ProductFacts| -> Vec<usize> {
+        indices
+            .iter()
+            .copied()
+            .filter(|i| {
+                pairs
+                    .get(*i)
+                    .is_some_and(|p| check_pair(p, facts).status == PairStatus::Valid)
+            })
+            .collect()
+    };
+    let mut any_code_valid: HashMap<(String, Option<u16>, Option<Guid>), Vec<usize>> =
+        HashMap::new();
+    let mut reported: HashSet<Vec<usize>> = HashSet::new();
+    for facts in &candidates {
+        let mut valid = valid_among(
+            by_code.get(&facts.code).map_or(&[][..], Vec::as_slice),
+            facts,
+        );
+        let key = (
+            facts.version.clone().unwrap_or_default(),
+            facts.language,
+            facts.upgrade_code,
+        );
+        let shared = any_code_valid
+            .entry(key)
+            .or_insert_with(|| valid_among(&any_code, facts));
+        valid.extend(shared.iter().copied());
+        valid.sort_unstable();
+        if valid.len() < 2 || !reported.insert(valid.clone()) {
+            continue;
+        }
+        // A pair listed twice is a duplicate-entry finding, not ambiguity.
+        let mut unique = HashSet::new();
+        let names: Vec<String> = valid
+            .iter()
+            .filter_map(|i| pairs.get(*i))
+            .map(|p| p.main.name.clone())
+            .filter(|n| unique.insert(n.clone()))
+            .collect();
+        if names.len() > 1 {
+            let shown = if names.len() > 6 {
+                format!(
+                    "{} and {} more",
+                    names.get(..5).unwrap_or_default().join(", "),
+                    names.len() - 5
+                )
+            } else {
+                names.join(", ")
+            };
+            out.push(Finding::new(
+                Severity::Warning,
+                code::AMBIGUOUS_PAIRS,
+                None,
+                format!(
+                    "{shown} {} validate for product {} version {}: Wine applies every valid \
+                     transform and Windows Installer does not document which it uses",
+                    if names.len() == 2 { "both" } else { "all" },
+                    facts.code,
+                    facts.version.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+    }
+}
+
+//==========================================================================//
+// Lenient reading
+
+/// Reads a patch file for `check`: only the compound file, the root
+/// CLSID and the root summary information must be readable; every
+/// listed transform that is missing or malformed becomes a finding.
+pub fn read_lenient(path: &Path) -> Result<PatchView> {
+    let mut cf = container::open(path)?;
+    let kind = container::kind_of(&cf);
+    if kind != FileKind::Patch {
+        return Err(Error::format(format!("is {}", kind.describe())).in_file(path));
+    }
+    read_view(path, &mut cf).in_file(path)
+}
+
+fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
+    let set = read_summary(cf, Path::new("/")).at("root")?;
+    let text = |id| -> Result<String> {
+        Ok(summary::get_string(&set, id)
+            .at(summary::property_part(id))?
+            .unwrap_or_default())
+    };
+    let template = text(pid::TEMPLATE)?;
+    let last_saved_by = text(pid::LAST_SAVED_BY)?;
+    let mut read_findings = Vec::new();
+    let patch_code = match PatchCodes::parse(&text(pid::REVISION_NUMBER)?) {
+        Ok(c) => Some(c.patch_code),
+        Err(e) => {
+            read_findings.push(Finding::new(
+                Severity::Error,
+                code::PATCH_CODE_INVALID,
+                None,
+                e.reason().to_string(),
+            ));
+            None
+        }
+    };
+    let targets = summary::split_list(&template)
+        .into_iter()
+        .filter_map(|t| Guid::parse_braced(t.trim()).ok())
+        .collect();
+    let (names, _) = scan_transform_list(&last_saved_by);
+    let mut pairs = Vec::new();
+    for PairNames { main, partner } in names {
+        let main = read_one(cf, &main, &mut read_findings);
+        let partner = partner.and_then(|p| read_one(cf, &p, &mut read_findings));
+        if let Some(main) = main {
+            pairs.push(Pair { main, partner });
+        }
+    }
+    let root_names = container::root_names(cf);
+    let signatures = container::SIGNATURE_STREAMS
+        .iter()
+        .filter(|s| root_names.iter().any(|n| n == *s))
+        .map(|s| s.to_string())
+        .collect();
+    Ok(PatchView {
+        path: path.to_path_buf(),
+        patch_code,
+        template,
+        targets,
+        last_saved_by,
+        pairs,
+        signatures,
+        read_findings,
+    })
+}
+
+fn read_one(
+    cf: &mut CompoundFile<File>,
+    name: &str,
+    out: &mut Vec<Finding>,
+) -> Option<crate::patch::Transform> {
+    if name.encode_utf16().count() > 31 {
+        return None; // reported by the list scan
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '!')) {
+        out.push(Finding::new(
+            Severity::Error,
+            code::INVALID_NAME,
+            Some(name),
+            format!(
+                "the name :{} contains {c:?}, which compound-file names cannot hold: no such \
+                 transform can exist",
+                show_name(name)
+            ),
+        ));
+        return None;
+    }
+    let dir = Path::new("/").join(name);
+    if !cf.exists(&dir) {
+        out.push(Finding::new(
+            Severity::Error,
+            code::MISSING_TRANSFORM,
+            Some(name),
+            format!(
+                "LastSavedBy lists :{} but the patch has no storage of that name; Windows \
+                 Installer cannot apply it",
+                show_name(name)
+            ),
+        ));
+        return None;
+    }
+    if !cf.is_storage(&dir) {
+        out.push(Finding::new(
+            Severity::Error,
+            code::NOT_A_STORAGE,
+            Some(name),
+            format!(
+                "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
+                show_name(name)
+            ),
+        ));
+        return None;
+    }
+    match read_transform(cf, name) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            out.push(Finding::new(
+                Severity::Error,
+                code::UNREADABLE_TRANSFORM,
+                Some(name),
+                format!(
+                    "transform {} cannot be read, so it can never validate: {e}",
+                    show_name(name)
+                ),
+            ));
+            None
+        }
+    }
+}

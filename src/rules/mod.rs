@@ -1,0 +1,8 @@
+//! Windows Installer's rules, independent of any edit: whether a patch
+//! applies to a product ([`applicability`]) and what is wrong with a
+//! patch ([`lint`]).
+
+pub mod applicability;
+pub mod lint;
+#[cfg(test)]
+mod tests;

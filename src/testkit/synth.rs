@@ -1,0 +1,680 @@
+//! Builds synthetic but structurally faithful patches for tests, benchmarks
+//! and the shipped sample.
+//!
+//! A built patch has what a WiX-built `.msp` has, laid out the same way: a
+//! root storage with the patch CLSID, a small patch database
+//! (`MsiPatchMetadata`, `MsiPatchSequence`) written by the `msi` crate, a
+//! `\005SummaryInformation` stream written by [`crate::format::propset`], a cabinet
+//! stream, and per transform pair two substorages `name` and `#name` with
+//! the transform CLSID, each with its own summary information and a few
+//! table streams. Table and cabinet contents are opaque deterministic
+//! bytes: nothing here installs, but everything the retargeting reads is
+//! real.
+//!
+//! The output depends only on the [`PatchSpec`]: all timestamps are fixed,
+//! so two builds of one spec are byte-identical.
+
+use std::fs::OpenOptions;
+use std::io::{self, Read, Seek, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::format::propset::{FMTID_SUMMARY_INFORMATION, PropertySet, PropertyValue, PropsetError};
+use crate::format::summary::pid;
+
+/// The cabinet stream's name before MSI stream-name encoding.
+pub const CABINET_NAME: &str = "PCW_CAB_Sample";
+
+/// `{000C1082-0000-0000-C000-000000000046}`, the CLSID of a transform.
+pub const TRANSFORM_CLSID: uuid::Uuid = crate::format::container::CLSID_TRANSFORM;
+
+/// `{000C1086-0000-0000-C000-000000000046}`, the CLSID of a patch.
+pub const PATCH_CLSID: uuid::Uuid = crate::format::container::CLSID_PATCH;
+
+/// The time stamped on storages and in the summary information:
+/// 2024-01-01T00:00:00Z, fixed so that builds are reproducible.
+pub const BUILD_TIME_UNIX_SECS: u64 = 1_704_067_200;
+
+/// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01.
+const FILETIME_UNIX_OFFSET_SECS: u64 = 11_644_473_600;
+
+const SUMMARY_STREAM: &str = "\u{5}SummaryInformation";
+const SIGNATURE_STREAM: &str = "\u{5}DigitalSignature";
+
+//===========================================================================//
+
+/// One transform pair: the base transform `name` and its patch transform
+/// `#name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairSpec {
+    /// Substorage name of the base transform, e.g. `rtmA.1`; the partner
+    /// is `#` + name.
+    pub name: String,
+    /// Product code the transform applies to, `{GUID}` upper case.
+    pub from_code: String,
+    /// Product version the transform applies to.
+    pub from_version: String,
+    /// Product code after the transform.
+    pub to_code: String,
+    /// Product version after the transform.
+    pub to_version: String,
+    /// Upgrade code, third part of RevisionNumber.
+    pub upgrade_code: String,
+    /// Validation (high word) and error-suppression (low word) flags.
+    pub char_count: u32,
+    /// Transform Template and LastSavedBy, `platform;language`.
+    pub language: String,
+}
+
+impl PairSpec {
+    /// The partner (patch transform) substorage name, `#` + name.
+    pub fn partner_name(&self) -> String {
+        format!("#{}", self.name)
+    }
+
+    /// RevisionNumber of the base transform:
+    /// `{from}fromver;{to}tover;{upgrade}`.
+    pub fn revision_number(&self) -> String {
+        format!(
+            "{}{};{}{};{}",
+            self.from_code, self.from_version, self.to_code, self.to_version, self.upgrade_code
+        )
+    }
+
+    /// RevisionNumber of the partner, which starts from the upgraded
+    /// product: `{to}tover;{to}tover;{upgrade}`.
+    pub fn partner_revision_number(&self) -> String {
+        format!(
+            "{}{};{}{};{}",
+            self.to_code, self.to_version, self.to_code, self.to_version, self.upgrade_code
+        )
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchSpec {
+    /// Patch code, the summary RevisionNumber.
+    pub patch_code: String,
+    /// Title, Subject and the DisplayName metadata.
+    pub display_name: String,
+    /// Author and the ManufacturerName metadata.
+    pub manufacturer: String,
+    /// PatchFamily of the `MsiPatchSequence` rows.
+    pub family: String,
+    /// Product codes of the summary Template, in order.
+    pub targets: Vec<String>,
+    /// Transform pairs, in LastSavedBy order.
+    pub pairs: Vec<PairSpec>,
+    /// Length of the cabinet stream in bytes.
+    pub cabinet_len: u64,
+    /// Whether to add a `\005DigitalSignature` stream.
+    pub signed: bool,
+    /// LastSavedBy written as is instead of the one derived from `pairs`,
+    /// to build malformed patches.
+    pub extra_last_saved_by: Option<String>,
+}
+
+const PRODUCT_A: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
+const PRODUCT_B: &str = "{A93C47E2-1B5D-4F60-8E72-C4D5E6F7A822}";
+const UPGRADE_A: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
+const UPGRADE_B: &str = "{D7F1A3B4-2C8E-49D5-A6B0-E1F2A3B4C544}";
+const WIX_PATCH_VALIDATION: u32 = 0x0922_001F;
+
+fn pair(name: &str, code: &str, from: &str, to: &str, upgrade: &str) -> PairSpec {
+    PairSpec {
+        name: name.into(),
+        from_code: code.into(),
+        from_version: from.into(),
+        to_code: code.into(),
+        to_version: to.into(),
+        upgrade_code: upgrade.into(),
+        char_count: WIX_PATCH_VALIDATION,
+        language: "Intel;1033".into(),
+    }
+}
+
+impl PatchSpec {
+    /// A small update of one product, 1.0.0.0 to 1.0.1.0: one target, one
+    /// pair `rtmA.1`, CharCount 0x0922001F, a 64 KiB cabinet. This is the
+    /// spec of the shipped `testdata/sample.msp`.
+    pub fn single_product() -> PatchSpec {
+        PatchSpec {
+            patch_code: "{3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A01}".into(),
+            display_name: "Sample Product A patch 1.0.1.0".into(),
+            manufacturer: "Sample Company".into(),
+            family: "SampleFamily".into(),
+            targets: vec![PRODUCT_A.into()],
+            pairs: vec![pair("rtmA.1", PRODUCT_A, "1.0.0.0", "1.0.1.0", UPGRADE_A)],
+            cabinet_len: 64 * 1024,
+            signed: false,
+            extra_last_saved_by: None,
+        }
+    }
+
+    /// One patch for two products: two targets, pairs `rtmA.1` and
+    /// `rtmB.1`.
+    pub fn two_products() -> PatchSpec {
+        PatchSpec {
+            patch_code: "{3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A02}".into(),
+            display_name: "Sample Products A and B patch 1.0.1.0".into(),
+            targets: vec![PRODUCT_A.into(), PRODUCT_B.into()],
+            pairs: vec![
+                pair("rtmA.1", PRODUCT_A, "1.0.0.0", "1.0.1.0", UPGRADE_A),
+                pair("rtmB.1", PRODUCT_B, "1.0.0.0", "1.0.1.0", UPGRADE_B),
+            ],
+            ..PatchSpec::single_product()
+        }
+    }
+
+    /// One product serviced from two baselines (RTM 1.0.0.0 and LDR
+    /// 1.0.1.0) to 1.0.2.0: one target, pairs `rtm.1` and `ldr.1`.
+    pub fn two_baselines() -> PatchSpec {
+        PatchSpec {
+            patch_code: "{3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A03}".into(),
+            display_name: "Sample Product A patch 1.0.2.0".into(),
+            pairs: vec![
+                pair("rtm.1", PRODUCT_A, "1.0.0.0", "1.0.2.0", UPGRADE_A),
+                pair("ldr.1", PRODUCT_A, "1.0.1.0", "1.0.2.0", UPGRADE_A),
+            ],
+            ..PatchSpec::single_product()
+        }
+    }
+
+    /// The summary Template: the targets joined by `;`.
+    pub fn template(&self) -> String {
+        self.targets.join(";")
+    }
+
+    /// The summary LastSavedBy: the override, or `:name;:#name` for each
+    /// pair.
+    pub fn last_saved_by(&self) -> String {
+        match &self.extra_last_saved_by {
+            Some(raw) => raw.clone(),
+            None => self
+                .pairs
+                .iter()
+                .map(|p| format!(":{};:{}", p.name, p.partner_name()))
+                .collect::<Vec<_>>()
+                .join(";"),
+        }
+    }
+}
+
+//===========================================================================//
+
+/// Writes the patch for `spec` into `out`, which must be empty, and
+/// returns it.
+pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Result<W> {
+    let out = write_database(spec, out)?;
+    let mut comp = cfb::CompoundFile::open(out)?;
+    comp.set_storage_clsid("/", PATCH_CLSID)?;
+    write_stream(&mut comp, SUMMARY_STREAM, &patch_summary(spec)?)?;
+    write_cabinet(&mut comp, spec.cabinet_len)?;
+    for pair in &spec.pairs {
+        let partner = pair.partner_name();
+        write_transform(&mut comp, &pair.name, pair, &pair.revision_number())?;
+        write_transform(&mut comp, &partner, pair, &pair.partner_revision_number())?;
+    }
+    if spec.signed {
+        write_stream(&mut comp, SIGNATURE_STREAM, &noise(b"signature", 1536))?;
+    }
+    comp.set_modified_time("/", build_time())?;
+    comp.flush()?;
+    Ok(comp.into_inner())
+}
+
+/// Writes the patch for `spec` to a new file at `path` (replacing any),
+/// streaming the cabinet so that large patches need little memory.
+pub fn write_patch_file(spec: &PatchSpec, path: &Path) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    write_patch(spec, file)?.sync_all()
+}
+
+const BUILD_FILETIME: u64 = (BUILD_TIME_UNIX_SECS + FILETIME_UNIX_OFFSET_SECS) * 10_000_000;
+
+/// An installer database (`.msi`) whose only table is a Property table
+/// holding `props`: enough of a product for the facts `check` and
+/// `--instances-from` read from a package.
+pub fn product_database(props: &[(&str, &str)]) -> io::Result<Vec<u8>> {
+    let mut package =
+        msi::Package::create(msi::PackageType::Installer, io::Cursor::new(Vec::new()))?;
+    package.create_table(
+        "Property",
+        vec![
+            msi::Column::build("Property").primary_key().id_string(72),
+            msi::Column::build("Value").text_string(0),
+        ],
+    )?;
+    package.insert_rows(
+        msi::Insert::into("Property").rows(
+            props
+                .iter()
+                .map(|(k, v)| vec![msi::Value::from(*k), msi::Value::from(*v)])
+                .collect(),
+        ),
+    )?;
+    Ok(package.into_inner()?.into_inner())
+}
+
+fn build_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(BUILD_TIME_UNIX_SECS))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn invalid(e: PropsetError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+/// The patch database, laid out as WiX's pyro writes it, with msi's
+/// summary information (replaced afterwards).
+fn write_database<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Result<W> {
+    use msi::{Category, Column, Insert, Value};
+    let mut package = msi::Package::create(msi::PackageType::Patch, out)?;
+    package.create_table(
+        "MsiPatchMetadata",
+        vec![
+            Column::build("Company")
+                .primary_key()
+                .nullable()
+                .category(Category::Identifier)
+                .string(72),
+            Column::build("Property")
+                .primary_key()
+                .category(Category::Identifier)
+                .string(72),
+            Column::build("Value").category(Category::Text).string(0),
+        ],
+    )?;
+    let metadata = [
+        ("AllowRemoval", "1"),
+        ("Classification", "Update"),
+        ("CreationTimeUTC", "1/1/2024 00:00"),
+        ("Description", spec.display_name.as_str()),
+        ("DisplayName", spec.display_name.as_str()),
+        ("ManufacturerName", spec.manufacturer.as_str()),
+    ];
+    package.insert_rows(
+        Insert::into("MsiPatchMetadata").rows(
+            metadata
+                .iter()
+                .map(|(property, value)| {
+                    vec![Value::Null, Value::from(*property), Value::from(*value)]
+                })
+                .collect(),
+        ),
+    )?;
+    package.create_table(
+        "MsiPatchSequence",
+        vec![
+            Column::build("PatchFamily")
+                .primary_key()
+                .category(Category::Identifier)
+                .string(72),
+            Column::build("ProductCode")
+                .primary_key()
+                .nullable()
+                .category(Category::Guid)
+                .string(38),
+            Column::build("Sequence")
+                .category(Category::Version)
+                .string(72),
+            Column::build("Attributes").nullable().int32(),
+        ],
+    )?;
+    let version = spec
+        .pairs
+        .first()
+        .map_or("1.0.0.0", |p| p.to_version.as_str());
+    package.insert_rows(
+        Insert::into("MsiPatchSequence").rows(
+            spec.targets
+                .iter()
+                .map(|target| {
+                    vec![
+                        Value::from(spec.family.as_str()),
+                        Value::from(target.as_str()),
+                        Value::from(version),
+                        Value::Null,
+                    ]
+                })
+                .collect(),
+        ),
+    )?;
+    package.into_inner()
+}
+
+/// The patch summary information, in the property order WiX writes.
+fn patch_summary(spec: &PatchSpec) -> io::Result<Vec<u8>> {
+    let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
+    (|| -> Result<(), PropsetError> {
+        set.set(pid::CODEPAGE, PropertyValue::I2(1252))?;
+        set.set_string(pid::TITLE, &spec.display_name)?;
+        set.set_string(pid::SUBJECT, &spec.display_name)?;
+        set.set_string(pid::AUTHOR, &spec.manufacturer)?;
+        set.set_string(pid::KEYWORDS, "Installer,Patching,PCP,Database")?;
+        set.set_string(
+            pid::COMMENTS,
+            &format!(
+                "This patch contains the logic and data required to install {}.",
+                spec.display_name
+            ),
+        )?;
+        set.set_string(pid::TEMPLATE, &spec.template())?;
+        set.set_string(pid::LAST_SAVED_BY, &spec.last_saved_by())?;
+        set.set_string(pid::REVISION_NUMBER, &spec.patch_code)?;
+        set.set(pid::CREATE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
+        set.set(pid::LAST_SAVE_TIME, PropertyValue::FileTime(BUILD_FILETIME))?;
+        set.set(pid::WORD_COUNT, PropertyValue::I4(5))?;
+        set.set(pid::SECURITY, PropertyValue::I4(4))
+    })()
+    .map_err(invalid)?;
+    Ok(set.to_bytes())
+}
+
+/// A transform's summary information. The property order is the one the
+/// WiX-built transforms of the corpus have: Security before Template,
+/// which keeps the table unsorted as in the field.
+fn transform_summary(pair: &PairSpec, revision: &str) -> io::Result<Vec<u8>> {
+    let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
+    let char_count = i32::from_le_bytes(pair.char_count.to_le_bytes());
+    (|| -> Result<(), PropsetError> {
+        set.set(pid::CODEPAGE, PropertyValue::I2(1252))?;
+        set.set_string(pid::TITLE, "Transform")?;
+        set.set(pid::SECURITY, PropertyValue::I4(4))?;
+        set.set_string(pid::TEMPLATE, &pair.language)?;
+        set.set_string(pid::LAST_SAVED_BY, &pair.language)?;
+        set.set_string(pid::REVISION_NUMBER, revision)?;
+        set.set(pid::PAGE_COUNT, PropertyValue::I4(200))?;
+        set.set(pid::CHAR_COUNT, PropertyValue::I4(char_count))
+    })()
+    .map_err(invalid)?;
+    Ok(set.to_bytes())
+}
+
+fn write_transform<F: Read + Write + Seek>(
+    comp: &mut cfb::CompoundFile<F>,
+    storage: &str,
+    pair: &PairSpec,
+    revision: &str,
+) -> io::Result<()> {
+    let root = Path::new("/").join(storage);
+    comp.create_storage(&root)?;
+    comp.set_storage_clsid(&root, TRANSFORM_CLSID)?;
+    // cfb stamps new storages with the current time.
+    comp.set_created_time(&root, build_time())?;
+    comp.set_modified_time(&root, build_time())?;
+    write_stream(
+        comp,
+        root.join(SUMMARY_STREAM),
+        &transform_summary(pair, revision)?,
+    )?;
+    for (table, len) in [("_StringPool", 96), ("_StringData", 448), ("Property", 180)] {
+        let seed = format!("{storage}/{table}");
+        write_stream(
+            comp,
+            root.join(crate::format::streamname::encode(table, true)),
+            &noise(seed.as_bytes(), len),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_stream<F: Read + Write + Seek>(
+    comp: &mut cfb::CompoundFile<F>,
+    path: impl AsRef<Path>,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let mut stream = comp.create_stream(path)?;
+    stream.write_all(bytes)?;
+    stream.flush()
+}
+
+/// Streams `len` deterministic bytes, one chunk at a time, so a gigabyte
+/// cabinet never sits in memory.
+fn write_cabinet<F: Read + Write + Seek>(
+    comp: &mut cfb::CompoundFile<F>,
+    len: u64,
+) -> io::Result<()> {
+    let mut stream = comp.create_stream(
+        Path::new("/").join(crate::format::streamname::encode(CABINET_NAME, false)),
+    )?;
+    let mut noise = Noise::new(b"cabinet");
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left).map_or(chunk.len(), |left| left.min(chunk.len()));
+        let part = chunk.get_mut(..n).unwrap_or_default();
+        noise.fill(part);
+        stream.write_all(part)?;
+        left = left.saturating_sub(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+    stream.flush()
+}
+
+/// `len` deterministic bytes derived from `seed`.
+fn noise(seed: &[u8], len: usize) -> Vec<u8> {
+    let mut out = vec![0; len];
+    Noise::new(seed).fill(&mut out);
+    out
+}
+
+/// A xorshift64* generator: fast, deterministic, and seeded by name so that
+/// different streams get different bytes.
+struct Noise(u64);
+
+impl Noise {
+    fn new(seed: &[u8]) -> Noise {
+        // FNV-1a of the seed; never zero, which xorshift cannot leave.
+        let hash = seed.iter().fold(0xCBF2_9CE4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+        });
+        Noise(hash | 1)
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let word = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+            for (byte, value) in chunk.iter_mut().zip(word) {
+                *byte = value;
+            }
+        }
+    }
+}
+
+//===========================================================================//
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn build(spec: &PatchSpec) -> Vec<u8> {
+        write_patch(spec, Cursor::new(Vec::new()))
+            .unwrap()
+            .into_inner()
+    }
+
+    fn open(bytes: &[u8]) -> cfb::CompoundFile<Cursor<&[u8]>> {
+        cfb::CompoundFile::open(Cursor::new(bytes)).unwrap()
+    }
+
+    fn read(comp: &mut cfb::CompoundFile<Cursor<&[u8]>>, path: impl AsRef<Path>) -> Vec<u8> {
+        let mut out = Vec::new();
+        comp.open_stream(path)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    fn summary(comp: &mut cfb::CompoundFile<Cursor<&[u8]>>, storage: &str) -> PropertySet {
+        let bytes = read(comp, Path::new("/").join(storage).join(SUMMARY_STREAM));
+        let set = PropertySet::parse(&bytes).unwrap();
+        assert_eq!(set.to_bytes(), bytes);
+        set
+    }
+
+    fn text(set: &PropertySet, pid: u32) -> String {
+        set.get_string(pid).unwrap().unwrap()
+    }
+
+    #[test]
+    fn msi_opens_it_as_a_patch_with_its_tables_and_cabinet() {
+        let bytes = build(&PatchSpec::single_product());
+        let mut package = msi::Package::open(Cursor::new(bytes.as_slice())).unwrap();
+        assert_eq!(package.package_type(), msi::PackageType::Patch);
+        assert!(package.has_table("MsiPatchMetadata"));
+        assert!(package.has_table("MsiPatchSequence"));
+        assert!(!package.has_digital_signature());
+        let rows = package
+            .select_rows(msi::Select::table("MsiPatchSequence"))
+            .unwrap()
+            .count();
+        assert_eq!(rows, 1);
+        // msi encodes the name itself: this checks our local encoder.
+        let mut cabinet = Vec::new();
+        package
+            .read_stream(CABINET_NAME)
+            .unwrap()
+            .read_to_end(&mut cabinet)
+            .unwrap();
+        assert_eq!(cabinet.len(), 64 * 1024);
+    }
+
+    #[test]
+    fn table_stream_names_match_msi_encoding() {
+        let bytes = build(&PatchSpec::single_product());
+        let comp = open(&bytes);
+        for table in ["_StringPool", "_StringData", "_Tables", "MsiPatchSequence"] {
+            let name = Path::new("/").join(crate::format::streamname::encode(table, true));
+            assert!(comp.is_stream(&name), "{table}");
+        }
+    }
+
+    #[test]
+    fn patch_summary_is_what_wix_writes() {
+        let spec = PatchSpec::two_products();
+        let bytes = build(&spec);
+        let mut comp = open(&bytes);
+        assert_eq!(*comp.root_entry().clsid(), PATCH_CLSID);
+        let set = summary(&mut comp, "");
+        assert_eq!(set.code_page(), Some(1252));
+        assert_eq!(
+            set.property_ids(),
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 19]
+        );
+        assert_eq!(text(&set, 7), format!("{PRODUCT_A};{PRODUCT_B}"));
+        assert_eq!(text(&set, 8), ":rtmA.1;:#rtmA.1;:rtmB.1;:#rtmB.1");
+        assert_eq!(text(&set, 9), spec.patch_code);
+        assert_eq!(
+            set.get(12),
+            Some(&PropertyValue::FileTime(133_485_408_000_000_000))
+        );
+        assert_eq!(set.get(15), Some(&PropertyValue::I4(5)));
+        assert_eq!(set.get(19), Some(&PropertyValue::I4(4)));
+    }
+
+    #[test]
+    fn every_pair_has_two_transform_storages() {
+        let spec = PatchSpec::two_baselines();
+        let bytes = build(&spec);
+        let mut comp = open(&bytes);
+        for pair in &spec.pairs {
+            for (storage, revision) in [
+                (pair.name.clone(), pair.revision_number()),
+                (pair.partner_name(), pair.partner_revision_number()),
+            ] {
+                let entry = comp.entry(Path::new("/").join(&storage)).unwrap();
+                assert!(entry.is_storage(), "{storage}");
+                assert_eq!(*entry.clsid(), TRANSFORM_CLSID);
+                assert_eq!(entry.created(), build_time());
+                assert_eq!(entry.modified(), build_time());
+                let set = summary(&mut comp, &storage);
+                assert_eq!(set.property_ids(), [1, 2, 19, 7, 8, 9, 14, 16]);
+                assert_eq!(text(&set, 2), "Transform");
+                assert_eq!(text(&set, 7), "Intel;1033");
+                assert_eq!(text(&set, 9), revision);
+                assert_eq!(set.get(16), Some(&PropertyValue::I4(0x0922_001F)));
+                let streams = comp
+                    .read_storage(Path::new("/").join(&storage))
+                    .unwrap()
+                    .count();
+                assert_eq!(streams, 4);
+            }
+        }
+        assert_eq!(
+            spec.pairs[1].revision_number(),
+            format!("{PRODUCT_A}1.0.1.0;{PRODUCT_A}1.0.2.0;{UPGRADE_A}")
+        );
+    }
+
+    #[test]
+    fn overrides_and_signature() {
+        let spec = PatchSpec {
+            extra_last_saved_by: Some("rtmA.1;:missing".into()),
+            signed: true,
+            ..PatchSpec::single_product()
+        };
+        let bytes = build(&spec);
+        let mut comp = open(&bytes);
+        assert_eq!(text(&summary(&mut comp, ""), 8), "rtmA.1;:missing");
+        assert_eq!(
+            read(&mut comp, Path::new("/").join(SIGNATURE_STREAM)).len(),
+            1536
+        );
+        let package = msi::Package::open(Cursor::new(bytes.as_slice())).unwrap();
+        assert!(package.has_digital_signature());
+    }
+
+    #[test]
+    fn builds_are_byte_identical() {
+        for spec in [
+            PatchSpec::single_product(),
+            PatchSpec::two_products(),
+            PatchSpec::two_baselines(),
+        ] {
+            assert!(build(&spec) == build(&spec), "{}", spec.display_name);
+        }
+    }
+
+    #[test]
+    fn committed_sample_matches_a_fresh_build() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.msp");
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            build(&PatchSpec::single_product()) == committed,
+            "testdata/sample.msp is stale: run `cargo run --example make_sample`"
+        );
+    }
+
+    #[test]
+    fn a_large_cabinet_is_streamed_whole() {
+        let len = 3 * 1024 * 1024 + 5;
+        let spec = PatchSpec {
+            cabinet_len: len,
+            ..PatchSpec::single_product()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.msp");
+        write_patch_file(&spec, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let mut comp = open(&bytes);
+        let cabinet = read(
+            &mut comp,
+            Path::new("/").join(crate::format::streamname::encode(CABINET_NAME, false)),
+        );
+        assert_eq!(cabinet.len() as u64, len);
+        let expected = noise(b"cabinet", cabinet.len());
+        assert!(cabinet == expected);
+    }
+}
