@@ -16,7 +16,7 @@ use msp_retarget::format::guid::Guid;
 use msp_retarget::product::facts::ProductFacts;
 use msp_retarget::product::instances;
 use msp_retarget::report::{self, ErrorReport};
-use msp_retarget::store::journal::{EditLock, Recovery};
+use msp_retarget::store::journal::{EditLock, Recovery, check_readable};
 use msp_retarget::{Error, Result};
 
 use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
@@ -89,6 +89,7 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         .map(|s| InstanceRequest::parse(s))
         .collect::<Result<Vec<_>>>()?;
     for path in &a.instances_from {
+        check_readable(path)?;
         let source = instances::from_product(path)?;
         for skipped in &source.skipped {
             tracing::info!(id = %skipped.id, reason = %skipped.reason, "not an instance");
@@ -226,6 +227,7 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         products.push(ProductFacts::parse_spec(spec)?);
     }
     for path in &a.instances_from {
+        check_readable(path)?;
         products.extend(ProductFacts::instances_of(path)?);
     }
     let r = check::check_file(&a.patch, &products)?;

@@ -383,7 +383,7 @@ pub fn transform(data: &[u8]) {
         // As the tool does: the checks that keep the msi crate's
         // allocations bounded first, then the crate with its panics
         // contained (it unwraps values of malformed tables).
-        let schema = msp_retarget::format::container::check_before_msi(&path)
+        let schema = msp_retarget::format::msi::check_before_msi(&path)
             .ok()
             .and_then(|()| {
                 msp_retarget::error::contain_panics(|| {

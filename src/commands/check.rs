@@ -120,6 +120,7 @@ pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
 /// product and lints it. Errors only when the file is not a readable
 /// patch at all.
 pub fn check_file(patch: &Path, products: &[ProductFacts]) -> Result<CheckReport> {
+    crate::store::journal::check_readable(patch)?;
     let view = read_lenient(patch)?;
     Ok(report(&view, products))
 }

@@ -242,7 +242,7 @@ fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<Ta
 }
 
 fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
-    if let Err(e) = container::check_before_msi(path) {
+    if let Err(e) = crate::format::msi::check_before_msi(path) {
         problems.push(format!("the patch database could not be read: {e}"));
         return Vec::new();
     }
@@ -278,6 +278,7 @@ fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec
 
 /// Inspects any Windows Installer file.
 pub fn inspect(path: &Path) -> Result<InspectReport> {
+    crate::store::journal::check_readable(path)?;
     let mut cf = container::open(path)?;
     let kind = container::kind_of(&cf);
     let mut problems = Vec::new();

@@ -81,6 +81,7 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     }
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;
+    crate::store::journal::check_readable(&req.input)?;
     let patch = Patch::open(&req.input)?;
     let plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
     let mut report = RetargetReport {

@@ -145,6 +145,7 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
     }
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;
+    crate::store::journal::check_readable(&req.input)?;
     let patch = Patch::open(&req.input)?;
     if !patch.signatures.is_empty() {
         return Err(Error::refused(

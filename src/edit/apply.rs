@@ -11,10 +11,10 @@ use std::path::Path;
 
 use cfb::CompoundFile;
 
-use crate::edit::names;
 use crate::edit::plan::{CopyPlan, Plan};
 use crate::error::{Context, Error, Result};
 use crate::format::container::{self, stream_part};
+use crate::format::names;
 use crate::format::summary::{SUMMARY_STREAM, pid, property_part};
 use crate::patch::{Patch, read_summary};
 

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
 use crate::patch::{Pair, Patch, Transform};
+use crate::product::instances::{Instance, InstanceSource};
 
 /// One instance to retarget to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -456,6 +457,38 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         removed_streams,
         removed_storages: Vec::new(),
     })
+}
+
+// The requests for instances a product defines are built here, not in
+// `product`: reading a product knows nothing of edits.
+impl Instance {
+    /// The retarget request for this instance. `default_base` is the
+    /// product the instance came from when the instance itself does not
+    /// say (instances of a product's own transforms); `base_upgrade_code`
+    /// keeps an UpgradeCode equal to the base's from counting as the
+    /// instance's own.
+    pub fn request(
+        &self,
+        default_base: Option<Guid>,
+        base_upgrade_code: Option<Guid>,
+    ) -> InstanceRequest {
+        InstanceRequest {
+            base: self.base.or(default_base),
+            instance: self.product_code,
+            id: self.id.clone(),
+            upgrade_code: self.upgrade_code.filter(|u| Some(*u) != base_upgrade_code),
+        }
+    }
+}
+
+impl InstanceSource {
+    /// Retarget requests for every instance found.
+    pub fn requests(&self) -> Vec<InstanceRequest> {
+        self.instances
+            .iter()
+            .map(|i| i.request(Some(self.base), self.base_upgrade_code))
+            .collect()
+    }
 }
 
 #[cfg(test)]

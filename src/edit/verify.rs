@@ -284,7 +284,7 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
             let got = container::read_stream_bounded(
                 &mut out.cf,
                 &e.path,
-                crate::patch::MAX_SUMMARY_LEN,
+                crate::format::summary::MAX_SUMMARY_LEN,
             )?;
             if got != want {
                 return Err(fail(
@@ -349,7 +349,7 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
                 let got = container::read_stream_bounded(
                     &mut out.cf,
                     &target,
-                    crate::patch::MAX_SUMMARY_LEN,
+                    crate::format::summary::MAX_SUMMARY_LEN,
                 )?;
                 if got != want {
                     return Err(fail(format!(

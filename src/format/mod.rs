@@ -6,6 +6,8 @@
 pub mod container;
 pub mod guid;
 pub mod layout;
+pub mod msi;
+pub mod names;
 pub mod propset;
 pub mod streamname;
 pub mod summary;

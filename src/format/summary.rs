@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 use crate::format::guid::{BRACED_LEN, Guid, leading_guids};
 use crate::format::propset::{PropertySet, PropertyValue};
 
+/// Summary streams larger than this are refused before they are read:
+/// even a thousand instances add well under a megabyte to them.
+pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
+
 /// Name of the summary-information stream (raw, not MSI-encoded).
 pub const SUMMARY_STREAM: &str = "\u{5}SummaryInformation";
 
@@ -413,7 +417,7 @@ pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
     let mut pairs: Vec<PairNames> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for entry in split_list(text) {
-        if !seen.insert(crate::edit::names::name_key(entry)) {
+        if !seen.insert(crate::format::names::name_key(entry)) {
             return Err(Error::format(format!(
                 "LastSavedBy lists {entry} more than once"
             )));

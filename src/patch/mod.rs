@@ -20,13 +20,9 @@ use crate::format::container::{self, FileKind, show_name, storage_part};
 use crate::format::guid::Guid;
 use crate::format::propset::PropertySet;
 use crate::format::summary::{
-    self, CharCount, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int, get_string,
-    pid, property_part, require_string,
+    self, CharCount, MAX_SUMMARY_LEN, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision,
+    get_int, get_string, pid, property_part, require_string,
 };
-
-/// Summary streams larger than this are refused before they are read:
-/// even a thousand instances add well under a megabyte to them.
-pub const MAX_SUMMARY_LEN: u64 = 4 * 1024 * 1024;
 
 /// Patches listing more transform pairs than this in LastSavedBy are
 /// refused before any transform is read: planning compares pairs with
@@ -270,13 +266,13 @@ pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> R
     // storage, the root): a transform is a storage at the root.
     let not_a_name = matches!(name, "" | "." | "..")
         || name.contains(['/', '\\', ':', '!'])
-        || name.encode_utf16().count() > crate::edit::names::MAX_NAME_UNITS;
+        || name.encode_utf16().count() > crate::format::names::MAX_NAME_UNITS;
     if not_a_name {
         return Err(Error::format(format!(
             "LastSavedBy lists :{} but that is not the name of a storage at the root of \
              the file (1 to {} UTF-16 units, none of / \\ : !)",
             show_name(name),
-            crate::edit::names::MAX_NAME_UNITS
+            crate::format::names::MAX_NAME_UNITS
         )));
     }
     let dir = Path::new("/").join(name);

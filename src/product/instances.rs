@@ -113,7 +113,7 @@ fn read_base(path: &Path) -> Result<Base> {
 }
 
 fn read_base_of(path: &Path) -> Result<Base> {
-    container::check_before_msi(path)?;
+    crate::format::msi::check_before_msi(path)?;
     let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
     let mut package =
         msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;
@@ -375,36 +375,6 @@ fn parse_line(line: &str) -> Result<Option<Instance>> {
         product_name: None,
         base,
     }))
-}
-
-impl Instance {
-    /// The retarget request for this instance. `default_base` is the
-    /// product the instance came from when the instance itself does not
-    /// say (instances of a product's own transforms); `base_upgrade_code`
-    /// keeps an UpgradeCode equal to the base's from counting as the
-    /// instance's own.
-    pub fn request(
-        &self,
-        default_base: Option<Guid>,
-        base_upgrade_code: Option<Guid>,
-    ) -> crate::edit::plan::InstanceRequest {
-        crate::edit::plan::InstanceRequest {
-            base: self.base.or(default_base),
-            instance: self.product_code,
-            id: self.id.clone(),
-            upgrade_code: self.upgrade_code.filter(|u| Some(*u) != base_upgrade_code),
-        }
-    }
-}
-
-impl InstanceSource {
-    /// Retarget requests for every instance found.
-    pub fn requests(&self) -> Vec<crate::edit::plan::InstanceRequest> {
-        self.instances
-            .iter()
-            .map(|i| i.request(Some(self.base), self.base_upgrade_code))
-            .collect()
-    }
 }
 
 #[cfg(test)]

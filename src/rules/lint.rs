@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Context, Error, Result};
 use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
 use crate::format::guid::Guid;
+use crate::format::names::MAX_NAME_UNITS;
 use crate::format::summary::{self, PairNames, PatchCodes, Validation, pid};
 use crate::patch::{Pair, Patch, read_summary, read_transform};
 use crate::product::facts::ProductFacts;
@@ -299,14 +300,14 @@ pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
                 ));
             }
             let units = name.encode_utf16().count();
-            if units > 31 {
+            if units > MAX_NAME_UNITS {
                 out.push(Finding::new(
                     Severity::Error,
                     code::NAME_TOO_LONG,
                     Some(name),
                     format!(
-                        "the name :{} has {units} UTF-16 units; storage names have at most 31, \
-                         so no such transform can exist",
+                        "the name :{} has {units} UTF-16 units; storage names have at most \
+                         {MAX_NAME_UNITS}, so no such transform can exist",
                         show_name(name)
                     ),
                 ));
@@ -697,7 +698,7 @@ fn read_one(
     name: &str,
     out: &mut Vec<Finding>,
 ) -> Option<crate::patch::Transform> {
-    if name.encode_utf16().count() > 31 {
+    if name.encode_utf16().count() > MAX_NAME_UNITS {
         return None; // reported by the list scan
     }
     if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '!')) {

@@ -437,8 +437,14 @@ fn open_journal(target: &Path) -> Result<Option<(PathBuf, File)>> {
 
 /// Refuses to read `path` while a complete journal lies beside it: the
 /// patch may be half-written (see the module documentation). An incomplete
-/// journal is only mentioned: the patch was not touched.
+/// journal is only mentioned: the patch was not touched. Readers do not
+/// call this (reading knows no journal): every command calls it on each
+/// file it is about to read. A path that is missing or a folder is left to
+/// the reader, whose error names that first.
 pub fn check_readable(path: &Path) -> Result<()> {
+    if !std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) {
+        return Ok(());
+    }
     let target = crate::store::commit::resolve_dest(path);
     let Some((jp, f)) = open_journal(&target)? else {
         return Ok(());

@@ -38,6 +38,7 @@ impl InstanceSources for BuiltinSources {
     }
 
     fn product(&self, path: &Path) -> Result<Vec<InstanceRequest>> {
+        crate::store::journal::check_readable(path)?;
         let source = crate::product::instances::from_product(path)?;
         if source.instances.is_empty() {
             return Err(

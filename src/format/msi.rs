@@ -1,0 +1,106 @@
+//! The guarded entry into the `msi` crate. That crate trusts what a file
+//! declares (stream lengths, string lengths, row counts) and can panic or
+//! allocate without bound on a hostile file, so every database, transform
+//! or patch table read through it is first checked here with bounded reads.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::format::container;
+use crate::format::propset::PropertySet;
+use crate::format::streamname;
+use crate::format::summary::{MAX_SUMMARY_LEN, SUMMARY_STREAM};
+use crate::format::transform::MAX_POOL_LEN;
+
+/// Checks what the `msi` crate trusts when it opens the database in
+/// `path`, so that a hostile file cannot make it allocate without bound:
+/// every stream's declared length must fit in the file (the crate sizes
+/// its row tables by it), the summary information must pass this crate's
+/// property-set parser (which checks every string length against the
+/// bytes present; the crate reserves a declared length before reading),
+/// and the string lengths declared by `_StringPool` must fit in
+/// `_StringData` (the crate allocates each, up to 4 GiB, before reading).
+pub fn check_before_msi(path: &Path) -> Result<()> {
+    // `open` refuses streams longer than the file.
+    let mut cf = container::open(path)?;
+    let summary = Path::new("/").join(SUMMARY_STREAM);
+    if cf.is_stream(&summary) {
+        let bytes = container::read_stream_bounded(&mut cf, &summary, MAX_SUMMARY_LEN)?;
+        PropertySet::parse(&bytes)
+            .map_err(|e| Error::from(e).at(container::stream_part(&summary)))?;
+        check_strings_as_msi_reads_them(&bytes)
+            .map_err(|e| e.at(container::stream_part(&summary)))?;
+    }
+    let pool = Path::new("/").join(streamname::encode("_StringPool", true));
+    let data = Path::new("/").join(streamname::encode("_StringData", true));
+    if !cf.is_stream(&pool) || !cf.is_stream(&data) {
+        return Ok(()); // the msi crate says what is missing
+    }
+    let data_len = cf
+        .entry(&data)
+        .map_err(|e| Error::io("cannot find", e).at(container::stream_part(&data)))?
+        .len();
+    let entries = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN)?;
+    // Header (code page), then (length, reference count) per string; a
+    // zero length with references is followed by the 32-bit length.
+    let mut rest = entries.get(4..).unwrap_or_default();
+    let mut declared = 0u64;
+    while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
+        rest = tail;
+        let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
+        if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
+            let Some((long, tail)) = rest.split_first_chunk::<4>() else {
+                break;
+            };
+            rest = tail;
+            len = u64::from(u32::from_le_bytes(*long));
+        }
+        declared = declared.saturating_add(len);
+        if declared > data_len {
+            return Err(Error::format(format!(
+                "the strings it declares need more than the {data_len} bytes of _StringData"
+            ))
+            .at(container::stream_part(&pool)));
+        }
+    }
+    Ok(())
+}
+
+/// The `msi` crate reads every property of the first section as a typed
+/// value, the dictionary (property 0) included, and reserves a string's
+/// declared length before reading it. This crate's parser treats property
+/// 0 as a dictionary, so it can accept a summary in which property 0 is
+/// "a string of 1.29 GB" (a fuzz find). Every entry is checked here the
+/// way the `msi` crate will read it: a string (type 30) must fit in the
+/// stream.
+fn check_strings_as_msi_reads_them(b: &[u8]) -> Result<()> {
+    let u32_at = |at: usize| -> Option<u32> {
+        b.get(at..at.checked_add(4)?)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    // Header: 28 bytes, then (FMTID, offset) pairs; the first section's
+    // offset is at 44. The parser already checked what it relies on.
+    let Some(section) = u32_at(44).map(|o| o as usize) else {
+        return Ok(());
+    };
+    let count = u32_at(section.saturating_add(4)).unwrap_or(0);
+    for k in 0..count as usize {
+        let entry = section
+            .saturating_add(8)
+            .saturating_add(k.saturating_mul(8));
+        let (Some(pid), Some(offset)) = (u32_at(entry), u32_at(entry.saturating_add(4))) else {
+            break;
+        };
+        let at = section.saturating_add(offset as usize);
+        if u32_at(at) == Some(30) {
+            let declared = u64::from(u32_at(at.saturating_add(4)).unwrap_or(0));
+            let room = b.len().saturating_sub(at.saturating_add(8)) as u64;
+            if declared > room {
+                return Err(Error::format(format!(
+                    "property {pid} declares a {declared}-byte string; only {room} bytes follow"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
