@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::commands::retarget::{RetargetRequest, retarget};
 use msp_retarget::commands::untarget::{UntargetRequest, untarget};
 use msp_retarget::commands::{check, inspect};
+use msp_retarget::edit::engine::Destination;
 use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::format::guid::Guid;
 use msp_retarget::product::facts::ProductFacts;

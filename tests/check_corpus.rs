@@ -232,7 +232,8 @@ fn the_command_line_agrees() {
 #[test]
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn retargeted_corpus_patches_apply_to_their_instances() {
-    use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+    use msp_retarget::commands::retarget::{RetargetRequest, retarget};
+    use msp_retarget::edit::engine::Destination;
     use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
     let instance = Guid::parse_braced("{1F9B1809-273F-4036-AB02-26D19171D5AE}").unwrap();
     let dir = tempfile::tempdir().unwrap();

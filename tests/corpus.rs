@@ -187,7 +187,8 @@ fn editing_one_string_keeps_every_other_property() {
 mod retargeting {
     use super::*;
     use msp_retarget::ErrorKind;
-    use msp_retarget::commands::retarget::{Destination, Outcome, RetargetRequest, retarget};
+    use msp_retarget::commands::retarget::{RetargetRequest, retarget};
+    use msp_retarget::edit::engine::{Destination, Outcome};
     use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
     use msp_retarget::format::guid::Guid;
     use msp_retarget::patch::Patch;

@@ -5,7 +5,8 @@
 
 use std::io::Write;
 
-use msp_retarget::commands::retarget::{Destination, Outcome, RetargetReport, retarget};
+use msp_retarget::commands::retarget::{RetargetReport, retarget};
+use msp_retarget::edit::engine::{Destination, Outcome};
 use msp_retarget::edit::plan::{InstanceStatus, PairAction, PlanOptions};
 use msp_retarget::testkit::synth::PatchSpec;
 

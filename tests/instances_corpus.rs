@@ -382,7 +382,7 @@ fn an_instance_with_its_own_upgrade_code_gets_it_in_the_copies() {
     msp_retarget::commands::retarget::retarget(
         &msp_retarget::commands::retarget::RetargetRequest {
             input: patch,
-            destination: msp_retarget::commands::retarget::Destination::Output(out.clone()),
+            destination: msp_retarget::edit::engine::Destination::Output(out.clone()),
             instances: requests,
             options: Default::default(),
         },

@@ -13,7 +13,8 @@ use msp_retarget::format::layout::Layout;
 use msp_retarget::patch::Patch;
 use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::format::propset::{PropertySet, PropertyValue};
-use msp_retarget::commands::retarget::{Destination, RetargetRequest, retarget};
+use msp_retarget::edit::engine::{Destination};
+use msp_retarget::commands::retarget::{RetargetRequest, retarget};
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 use msp_retarget::commands::untarget::{UntargetRequest, untarget};
 

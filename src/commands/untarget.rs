@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::commands::retarget::{Destination, Outcome, destination_path, execute, lock_for_edit};
+use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{Plan, derived_from};
 use crate::edit::verify::Verification;
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@
 //! ([`gate`]).
 
 pub mod apply;
+pub mod engine;
 pub mod gate;
 pub mod names;
 pub mod plan;

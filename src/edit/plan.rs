@@ -575,7 +575,8 @@ mod tests {
 
     #[test]
     fn a_retarget_with_own_upgrade_code_is_idempotent() {
-        use crate::commands::retarget::{Destination, Outcome, RetargetRequest, retarget};
+        use crate::commands::retarget::{RetargetRequest, retarget};
+        use crate::edit::engine::{Destination, Outcome};
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("p.msp");
         crate::testkit::synth::write_patch_file(

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::commands::retarget::{Outcome, RetargetReport};
+use crate::commands::retarget::RetargetReport;
 use crate::commands::untarget::UntargetReport;
+use crate::edit::engine::Outcome;
 use crate::edit::plan::{InstanceStatus, PairAction};
 use crate::error::{Error, ErrorKind};
 

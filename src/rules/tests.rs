@@ -671,7 +671,8 @@ fn the_list_scan_agrees_with_the_strict_parser_on_valid_lists() {
 
 #[test]
 fn a_retargeted_patch_lints_clean_and_applies_to_its_instance() {
-    use crate::commands::retarget::{Destination, RetargetRequest, retarget};
+    use crate::commands::retarget::{RetargetRequest, retarget};
+    use crate::edit::engine::Destination;
     use crate::edit::plan::{InstanceRequest, PlanOptions};
     let b = build(&PatchSpec::single_product(), |_| {});
     let out = b.path.with_file_name("out.msp");

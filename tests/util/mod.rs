@@ -14,7 +14,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use msp_retarget::commands::retarget::{Destination, RetargetReport, RetargetRequest, retarget};
+use msp_retarget::commands::retarget::{RetargetReport, RetargetRequest, retarget};
+use msp_retarget::edit::engine::Destination;
 use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::format::guid::Guid;
 use msp_retarget::format::propset::PropertySet;

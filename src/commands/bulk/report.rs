@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::commands::retarget::{Outcome, RetargetReport};
+use crate::commands::retarget::RetargetReport;
+use crate::edit::engine::Outcome;
 use crate::edit::plan::PairAction;
 use crate::error::{Error, ErrorKind};
 use crate::report::{ErrorInfo, ErrorReport};

@@ -12,7 +12,8 @@ use std::thread;
 use crate::commands::bulk::manifest::{Manifest, Output, PatchGroup, Pattern, Pick};
 use crate::commands::bulk::report::{BulkReport, FileReport};
 use crate::commands::bulk::sources::{InstanceSources, load_instances};
-use crate::commands::retarget::{Destination, RetargetRequest, retarget};
+use crate::commands::retarget::{RetargetRequest, retarget};
+use crate::edit::engine::Destination;
 use crate::edit::plan::InstanceRequest;
 use crate::error::{Error, ErrorKind, Result};
 

@@ -1,0 +1,288 @@
+//! The edit engine that retarget and untarget share: where the result goes
+//! ([`Destination`]), how an edit ended ([`Outcome`]), and [`execute`]:
+//! apply a plan to a private copy (or, in place, to an overlay of the
+//! patch), verify it, then commit it (atomic rename, or the redo journal).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::edit::apply::apply;
+use crate::edit::plan::Plan;
+use crate::edit::verify::{self, Verification, verify};
+use crate::error::{Error, Result};
+use crate::patch::Patch;
+use crate::store::commit::{Staged, folder_of, resolve_dest};
+use crate::store::journal::{self, EditLock};
+use crate::store::overlay::Overlay;
+
+/// Where the result goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A new file (replaced atomically if it exists).
+    Output(PathBuf),
+    /// Edit the input itself, atomically: only the changed blocks are
+    /// written, through a journal (see [`crate::store::journal`]).
+    InPlace,
+    /// Write nothing; report the plan.
+    DryRun,
+}
+
+/// How a retarget ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The result was written.
+    Done,
+    /// Nothing needed to change (with `-o`, the output is a copy of the input).
+    AlreadyDone,
+    /// Dry run: the plan was computed, nothing was written.
+    Planned,
+}
+
+/// Resolves where the result of an edit goes: `None` for a dry run.
+pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Result<Option<PathBuf>> {
+    Ok(match destination {
+        Destination::Output(out) => {
+            if same_file(input, out) {
+                return Err(Error::usage(
+                    "the output is the input file; use --in-place to replace it",
+                )
+                .in_file(out));
+            }
+            Some(out.clone())
+        }
+        Destination::InPlace => Some(resolve_dest(input)),
+        Destination::DryRun => None,
+    })
+}
+
+/// Takes the edit lock on the input of a command that writes (none for a
+/// dry run, which only reads): two runs cannot then interleave, and a
+/// journal left by an interrupted in-place edit is completed first.
+pub(crate) fn lock_for_edit(input: &Path, destination: &Destination) -> Result<Option<EditLock>> {
+    match destination {
+        Destination::DryRun => Ok(None),
+        Destination::Output(_) | Destination::InPlace => EditLock::acquire(input).map(Some),
+    }
+}
+
+/// Carries out a plan: nothing for a dry run; a plain copy when nothing
+/// changes (none in place); in place, an edit of an overlay of the patch,
+/// verified and then written through a journal; otherwise apply to a
+/// private copy, verify, commit. Verification re-checks the result as a
+/// patch (`allow_ambiguity` as in [`verify`]). Shared by every command
+/// that edits a patch.
+pub(crate) fn execute(
+    mut patch: Patch,
+    plan: &Plan,
+    input: &Path,
+    dest: Option<&Path>,
+    destination: &Destination,
+    allow_ambiguity: bool,
+) -> Result<(Outcome, Option<PathBuf>, Option<Verification>)> {
+    let Some(dest) = dest else {
+        let outcome = if plan.changes_anything() {
+            Outcome::Planned
+        } else {
+            Outcome::AlreadyDone
+        };
+        return Ok((outcome, None, None));
+    };
+    let permissions = fs::metadata(input).ok().map(|m| m.permissions());
+    if !plan.changes_anything() {
+        if *destination == Destination::InPlace {
+            return Ok((Outcome::AlreadyDone, None, None));
+        }
+        let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
+        staged.commit(permissions)?;
+        forget_stale_journal(dest);
+        return Ok((Outcome::AlreadyDone, Some(dest.to_path_buf()), None));
+    }
+    if *destination == Destination::InPlace && journaled_in_place(dest) {
+        let verification = execute_in_place(patch, plan, dest, allow_ambiguity)?;
+        return Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)));
+    }
+
+    let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
+    tracing::debug!(temp = %staged.path().display(), "copied the input");
+    let written = {
+        // `cfb` edits the copy through an overlay: its many small writes
+        // to directory and FAT sectors gather in memory, and reach the
+        // file as a few large writes. The overlay's blocks are also what
+        // verification needs to know about which bytes the edit touched.
+        let overlay = edit_overlay(
+            &mut patch,
+            plan,
+            staged.reopen()?,
+            dest,
+            "the temporary copy",
+        )?;
+        tracing::debug!("edited the copy");
+        overlay
+            .write_pending()
+            .and_then(|()| overlay.base().sync_data())
+            .map_err(|e| Error::io("writing the temporary copy", e).in_file(dest))?;
+        overlay.written()
+    };
+    tracing::debug!(ranges = written.len(), "applied the plan");
+    let layout_reader = patch_file(staged.path())?;
+    let verification = verify(
+        &mut patch,
+        plan,
+        verify::Written::open(staged.path()).map_err(|e| e.in_file(dest))?,
+        Some((layout_reader, &written[..])),
+        allow_ambiguity,
+    )
+    .map_err(|e| e.in_file(dest))?;
+    tracing::debug!(?verification, "verified");
+    drop(patch);
+    staged.commit(permissions)?;
+    forget_stale_journal(dest);
+    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");
+    Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
+}
+
+/// Applies `plan` to an overlay of `file` (the temporary copy, or the
+/// patch itself in place), whose pending blocks spill to `dest`'s folder;
+/// `what` names the file in errors.
+fn edit_overlay(
+    patch: &mut Patch,
+    plan: &Plan,
+    file: fs::File,
+    dest: &Path,
+    what: &str,
+) -> Result<Overlay<fs::File>> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {what}"), e).in_file(dest))?
+        .len();
+    let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
+    {
+        let mut out = cfb::CompoundFile::open(&mut overlay)
+            .map_err(|e| Error::io(format!("reopening {what}"), e).in_file(dest))?;
+        apply_contained(patch, plan, &mut out, dest)?;
+    }
+    Ok(overlay)
+}
+
+/// Edits the patch at `dest` in place. `cfb` edits an [`Overlay`] of the
+/// file, which keeps every write in memory (or a temporary file); the
+/// result is re-opened and verified through the overlay against the
+/// still unchanged file; only then are the changed blocks written, through
+/// a journal. The caller holds the edit lock.
+fn execute_in_place(
+    mut patch: Patch,
+    plan: &Plan,
+    dest: &Path,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let overlay = edit_overlay(&mut patch, plan, patch_file(dest)?, dest, "the patch")?;
+    let written = overlay.written();
+    tracing::debug!(
+        ranges = written.len(),
+        pending = overlay.pending_bytes(),
+        "applied the plan to the overlay"
+    );
+    let verification = verify(
+        &mut patch,
+        plan,
+        verify::Written {
+            reader: overlay.reader(),
+            len: overlay.len(),
+            path: dest,
+        },
+        Some((overlay.reader(), &written[..])),
+        allow_ambiguity,
+    )
+    .map_err(|e| e.in_file(dest))?;
+    tracing::debug!(?verification, "verified");
+    drop(patch);
+    journal::commit(dest, &overlay)?;
+    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed in place");
+    Ok(verification)
+}
+
+/// Whether `--in-place` writes the changed blocks of the file itself
+/// (through a journal) rather than renaming an edited copy over it.
+///
+/// A file with several hard links keeps the copy-and-rename path: writing
+/// into it would change every name, where `--in-place` has always replaced
+/// only the name given (like `sed -i`). So does a file the user may not
+/// write (a rename only needs the folder to be writable, as before). On
+/// Windows file locks are mandatory, not advisory, so the edit lock would
+/// block the tool's own reads of the patch: the copy-and-rename path is
+/// kept there too.
+fn journaled_in_place(dest: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let writable = fs::OpenOptions::new().write(true).open(dest).is_ok();
+        match fs::metadata(dest) {
+            Ok(_) if !writable => {
+                tracing::info!("the patch is not writable: replacing it by an edited copy");
+                false
+            }
+            Ok(m) if m.nlink() <= 1 => true,
+            Ok(m) => {
+                tracing::info!(
+                    links = m.nlink(),
+                    "the patch has several hard links: replacing it by an edited copy"
+                );
+                false
+            }
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dest;
+        false
+    }
+}
+
+/// A journal beside a file that was just replaced by a rename belonged to
+/// the file that is gone: it must not be applied to the new one.
+fn forget_stale_journal(dest: &Path) {
+    let jp = journal::journal_path(&resolve_dest(dest));
+    if jp.exists() {
+        tracing::warn!(journal = %jp.display(), "deleting the journal of the replaced file");
+        let _ = fs::remove_file(&jp);
+    }
+}
+
+/// Applies `plan` to `out`, containing a panic inside `cfb`: it indexes
+/// its allocation tables with sector numbers from the file, and a few
+/// inconsistencies its open does not check (an empty stream whose start
+/// sector is garbage, freed when the stream is removed) make it panic
+/// mid-edit. The edit is of a private copy or an overlay, so a panic
+/// leaves nothing behind; it is reported as a malformed input.
+fn apply_contained<F: std::io::Read + std::io::Write + std::io::Seek>(
+    patch: &mut Patch,
+    plan: &Plan,
+    out: &mut cfb::CompoundFile<F>,
+    dest: &Path,
+) -> Result<()> {
+    let input = patch.path.clone();
+    match crate::error::contain_panics(|| apply(patch, plan, out)) {
+        Ok(done) => done.map_err(|e| e.in_file(dest)),
+        Err(why) => Err(Error::format(format!(
+            "the compound-file library failed while editing it ({why}): its allocation \
+             tables are inconsistent"
+        ))
+        .at("compound-file structure")
+        .in_file(input)),
+    }
+}
+
+fn patch_file(path: &Path) -> Result<fs::File> {
+    fs::File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
