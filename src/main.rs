@@ -173,7 +173,7 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
     if a.json {
         print_out(&report::to_json("inspect", &r));
     } else {
-        print_out(&inspect::render(&r));
+        print_out(&report::inspect::render(&r));
     }
     Ok(0)
 }
@@ -235,7 +235,7 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
     if a.json {
         print_out(&report::to_json("check", &r));
     } else {
-        print_out(&check::render(&r));
+        print_out(&report::check::render(&r));
     }
     Ok(r.exit_code())
 }

@@ -5,9 +5,10 @@
 
 use std::io::Write;
 
-use msp_retarget::commands::retarget::{RetargetReport, retarget};
+use msp_retarget::commands::retarget::retarget;
 use msp_retarget::edit::engine::{Destination, Outcome};
 use msp_retarget::edit::plan::{InstanceStatus, PairAction, PlanOptions};
+use msp_retarget::report::RetargetReport;
 use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::util::check::{Expect, check_retarget, source_pairs};

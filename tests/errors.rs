@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use msp_retarget::commands::retarget::{RetargetReport, RetargetRequest, retarget};
+use msp_retarget::commands::retarget::{RetargetRequest, retarget};
 use msp_retarget::edit::engine::Destination;
 use msp_retarget::edit::plan::InstanceRequest;
+use msp_retarget::report::RetargetReport;
 use msp_retarget::testkit::synth::PatchSpec;
 use msp_retarget::{Error, ErrorKind};
 

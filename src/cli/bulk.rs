@@ -44,7 +44,7 @@ pub fn run(a: &BulkArgs, verbose: u8, quiet: bool) -> Result<u8> {
     if a.json {
         crate::print_out(&report::to_json("bulk", &r));
     } else {
-        crate::print_out(&bulk::report::render(&r));
+        crate::print_out(&msp_retarget::report::bulk::render(&r));
     }
     Ok(r.exit_code)
 }

@@ -16,11 +16,10 @@
 //! The schema of the manifest is documented in `docs/bulk.md`.
 
 pub mod manifest;
-pub mod report;
 pub mod run;
 pub mod sources;
 
+pub use crate::report::bulk::{BulkReport, FileOutcome, FileReport, Totals};
 pub use manifest::Manifest;
-pub use report::{BulkReport, FileOutcome, FileReport, Totals};
 pub use run::{BulkOptions, Job, NoProgress, Progress, execute, prepare, run};
 pub use sources::{BuiltinSources, InstanceSources, load_instances};

@@ -5,14 +5,11 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
-use crate::edit::plan::{InstanceRequest, Plan, PlanOptions, plan};
-use crate::edit::verify::Verification;
+use crate::edit::plan::{InstanceRequest, PlanOptions, plan};
 use crate::error::{Error, Result};
-use crate::format::guid::Guid;
 use crate::patch::Patch;
+use crate::report::edit::RetargetReport;
 
 /// One retarget to perform.
 #[derive(Debug, Clone)]
@@ -25,25 +22,6 @@ pub struct RetargetRequest {
     pub instances: Vec<InstanceRequest>,
     /// Decision options.
     pub options: PlanOptions,
-}
-
-/// Everything a retarget did, for the human and JSON outputs.
-#[derive(Debug, Clone, Serialize)]
-pub struct RetargetReport {
-    /// The patch read.
-    pub input: PathBuf,
-    /// The file written, if any.
-    pub output: Option<PathBuf>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The patch code.
-    pub patch_code: Guid,
-    /// Template's products before the retarget.
-    pub targets_before: Vec<Guid>,
-    /// Every change.
-    pub plan: Plan,
-    /// What verification checked (absent for dry runs and no-ops).
-    pub verification: Option<Verification>,
 }
 
 /// Runs one retarget.

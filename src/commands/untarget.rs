@@ -8,15 +8,13 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
-use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
+use crate::edit::engine::{Destination, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{Plan, derived_from};
-use crate::edit::verify::Verification;
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary;
 use crate::patch::Patch;
+use crate::report::edit::{UntargetInstance, UntargetReport};
 
 /// One untarget to perform.
 #[derive(Debug, Clone)]
@@ -29,38 +27,6 @@ pub struct UntargetRequest {
     pub instances: Vec<Guid>,
     /// Also remove original targets of the patch.
     pub force: bool,
-}
-
-/// What is removed for one product code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UntargetInstance {
-    /// The product code.
-    pub instance: Guid,
-    /// Whether Template listed it (and no longer does).
-    pub template_removed: bool,
-    /// The transform substorages removed for it, mains and partners.
-    pub removed_transforms: Vec<String>,
-    /// Whether it was one of the patch's original targets (needs `force`).
-    pub original_target: bool,
-}
-
-/// Everything an untarget did.
-#[derive(Debug, Clone, Serialize)]
-pub struct UntargetReport {
-    /// The patch read.
-    pub input: PathBuf,
-    /// The file written, if any.
-    pub output: Option<PathBuf>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The patch code.
-    pub patch_code: Guid,
-    /// Per product code, in request order.
-    pub instances: Vec<UntargetInstance>,
-    /// Every change.
-    pub plan: Plan,
-    /// What verification checked.
-    pub verification: Option<Verification>,
 }
 
 /// Computes what an untarget removes. Pure.
@@ -179,6 +145,7 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
 mod tests {
     use super::*;
     use crate::commands::retarget::{RetargetRequest, retarget};
+    use crate::edit::engine::Outcome;
     use crate::edit::plan::{InstanceRequest, PlanOptions};
     use crate::testkit::synth::{PatchSpec, write_patch_file};
     use std::path::Path;

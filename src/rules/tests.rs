@@ -713,7 +713,7 @@ fn render_shows_verdicts_checks_and_lint() {
     );
     let r = check_file(&b.path, &[a("1.0.0.0")]).unwrap();
     assert_eq!(r.exit_code(), 1);
-    let text = render(&r);
+    let text = crate::report::check::render(&r);
     for needle in [
         "NOT APPLICABLE",
         "layer 1 (Template): NOT listed",

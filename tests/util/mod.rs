@@ -14,11 +14,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use msp_retarget::commands::retarget::{RetargetReport, RetargetRequest, retarget};
+use msp_retarget::commands::retarget::{RetargetRequest, retarget};
 use msp_retarget::edit::engine::Destination;
 use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
 use msp_retarget::format::guid::Guid;
 use msp_retarget::format::propset::PropertySet;
+use msp_retarget::report::RetargetReport;
 use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 /// The summary-information stream name.

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use crate::commands::bulk::manifest::{Manifest, Output, PatchGroup, Pattern, Pick};
-use crate::commands::bulk::report::{BulkReport, FileReport};
 use crate::commands::bulk::sources::{InstanceSources, load_instances};
 use crate::commands::retarget::{RetargetRequest, retarget};
 use crate::edit::engine::Destination;
 use crate::edit::plan::InstanceRequest;
 use crate::error::{Error, ErrorKind, Result};
+use crate::report::bulk::{BulkReport, FileReport};
 
 /// How to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::commands::retarget::RetargetReport;
 use crate::edit::engine::Outcome;
 use crate::edit::plan::PairAction;
 use crate::error::{Error, ErrorKind};
+use crate::report::edit::RetargetReport;
 use crate::report::{ErrorInfo, ErrorReport};
 
 /// How one file of a bulk run ended.

@@ -1,0 +1,319 @@
+//! The report of `inspect`: what a patch, database or transform holds, and
+//! its rendering for people.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::format::container::{self, FileKind, show_name};
+use crate::format::summary::{CharCount, PatchCodes, TransformRevision};
+use crate::patch::Transform;
+
+/// One summary property, ready to show.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryProperty {
+    /// Property id.
+    pub id: u32,
+    /// Its documented name.
+    pub name: &'static str,
+    /// Its value as text.
+    pub value: String,
+}
+
+/// A transform decoded for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransformDetails {
+    /// Substorage name (empty for a stand-alone .mst).
+    pub name: String,
+    /// Decoded RevisionNumber.
+    pub revision: TransformRevision,
+    /// CharCount as hex.
+    pub char_count: Option<String>,
+    /// Names of the validation flags (high word).
+    pub validation: Vec<String>,
+    /// Names of the error-suppression flags (low word).
+    pub errors: Vec<String>,
+    /// Transform Template (`platform;language`).
+    pub template: Option<String>,
+    /// Whether its CLSID is the transform CLSID.
+    pub transform_clsid: bool,
+}
+
+impl TransformDetails {
+    pub(crate) fn of(t: &Transform) -> TransformDetails {
+        let cc = CharCount(t.char_count.unwrap_or(0));
+        TransformDetails {
+            name: t.name.clone(),
+            revision: t.revision.clone(),
+            char_count: t.char_count.map(|c| format!("{c:#010x}")),
+            validation: cc.validation().names(),
+            errors: cc.errors().names(),
+            template: t.template.clone(),
+            transform_clsid: t.clsid.0 == container::CLSID_TRANSFORM,
+        }
+    }
+}
+
+/// A patch's own facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchDetails {
+    /// Patch code and obsoleted codes.
+    pub codes: Option<PatchCodes>,
+    /// Template entries.
+    pub targets: Vec<String>,
+    /// Transform pairs in LastSavedBy order.
+    pub pairs: Vec<PairDetails>,
+    /// Whether a signature stream is present.
+    pub signed: bool,
+}
+
+/// One pair for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairDetails {
+    /// Main transform.
+    pub main: TransformDetails,
+    /// Partner transform.
+    pub partner: Option<TransformDetails>,
+}
+
+/// A stream for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamInfo {
+    /// Decoded name (MSI stream-name compression undone).
+    pub name: String,
+    /// Whether it is a table stream.
+    pub table: bool,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Rows of a database table, as text.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableRows {
+    /// Table name.
+    pub name: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, one text per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// An embedded storage of a database (e.g. an instance transform).
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddedStorage {
+    /// Storage name.
+    pub name: String,
+    /// Decoded transform summary, when it is a transform.
+    pub transform: Option<TransformDetails>,
+}
+
+/// Everything `inspect` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectReport {
+    /// The file.
+    pub file: PathBuf,
+    /// What it is.
+    pub kind: FileKind,
+    /// Root CLSID.
+    pub clsid: String,
+    /// Summary information properties in stored order.
+    pub summary: Vec<SummaryProperty>,
+    /// Patch facts (patches only).
+    pub patch: Option<PatchDetails>,
+    /// Transform facts (stand-alone transforms only).
+    pub transform: Option<TransformDetails>,
+    /// Embedded storages (databases only).
+    pub storages: Vec<EmbeddedStorage>,
+    /// The instances a database's embedded instance transforms define.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<crate::product::instances::InstanceSource>,
+    /// Patch metadata and sequence tables (patches only).
+    pub tables: Vec<TableRows>,
+    /// Streams at the root.
+    pub streams: Vec<StreamInfo>,
+    /// Problems found while reading.
+    pub problems: Vec<String>,
+}
+
+/// Formats a FILETIME (100-ns ticks since 1601-01-01 UTC).
+pub fn filetime_text(ticks: u64) -> String {
+    if ticks == 0 {
+        return "(not set)".into();
+    }
+    let secs = ticks / 10_000_000;
+    let days = (secs / 86_400) as i64 - 134_774; // days from 1601 to 1970
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
+    let r = &t.revision;
+    let _ = writeln!(
+        s,
+        "{indent}{}",
+        if t.name.is_empty() {
+            "transform"
+        } else {
+            &t.name
+        }
+    );
+    let _ = writeln!(s, "{indent}  from     {} {}", r.from.code, r.from.version);
+    let _ = writeln!(s, "{indent}  to       {} {}", r.to.code, r.to.version);
+    if let Some(u) = r.upgrade_code {
+        let _ = writeln!(s, "{indent}  upgrade  {u}");
+    }
+    let _ = writeln!(
+        s,
+        "{indent}  checks   {} (CharCount {})",
+        if t.validation.is_empty() {
+            "nothing".to_string()
+        } else {
+            t.validation.join(", ")
+        },
+        t.char_count.as_deref().unwrap_or("absent")
+    );
+    if !t.errors.is_empty() {
+        let _ = writeln!(s, "{indent}  ignores  {}", t.errors.join(", "));
+    }
+    if let Some(tpl) = &t.template {
+        let _ = writeln!(s, "{indent}  template {tpl:?}");
+    }
+    if !t.transform_clsid && !t.name.is_empty() {
+        let _ = writeln!(
+            s,
+            "{indent}  note     storage CLSID is not the transform CLSID"
+        );
+    }
+}
+
+/// Renders an inspect report for people.
+pub fn render(r: &InspectReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {}",
+        r.file.display(),
+        r.kind.describe().split(',').next().unwrap_or("")
+    );
+    if let Some(p) = &r.patch {
+        if let Some(c) = &p.codes {
+            let _ = writeln!(s, "patch code  {}", c.patch_code);
+            for o in &c.obsoletes {
+                let _ = writeln!(s, "obsoletes   {o}");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "targets     {}",
+            if p.targets.is_empty() {
+                "(none)".to_string()
+            } else {
+                p.targets.join(" ")
+            }
+        );
+        let _ = writeln!(s, "signed      {}", if p.signed { "yes" } else { "no" });
+        let _ = writeln!(s, "transform pairs ({}):", p.pairs.len());
+        for pair in &p.pairs {
+            render_transform(&mut s, "  ", &pair.main);
+            match &pair.partner {
+                Some(partner) => render_transform(&mut s, "    ", partner),
+                None => {
+                    let _ = writeln!(s, "    (no # partner)");
+                }
+            }
+        }
+    }
+    if let Some(t) = &r.transform {
+        render_transform(&mut s, "", t);
+    }
+    if !r.storages.is_empty() {
+        let _ = writeln!(s, "embedded storages ({}):", r.storages.len());
+        for st in &r.storages {
+            match &st.transform {
+                Some(t) => render_transform(&mut s, "  ", t),
+                None => {
+                    let _ = writeln!(s, "  {} (not a transform)", show_name(&st.name));
+                }
+            }
+        }
+    }
+    if let Some(src) = &r.instances {
+        let _ = writeln!(s, "instances of {} ({}):", src.base, src.instances.len());
+        for i in &src.instances {
+            let _ = writeln!(
+                s,
+                "  {:<12} {}{}{}",
+                i.id.as_deref().unwrap_or("-"),
+                i.product_code,
+                i.upgrade_code
+                    .map(|u| format!("  upgrade {u}"))
+                    .unwrap_or_default(),
+                i.product_name
+                    .as_deref()
+                    .map(|n| format!("  \"{n}\""))
+                    .unwrap_or_default()
+            );
+        }
+        for k in &src.skipped {
+            let _ = writeln!(s, "  {} is not an instance: {}", k.id, k.reason);
+        }
+    }
+    for t in &r.tables {
+        let _ = writeln!(s, "{} ({} rows):", t.name, t.rows.len());
+        for row in &t.rows {
+            let _ = writeln!(s, "  {}", row.join(" | "));
+        }
+    }
+    let _ = writeln!(s, "summary information:");
+    for p in &r.summary {
+        let _ = writeln!(s, "  {:>2} {:<19} {}", p.id, p.name, p.value);
+    }
+    let _ = writeln!(s, "streams ({}):", r.streams.len());
+    for st in &r.streams {
+        let _ = writeln!(
+            s,
+            "  {:>12}  {}{}",
+            st.size,
+            st.name,
+            if st.table { " (table)" } else { "" }
+        );
+    }
+    for p in &r.problems {
+        let _ = writeln!(s, "problem: {p}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filetime_formats_known_dates() {
+        assert_eq!(filetime_text(0), "(not set)");
+        // 1970-01-01 00:00:00 UTC.
+        assert_eq!(
+            filetime_text(116_444_736_000_000_000),
+            "1970-01-01 00:00:00 UTC"
+        );
+        // 2009-07-01 12:34:56 UTC = 1246451696 s after 1970.
+        let t = 116_444_736_000_000_000 + 1_246_451_696 * 10_000_000;
+        assert_eq!(filetime_text(t), "2009-07-01 12:34:56 UTC");
+    }
+}
