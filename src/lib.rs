@@ -33,6 +33,7 @@ pub mod product;
 pub mod report;
 pub mod rules;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use error::{Error, ErrorKind, Result};

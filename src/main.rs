@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use msp_retarget::commands::recover::recover;
 use msp_retarget::commands::retarget::{RetargetRequest, retarget};
 use msp_retarget::commands::untarget::{UntargetRequest, untarget};
 use msp_retarget::commands::{check, inspect};
@@ -17,7 +18,7 @@ use msp_retarget::format::guid::Guid;
 use msp_retarget::product::facts::ProductFacts;
 use msp_retarget::product::instances;
 use msp_retarget::report::{self, ErrorReport};
-use msp_retarget::store::journal::{EditLock, Recovery, check_readable};
+use msp_retarget::store::journal::check_readable;
 use msp_retarget::{Error, Result};
 
 use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
@@ -179,41 +180,11 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
 }
 
 fn run_recover(a: &RecoverArgs) -> Result<u8> {
-    #[derive(serde::Serialize)]
-    struct Recovered {
-        file: PathBuf,
-        recovery: Recovery,
-    }
-    #[derive(serde::Serialize)]
-    struct Report {
-        files: Vec<Recovered>,
-    }
-    let mut files = Vec::new();
-    for file in &a.files {
-        // Taking the edit lock completes or discards the journal.
-        let lock = EditLock::acquire(file)?;
-        files.push(Recovered {
-            file: file.clone(),
-            recovery: lock.recovery,
-        });
-    }
+    let r = recover(&a.files)?;
     if a.json {
-        print_out(&report::to_json("recover", &Report { files }));
+        print_out(&report::to_json("recover", &r));
     } else {
-        let lines: Vec<String> = files
-            .iter()
-            .map(|f| {
-                let what = match f.recovery {
-                    Recovery::Nothing => "nothing to recover",
-                    Recovery::Completed => "completed an interrupted in-place edit",
-                    Recovery::Discarded => {
-                        "deleted an unfinished journal (the patch had not been touched)"
-                    }
-                };
-                format!("{}: {what}", f.file.display())
-            })
-            .collect();
-        print_out(&lines.join("\n"));
+        print_out(&report::recover::render(&r));
     }
     Ok(0)
 }

@@ -5,5 +5,6 @@
 pub mod bulk;
 pub mod check;
 pub mod inspect;
+pub mod recover;
 pub mod retarget;
 pub mod untarget;

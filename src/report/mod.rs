@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod check;
 pub mod edit;
 pub mod inspect;
+pub mod recover;
 
 pub use edit::{
     RetargetReport, UntargetInstance, UntargetReport, render_retarget, render_untarget,

@@ -649,17 +649,15 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
     Ok(())
 }
 
-/// Test hook for the crash tests: `MSP_RETARGET_FAILPOINT=NAME` aborts the
-/// process at that point of a commit, as a crash would (no destructor
-/// runs). The points: `journal-written` (journal synced, patch untouched),
-/// `half-written` (new length set, half the records written), `written`
-/// (patch synced, journal not yet deleted).
+/// The crash tests' failpoints ([`crate::testkit::failpoint`]); nothing
+/// without the `testkit` feature.
+#[cfg(feature = "testkit")]
 fn failpoint(name: &str) {
-    if std::env::var_os("MSP_RETARGET_FAILPOINT").is_some_and(|v| v == name) {
-        tracing::warn!(failpoint = name, "aborting at a test failpoint");
-        std::process::abort();
-    }
+    crate::testkit::failpoint::hit(name);
 }
+
+#[cfg(not(feature = "testkit"))]
+fn failpoint(_name: &str) {}
 
 /// Writes back the old bytes of the first `started` records, restores the
 /// length, syncs and deletes the journal.
