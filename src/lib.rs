@@ -1,39 +1,77 @@
 //! Retarget Windows Installer patches (.msp) to every instance of a
 //! multi-instance product, on any operating system.
 //!
-//! The pipeline is visible in the module layout:
+//! The library API is what this page lists: one entry point per command
+//! ([`retarget`], [`untarget`], [`inspect`], [`check_file`], [`recover`],
+//! [`bulk`]), their request types, the [`report`] model that the human and
+//! JSON outputs render, and [`Error`]. The stages behind them (compound
+//! files and property sets, the patch reader, the rules, the edit plan and
+//! engine, the store) are internal; `docs/architecture.md` maps them.
 //!
-//! * **read** — [`container`] opens the OLE compound file (crate `cfb`),
-//!   [`propset`] decodes property-set streams byte-faithfully and
-//!   [`summary`] gives typed views of the summary information
-//!   ([`readahead`] and [`layout`] serve verification's re-reading);
-//! * **understand** — [`patch`] finds the transform pairs, their product
-//!   codes and validation flags;
-//! * **plan** — [`plan`] computes a pure, serializable description of
-//!   every change;
-//! * **apply** — [`apply`] performs the plan on a private copy in the
-//!   destination folder, through an [`overlay`] that gathers `cfb`'s
-//!   small writes;
-//! * **verify** — [`verify`] re-reads the result and checks it against the
-//!   plan and the input;
-//! * **commit** — [`commit`] syncs and renames the copy into place; an
-//!   in-place edit is instead made in an [`overlay`] of the unchanged file,
-//!   verified there, and written through a redo journal ([`journal`]).
+//! # Example
 //!
-//! [`report`] is the one model that the human and JSON outputs render.
+//! Plan a retarget of a patch to two instances, then write it:
+//!
+//! ```
+//! use msp_retarget::{
+//!     Destination, InstanceRequest, Outcome, PlanOptions, RetargetRequest, retarget,
+//! };
+//!
+//! let folder = tempfile::tempdir()?;
+//! let output = folder.path().join("sample-all.msp");
+//! let request = RetargetRequest {
+//!     input: "testdata/sample.msp".into(),
+//!     destination: Destination::DryRun,
+//!     instances: vec![
+//!         InstanceRequest::parse("{11111111-1111-4111-8111-111111111111}")?,
+//!         InstanceRequest::parse("{22222222-2222-4222-8222-222222222222}")?,
+//!     ],
+//!     options: PlanOptions::default(),
+//! };
+//!
+//! // The plan: what would change, nothing written.
+//! let planned = retarget(&request)?;
+//! assert_eq!(planned.outcome, Outcome::Planned);
+//! assert_eq!(planned.plan.instances.len(), 2);
+//!
+//! // The same request written to a new file (atomically, verified).
+//! let written = retarget(&RetargetRequest {
+//!     destination: Destination::Output(output.clone()),
+//!     ..request
+//! })?;
+//! assert_eq!(written.outcome, Outcome::Done);
+//! assert!(output.is_file());
+//! println!("{}", msp_retarget::report::render_retarget(&written));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
-pub mod commands;
-pub mod edit;
-pub mod error;
-pub mod format;
-pub mod patch;
-pub mod product;
+mod commands;
+mod edit;
+mod error;
+mod format;
+mod patch;
+mod product;
 pub mod report;
-pub mod rules;
-pub mod store;
+mod rules;
+mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+pub use commands::bulk;
+pub use commands::check::check_file;
+pub use commands::inspect::inspect;
+pub use commands::recover::recover;
+pub use commands::retarget::{RetargetRequest, retarget};
+pub use commands::untarget::{UntargetRequest, untarget};
+pub use edit::engine::{Destination, Outcome};
+pub use edit::plan::{
+    CopyPlan, InstancePlan, InstanceRequest, InstanceStatus, PairAction, PairDecision, Plan,
+    PlanOptions,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use format::guid::Guid;
+pub use product::facts::ProductFacts;
+pub use product::instances::{self, Instance, InstanceSource};
+pub use store::journal::check_readable;

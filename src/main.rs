@@ -8,18 +8,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use msp_retarget::commands::recover::recover;
-use msp_retarget::commands::retarget::{RetargetRequest, retarget};
-use msp_retarget::commands::untarget::{UntargetRequest, untarget};
-use msp_retarget::commands::{check, inspect};
-use msp_retarget::edit::engine::Destination;
-use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
-use msp_retarget::format::guid::Guid;
-use msp_retarget::product::facts::ProductFacts;
-use msp_retarget::product::instances;
+use msp_retarget::Destination;
+use msp_retarget::Guid;
+use msp_retarget::ProductFacts;
+use msp_retarget::check_readable;
+use msp_retarget::instances;
+use msp_retarget::recover;
 use msp_retarget::report::{self, ErrorReport};
-use msp_retarget::store::journal::check_readable;
 use msp_retarget::{Error, Result};
+use msp_retarget::{InstanceRequest, PlanOptions};
+use msp_retarget::{RetargetRequest, retarget};
+use msp_retarget::{UntargetRequest, untarget};
 
 use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
 
@@ -170,7 +169,7 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
 }
 
 fn run_inspect(a: &InspectArgs) -> Result<u8> {
-    let r = inspect::inspect(&a.file)?;
+    let r = msp_retarget::inspect(&a.file)?;
     if a.json {
         print_out(&report::to_json("inspect", &r));
     } else {
@@ -202,7 +201,7 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         check_readable(path)?;
         products.extend(ProductFacts::instances_of(path)?);
     }
-    let r = check::check_file(&a.patch, &products)?;
+    let r = msp_retarget::check_file(&a.patch, &products)?;
     if a.json {
         print_out(&report::to_json("check", &r));
     } else {

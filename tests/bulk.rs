@@ -501,7 +501,7 @@ fn an_instance_list_file_feeds_the_run() {
     );
     let run = bulk(&dir, &["bulk.toml"]);
     run.code(0);
-    let p = msp_retarget::patch::Patch::open(&dir.join("out/fix.msp")).unwrap();
+    let p = msp_retarget::testkit::patch::Patch::open(&dir.join("out/fix.msp")).unwrap();
     assert!(p.pairs.iter().any(|x| x.main.name.ends_with("_First")));
 }
 

@@ -27,9 +27,12 @@
 //!
 //! Every Template lists only the product its pairs were made for.
 
-use msp_retarget::commands::check::{self, PairStatus, Verdict};
-use msp_retarget::format::guid::Guid;
-use msp_retarget::product::facts::ProductFacts;
+use msp_retarget::Guid;
+use msp_retarget::ProductFacts;
+use msp_retarget::check_file;
+use msp_retarget::report::check::{Outcome, PairStatus, Verdict};
+use msp_retarget::testkit::applicability::evaluate;
+use msp_retarget::testkit::lint::lint_patch;
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -142,7 +145,7 @@ fn product_facts_are_read_from_every_product() {
 fn every_patch_on_every_product_gets_the_expected_verdict() {
     for (patch, product, expect) in &EXPECTED {
         let facts = ProductFacts::from_package(&file(product)).unwrap();
-        let r = check::check_file(&file(patch), std::slice::from_ref(&facts)).unwrap();
+        let r = check_file(&file(patch), std::slice::from_ref(&facts)).unwrap();
         let c = &r.products[0];
         let ctx = format!("{patch} on {product}: {c:#?}");
         match expect {
@@ -166,7 +169,7 @@ fn every_patch_on_every_product_gets_the_expected_verdict() {
                     let failed: Vec<String> = got
                         .checks
                         .iter()
-                        .filter(|ch| ch.outcome == check::Outcome::Failed)
+                        .filter(|ch| ch.outcome == Outcome::Failed)
                         .map(|ch| serde_json::to_value(ch.check).unwrap())
                         .map(|v| v.as_str().unwrap().to_string())
                         .collect();
@@ -189,10 +192,10 @@ fn every_patch_on_every_product_gets_the_expected_verdict() {
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn no_corpus_patch_has_lint_findings() {
     for patch in PATCHES {
-        let r = check::check_file(&file(patch), &[]).unwrap();
+        let r = check_file(&file(patch), &[]).unwrap();
         assert!(r.lint.is_empty(), "{patch}: {:#?}", r.lint);
-        let strict = msp_retarget::patch::Patch::open(&file(patch)).unwrap();
-        assert!(check::lint_patch(&strict).is_empty(), "{patch}");
+        let strict = msp_retarget::testkit::patch::Patch::open(&file(patch)).unwrap();
+        assert!(lint_patch(&strict).is_empty(), "{patch}");
     }
 }
 
@@ -232,9 +235,9 @@ fn the_command_line_agrees() {
 #[test]
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn retargeted_corpus_patches_apply_to_their_instances() {
-    use msp_retarget::commands::retarget::{RetargetRequest, retarget};
-    use msp_retarget::edit::engine::Destination;
-    use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
+    use msp_retarget::Destination;
+    use msp_retarget::{InstanceRequest, PlanOptions};
+    use msp_retarget::{RetargetRequest, retarget};
     let instance = Guid::parse_braced("{1F9B1809-273F-4036-AB02-26D19171D5AE}").unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (patch, base_product, via_copy) in [
@@ -254,21 +257,21 @@ fn retargeted_corpus_patches_apply_to_their_instances() {
             options: PlanOptions::default(),
         })
         .unwrap();
-        let strict = msp_retarget::patch::Patch::open(&out).unwrap();
+        let strict = msp_retarget::testkit::patch::Patch::open(&out).unwrap();
         assert!(
-            check::lint_patch(&strict).is_empty(),
+            lint_patch(&strict).is_empty(),
             "{patch}: {:#?}",
-            check::lint_patch(&strict)
+            lint_patch(&strict)
         );
         let base = ProductFacts::from_package(&file(base_product)).unwrap();
         let inst = ProductFacts {
             code: instance,
             ..base.clone()
         };
-        let b = check::evaluate(&strict, &base);
+        let b = evaluate(&strict, &base);
         assert_eq!(b.verdict, Verdict::Applicable, "{patch}: {b:#?}");
         assert!(b.also_valid.is_empty(), "{patch}: {b:#?}");
-        let i = check::evaluate(&strict, &inst);
+        let i = evaluate(&strict, &inst);
         assert_eq!(i.verdict, Verdict::Applicable, "{patch}: {i:#?}");
         assert!(i.also_valid.is_empty(), "{patch}: {i:#?}");
         let applied = i.applied.unwrap().main;

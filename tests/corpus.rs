@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use msp_retarget::format::propset::PropertySet;
+use msp_retarget::testkit::propset::PropertySet;
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -187,11 +187,11 @@ fn editing_one_string_keeps_every_other_property() {
 mod retargeting {
     use super::*;
     use msp_retarget::ErrorKind;
-    use msp_retarget::commands::retarget::{RetargetRequest, retarget};
-    use msp_retarget::edit::engine::{Destination, Outcome};
-    use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
-    use msp_retarget::format::guid::Guid;
-    use msp_retarget::patch::Patch;
+    use msp_retarget::Guid;
+    use msp_retarget::testkit::patch::Patch;
+    use msp_retarget::{Destination, Outcome};
+    use msp_retarget::{InstanceRequest, PlanOptions};
+    use msp_retarget::{RetargetRequest, retarget};
 
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";
     const I2: &str = "{22222222-2222-4222-8222-222222222222}";
@@ -322,7 +322,7 @@ mod retargeting {
                 .filter(|p| {
                     p.main
                         .validation()
-                        .has(msp_retarget::format::summary::Validation::PRODUCT)
+                        .has(msp_retarget::testkit::summary::Validation::PRODUCT)
                 })
                 .map(|p| 1 + usize::from(p.partner.is_some()))
                 .sum::<usize>();
@@ -423,7 +423,7 @@ mod retargeting {
     #[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
     fn inspect_reads_every_file_without_problems() {
         for input in corpus_files() {
-            let r = msp_retarget::commands::inspect::inspect(&input)
+            let r = msp_retarget::inspect(&input)
                 .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
             assert!(
                 r.problems.is_empty(),
@@ -431,7 +431,7 @@ mod retargeting {
                 input.display(),
                 r.problems
             );
-            if r.kind == msp_retarget::format::container::FileKind::Patch {
+            if r.kind == msp_retarget::testkit::container::FileKind::Patch {
                 let p = r.patch.as_ref().unwrap();
                 assert!(!p.pairs.is_empty(), "{}", input.display());
                 assert!(

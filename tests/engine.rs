@@ -5,11 +5,11 @@
 
 use std::io::Write;
 
-use msp_retarget::commands::retarget::retarget;
-use msp_retarget::edit::engine::{Destination, Outcome};
-use msp_retarget::edit::plan::{InstanceStatus, PairAction, PlanOptions};
 use msp_retarget::report::RetargetReport;
+use msp_retarget::retarget;
 use msp_retarget::testkit::synth::PatchSpec;
+use msp_retarget::{Destination, Outcome};
+use msp_retarget::{InstanceStatus, PairAction, PlanOptions};
 
 use crate::util::check::{Expect, check_retarget, source_pairs};
 use crate::util::{
@@ -290,7 +290,7 @@ fn a_patch_without_product_checks_only_gains_template_entries() {
 // Idempotence and determinism
 
 /// The presets with three instances each, as requests.
-fn three_instance_cases() -> Vec<(PatchSpec, Vec<msp_retarget::edit::plan::InstanceRequest>)> {
+fn three_instance_cases() -> Vec<(PatchSpec, Vec<msp_retarget::InstanceRequest>)> {
     vec![
         (
             PatchSpec::single_product(),
@@ -726,7 +726,7 @@ fn instance_ids_name_the_copies() {
     let dir = Dir::new();
     let input = dir.patch("in.msp", &PatchSpec::single_product());
     let out = dir.join("out.msp");
-    let with_id = |code: &str, id: &str| msp_retarget::edit::plan::InstanceRequest {
+    let with_id = |code: &str, id: &str| msp_retarget::InstanceRequest {
         id: Some(id.to_string()),
         ..inst(code)
     };
@@ -824,11 +824,7 @@ fn a_large_cabinet_is_kept_byte_for_byte() {
 
 /// Retargets a copy of `input` in place and returns the report; the folder
 /// must then hold no journal and no temporary file.
-fn in_place(
-    dir: &Dir,
-    input: &std::path::Path,
-    reqs: &[msp_retarget::edit::plan::InstanceRequest],
-) -> Vec<u8> {
+fn in_place(dir: &Dir, input: &std::path::Path, reqs: &[msp_retarget::InstanceRequest]) -> Vec<u8> {
     let copy = dir.join("copy.msp");
     std::fs::copy(input, &copy).unwrap();
     let r = retarget(&request(&copy, Destination::InPlace, reqs)).unwrap();
@@ -907,7 +903,7 @@ fn a_hard_linked_file_is_replaced_by_an_edited_copy_and_its_other_name_kept() {
 
 #[test]
 fn untarget_in_place_gives_the_bytes_of_o() {
-    use msp_retarget::commands::untarget::{UntargetRequest, untarget};
+    use msp_retarget::{UntargetRequest, untarget};
     let dir = Dir::new();
     let input = dir.patch("in.msp", &PatchSpec::two_baselines());
     let all = dir.join("all.msp");
@@ -941,9 +937,9 @@ fn a_journal_left_by_a_crash_is_completed_before_the_next_edit_and_blocks_reader
     // on, the next edit deletes it.
     let work = dir.join("work.msp");
     std::fs::copy(&input, &work).unwrap();
-    let journal = msp_retarget::store::journal::journal_path(&work);
+    let journal = msp_retarget::testkit::journal::journal_path(&work);
     std::fs::write(&journal, b"MSPRJRNL torn").unwrap();
-    msp_retarget::commands::inspect::inspect(&work).unwrap();
+    msp_retarget::inspect(&work).unwrap();
     let r = retarget(&request(&work, Destination::InPlace, &[inst(I1)])).unwrap();
     assert_eq!(r.outcome, Outcome::Done);
     assert!(read(&work) == read(&out));

@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use msp_retarget::commands::retarget::{RetargetRequest, retarget};
-use msp_retarget::edit::engine::Destination;
-use msp_retarget::edit::plan::InstanceRequest;
+use msp_retarget::Destination;
+use msp_retarget::InstanceRequest;
 use msp_retarget::report::RetargetReport;
 use msp_retarget::testkit::synth::PatchSpec;
 use msp_retarget::{Error, ErrorKind};
+use msp_retarget::{RetargetRequest, retarget};
 
 use crate::assert_error;
 use crate::util::{Dir, I1, PRODUCT_A, PRODUCT_B, inst, inst_of, request};

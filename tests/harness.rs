@@ -30,7 +30,7 @@ const COPY: &str = "/rtmA.1_11111111";
 fn rewrite_summary(
     cf: &mut cfb::CompoundFile<std::fs::File>,
     storage: &str,
-    f: impl FnOnce(&mut msp_retarget::format::propset::PropertySet),
+    f: impl FnOnce(&mut msp_retarget::testkit::propset::PropertySet),
 ) {
     let path = format!("{storage}/{SUMMARY}");
     let mut bytes = Vec::new();

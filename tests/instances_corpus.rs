@@ -10,11 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
-use msp_retarget::format::container;
-use msp_retarget::format::guid::Guid;
-use msp_retarget::format::transform::{self, RowKind, Schema, Value};
-use msp_retarget::patch;
-use msp_retarget::product::instances::{self, Instance};
+use msp_retarget::Guid;
+use msp_retarget::instances::{self, Instance};
+use msp_retarget::testkit::container;
+use msp_retarget::testkit::patch;
+use msp_retarget::testkit::transform::{self, RowKind, Schema, Value};
 
 #[path = "shared/corpus.rs"]
 mod shared_corpus;
@@ -379,14 +379,12 @@ fn an_instance_with_its_own_upgrade_code_gets_it_in_the_copies() {
     let mut requests = src.requests();
     requests[0].upgrade_code = Some(g(own));
     let out = dir.path().join("out.msp");
-    msp_retarget::commands::retarget::retarget(
-        &msp_retarget::commands::retarget::RetargetRequest {
-            input: patch,
-            destination: msp_retarget::edit::engine::Destination::Output(out.clone()),
-            instances: requests,
-            options: Default::default(),
-        },
-    )
+    msp_retarget::retarget(&msp_retarget::RetargetRequest {
+        input: patch,
+        destination: msp_retarget::Destination::Output(out.clone()),
+        instances: requests,
+        options: Default::default(),
+    })
     .unwrap();
     let p = patch::Patch::open(&out).unwrap();
     for pair in p.pairs.iter().filter(|x| x.base() == g(INSTANCE1)) {

@@ -27,7 +27,7 @@ use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use msp_retarget::format::propset::{PropertySet, PropertyValue};
+use msp_retarget::testkit::propset::{PropertySet, PropertyValue};
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
@@ -999,7 +999,7 @@ fn an_output_in_a_read_only_folder() {
 fn null_table_name(bytes: Vec<u8>) -> Vec<u8> {
     let name = format!(
         "/{}",
-        msp_retarget::format::streamname::encode("_Tables", true)
+        msp_retarget::testkit::streamname::encode("_Tables", true)
     );
     with_stream(bytes, &name, |b| {
         b[0] = 0;
@@ -1068,7 +1068,7 @@ fn r_msi_panics_on_a_null_table_name_instances_from() {
 fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {
     let name = format!(
         "/{}",
-        msp_retarget::format::streamname::encode("_StringPool", true)
+        msp_retarget::testkit::streamname::encode("_StringPool", true)
     );
     with_stream(bytes, &name, |b| {
         b.extend_from_slice(&[0, 0, 1, 0]);
@@ -1178,7 +1178,7 @@ fn r_msi_allocates_a_string_declared_as_property_0() {
 cases! {
     // The msi crate sizes a table's rows by the declared stream length.
     a_table_stream_declaring_more_than_the_file: case(raw(|i| {
-        let name = format!("/{}", msp_retarget::format::streamname::encode("_Tables", true));
+        let name = format!("/{}", msp_retarget::testkit::streamname::encode("_Tables", true));
         let e = i.entry(&name);
         i.0[e.at + 0x78..e.at + 0x80].copy_from_slice(&(8u64 << 30).to_le_bytes());
     }), Error(&["(table _Tables)", "declares 8589934592 bytes"]), Error(&["(table _Tables)"]));

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use msp_retarget::edit::engine::Outcome;
+use msp_retarget::Outcome;
 use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::util::check::{Expect, check_retarget};

@@ -9,14 +9,14 @@
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use msp_retarget::format::layout::Layout;
-use msp_retarget::patch::Patch;
-use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
-use msp_retarget::format::propset::{PropertySet, PropertyValue};
-use msp_retarget::edit::engine::{Destination};
-use msp_retarget::commands::retarget::{RetargetRequest, retarget};
+use msp_retarget::testkit::layout::Layout;
+use msp_retarget::testkit::patch::Patch;
+use msp_retarget::{InstanceRequest, PlanOptions};
+use msp_retarget::testkit::propset::{PropertySet, PropertyValue};
+use msp_retarget::{Destination};
+use msp_retarget::{RetargetRequest, retarget};
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
-use msp_retarget::commands::untarget::{UntargetRequest, untarget};
+use msp_retarget::{UntargetRequest, untarget};
 
 //===========================================================================//
 // Allocation cap
@@ -233,7 +233,7 @@ pub fn pipeline(data: &[u8]) {
     let input = dir.join("in.msp");
     std::fs::write(&input, data).expect("writing the input");
 
-    let _ = msp_retarget::commands::inspect::inspect(&input);
+    let _ = msp_retarget::inspect(&input);
 
     let mut instance = INSTANCE.to_string();
     let mut options = PlanOptions::default();
@@ -294,7 +294,7 @@ pub fn pipeline(data: &[u8]) {
         }
         Ok(_) => {
             let out = Patch::open(&output).expect("a written result must re-read");
-            let code = msp_retarget::format::guid::Guid::parse_braced(INSTANCE).expect("a GUID");
+            let code = msp_retarget::Guid::parse_braced(INSTANCE).expect("a GUID");
             assert!(
                 out.targets_product(code),
                 "the result does not list the instance"
@@ -364,7 +364,7 @@ pub fn layout(data: &[u8]) {
 /// Anything else: `[u16 pool length][pool][u16 data length][data][rows]`
 /// through `StringPool::parse` and `decode_rows` for a few table shapes.
 pub fn transform(data: &[u8]) {
-    use msp_retarget::format::transform::{
+    use msp_retarget::testkit::transform::{
         ColumnDef, ColumnKind, Schema, StringPool, TableDef, decode_rows, property_changes,
         read_transform_tables,
     };
@@ -384,10 +384,10 @@ pub fn transform(data: &[u8]) {
         // As the tool does: the checks that keep the msi crate's
         // allocations bounded first, then the crate with its panics
         // contained (it unwraps values of malformed tables).
-        let schema = msp_retarget::format::msi::check_before_msi(&path)
+        let schema = msp_retarget::testkit::msi::check_before_msi(&path)
             .ok()
             .and_then(|()| {
-                msp_retarget::error::contain_panics(|| {
+                msp_retarget::testkit::contain_panics(|| {
                     msi::Package::open(Cursor::new(data)).map(|p| Schema::from_package(&p))
                 })
                 .ok()
@@ -399,7 +399,7 @@ pub fn transform(data: &[u8]) {
             let _ = read_transform_tables(&mut cf, storage, &schema);
             let _ = property_changes(&mut cf, storage, &schema);
         }
-        let _ = msp_retarget::product::instances::from_product(&path);
+        let _ = msp_retarget::instances::from_product(&path);
         let _ = std::fs::remove_file(&path);
         return;
     }

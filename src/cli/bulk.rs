@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use msp_retarget::commands::bulk::{self, BuiltinSources, BulkOptions};
+use msp_retarget::bulk::{self, BuiltinSources, BulkOptions};
 use msp_retarget::{Result, report};
 
 use crate::cli::progress::{self, BulkProgress};

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use msp_retarget::commands::bulk::{FileOutcome, FileReport, Progress};
+use msp_retarget::bulk::{FileOutcome, FileReport, Progress};
 
 /// The bar on screen, if any.
 static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);

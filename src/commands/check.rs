@@ -17,11 +17,8 @@ use crate::error::Result;
 use crate::product::facts::ProductFacts;
 use crate::report::check::{CheckOutcome, CheckReport, PairInfo};
 
-pub use crate::rules::applicability::{
-    CheckKind, CheckResult, Outcome, PairResult, PairStatus, ProductCheck, Verdict, evaluate,
-    evaluate_pairs,
-};
-pub use crate::rules::lint::{Finding, PatchView, Severity, lint_patch, lint_view, read_lenient};
+use crate::rules::applicability::{ProductCheck, Verdict, evaluate_pairs};
+use crate::rules::lint::{PatchView, lint_view, read_lenient};
 
 /// Builds the report for a view and products.
 pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {

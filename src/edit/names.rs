@@ -146,6 +146,7 @@ impl NameAllocator {
     }
 
     /// Whether `name` collides with an existing or allocated name.
+    #[cfg(test)]
     pub fn is_taken(&self, name: &str) -> bool {
         self.taken.contains(&name_key(name))
     }

@@ -200,6 +200,7 @@ pub fn verify<G: Read + Seek, H: Read + Seek>(
 }
 
 /// Verifies the result file at `output` ([`verify`]).
+#[cfg(test)]
 pub fn verify_file(
     input: &mut Patch,
     plan: &Plan,

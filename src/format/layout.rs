@@ -151,6 +151,7 @@ impl Node {
 
 impl Layout {
     /// Reads the header, the FAT sector list and the directory of `file`.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn read<F: Read + Seek>(file: &mut F) -> io::Result<Layout> {
         Layout::read_streams_from(file, 0)
     }

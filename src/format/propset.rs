@@ -31,6 +31,7 @@ use text::{decode_string, encode_string};
 /// FMTID of the summary information property set
 /// (`F29F85E0-4FF9-1068-AB91-08002B27B3D9`) as it lies on disk: the first
 /// three GUID fields are little-endian.
+#[cfg(any(test, feature = "testkit"))]
 pub const FMTID_SUMMARY_INFORMATION: [u8; 16] = [
     0xE0, 0x85, 0x9F, 0xF2, 0xF9, 0x4F, 0x68, 0x10, 0xAB, 0x91, 0x08, 0x00, 0x2B, 0x27, 0xB3, 0xD9,
 ];
@@ -50,6 +51,7 @@ const BYTE_ORDER_MARK: u16 = 0xFFFE;
 const OFFSET_SECTION_COUNT: usize = 24;
 /// Win32 (2) in the high word and OS version 6.1 in the low word, as in the
 /// corpus's WiX-built patches; the `msi` crate rejects a high word above 2.
+#[cfg(any(test, feature = "testkit"))]
 const DEFAULT_OS_VERSION: u32 = 0x0002_0106;
 
 const VT_EMPTY: u16 = 0;
@@ -241,6 +243,7 @@ struct Prop {
 impl PropertySet {
     /// An empty set with one section of format `fmtid`: byte order 0xFFFE,
     /// format version 0, class id zero, no properties.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn new(fmtid: [u8; 16]) -> PropertySet {
         let mut bytes = Vec::with_capacity(56);
         bytes.extend_from_slice(&BYTE_ORDER_MARK.to_le_bytes());
@@ -285,22 +288,26 @@ impl PropertySet {
     }
 
     /// The stream's bytes, borrowed.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// Non-fatal oddities found by the last parse or edit.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn warnings(&self) -> &[PropsetError] {
         &self.warnings
     }
 
     /// The FMTID of the first section.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn fmtid(&self) -> [u8; 16] {
         self.sections.first().map(|s| s.fmtid).unwrap_or_default()
     }
 
     /// How many sections the set has (2 when a user-defined section
     /// follows, as in DocumentSummaryInformation).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn section_count(&self) -> usize {
         self.sections.len()
     }
@@ -394,6 +401,7 @@ impl PropertySet {
 
     /// Removes property `pid` from the first section (its table slot and
     /// its value); returns whether it was there.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn remove(&mut self, pid: u32) -> Result<bool, PropsetError> {
         let section = self.first_section()?;
         let Some((index, prop)) = section.props.iter().enumerate().find(|(_, p)| p.pid == pid)

@@ -103,7 +103,9 @@ mod rows;
 mod schema;
 
 pub use pool::StringPool;
-pub use rows::{RowKind, RowOp, Value, decode_rows, stream_name};
+#[cfg(any(test, feature = "testkit"))]
+pub use rows::stream_name;
+pub use rows::{RowKind, RowOp, Value, decode_rows};
 pub use schema::{ColumnDef, ColumnKind, Schema, TableDef};
 
 use schema::{columns_table, property_table, tables_table};
@@ -156,6 +158,7 @@ impl TransformTables {
 /// stand-alone .mst, `/Name` for a substorage), decoding tables that exist
 /// in the base database with `schema` and tables the transform adds with
 /// its own `_Columns`.
+#[cfg(any(test, feature = "testkit"))]
 pub fn read_transform_tables<F: Read + Seek>(
     cf: &mut CompoundFile<F>,
     storage: &Path,

@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use crate::format::container::show_name;
 use crate::format::guid::Guid;
-use crate::rules::applicability::{Outcome, PairStatus, ProductCheck, Verdict};
-use crate::rules::lint::{Finding, Severity};
+pub use crate::rules::applicability::{
+    CheckKind, CheckResult, Outcome, PairResult, PairStatus, ProductCheck, Verdict,
+};
+pub use crate::rules::lint::{Finding, Severity};
 
 /// How a `check` came out over all products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::edit::engine::Outcome;
+pub use crate::edit::gate::ResultCheck;
 use crate::edit::plan::{InstanceStatus, PairAction, Plan};
-use crate::edit::verify::Verification;
+pub use crate::edit::verify::Verification;
 use crate::format::guid::Guid;
 
 /// Everything a retarget did, for the human and JSON outputs.
@@ -177,9 +178,9 @@ fn render_checked(s: &mut String, c: &crate::edit::gate::ResultCheck) {
     );
     for f in &c.new_findings {
         let severity = match f.severity {
-            crate::commands::check::Severity::Error => "error",
-            crate::commands::check::Severity::Warning => "warning",
-            crate::commands::check::Severity::Info => "note",
+            crate::rules::lint::Severity::Error => "error",
+            crate::rules::lint::Severity::Warning => "warning",
+            crate::rules::lint::Severity::Info => "note",
         };
         let _ = writeln!(s, "  {severity} [{}]: {}", f.code, f.message);
     }

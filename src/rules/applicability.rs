@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
-use crate::patch::{Pair, Patch, Transform};
+use crate::patch::{Pair, Transform};
 use crate::product::facts::{ProductFacts, VersionFields, parse_language, parse_version};
 
 /// How one check came out.
@@ -147,7 +147,8 @@ pub struct ProductCheck {
 
 /// Checks every pair of an opened patch against a product: what
 /// `retarget` calls for each requested instance before it commits.
-pub fn evaluate<F>(patch: &Patch<F>, facts: &ProductFacts) -> ProductCheck {
+#[cfg(any(test, feature = "testkit"))]
+pub fn evaluate<F>(patch: &crate::patch::Patch<F>, facts: &ProductFacts) -> ProductCheck {
     evaluate_pairs(&patch.targets, &patch.pairs, facts)
 }
 

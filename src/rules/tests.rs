@@ -13,6 +13,8 @@ use crate::format::guid::Guid;
 use crate::format::summary::TransformRevision;
 use crate::patch::{Pair, Patch, Transform};
 use crate::product::facts::ProductFacts;
+use crate::rules::applicability::*;
+use crate::rules::lint::*;
 use crate::testkit::synth::{PairSpec, PatchSpec, write_patch_file};
 
 const A: &str = "{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}";

@@ -185,6 +185,7 @@ impl<B: ReadAt> Overlay<B> {
 
     /// Sets how many bytes of blocks stay in memory (tests use a small
     /// limit to exercise spilling).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn with_mem_limit(mut self, limit: usize) -> Overlay<B> {
         self.mem_limit = limit;
         self
@@ -201,6 +202,7 @@ impl<B: ReadAt> Overlay<B> {
     }
 
     /// Whether the logical file is empty.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -47,6 +47,7 @@ impl<R> ReadAhead<R> {
     }
 
     /// The reader underneath.
+    #[cfg(test)]
     pub fn get_ref(&self) -> &R {
         &self.inner
     }

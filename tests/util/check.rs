@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Snapshot, pid, summary, text, value_range};
-use msp_retarget::format::guid::Guid;
-use msp_retarget::format::propset::PropertySet;
+use msp_retarget::Guid;
+use msp_retarget::testkit::propset::PropertySet;
 
 /// One transform pair of a patch, read from its LastSavedBy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub fn source_pairs(snap: &Snapshot) -> Vec<SourcePair> {
         let set = snap.summary(name);
         let revision = text(&set, pid::REVISION_NUMBER);
         let char_count = match set.get(pid::CHAR_COUNT) {
-            Some(msp_retarget::format::propset::PropertyValue::I4(v)) => *v as u32,
+            Some(msp_retarget::testkit::propset::PropertyValue::I4(v)) => *v as u32,
             other => panic!("{name}: CharCount is {other:?}"),
         };
         pairs.push(SourcePair {

@@ -2,7 +2,7 @@
 //! [`PatchSpec`], every entry of a compound file read with `cfb` directly
 //! (not through the library's `container` module, so that the library is
 //! checked by independent code), summary streams decoded with
-//! [`msp_retarget::format::propset`], and the command-line binary.
+//! [`msp_retarget::testkit::propset`], and the command-line binary.
 
 #![allow(dead_code)] // each test module uses its own subset
 
@@ -14,13 +14,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use msp_retarget::commands::retarget::{RetargetRequest, retarget};
-use msp_retarget::edit::engine::Destination;
-use msp_retarget::edit::plan::{InstanceRequest, PlanOptions};
-use msp_retarget::format::guid::Guid;
-use msp_retarget::format::propset::PropertySet;
+use msp_retarget::Destination;
+use msp_retarget::Guid;
 use msp_retarget::report::RetargetReport;
+use msp_retarget::testkit::propset::PropertySet;
 use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
+use msp_retarget::{InstanceRequest, PlanOptions};
+use msp_retarget::{RetargetRequest, retarget};
 
 /// The summary-information stream name.
 pub const SUMMARY: &str = "\u{5}SummaryInformation";

@@ -70,6 +70,7 @@ impl StringPool {
     }
 
     /// An empty pool (for tests and synthetic transforms).
+    #[cfg(any(test, feature = "testkit"))]
     pub fn from_strings(strings: Vec<String>, long_refs: bool) -> StringPool {
         StringPool {
             code_page: 0,
@@ -89,11 +90,13 @@ impl StringPool {
     }
 
     /// The number of strings.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn len(&self) -> usize {
         self.strings.len()
     }
 
     /// Whether the pool has no strings.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn is_empty(&self) -> bool {
         self.strings.is_empty()
     }

@@ -25,17 +25,10 @@ pub enum Value {
 
 impl Value {
     /// The string, for string values.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The integer, for integer values.
-    pub fn as_int(&self) -> Option<i32> {
-        match self {
-            Value::Int(i) => Some(*i),
             _ => None,
         }
     }

@@ -105,16 +105,6 @@ impl TableDef {
             columns,
         }
     }
-
-    /// The number of key columns.
-    pub fn key_count(&self) -> usize {
-        self.columns.iter().filter(|c| c.key).count()
-    }
-
-    /// The index of the column called `name`.
-    pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c.name == name)
-    }
 }
 
 /// The table definitions of a base database: what a transform's rows are
@@ -175,6 +165,7 @@ impl Schema {
     }
 
     /// The names of all tables.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn table_names(&self) -> impl Iterator<Item = &str> {
         self.tables.keys().map(String::as_str)
     }
