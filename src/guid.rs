@@ -129,6 +129,14 @@ pub fn leading_guids(text: &str) -> (Vec<Guid>, &str) {
     (out, rest)
 }
 
+/// Keeps the first of equal GUIDs, in order: a list such as Template may
+/// name one product twice (in another case, too), and it is one product.
+/// Linear: a hostile list may hold thousands.
+pub fn dedup_in_order(codes: &mut Vec<Guid>) {
+    let mut seen = std::collections::HashSet::with_capacity(codes.len());
+    codes.retain(|g| seen.insert(*g));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::guid::Guid;
 use crate::names::{InstanceTag, NameAllocator};
-use crate::patch::{Pair, Patch, Transform};
+use crate::patch::{MAX_PAIRS, Pair, Patch, Transform};
 use crate::summary::{self, Validation};
 
 /// One instance to retarget to.
@@ -302,7 +302,11 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     let mut new_entries: Vec<String> = Vec::new();
 
     let requested: Vec<Guid> = requests.iter().map(|r| r.instance).collect();
-    for req in requests {
+    // Pairs the result will list: a result past the limit could not be
+    // read back (and verified), so it is refused here, before any work
+    // and while planning costs little.
+    let mut pairs_after = patch.pairs.len();
+    for (done, req) in requests.iter().enumerate() {
         let base = resolve_base(patch, req, &requested)?;
         if let Some(earlier) = instances.iter().find(|p| p.instance == req.instance) {
             if earlier.base != base {
@@ -378,6 +382,18 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                         pair.main.name,
                         upgrade.map(|u| u.braced()).unwrap_or_default()
                     ));
+                }
+                pairs_after += 1;
+                if pairs_after > MAX_PAIRS {
+                    return Err(Error::usage(format!(
+                        "the result would list more than {MAX_PAIRS} transform pairs, the most a \
+                         patch may list (the patch has {}; the first {} of the {} instances \
+                         already need {} more): retarget to fewer instances per patch",
+                        patch.pairs.len(),
+                        done + 1,
+                        requests.len(),
+                        pairs_after - patch.pairs.len()
+                    )));
                 }
                 let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
                 let partner = pair.partner.as_ref().map(|_| format!("#{name}"));

@@ -69,7 +69,8 @@ pub mod code {
     pub const TEMPLATE_INVALID: &str = "template-invalid";
     /// A Template entry is not in the canonical upper-case braced form.
     pub const TEMPLATE_NOT_CANONICAL: &str = "template-not-canonical";
-    /// A product is listed twice in Template.
+    /// A product is listed twice in Template (compared canonically, so
+    /// `{G};{g}` too).
     pub const TEMPLATE_DUPLICATE: &str = "template-duplicate";
     /// A Template product no pair can ever validate for.
     pub const UNREACHABLE_TARGET: &str = "unreachable-target";
@@ -368,10 +369,13 @@ fn lint_template(template: &str, out: &mut Vec<Finding>) {
                 }
                 if !seen.insert(g) {
                     out.push(Finding::new(
-                        Severity::Info,
+                        Severity::Warning,
                         code::TEMPLATE_DUPLICATE,
                         Some(e),
-                        format!("Template lists {g} more than once"),
+                        format!(
+                            "Template lists {g} more than once (GUIDs compare without case); it \
+                             is one product, and other tools may count it twice"
+                        ),
                     ));
                 }
             }
@@ -661,10 +665,12 @@ fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
             None
         }
     };
-    let targets = summary::split_list(&template)
+    let mut targets: Vec<Guid> = summary::split_list(&template)
         .into_iter()
         .filter_map(|t| Guid::parse_braced(t.trim()).ok())
         .collect();
+    // One product listed twice is one target (the lint reports it).
+    crate::guid::dedup_in_order(&mut targets);
     let (names, _) = scan_transform_list(&last_saved_by);
     let mut pairs = Vec::new();
     for PairNames { main, partner } in names {

@@ -55,7 +55,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Complete or discard the journal an interrupted --in-place edit left.
     #[command(
-        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget do\nthis by themselves; inspect and check refuse a patch with a complete journal and\nsay to run this.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
+        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget\n--in-place do this by themselves; inspect, check and -o runs never write the patch:\nthey refuse it while a complete journal lies beside it and say to run this. A journal\nthat does not fit the patch (its before-image is not the patch's bytes, or its\nlengths are not what its records write) is refused and kept, never replayed.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
     )]
     Recover(RecoverArgs),
     /// Retarget every patch a manifest names, several at once.
@@ -119,7 +119,8 @@ pub struct RetargetArgs {
     pub instances_from: Vec<PathBuf>,
 
     /// Instances listed in a file, one per line: `[ID] {BASE}={INSTANCE}`
-    /// or `[ID] {INSTANCE}`; `#` starts a comment.
+    /// or `[ID] {INSTANCE}`; `#` starts a comment. `-` reads standard
+    /// input. At most 16 MiB are read.
     #[arg(long, value_name = "FILE")]
     pub instances_file: Vec<PathBuf>,
 
