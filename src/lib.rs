@@ -44,6 +44,7 @@ pub mod propset;
 pub mod readahead;
 pub mod report;
 pub mod retarget;
+pub mod sequence;
 pub mod streamname;
 pub mod summary;
 pub mod synth;
