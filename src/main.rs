@@ -17,7 +17,9 @@ use msp_retarget::retarget::{Destination, RetargetRequest, retarget};
 use msp_retarget::untarget::{UntargetRequest, untarget};
 use msp_retarget::{Error, Result, check, inspect, instances};
 
-use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
+use cli::{
+    CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, SequenceArgs, UntargetArgs,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
         Command::Check(a) => ("check", a.json),
+        Command::Sequence(a) => ("sequence", a.json),
         Command::Recover(a) => ("recover", a.json),
         Command::Bulk(a) => ("bulk", a.json),
         Command::Completions(_) => ("completions", false),
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
         Command::Check(a) => run_check(a),
+        Command::Sequence(a) => run_sequence(a),
         Command::Recover(a) => run_recover(a),
         Command::Bulk(a) => cli::bulk::run(a, cli.verbose, cli.quiet),
         Command::Completions(a) => cli::generate::run_completions(a),
@@ -231,6 +235,22 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         print_out(&report::to_json("check", &r));
     } else {
         print_out(&check::render(&r));
+    }
+    Ok(r.exit_code())
+}
+
+fn run_sequence(a: &SequenceArgs) -> Result<u8> {
+    use msp_retarget::sequence::command::{self, SequenceRequest};
+    let req = SequenceRequest {
+        patches: a.patches.clone(),
+        installed: a.installed.clone(),
+        products: command::products_from(&a.packages, &a.products, &a.instances_from)?,
+    };
+    let r = command::sequence_files(&req)?;
+    if a.json {
+        print_out(&report::to_json("sequence", &r));
+    } else {
+        print_out(&command::render(&r));
     }
     Ok(r.exit_code())
 }
