@@ -75,6 +75,10 @@ pub struct CheckReport {
     pub products: Vec<ProductCheck>,
     /// Lint findings.
     pub lint: Vec<Finding>,
+    /// The Authenticode signature, when the patch has a readable one:
+    /// valid or stale, algorithm, signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signature::SignatureReport>,
 }
 
 impl CheckReport {
@@ -119,6 +123,7 @@ pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
             .collect(),
         products: checks,
         lint: lint_view(view),
+        signature: view.signature.report().cloned(),
     }
 }
 

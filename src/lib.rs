@@ -45,6 +45,7 @@ pub mod readahead;
 pub mod report;
 pub mod retarget;
 pub mod sequence;
+pub mod signature;
 pub mod streamname;
 pub mod summary;
 pub mod synth;

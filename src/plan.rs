@@ -286,13 +286,14 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     if !patch.signatures.is_empty() && !opts.strip_signature {
         return Err(Error::refused(format!(
             "the patch is signed ({}); retargeting changes its content and breaks the \
-             signature. Use --strip-signature to remove it, then sign the patch again",
+             signature. Use --strip-signature to remove it, then {}",
             patch
                 .signatures
                 .iter()
                 .map(|s| crate::container::show_name(s))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            crate::signature::RESIGN
         )));
     }
     let mut names = NameAllocator::new(patch.root_names.iter().map(String::as_str));

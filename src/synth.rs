@@ -39,7 +39,6 @@ pub const BUILD_TIME_UNIX_SECS: u64 = 1_704_067_200;
 const FILETIME_UNIX_OFFSET_SECS: u64 = 11_644_473_600;
 
 const SUMMARY_STREAM: &str = "\u{5}SummaryInformation";
-const SIGNATURE_STREAM: &str = "\u{5}DigitalSignature";
 
 //===========================================================================//
 
@@ -108,7 +107,9 @@ pub struct PatchSpec {
     pub pairs: Vec<PairSpec>,
     /// Length of the cabinet stream in bytes.
     pub cabinet_len: u64,
-    /// Whether to add a `\005DigitalSignature` stream.
+    /// Whether to add a `\005DigitalSignature` stream: a fixture signature
+    /// ([`crate::signature::fixture`]) whose SHA-256 digest matches the
+    /// patch, so that it reads as valid until the patch changes.
     pub signed: bool,
     /// LastSavedBy written as is instead of the one derived from `pairs`,
     /// to build malformed patches.
@@ -271,10 +272,15 @@ pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resu
         write_transform(&mut comp, &pair.name, pair, &pair.revision_number())?;
         write_transform(&mut comp, &partner, pair, &pair.partner_revision_number())?;
     }
-    if spec.signed {
-        write_stream(&mut comp, SIGNATURE_STREAM, &noise(b"signature", 1536))?;
-    }
     comp.set_modified_time("/", build_time())?;
+    if spec.signed {
+        crate::signature::fixture::sign(
+            &mut comp,
+            crate::signature::DigestAlgorithm::Sha256,
+            false,
+            BUILD_TIME_UNIX_SECS,
+        )?;
+    }
     comp.flush()?;
     Ok(comp.into_inner())
 }
@@ -740,10 +746,15 @@ mod tests {
         let bytes = build(&spec);
         let mut comp = open(&bytes);
         assert_eq!(text(&summary(&mut comp, ""), 8), "rtmA.1;:missing");
-        assert_eq!(
-            read(&mut comp, Path::new("/").join(SIGNATURE_STREAM)).len(),
-            1536
+        assert!(
+            !read(
+                &mut comp,
+                Path::new("/").join(crate::signature::DIGITAL_SIGNATURE)
+            )
+            .is_empty()
         );
+        let sig = crate::signature::examine(&mut comp).unwrap().unwrap();
+        assert_eq!(sig.verdict, crate::signature::Verdict::Valid);
         let package = msi::Package::open(Cursor::new(bytes.as_slice())).unwrap();
         assert!(package.has_digital_signature());
     }

@@ -78,8 +78,11 @@ fn refuses_a_signed_patch() {
     let err = assert_error!(
         attempt(&dir, &req),
         ErrorKind::Refused,
-        "the patch is signed (\\005DigitalSignature); retargeting changes its content and \
-         breaks the signature. Use --strip-signature to remove it, then sign the patch again",
+        &format!(
+            "the patch is signed (\\005DigitalSignature); retargeting changes its content and \
+             breaks the signature. Use --strip-signature to remove it, then {}",
+            msp_retarget::signature::RESIGN
+        ),
     );
     names_file(&err, &req.input);
 
@@ -90,9 +93,12 @@ fn refuses_a_signed_patch() {
     assert_error!(
         attempt(&dir, &req),
         ErrorKind::Refused,
-        "the patch is signed (\\005DigitalSignature, \\005MsiDigitalSignatureEx); \
-         retargeting changes its content and breaks the signature. Use --strip-signature \
-         to remove it, then sign the patch again",
+        &format!(
+            "the patch is signed (\\005DigitalSignature, \\005MsiDigitalSignatureEx); \
+             retargeting changes its content and breaks the signature. Use --strip-signature \
+             to remove it, then {}",
+            msp_retarget::signature::RESIGN
+        ),
     );
 }
 
