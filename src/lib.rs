@@ -64,6 +64,7 @@ pub use commands::check::check_file;
 pub use commands::inspect::inspect;
 pub use commands::recover::recover;
 pub use commands::retarget::{RetargetRequest, retarget};
+pub use commands::sequence::{SequenceRequest, products_from, sequence_files};
 pub use commands::untarget::{UntargetRequest, untarget};
 pub use edit::engine::{Destination, Outcome};
 pub use edit::plan::{

@@ -20,7 +20,9 @@ use msp_retarget::{InstanceRequest, PlanOptions};
 use msp_retarget::{RetargetRequest, retarget};
 use msp_retarget::{UntargetRequest, untarget};
 
-use cli::{CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, UntargetArgs};
+use cli::{
+    CheckArgs, Cli, Command, InspectArgs, RecoverArgs, RetargetArgs, SequenceArgs, UntargetArgs,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => ("untarget", a.json),
         Command::Inspect(a) => ("inspect", a.json),
         Command::Check(a) => ("check", a.json),
+        Command::Sequence(a) => ("sequence", a.json),
         Command::Recover(a) => ("recover", a.json),
         Command::Bulk(a) => ("bulk", a.json),
         Command::Completions(_) => ("completions", false),
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Untarget(a) => run_untarget(a),
         Command::Inspect(a) => run_inspect(a),
         Command::Check(a) => run_check(a),
+        Command::Sequence(a) => run_sequence(a),
         Command::Recover(a) => run_recover(a),
         Command::Bulk(a) => cli::bulk::run(a, cli.verbose, cli.quiet),
         Command::Completions(a) => cli::generate::run_completions(a),
@@ -206,6 +210,22 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         print_out(&report::to_json("check", &r));
     } else {
         print_out(&report::check::render(&r));
+    }
+    Ok(r.exit_code())
+}
+
+fn run_sequence(a: &SequenceArgs) -> Result<u8> {
+    use msp_retarget::{SequenceRequest, products_from, sequence_files};
+    let req = SequenceRequest {
+        patches: a.patches.clone(),
+        installed: a.installed.clone(),
+        products: products_from(&a.packages, &a.products, &a.instances_from)?,
+    };
+    let r = sequence_files(&req)?;
+    if a.json {
+        print_out(&report::to_json("sequence", &r));
+    } else {
+        print_out(&report::sequence::render(&r));
     }
     Ok(r.exit_code())
 }

@@ -69,6 +69,17 @@ struct Report {
     pairs: Vec<PairInfo>,
     products: Vec<ProductCheck>,
     lint: Vec<Finding>,
+    #[serde(default)]
+    signature: Option<SignatureDoc>,
+}
+
+/// The parts of `msp_retarget::testkit::signature::SignatureReport` checked here.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+struct SignatureDoc {
+    verdict: String,
+    digest_algorithm: String,
+    msi_digital_signature_ex: bool,
 }
 
 #[allow(dead_code)]
@@ -332,8 +343,11 @@ fn json_has_the_documented_shape() {
     );
 
     assert_eq!(r.lint.len(), 1);
-    assert_eq!(r.lint[0].severity, "warning");
-    assert_eq!(r.lint[0].code, "signature-stale");
+    assert_eq!(r.lint[0].severity, "info");
+    assert_eq!(r.lint[0].code, "signature-valid");
+    let sig = r.signature.expect("the signature");
+    assert_eq!(sig.verdict, "valid");
+    assert_eq!(sig.digest_algorithm, "sha256");
 }
 
 #[test]

@@ -163,7 +163,7 @@ msptest!(strip_signature_and_copy_all, |dir, run| {
     assert!(
         r.stdout.contains(
             "removed signature stream \\005DigitalSignature: sign the patch again before \
-             shipping it"
+             shipping it (see docs/signing.md)"
         ),
         "{}",
         r.stdout
@@ -220,10 +220,17 @@ msptest!(a_signed_patch_is_refused, |dir, run| {
     let err = failing(&dir, &["retarget", "in.msp", "-i", I1, "-o", "out.msp"], 1);
     assert_eq!(
         err,
-        "msp-retarget: in.msp: the patch is signed (\\005DigitalSignature); retargeting \
-         changes its content and breaks the signature. Use --strip-signature to remove it, \
-         then sign the patch again\n"
+        format!(
+            "msp-retarget: in.msp: the patch is signed (\\005DigitalSignature); retargeting \
+             changes its content and breaks the signature. Use --strip-signature to remove it, \
+             then {}\n",
+            msp_retarget::testkit::signature::RESIGN
+        )
     );
+    // The way back is spelled out: both signing tools and the recipe.
+    for needle in ["osslsigncode sign", "signtool sign", "docs/signing.md"] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
 });
 
 msptest!(a_major_upgrade_is_refused, |dir, run| {

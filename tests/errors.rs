@@ -80,8 +80,11 @@ fn refuses_a_signed_patch() {
     let err = assert_error!(
         attempt(&dir, &req),
         ErrorKind::Refused,
-        "the patch is signed (\\005DigitalSignature); retargeting changes its content and \
-         breaks the signature. Use --strip-signature to remove it, then sign the patch again",
+        &format!(
+            "the patch is signed (\\005DigitalSignature); retargeting changes its content and \
+             breaks the signature. Use --strip-signature to remove it, then {}",
+            msp_retarget::testkit::signature::RESIGN
+        ),
     );
     names_file(&err, &req.input);
 
@@ -92,9 +95,12 @@ fn refuses_a_signed_patch() {
     assert_error!(
         attempt(&dir, &req),
         ErrorKind::Refused,
-        "the patch is signed (\\005DigitalSignature, \\005MsiDigitalSignatureEx); \
-         retargeting changes its content and breaks the signature. Use --strip-signature \
-         to remove it, then sign the patch again",
+        &format!(
+            "the patch is signed (\\005DigitalSignature, \\005MsiDigitalSignatureEx); \
+             retargeting changes its content and breaks the signature. Use --strip-signature \
+             to remove it, then {}",
+            msp_retarget::testkit::signature::RESIGN
+        ),
     );
 }
 
@@ -411,18 +417,20 @@ fn a_missing_output_folder() {
 }
 
 #[test]
-fn an_output_that_is_a_folder_leaves_no_temporary_file() {
-    // Fails at the very end, renaming the verified copy into place.
+fn an_output_that_is_a_folder_is_refused_before_any_work() {
+    // Once failed only at the very end, renaming the verified copy into
+    // place; now refused up front, like any destination that is not a
+    // regular file.
     let dir = Dir::new();
     let input = dir.patch("in.msp", &PatchSpec::single_product());
     let out = dir.join("out.msp");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("keep"), b"x").unwrap();
     let req = request(&input, Destination::Output(out.clone()), &[inst(I1)]);
-    let err = attempt(&dir, &req).expect_err("renaming over a folder");
-    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    let err = attempt(&dir, &req).expect_err("a folder as the output");
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     assert!(
-        err.reason().starts_with("renaming the output into place: "),
+        err.reason().starts_with("is a folder, not a regular file"),
         "{err}"
     );
     names_file(&err, &out);

@@ -155,7 +155,34 @@ struct InspectDoc {
     storages: Vec<StorageDoc>,
     tables: Vec<TableDoc>,
     streams: Vec<StreamDoc>,
+    /// Only written for a signed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<SignatureDoc>,
     problems: Vec<String>,
+}
+
+/// Mirrors `msp_retarget::testkit::signature::SignatureReport`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureDoc {
+    verdict: String,
+    reason: Option<String>,
+    digest_algorithm: String,
+    signed_digest: String,
+    computed_digest: String,
+    msi_digital_signature_ex: bool,
+    signer: SignerDoc,
+    signing_time: Option<String>,
+    countersignature_time: Option<String>,
+    nested_signatures: usize,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SignerDoc {
+    subject: Option<String>,
+    issuer: Option<String>,
+    serial: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -419,6 +446,38 @@ msptest!(json_of_a_stripped_signature, |dir, run| {
     r.code(0);
     let doc = retarget_doc(&r);
     assert_eq!(doc.plan.removed_streams, ["\u{5}DigitalSignature"]);
+});
+
+msptest!(json_of_a_signed_patch, |dir, run| {
+    let spec = PatchSpec {
+        signed: true,
+        ..PatchSpec::single_product()
+    };
+    dir.patch("in.msp", &spec);
+    let r = run(&["inspect", "in.msp", "--json"]);
+    r.code(0);
+    let doc: InspectDoc = document(&r.stdout, "inspect");
+    assert!(doc.patch.as_ref().unwrap().signed);
+    let sig = doc.signature.expect("the signature");
+    assert_eq!(sig.verdict, "valid");
+    assert_eq!(sig.reason, None);
+    assert_eq!(sig.digest_algorithm, "sha256");
+    assert_eq!(sig.signed_digest.len(), 64);
+    assert_eq!(sig.signed_digest, sig.computed_digest);
+    assert!(!sig.msi_digital_signature_ex);
+    assert_eq!(
+        sig.signer.issuer.as_deref(),
+        Some("CN=Fixture Signer,O=Example")
+    );
+    assert_eq!(sig.signer.serial.as_deref(), Some("01234567"));
+    assert_eq!(sig.signing_time.as_deref(), Some("2024-01-01 00:00:00 UTC"));
+    assert_eq!(sig.countersignature_time, None);
+
+    // Unsigned: no signature member at all.
+    dir.patch("plain.msp", &PatchSpec::single_product());
+    let r = run(&["inspect", "plain.msp", "--json"]);
+    r.code(0);
+    assert!(!r.stdout.contains("\"signature\""), "{}", r.stdout);
 });
 
 msptest!(json_of_a_refusal, |dir, run| {

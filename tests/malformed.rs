@@ -961,7 +961,7 @@ cases! {
     an_output_that_is_a_folder: output_case(|d| {
         std::fs::create_dir_all(d.join("out").join("taken.msp")).unwrap();
         d.join("out").join("taken.msp")
-    }, Error(&["renaming the output into place"]));
+    }, Error(&["is a folder, not a regular file"]));
     an_output_that_is_the_input: output_case(|d| d.join("in.msp"), Error(&["use --in-place"]));
 }
 

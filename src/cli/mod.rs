@@ -53,9 +53,14 @@ pub enum Command {
         after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix-all.msp --package product.msi --instances-from product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
     )]
     Check(CheckArgs),
+    /// Tell, per product, which patches apply in which order and why the others do not.
+    #[command(
+        after_help = "Windows Installer's documented patch sequencing (MSI 3.0 and later): patches without\nMsiPatchSequence data first (installed ones in the order applied, then the new ones in\nthe order given), obsolete ones eliminated, minor upgrades ordered by the version they\nproduce, small updates after the highest minor upgrade they target, superseded patches\neliminated; every patch judged against the product as the patches before it leave it.\n\nEXIT STATUS:\n  0  every patch given applies to at least one product\n  1  some patch applies to no product given\n  2  error (unreadable patch or package, bad arguments, more than 127 patches for a\n     product, sequencing data that orders patches in a circle)\n\nEXAMPLES:\n  msp-retarget sequence qfe1.msp qfe2.msp sp1.msp --package product.msi\n  msp-retarget sequence qfe2.msp --installed sp1.msp --package product.msi --json\n  msp-retarget sequence *.msp --package product.msi --instances-from product.msi"
+    )]
+    Sequence(SequenceArgs),
     /// Complete or discard the journal an interrupted --in-place edit left.
     #[command(
-        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget do\nthis by themselves; inspect and check refuse a patch with a complete journal and\nsay to run this.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
+        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget\n--in-place do this by themselves; inspect, check and -o runs never write the patch:\nthey refuse it while a complete journal lies beside it and say to run this. A journal\nthat does not fit the patch (its before-image is not the patch's bytes, or its\nlengths are not what its records write) is refused and kept, never replayed.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
     )]
     Recover(RecoverArgs),
     /// Retarget every patch a manifest names, several at once.
@@ -100,6 +105,43 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
+/// Arguments of `sequence`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products", "instances_from"]))]
+pub struct SequenceArgs {
+    /// The patches to apply, in the order given.
+    #[arg(required = true)]
+    pub patches: Vec<PathBuf>,
+
+    /// Patches already installed on the products, in the order they were
+    /// applied.
+    #[arg(long, value_name = "PATCH", num_args = 1..)]
+    pub installed: Vec<PathBuf>,
+
+    /// A product database (.msi) whose Property table gives the facts.
+    /// Repeat for more products.
+    #[arg(long = "package", value_name = "PRODUCT.msi")]
+    pub packages: Vec<PathBuf>,
+
+    /// A product given by hand: CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]].
+    /// Repeat for more products.
+    #[arg(
+        long = "product",
+        value_name = "CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]"
+    )]
+    pub products: Vec<String>,
+
+    /// Every instance a product database defines through its embedded
+    /// instance transforms, with the product's facts and the instance's
+    /// ProductCode (and UpgradeCode, when it has its own).
+    #[arg(long, value_name = "PRODUCT.msi")]
+    pub instances_from: Vec<PathBuf>,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `retarget`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
@@ -119,7 +161,8 @@ pub struct RetargetArgs {
     pub instances_from: Vec<PathBuf>,
 
     /// Instances listed in a file, one per line: `[ID] {BASE}={INSTANCE}`
-    /// or `[ID] {INSTANCE}`; `#` starts a comment.
+    /// or `[ID] {INSTANCE}`; `#` starts a comment. `-` reads standard
+    /// input. At most 16 MiB are read.
     #[arg(long, value_name = "FILE")]
     pub instances_file: Vec<PathBuf>,
 

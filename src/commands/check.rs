@@ -52,6 +52,7 @@ pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
             .collect(),
         products: checks,
         lint: lint_view(view),
+        signature: view.signature.report().cloned(),
     }
 }
 

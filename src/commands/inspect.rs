@@ -9,7 +9,7 @@ use std::path::Path;
 
 use cfb::CompoundFile;
 
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::format::container::{self, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::propset::{PropertySet, PropertyValue};
@@ -150,6 +150,7 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
         instances: None,
         tables: Vec::new(),
         streams: root_streams(&cf),
+        signature: crate::format::signature::examine(&mut cf).in_file(path)?,
         problems: Vec::new(),
     };
     match kind {

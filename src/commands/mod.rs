@@ -7,4 +7,5 @@ pub mod check;
 pub mod inspect;
 pub mod recover;
 pub mod retarget;
+pub mod sequence;
 pub mod untarget;

@@ -51,6 +51,7 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
                 )
                 .in_file(out));
             }
+            crate::store::commit::check_destination(out)?;
             Some(out.clone())
         }
         Destination::InPlace => Some(resolve_dest(input)),
@@ -59,12 +60,15 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
 }
 
 /// Takes the edit lock on the input of a command that writes (none for a
-/// dry run, which only reads): two runs cannot then interleave, and a
-/// journal left by an interrupted in-place edit is completed first.
+/// dry run, which only reads): two runs cannot then interleave. In place,
+/// a journal left by an interrupted in-place edit is completed first. With
+/// `-o` the input is only read, never written: a complete journal beside
+/// it makes reading it fail, with a message saying to run `recover`.
 pub(crate) fn lock_for_edit(input: &Path, destination: &Destination) -> Result<Option<EditLock>> {
     match destination {
         Destination::DryRun => Ok(None),
-        Destination::Output(_) | Destination::InPlace => EditLock::acquire(input).map(Some),
+        Destination::Output(_) => EditLock::hold(input).map(Some),
+        Destination::InPlace => EditLock::acquire(input).map(Some),
     }
 }
 

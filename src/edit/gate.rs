@@ -155,7 +155,7 @@ fn refuse_new_errors(before: &[Finding], after: Vec<Finding>) -> Result<Vec<Find
         .into_iter()
         .filter(|f| !old.contains(&key(f)))
         // A signature stripped on request is reported by the plan.
-        .filter(|f| f.code != code::SIGNATURE_STALE)
+        .filter(|f| !code::is_signature(f.code))
         .collect();
     let errors: Vec<String> = new
         .iter()
@@ -389,7 +389,7 @@ mod tests {
             targets: Vec::new(),
             last_saved_by: ":rtmA.1;:#rtmA.1".into(),
             pairs: Vec::new(),
-            signatures: Vec::new(),
+            signature: crate::format::signature::SignatureState::Unsigned,
             read_findings: Vec::new(),
         };
         let before = lint_view(&view(I1));

@@ -17,7 +17,7 @@ use crate::edit::names::{InstanceTag, NameAllocator};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
-use crate::patch::{Pair, Patch, Transform};
+use crate::patch::{MAX_PAIRS, Pair, Patch, Transform};
 use crate::product::instances::{Instance, InstanceSource};
 
 /// One instance to retarget to.
@@ -287,13 +287,14 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     if !patch.signatures.is_empty() && !opts.strip_signature {
         return Err(Error::refused(format!(
             "the patch is signed ({}); retargeting changes its content and breaks the \
-             signature. Use --strip-signature to remove it, then sign the patch again",
+             signature. Use --strip-signature to remove it, then {}",
             patch
                 .signatures
                 .iter()
                 .map(|s| crate::format::container::show_name(s))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            crate::format::signature::RESIGN
         )));
     }
     let mut names = NameAllocator::new(patch.root_names.iter().map(String::as_str));
@@ -303,7 +304,11 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     let mut new_entries: Vec<String> = Vec::new();
 
     let requested: Vec<Guid> = requests.iter().map(|r| r.instance).collect();
-    for req in requests {
+    // Pairs the result will list: a result past the limit could not be
+    // read back (and verified), so it is refused here, before any work
+    // and while planning costs little.
+    let mut pairs_after = patch.pairs.len();
+    for (done, req) in requests.iter().enumerate() {
         let base = resolve_base(patch, req, &requested)?;
         if let Some(earlier) = instances.iter().find(|p| p.instance == req.instance) {
             if earlier.base != base {
@@ -379,6 +384,18 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                         pair.main.name,
                         upgrade.map(|u| u.braced()).unwrap_or_default()
                     ));
+                }
+                pairs_after += 1;
+                if pairs_after > MAX_PAIRS {
+                    return Err(Error::usage(format!(
+                        "the result would list more than {MAX_PAIRS} transform pairs, the most a \
+                         patch may list (the patch has {}; the first {} of the {} instances \
+                         already need {} more): retarget to fewer instances per patch",
+                        patch.pairs.len(),
+                        done + 1,
+                        requests.len(),
+                        pairs_after - patch.pairs.len()
+                    )));
                 }
                 let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
                 let partner = pair.partner.as_ref().map(|_| format!("#{name}"));

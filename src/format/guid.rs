@@ -129,6 +129,55 @@ pub fn leading_guids(text: &str) -> (Vec<Guid>, &str) {
     (out, rest)
 }
 
+/// Keeps the first of equal GUIDs, in order: a list such as Template may
+/// name one product twice (in another case, too), and it is one product.
+/// Linear: a hostile list may hold thousands.
+pub fn dedup_in_order(codes: &mut Vec<Guid>) {
+    let mut seen = std::collections::HashSet::with_capacity(codes.len());
+    codes.retain(|g| seen.insert(*g));
+}
+
+/// WiX's namespace for name-based component codes
+/// (`WixComponentGuidNamespace`, `{3064E5C6-FB63-4FE9-AC49-E446A792EFA5}`).
+#[allow(dead_code)] // not called by the library yet: generating instance transforms will
+pub const WIX_COMPONENT_NAMESPACE: Guid =
+    Guid(Uuid::from_u128(0x3064_E5C6_FB63_4FE9_AC49_E446_A792_EFA5));
+
+/// The component code WiX gives a `Component/@MultiInstance="yes"`
+/// component in the instance transform of instance `instance_id`: a
+/// name-based UUID, version 5 (SHA-1), in [`WIX_COMPONENT_NAMESPACE`], over
+/// the UTF-16LE bytes of the component's GUID string exactly as its row
+/// holds it followed by the instance id; written braced and upper case.
+///
+/// Facts read in WiX v3's source (wixtoolset/wix3), not copied:
+/// * `src/tools/wix/Uuid.cs`, `NewUuid(namespace, value, backwardsCompatible)`:
+///   the namespace's first three fields are converted to network byte
+///   order before hashing (so it is hashed in its canonical big-endian
+///   form, as RFC 4122 and [`Uuid::new_v5`] do); the value is hashed as
+///   `Encoding.Unicode` bytes (UTF-16LE); SHA-1 unless the backwards
+///   compatible (`-bcgg`, MD5, version 3) mode is asked for; the first 16
+///   hash bytes, fields read in network order, version nibble 5, variant
+///   bits `10`.
+/// * The binder's instance transforms (WiX v3 `Binder.cs`; the same code
+///   in its later `Bind/BindDatabaseCommand.cs`): for each MultiInstance
+///   component a Component *modify* row whose ComponentId is
+///   `NewUuid(WixComponentGuidNamespace, String.Concat(guid, instanceId))`
+///   formatted `ToString("B").ToUpper(...)`, where `guid` is the
+///   component's GUID as it stands in the Component row (WiX writes it
+///   braced, upper case) and `instanceId` the `<Instance Id>`.
+///
+/// The text is hashed as given: a lower-case or unbraced GUID string gives
+/// another code, as it would in WiX.
+#[allow(dead_code)] // as WIX_COMPONENT_NAMESPACE
+pub fn multi_instance_component_code(component_guid: &str, instance_id: &str) -> Guid {
+    let name: Vec<u8> = component_guid
+        .encode_utf16()
+        .chain(instance_id.encode_utf16())
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    Guid(Uuid::new_v5(&WIX_COMPONENT_NAMESPACE.0, &name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +222,45 @@ mod tests {
         let (gs, rest) = leading_guids("é{11111111-1111-1111-1111-111111111111}");
         assert!(gs.is_empty());
         assert!(rest.starts_with('é'));
+    }
+
+    #[test]
+    fn multi_instance_component_codes_follow_wix() {
+        // Vectors of the project's format notes (a re-implementation of
+        // WiX's Uuid.NewUuid reproduced WiX's output with them).
+        let code = multi_instance_component_code("{C28843DA-EF08-41CC-BA75-D2B99D8A1983}", "I01");
+        assert_eq!(code.braced(), "{0DDEE8D8-ABD9-5E13-9C73-FB0E3B0089C5}");
+        assert_eq!(
+            Guid(Uuid::new_v5(
+                &WIX_COMPONENT_NAMESPACE.0,
+                &"abc"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect::<Vec<u8>>()
+            ))
+            .braced(),
+            "{06B07962-0968-5893-A468-77B73F541D6F}"
+        );
+        assert_eq!(code.0.get_version_num(), 5);
+        assert_eq!(code.0.get_variant(), uuid::Variant::RFC4122);
+        // The text is hashed as written: case and instance id matter.
+        assert_ne!(
+            multi_instance_component_code("{c28843da-ef08-41cc-ba75-d2b99d8a1983}", "I01"),
+            code
+        );
+        assert_ne!(
+            multi_instance_component_code("{C28843DA-EF08-41CC-BA75-D2B99D8A1983}", "I02"),
+            code
+        );
+        // UTF-16LE, not UTF-8: the same name hashed as UTF-8 differs.
+        let utf8 = Uuid::new_v5(
+            &WIX_COMPONENT_NAMESPACE.0,
+            b"{C28843DA-EF08-41CC-BA75-D2B99D8A1983}I01",
+        );
+        assert_ne!(Guid(utf8), code);
+        assert_eq!(
+            WIX_COMPONENT_NAMESPACE.braced(),
+            "{3064E5C6-FB63-4FE9-AC49-E446A792EFA5}"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod msi;
 pub mod names;
 pub mod propset;
+pub mod signature;
 pub mod streamname;
 pub mod summary;
 pub mod transform;

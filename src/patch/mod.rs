@@ -113,7 +113,8 @@ pub struct Patch<F = File> {
     pub summary: PropertySet,
     /// Template as stored.
     pub template: String,
-    /// Target product codes from Template, in order.
+    /// Target product codes from Template, in order, each once (an entry
+    /// that repeats an earlier one in another case is the same product).
     pub targets: Vec<Guid>,
     /// LastSavedBy as stored.
     pub last_saved_by: String,
@@ -198,7 +199,7 @@ impl<F: Read + Seek> Patch<F> {
         let codes = PatchCodes::parse(&revision)
             .at(property_part(pid::REVISION_NUMBER))
             .at(stream.clone())?;
-        let targets = summary::split_list(&template)
+        let mut targets = summary::split_list(&template)
             .into_iter()
             .map(|t| Guid::parse_braced(t.trim()))
             .collect::<Result<Vec<_>>>()
@@ -207,6 +208,9 @@ impl<F: Read + Seek> Patch<F> {
                     .at(property_part(pid::TEMPLATE))
                     .at(stream.clone())
             })?;
+        // GUIDs compare canonically: `{G};{g}` is one product listed twice
+        // (`check` lints it), not two targets.
+        crate::format::guid::dedup_in_order(&mut targets);
         let names = summary::parse_transform_list(&last_saved_by)
             .at(property_part(pid::LAST_SAVED_BY))
             .at(stream.clone())?;

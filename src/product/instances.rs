@@ -10,6 +10,7 @@
 //! the reason.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use cfb::CompoundFile;
@@ -24,7 +25,8 @@ use crate::format::summary::{TransformRevision, get_string, pid, property_part};
 use crate::format::transform::{self, Schema};
 use crate::patch;
 
-/// List files larger than this are refused.
+/// At most this many bytes of an instance list are read; a longer list is
+/// refused.
 pub const MAX_LIST_FILE_LEN: u64 = 16 * 1024 * 1024;
 
 /// One instance of a product.
@@ -288,17 +290,36 @@ fn classify_codes(
 /// `[ID] {INSTANCE}`. Blank lines and `#` comments (a line starting with
 /// `#`, or from a `#` after white space) are ignored; braces are optional
 /// and case does not matter. Errors name the file and the line; a list
-/// with no instance, or with one product code twice, is an error.
+/// with no instance, or with one product code twice, is an error. `-` is
+/// standard input.
+///
+/// At most [`MAX_LIST_FILE_LEN`] bytes are read, whatever the file is: a
+/// pipe, a device or a file that grows has no size to check beforehand,
+/// so the bound is on the reading itself (one byte more than the limit
+/// tells that the list is too long).
 pub fn from_list_file(path: &Path) -> Result<Vec<Instance>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
-    if meta.len() > MAX_LIST_FILE_LEN {
+    let stdin = path.as_os_str() == "-";
+    let name = if stdin {
+        Path::new("<standard input>")
+    } else {
+        path
+    };
+    let mut bytes = Vec::new();
+    let read = if stdin {
+        std::io::stdin()
+            .lock()
+            .take(MAX_LIST_FILE_LEN + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        File::open(path).and_then(|f| f.take(MAX_LIST_FILE_LEN + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| Error::io("cannot read", e).in_file(name))?;
+    if bytes.len() as u64 > MAX_LIST_FILE_LEN {
         return Err(Error::usage(format!(
-            "is {} bytes long; instance lists are limited to {MAX_LIST_FILE_LEN} bytes",
-            meta.len()
+            "holds more than {MAX_LIST_FILE_LEN} bytes; instance lists are limited to that"
         ))
-        .in_file(path));
+        .in_file(name));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| {
             Error::usage(format!(
@@ -306,8 +327,8 @@ pub fn from_list_file(path: &Path) -> Result<Vec<Instance>> {
                 e.utf8_error().valid_up_to()
             ))
         })
-        .in_file(path)?;
-    parse_list(&text).in_file(path)
+        .in_file(name)?;
+    parse_list(&text).in_file(name)
 }
 
 /// Parses the text of a list file (see [`from_list_file`]).

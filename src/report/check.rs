@@ -55,6 +55,10 @@ pub struct CheckReport {
     pub products: Vec<ProductCheck>,
     /// Lint findings.
     pub lint: Vec<Finding>,
+    /// The Authenticode signature, when the patch has a readable one:
+    /// valid or stale, algorithm, signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::format::signature::SignatureReport>,
 }
 
 impl CheckReport {

@@ -126,7 +126,8 @@ pub fn render_retarget(r: &RetargetReport) -> String {
     for name in &plan.removed_streams {
         let _ = writeln!(
             s,
-            "  removed signature stream {}: sign the patch again before shipping it",
+            "  removed signature stream {}: sign the patch again before shipping it (see \
+             docs/signing.md)",
             crate::format::container::show_name(name)
         );
     }

@@ -132,6 +132,10 @@ pub struct InspectReport {
     pub tables: Vec<TableRows>,
     /// Streams at the root.
     pub streams: Vec<StreamInfo>,
+    /// The Authenticode signature, when the file has one: valid or stale,
+    /// algorithm, signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::format::signature::SignatureReport>,
     /// Problems found while reading.
     pub problems: Vec<String>,
 }
@@ -202,6 +206,78 @@ fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
     }
 }
 
+fn render_signature(s: &mut String, sig: &crate::format::signature::SignatureReport) {
+    use crate::format::signature::Verdict;
+    let what = match sig.verdict {
+        Verdict::Valid => "valid: the content is what was signed",
+        Verdict::Stale => "STALE: the content changed since it was signed",
+    };
+    let _ = writeln!(s, "  signature {what}");
+    if let Some(why) = sig
+        .reason
+        .as_deref()
+        .filter(|_| sig.verdict == Verdict::Stale)
+    {
+        let _ = writeln!(s, "    why     {why}");
+    }
+    let _ = writeln!(
+        s,
+        "    digest  {} {}",
+        sig.digest_algorithm.name(),
+        sig.signed_digest
+    );
+    if sig.signed_digest != sig.computed_digest {
+        let _ = writeln!(
+            s,
+            "    now     {} {}",
+            sig.digest_algorithm.name(),
+            sig.computed_digest
+        );
+    }
+    let unknown = || "(not in the signature)".to_string();
+    let _ = writeln!(
+        s,
+        "    signer  {}",
+        sig.signer.subject.clone().unwrap_or_else(unknown)
+    );
+    let _ = writeln!(
+        s,
+        "    issuer  {}",
+        sig.signer.issuer.clone().unwrap_or_else(unknown)
+    );
+    let _ = writeln!(
+        s,
+        "    serial  {}",
+        sig.signer.serial.clone().unwrap_or_else(unknown)
+    );
+    if let Some(t) = &sig.signing_time {
+        let _ = writeln!(s, "    signed  {t} (the signer's clock)");
+    }
+    if let Some(t) = &sig.countersignature_time {
+        let _ = writeln!(s, "    stamped {t} (countersignature)");
+    }
+    let _ = writeln!(
+        s,
+        "    MsiDigitalSignatureEx {}",
+        if sig.msi_digital_signature_ex {
+            "present (metadata pre-hash signed too)"
+        } else {
+            "absent"
+        }
+    );
+    if sig.nested_signatures > 0 {
+        let _ = writeln!(
+            s,
+            "    nested  {} more signature(s), not checked",
+            sig.nested_signatures
+        );
+    }
+    let _ = writeln!(
+        s,
+        "    note    certificate trust is not checked here (signtool verify /pa, osslsigncode verify)"
+    );
+}
+
 /// Renders an inspect report for people.
 pub fn render(r: &InspectReport) -> String {
     let mut s = String::new();
@@ -228,6 +304,9 @@ pub fn render(r: &InspectReport) -> String {
             }
         );
         let _ = writeln!(s, "signed      {}", if p.signed { "yes" } else { "no" });
+        if let Some(sig) = &r.signature {
+            render_signature(&mut s, sig);
+        }
         let _ = writeln!(s, "transform pairs ({}):", p.pairs.len());
         for pair in &p.pairs {
             render_transform(&mut s, "  ", &pair.main);
@@ -238,6 +317,10 @@ pub fn render(r: &InspectReport) -> String {
                 }
             }
         }
+    }
+    if let Some(sig) = r.signature.as_ref().filter(|_| r.patch.is_none()) {
+        let _ = writeln!(s, "signed      yes");
+        render_signature(&mut s, sig);
     }
     if let Some(t) = &r.transform {
         render_transform(&mut s, "", t);

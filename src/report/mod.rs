@@ -11,6 +11,12 @@ pub mod edit;
 pub mod inspect;
 pub mod recover;
 
+/// The report of `sequence` and its rendering for people.
+pub mod sequence {
+    pub use crate::commands::sequence::{PatchUse, SequenceReport, render};
+}
+
+pub use crate::format::signature::{SignatureReport, Verdict as SignatureVerdict};
 pub use edit::{
     RetargetReport, UntargetInstance, UntargetReport, render_retarget, render_untarget,
 };

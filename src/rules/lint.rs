@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use cfb::CompoundFile;
@@ -19,6 +20,7 @@ use crate::error::{Context, Error, Result};
 use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::names::MAX_NAME_UNITS;
+use crate::format::signature::{self, SignatureState};
 use crate::format::summary::{self, PairNames, PatchCodes, Validation, pid};
 use crate::patch::{Pair, Patch, read_summary, read_transform};
 use crate::product::facts::ProductFacts;
@@ -70,7 +72,8 @@ pub mod code {
     pub const TEMPLATE_INVALID: &str = "template-invalid";
     /// A Template entry is not in the canonical upper-case braced form.
     pub const TEMPLATE_NOT_CANONICAL: &str = "template-not-canonical";
-    /// A product is listed twice in Template.
+    /// A product is listed twice in Template (compared canonically, so
+    /// `{G};{g}` too).
     pub const TEMPLATE_DUPLICATE: &str = "template-duplicate";
     /// A Template product no pair can ever validate for.
     pub const UNREACHABLE_TARGET: &str = "unreachable-target";
@@ -78,8 +81,22 @@ pub mod code {
     pub const PAIR_NOT_TARGETED: &str = "pair-not-targeted";
     /// Two pairs validate for the same product and version.
     pub const AMBIGUOUS_PAIRS: &str = "ambiguous-pairs";
-    /// A digital signature the tool cannot verify.
+    /// A digital signature whose digest no longer matches the content.
     pub const SIGNATURE_STALE: &str = "signature-stale";
+    /// A digital signature whose digest matches the content.
+    pub const SIGNATURE_VALID: &str = "signature-valid";
+    /// A signature stream that is not a readable Authenticode signature.
+    pub const SIGNATURE_UNREADABLE: &str = "signature-unreadable";
+    /// A signature present but not examined (a patch read for `retarget`).
+    pub const SIGNATURE_UNCHECKED: &str = "signature-unchecked";
+
+    /// Whether `code` is one of the signature findings.
+    pub fn is_signature(code: &str) -> bool {
+        matches!(
+            code,
+            SIGNATURE_STALE | SIGNATURE_VALID | SIGNATURE_UNREADABLE | SIGNATURE_UNCHECKED
+        )
+    }
     /// A main transform changes the product code.
     pub const MAJOR_UPGRADE: &str = "major-upgrade";
     /// Validation bits the documentation does not define.
@@ -135,39 +152,48 @@ pub struct PatchView {
     pub last_saved_by: String,
     /// Pairs whose main transform could be read, in LastSavedBy order.
     pub pairs: Vec<Pair>,
-    /// Signature streams at the root.
-    pub signatures: Vec<String>,
+    /// The signature examined: valid, stale or unreadable.
+    pub signature: SignatureState,
     /// Findings made while reading (missing or unreadable transforms).
     pub read_findings: Vec<Finding>,
 }
 
-impl<F> From<Patch<F>> for PatchView {
+impl<F: Read + Seek> From<Patch<F>> for PatchView {
     /// The view of a strictly opened patch, which is consumed: its compound
     /// file is closed and its pairs move into the view. Checking a result
     /// this way keeps only one copy of its pairs, without the directory.
-    fn from(patch: Patch<F>) -> PatchView {
+    /// A signature is examined first (which reads the whole patch).
+    fn from(mut patch: Patch<F>) -> PatchView {
+        let signature = SignatureState::of(&mut patch.cf);
         PatchView {
+            signature,
             path: patch.path,
             patch_code: Some(patch.codes.patch_code),
             template: patch.template,
             targets: patch.targets,
             last_saved_by: patch.last_saved_by,
             pairs: patch.pairs,
-            signatures: patch.signatures,
             read_findings: Vec::new(),
         }
     }
 }
 
-/// Lints a patch opened with [`Patch::open`].
+/// Lints a patch opened with [`Patch::open`]. A signature is reported as
+/// present but not examined (`signature-unchecked`): examining it needs
+/// the patch itself, not a borrow; [`PatchView::from`] and `check` do.
 pub fn lint_patch<F>(patch: &Patch<F>) -> Vec<Finding> {
+    let state = if patch.signatures.is_empty() {
+        SignatureState::Unsigned
+    } else {
+        SignatureState::NotChecked
+    };
     lint_parts(
         &patch.last_saved_by,
         &[],
         &patch.template,
         &patch.targets,
         &patch.pairs,
-        &patch.signatures,
+        &state,
     )
 }
 
@@ -180,7 +206,7 @@ pub fn lint_view(view: &PatchView) -> Vec<Finding> {
         &view.template,
         &view.targets,
         &view.pairs,
-        &view.signatures,
+        &view.signature,
     )
 }
 
@@ -192,7 +218,7 @@ fn lint_parts(
     template: &str,
     targets: &[Guid],
     pairs: &[Pair],
-    signatures: &[String],
+    signature: &SignatureState,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let (names, list_findings) = scan_transform_list(last_saved_by);
@@ -208,20 +234,68 @@ fn lint_parts(
     }
     lint_template(template, &mut out);
     lint_pairs(targets, pairs, &mut out);
-    for s in signatures {
-        out.push(Finding::new(
-            Severity::Warning,
-            code::SIGNATURE_STALE,
-            Some(s),
-            format!(
-                "the patch carries a digital signature ({}); this tool cannot verify it, and \
-                 any change to the file, a retarget included, invalidates it: sign the patch \
-                 again after changing it",
-                show_name(s)
-            ),
-        ));
-    }
+    lint_signature(signature, &mut out);
     out
+}
+
+//==========================================================================//
+// Signature
+
+fn lint_signature(state: &SignatureState, out: &mut Vec<Finding>) {
+    let stream = Some(signature::DIGITAL_SIGNATURE);
+    match state {
+        SignatureState::Unsigned => {}
+        SignatureState::NotChecked => out.push(Finding::new(
+            Severity::Info,
+            code::SIGNATURE_UNCHECKED,
+            stream,
+            "the patch carries a digital signature, not examined here; `check` tells whether \
+             it still matches the content",
+        )),
+        SignatureState::Unreadable(why) => out.push(Finding::new(
+            Severity::Warning,
+            code::SIGNATURE_UNREADABLE,
+            stream,
+            format!(
+                "the signature cannot be read ({why}); Windows treats the patch as badly \
+                 signed: strip it and sign again (docs/signing.md)"
+            ),
+        )),
+        SignatureState::Checked(r) => match r.verdict {
+            signature::Verdict::Valid => out.push(Finding::new(
+                Severity::Info,
+                code::SIGNATURE_VALID,
+                stream,
+                format!(
+                    "the signature is valid for this content ({} digest, signed by {}); \
+                     whether its certificate is trusted is not checked here",
+                    r.digest_algorithm.name(),
+                    signer_text(r)
+                ),
+            )),
+            signature::Verdict::Stale => out.push(Finding::new(
+                Severity::Warning,
+                code::SIGNATURE_STALE,
+                stream,
+                format!(
+                    "the signature ({} digest, signed by {}) no longer matches the content: {}; \
+                     strip it with --strip-signature and sign the patch again \
+                     (docs/signing.md)",
+                    r.digest_algorithm.name(),
+                    signer_text(r),
+                    r.reason.as_deref().unwrap_or("the content changed")
+                ),
+            )),
+        },
+    }
+}
+
+fn signer_text(r: &signature::SignatureReport) -> &str {
+    r.signer
+        .subject
+        .as_deref()
+        .or(r.signer.issuer.as_deref())
+        .unwrap_or("an unnamed signer")
 }
 
 //==========================================================================//
@@ -369,10 +443,13 @@ fn lint_template(template: &str, out: &mut Vec<Finding>) {
                 }
                 if !seen.insert(g) {
                     out.push(Finding::new(
-                        Severity::Info,
+                        Severity::Warning,
                         code::TEMPLATE_DUPLICATE,
                         Some(e),
-                        format!("Template lists {g} more than once"),
+                        format!(
+                            "Template lists {g} more than once (GUIDs compare without case); it \
+                             is one product, and other tools may count it twice"
+                        ),
                     ));
                 }
             }
@@ -662,10 +739,12 @@ fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
             None
         }
     };
-    let targets = summary::split_list(&template)
+    let mut targets: Vec<Guid> = summary::split_list(&template)
         .into_iter()
         .filter_map(|t| Guid::parse_braced(t.trim()).ok())
         .collect();
+    // One product listed twice is one target (the lint reports it).
+    crate::format::guid::dedup_in_order(&mut targets);
     let (names, _) = scan_transform_list(&last_saved_by);
     let mut pairs = Vec::new();
     for PairNames { main, partner } in names {
@@ -675,12 +754,7 @@ fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
             pairs.push(Pair { main, partner });
         }
     }
-    let root_names = container::root_names(cf);
-    let signatures = container::SIGNATURE_STREAMS
-        .iter()
-        .filter(|s| root_names.iter().any(|n| n == *s))
-        .map(|s| s.to_string())
-        .collect();
+    let signature = SignatureState::of(cf);
     Ok(PatchView {
         path: path.to_path_buf(),
         patch_code,
@@ -688,7 +762,7 @@ fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
         targets,
         last_saved_by,
         pairs,
-        signatures,
+        signature,
         read_findings,
     })
 }

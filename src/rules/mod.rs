@@ -4,5 +4,6 @@
 
 pub mod applicability;
 pub mod lint;
+pub mod sequence;
 #[cfg(test)]
 mod tests;

@@ -600,15 +600,44 @@ fn signature_major_upgrade_and_flag_oddities() {
         signed: true,
         ..PatchSpec::single_product()
     };
+    // Signed and untouched: valid, as information.
     let got = lint_of(&signed, |_| {});
-    assert_eq!(codes(&got), [code::SIGNATURE_STALE]);
-    assert_eq!(got[0].severity, Severity::Warning);
+    assert_eq!(codes(&got), [code::SIGNATURE_VALID]);
+    assert_eq!(got[0].severity, Severity::Info);
+    assert!(got[0].message.contains("SHA-256"), "{}", got[0].message);
     let b = build(&signed, |_| {});
     let patch = Patch::open(&b.path).unwrap();
-    assert_eq!(codes(&lint_patch(&patch)), [code::SIGNATURE_STALE]);
+    // A borrowed patch cannot be hashed: present, not examined.
+    assert_eq!(codes(&lint_patch(&patch)), [code::SIGNATURE_UNCHECKED]);
     // The view a patch turns into (what the check of a result lints) says
-    // the same as the patch.
+    // the same as the file read leniently.
     assert_eq!(lint_view(&PatchView::from(patch)), got);
+    // One stream changed after signing: stale, a warning.
+    let got = lint_of(&signed, |cf| {
+        use std::io::Write as _;
+        let name = crate::format::streamname::encode("MsiPatchMetadata", true);
+        let mut s = cf.open_stream(format!("/{name}")).unwrap();
+        s.write_all(&[0x55]).unwrap();
+    });
+    assert_eq!(codes(&got), [code::SIGNATURE_STALE]);
+    assert_eq!(got[0].severity, Severity::Warning);
+    assert!(
+        got[0].message.contains("--strip-signature"),
+        "{}",
+        got[0].message
+    );
+    // Not a signature at all: unreadable, naming the stream.
+    let got = lint_of(&signed, |cf| {
+        use std::io::Write as _;
+        let mut s = cf.create_stream("/\u{5}DigitalSignature").unwrap();
+        s.write_all(b"not DER").unwrap();
+    });
+    assert_eq!(codes(&got), [code::SIGNATURE_UNREADABLE]);
+    assert!(
+        got[0].message.contains("\\005DigitalSignature"),
+        "{}",
+        got[0].message
+    );
 
     let one = |p: PairSpec| PatchSpec {
         targets: vec![A.into()],
@@ -720,7 +749,7 @@ fn render_shows_verdicts_checks_and_lint() {
         "NOT APPLICABLE",
         "layer 1 (Template): NOT listed",
         "FAIL rtmA.1 checks the product code",
-        "warning [signature-stale]",
+        "info    [signature-valid]",
         "applies to 0 of 1 product",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
@@ -769,7 +798,7 @@ fn ambiguity_over_many_copies_is_reported_once_and_shortened() {
             .collect::<Vec<_>>()
             .join(";"),
         pairs,
-        signatures: Vec::new(),
+        signature: crate::format::signature::SignatureState::Unsigned,
         read_findings: Vec::new(),
     };
     let got = lint_view(&view);

@@ -39,6 +39,72 @@ pub fn resolve_dest(dest: &Path) -> PathBuf {
     fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf())
 }
 
+/// What a file type is, in words, for an error.
+fn kind_of(t: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}
+
+/// Refuses a destination that exists and is not a regular file. The
+/// result is renamed over the destination, which would replace a device
+/// node, a FIFO or a socket by a regular file (as root, `-o /dev/null`
+/// did). A symbolic link is itself replaced (its target is never
+/// written), unless it leads to something that is not a regular file:
+/// `-o /dev/stdout` must not replace the system's link. A dangling link is
+/// replaced, like a link to a regular file.
+pub fn check_destination(dest: &Path) -> Result<()> {
+    let refuse = |what: String| {
+        Error::usage(format!(
+            "{what}, not a regular file; the result is only written to a new file or over a \
+             regular file (or a link to one)"
+        ))
+        .in_file(dest)
+    };
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        // Nothing there (or a path that cannot name a file, which
+        // creating the temporary file reports precisely).
+        Err(_) => return Ok(()),
+    };
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    if !t.is_symlink() {
+        return Err(refuse(format!("is {}", kind_of(t))));
+    }
+    match fs::metadata(dest) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) => Err(refuse(format!(
+            "is a symbolic link to {}",
+            kind_of(m.file_type())
+        ))),
+        // Dangling (or a loop): nothing is behind the link to protect.
+        Err(_) => Ok(()),
+    }
+}
+
 impl Staged {
     /// Creates a temporary file next to `dest` and copies `input` into it
     /// (the kernel's copy_file_range where the platform has it).
@@ -96,6 +162,9 @@ impl Staged {
             .as_file()
             .sync_all()
             .map_err(|e| wrap("syncing the output to disk", e))?;
+        // Checked before any work, and again here: what has the name now
+        // is what the rename replaces.
+        check_destination(&dest)?;
         self.temp
             .persist(&dest)
             .map_err(|e| wrap("renaming the output into place", e.error))?;

@@ -154,9 +154,9 @@ struct RecordPlace {
     old_len: u64,
 }
 
-fn record_places(overlay_runs: &[(u64, u64)], len_before: u64) -> Vec<RecordPlace> {
+fn record_places(overlay_runs: &[(u64, u64)], len_before: u64, len_after: u64) -> Vec<RecordPlace> {
     let mut places = Vec::new();
-    for &(start, end) in overlay_runs {
+    for (start, end) in covering_growth(overlay_runs, len_before, len_after) {
         let mut at = start;
         while at < end {
             let new_len = (end - at).min(MAX_RECORD);
@@ -279,15 +279,38 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
+/// What reading a journal found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// Complete, every checksum right, and shaped as the tool writes
+    /// journals.
+    Complete(JournalHeader),
+    /// Torn or damaged: it was being written when the process stopped
+    /// (the patch was not touched yet).
+    Incomplete,
+    /// Every checksum right, but not shaped as the tool writes journals
+    /// (records out of order or overlapping, a length its records do not
+    /// justify): the journal is not the tool's, and is never replayed.
+    Foreign(String),
+}
+
 /// Reads a journal from the start, checking every bound and checksum, and
-/// calls `f` for each record. `Ok(None)`: the journal is incomplete or
-/// damaged (it was being written when the process stopped). `f` is called
-/// before the whole-journal checksum is known, so callers that write run
-/// a checking pass first.
+/// calls `f` for each record. `f` is called before the whole-journal
+/// checksum is known, and only for records that pass the shape rules, so
+/// callers that write run a checking pass first.
+///
+/// The shape rules bind what a complete journal may make a replay do to
+/// what its records hold: records are sorted and disjoint, none is empty,
+/// none reaches past the length after, each carries exactly the old bytes
+/// that existed before at its place, the length after is never below the
+/// length before, and every byte from the length before to the length
+/// after is written by a record. A replay can therefore grow a file by at
+/// most the bytes the journal carries, and writes nowhere the journal does
+/// not hold the new bytes for.
 fn read_journal(
     file: &File,
     mut f: impl FnMut(&JournalHeader, Record<'_>) -> io::Result<()>,
-) -> io::Result<Option<JournalHeader>> {
+) -> io::Result<Reading> {
     let file_len = file.metadata()?.len();
     let mut start = file;
     start.rewind()?;
@@ -295,7 +318,7 @@ fn read_journal(
     let mut total = Crc::new();
     let mut head = [0u8; HEADER_LEN];
     if file_len < HEADER_LEN as u64 {
-        return Ok(None);
+        return Ok(Reading::Incomplete);
     }
     r.read_exact(&mut head)?;
     total.update(&head);
@@ -309,60 +332,87 @@ fn read_journal(
         || u64::from(u32_at(&head, 12)) != BLOCK
         || u32_at(&head, 32) != hc.value()
     {
-        return Ok(None);
+        return Ok(Reading::Incomplete);
     }
     let mut header = JournalHeader {
         len_before: u64_at(&head, 16),
         len_after: u64_at(&head, 24),
         records: 0,
     };
-    if header.len_after < header.len_before {
-        return Ok(None);
-    }
+    // The first broken shape rule: a header checksum that is right rules
+    // out a torn header, so a length after below the length before is the
+    // journal's own doing.
+    let mut foreign: Option<String> = (header.len_after < header.len_before).then(|| {
+        format!(
+            "it shrinks the file from {} to {} bytes, which an edit never does",
+            header.len_before, header.len_after
+        )
+    });
+    // Where the previous record ended; how far from the length before the
+    // records have written without a gap.
+    let mut previous_end = 0u64;
+    let mut grown_to = header.len_before;
     let mut consumed = HEADER_LEN as u64;
     let mut buf = Vec::new();
     loop {
         let mut rc = Crc::new();
         let tag: [u8; 4] = match take(&mut r, &mut rc) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Reading::Incomplete),
             Err(e) => return Err(e),
         };
         if &tag == END_TAG {
             total.update(&tag);
             let count = match take::<8>(&mut r, &mut total) {
                 Ok(c) => u64::from_le_bytes(c),
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(Reading::Incomplete);
+                }
                 Err(e) => return Err(e),
             };
             let mut stored = [0u8; 4];
             if r.read_exact(&mut stored).is_err() {
-                return Ok(None);
+                return Ok(Reading::Incomplete);
             }
             consumed += 16;
-            let ok = count == header.records
+            let complete = count == header.records
                 && u32::from_le_bytes(stored) == total.value()
                 && consumed == file_len;
-            return Ok(ok.then_some(header));
+            if !complete {
+                return Ok(Reading::Incomplete);
+            }
+            if foreign.is_none() && header.records == 0 {
+                foreign = Some("it holds no record".into());
+            }
+            if foreign.is_none() && grown_to < header.len_after {
+                foreign = Some(format!(
+                    "it sets the file's length to {} bytes, but its records write it only up \
+                     to byte {grown_to} (the length before was {})",
+                    header.len_after, header.len_before
+                ));
+            }
+            return Ok(match foreign {
+                Some(why) => Reading::Foreign(why),
+                None => Reading::Complete(header),
+            });
         }
         if &tag != RECORD_TAG {
-            return Ok(None);
+            return Ok(Reading::Incomplete);
         }
         let fixed = match take::<16>(&mut r, &mut rc) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Reading::Incomplete),
             Err(e) => return Err(e),
         };
         let offset = u64_at(&fixed, 0);
         let new_len = u64::from(u32_at(&fixed, 8));
         let old_len = u64::from(u32_at(&fixed, 12));
-        let fits = new_len <= MAX_RECORD
-            && offset
-                .checked_add(new_len)
-                .is_some_and(|end| end <= header.len_after)
-            && old_len == header.len_before.saturating_sub(offset).min(new_len);
-        if !fits || consumed + 20 + new_len + old_len + 4 > file_len {
-            return Ok(None);
+        // Lengths that cannot be read safely: a torn or damaged record.
+        if new_len > MAX_RECORD
+            || old_len > new_len
+            || consumed + 20 + new_len + old_len + 4 > file_len
+        {
+            return Ok(Reading::Incomplete);
         }
         buf.clear();
         buf.resize((new_len + old_len) as usize, 0);
@@ -371,7 +421,7 @@ fn read_journal(
         let mut stored = [0u8; 4];
         r.read_exact(&mut stored)?;
         if u32::from_le_bytes(stored) != rc.value() {
-            return Ok(None);
+            return Ok(Reading::Incomplete);
         }
         total.update(&tag);
         total.update(&fixed);
@@ -379,15 +429,84 @@ fn read_journal(
         total.update(&stored);
         consumed += 20 + new_len + old_len + 4;
         header.records += 1;
+        // A record whose checksum is right was written whole: a broken
+        // shape rule is the journal's own doing.
+        let end = offset.checked_add(new_len);
+        let problem = if new_len == 0 {
+            Some(format!("record {} is empty", header.records))
+        } else if offset < previous_end {
+            Some(format!(
+                "record {} (offset {offset}) overlaps or precedes the record before it, which \
+                 ends at offset {previous_end}",
+                header.records
+            ))
+        } else if end.is_none_or(|end| end > header.len_after) {
+            Some(format!(
+                "record {} (offset {offset}, {new_len} bytes) reaches past the length after the \
+                 edit, {} bytes",
+                header.records, header.len_after
+            ))
+        } else if old_len != header.len_before.saturating_sub(offset).min(new_len) {
+            Some(format!(
+                "record {} (offset {offset}) holds {old_len} bytes of before-image, where the \
+                 file had {} bytes before the edit",
+                header.records,
+                header.len_before.saturating_sub(offset).min(new_len)
+            ))
+        } else {
+            None
+        };
+        if foreign.is_none() {
+            foreign = problem;
+        }
+        if foreign.is_some() {
+            // Read on for the checksums (a torn journal is incomplete, not
+            // foreign), but never hand such a record to `f`.
+            continue;
+        }
+        let end = offset + new_len;
+        previous_end = end;
+        if end > header.len_before {
+            if offset > grown_to {
+                foreign = Some(format!(
+                    "bytes {grown_to} to {offset}, past the length before the edit ({}), are \
+                     written by no record",
+                    header.len_before
+                ));
+                continue;
+            }
+            grown_to = grown_to.max(end);
+        }
         let (new, old) = buf.split_at(new_len as usize);
         f(&header, Record { offset, new, old })
             .map_err(|e| io::Error::new(e.kind(), format!("applying the journal: {e}")))?;
     }
 }
 
-/// Reads `journal` whole and says whether it is complete and valid.
-pub fn validate(journal: &File) -> io::Result<Option<JournalHeader>> {
+/// Reads `journal` whole and says whether it is complete, torn or foreign.
+pub fn validate(journal: &File) -> io::Result<Reading> {
     read_journal(journal, |_, _| Ok(()))
+}
+
+/// The runs of changed blocks, extended over any gap in the part an edit
+/// adds to the file: records must cover every byte between the length
+/// before and the length after ([`read_journal`]'s rules). A gap's bytes
+/// are zeros in the overlay, and are journalled as such.
+fn covering_growth(runs: &[(u64, u64)], len_before: u64, len_after: u64) -> Vec<(u64, u64)> {
+    if len_after <= len_before {
+        return runs.to_vec();
+    }
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(runs.len() + 1);
+    let mut all: Vec<(u64, u64)> = runs.to_vec();
+    all.push((len_before, len_after));
+    all.sort_unstable();
+    for (start, end) in all {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 // ----------------------------------------------------------------------
@@ -435,12 +554,25 @@ fn open_journal(target: &Path) -> Result<Option<(PathBuf, File)>> {
     Ok(Some((jp, f)))
 }
 
+/// The refusal of a journal that is not the tool's: it is named, with the
+/// reason, and kept (the user decides what it is).
+fn foreign_journal(jp: &Path, target: &Path, why: &str) -> Error {
+    Error::refused(format!(
+        "the in-place edit journal {} beside this patch is not one this tool wrote for it \
+         ({why}); it is not replayed. Check the patch and delete the journal",
+        jp.display()
+    ))
+    .in_file(target)
+}
+
 /// Refuses to read `path` while a complete journal lies beside it: the
 /// patch may be half-written (see the module documentation). An incomplete
-/// journal is only mentioned: the patch was not touched. Readers do not
-/// call this (reading knows no journal): every command calls it on each
-/// file it is about to read. A path that is missing or a folder is left to
-/// the reader, whose error names that first.
+/// journal is only mentioned: the patch was not touched. A foreign journal
+/// is refused too, naming it. Nothing is written or deleted: this is the
+/// check of the commands that only read the patch, `-o` runs included.
+/// Readers do not call this (reading knows no journal): every command
+/// calls it on each file it is about to read. A path that is missing or a
+/// folder is left to the reader, whose error names that first.
 pub fn check_readable(path: &Path) -> Result<()> {
     if !std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) {
         return Ok(());
@@ -450,15 +582,16 @@ pub fn check_readable(path: &Path) -> Result<()> {
         return Ok(());
     };
     match validate(&f) {
-        Ok(Some(_)) => Err(Error::refused(format!(
+        Ok(Reading::Complete(_)) => Err(Error::refused(format!(
             "an in-place edit of this patch was interrupted (or is running): {} holds its \
-             journal. Run `msp-retarget recover {}` (or any retarget or untarget of it) to \
-             complete the edit before reading it",
+             journal. Run `msp-retarget recover {}` (or an --in-place retarget or untarget of \
+             it) to complete the edit before reading it",
             jp.display(),
             path.display()
         ))
         .in_file(path)),
-        Ok(None) => {
+        Ok(Reading::Foreign(why)) => Err(foreign_journal(&jp, path, &why)),
+        Ok(Reading::Incomplete) => {
             tracing::warn!(
                 journal = %jp.display(),
                 "an unfinished in-place edit journal lies beside the patch; the patch itself was \
@@ -470,18 +603,61 @@ pub fn check_readable(path: &Path) -> Result<()> {
     }
 }
 
+/// The first block of `rec` that holds neither the record's old nor its
+/// new bytes in `file` (`len` bytes long): a crash can leave any mix of
+/// the two, block by block, and past the old length the new bytes or the
+/// zeros that extending the file gave. Any other content means the
+/// journal is not the before-image of this file.
+fn stray_block(
+    file: &File,
+    len: u64,
+    rec: &Record<'_>,
+    current: &mut [u8],
+) -> io::Result<Option<u64>> {
+    for (k, new) in rec.new.chunks(BLOCK as usize).enumerate() {
+        let at = rec.offset + (k as u64) * BLOCK;
+        if at >= len {
+            break;
+        }
+        let n = ((len - at) as usize).min(new.len());
+        let cur = &mut current[..n];
+        read_exact_at_base(file, cur, at)?;
+        let old = rec.old.get(k * BLOCK as usize..).unwrap_or_default();
+        let old = old.get(..n.min(old.len())).unwrap_or_default();
+        let is_old = if old.is_empty() {
+            cur.iter().all(|b| *b == 0)
+        } else {
+            old.len() == n && cur == old
+        };
+        if *cur != new[..n] && !is_old {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
 /// Completes or discards the journal left beside `target` by an
 /// interrupted in-place edit. The caller holds the [`EditLock`], so no
 /// other run of the tool is writing that journal.
+///
+/// A complete journal is bound to the file before anything is written:
+/// the file's length must be the length before or after the edit, and
+/// every block a record covers must hold the record's old bytes or its new
+/// ones. A journal that fails this, or breaks the shape rules of
+/// [`read_journal`], is refused and kept, never replayed.
 pub fn recover(target: &Path) -> Result<Recovery> {
     let Some((jp, jf)) = open_journal(target)? else {
         return Ok(Recovery::Nothing);
     };
     let jerr = |what: &str, e: io::Error| Error::io(what.to_string(), e).in_file(&jp);
-    let Some(header) = validate(&jf).map_err(|e| jerr("cannot read the journal", e))? else {
-        tracing::warn!(journal = %jp.display(), "deleting an unfinished journal; the patch was not touched");
-        remove_journal(&jp).map_err(|e| jerr("cannot delete the unfinished journal", e))?;
-        return Ok(Recovery::Discarded);
+    let header = match validate(&jf).map_err(|e| jerr("cannot read the journal", e))? {
+        Reading::Complete(header) => header,
+        Reading::Foreign(why) => return Err(foreign_journal(&jp, target, &why)),
+        Reading::Incomplete => {
+            tracing::warn!(journal = %jp.display(), "deleting an unfinished journal; the patch was not touched");
+            remove_journal(&jp).map_err(|e| jerr("cannot delete the unfinished journal", e))?;
+            return Ok(Recovery::Discarded);
+        }
     };
     let file = OpenOptions::new()
         .read(true)
@@ -496,9 +672,9 @@ pub fn recover(target: &Path) -> Result<Recovery> {
         .len();
     let mismatch = |why: String| {
         Error::refused(format!(
-            "{why}: the patch was changed after an interrupted in-place edit, so its journal \
-             {} no longer applies. Delete the journal to keep the patch as it is, or restore \
-             the patch from a copy",
+            "{why}: the patch was changed after an interrupted in-place edit, or the journal \
+             {} is not its own; it is not replayed. Delete the journal to keep the patch as it \
+             is, or restore the patch from a copy",
             jp.display()
         ))
         .in_file(target)
@@ -509,30 +685,11 @@ pub fn recover(target: &Path) -> Result<Recovery> {
             header.len_before, header.len_after
         )));
     }
-    // Every block a record covers must hold its old or its new bytes (a
-    // crash can leave any mix of the two, block by block); past the old
-    // length, its new bytes or the zeros that extending the file gave.
     let mut current = vec![0u8; BLOCK as usize];
     let mut stray = None;
     read_journal(&jf, |_, rec| {
-        for (k, new) in rec.new.chunks(BLOCK as usize).enumerate() {
-            let at = rec.offset + (k as u64) * BLOCK;
-            if at >= len {
-                break;
-            }
-            let n = ((len - at) as usize).min(new.len());
-            let cur = &mut current[..n];
-            read_exact_at_base(&file, cur, at)?;
-            let old = rec.old.get(k * BLOCK as usize..).unwrap_or_default();
-            let old = old.get(..n.min(old.len())).unwrap_or_default();
-            let is_old = if old.is_empty() {
-                cur.iter().all(|b| *b == 0)
-            } else {
-                old.len() == n && cur == old
-            };
-            if *cur != new[..n] && !is_old {
-                stray.get_or_insert(at);
-            }
+        if stray.is_none() {
+            stray = stray_block(&file, len, &rec, &mut current)?;
         }
         Ok(())
     })
@@ -543,8 +700,25 @@ pub fn recover(target: &Path) -> Result<Recovery> {
         )));
     }
     tracing::warn!(journal = %jp.display(), "completing an interrupted in-place edit");
-    read_journal(&jf, |_, rec| write_all_at(&file, rec.new, rec.offset))
-        .map_err(|e| Error::io("completing the interrupted edit", e).in_file(target))?;
+    // The replay checks each record again just before writing it, and the
+    // journal must read the same: a journal rewritten between the passes
+    // stops the replay instead of steering it.
+    let replayed = read_journal(&jf, |_, rec| {
+        if let Some(at) = stray_block(&file, len, &rec, &mut current)? {
+            return Err(invalid(&format!(
+                "the journal changed while it was replayed (block at offset {at})"
+            )));
+        }
+        write_all_at(&file, rec.new, rec.offset)
+    })
+    .map_err(|e| Error::io("completing the interrupted edit", e).in_file(target))?;
+    if replayed != Reading::Complete(header) {
+        return Err(Error::io(
+            "completing the interrupted edit",
+            invalid("the journal changed while it was replayed"),
+        )
+        .in_file(target));
+    }
     file.set_len(header.len_after)
         .and_then(|_| file.sync_all())
         .map_err(|e| Error::io("completing the interrupted edit", e).in_file(target))?;
@@ -560,7 +734,11 @@ pub fn recover(target: &Path) -> Result<Recovery> {
 /// documentation. The caller holds the [`EditLock`].
 pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
     let jp = journal_path(target);
-    let places = record_places(&overlay.written(), overlay.base_len());
+    let places = record_places(&overlay.written(), overlay.base_len(), overlay.len());
+    if places.is_empty() {
+        // Nothing changed: no journal (one without records is not valid).
+        return Ok(());
+    }
     let io_err = |what: &str, e: io::Error| Error::io(what.to_string(), e).in_file(target);
     let file = OpenOptions::new()
         .write(true)
@@ -663,14 +841,16 @@ fn failpoint(_name: &str) {}
 /// length, syncs and deletes the journal.
 fn roll_back(file: &File, journal: &File, jp: &Path, started: usize) -> io::Result<()> {
     let mut k = 0usize;
-    let header = read_journal(journal, |_, rec| {
+    let header = match read_journal(journal, |_, rec| {
         k += 1;
         if k <= started {
             write_all_at(file, rec.old, rec.offset)?;
         }
         Ok(())
-    })?
-    .ok_or_else(|| invalid("the journal does not read back"))?;
+    })? {
+        Reading::Complete(header) => header,
+        _ => return Err(invalid("the journal does not read back")),
+    };
     if file.metadata()?.len() != header.len_before {
         file.set_len(header.len_before)?;
     }
@@ -694,6 +874,20 @@ pub struct EditLock {
 impl EditLock {
     /// Locks `path` (waiting for another run that holds it) and recovers.
     pub fn acquire(path: &Path) -> Result<EditLock> {
+        EditLock::take(path, true)
+    }
+
+    /// Locks `path` (waiting for another run that holds it) without
+    /// looking at a journal beside it: for a command that only reads the
+    /// patch to write another file (`-o`). Such a command never writes or
+    /// deletes anything beside its input; reading the patch then refuses
+    /// it while a complete journal lies beside it
+    /// ([`check_readable`]).
+    pub fn hold(path: &Path) -> Result<EditLock> {
+        EditLock::take(path, false)
+    }
+
+    fn take(path: &Path, recovering: bool) -> Result<EditLock> {
         // The same errors as reading the patch gives.
         let meta = fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
         if meta.is_dir() {
@@ -714,7 +908,11 @@ impl EditLock {
                 tries += 1;
                 continue;
             }
-            let recovery = recover(&target)?;
+            let recovery = if recovering {
+                recover(&target)?
+            } else {
+                Recovery::Nothing
+            };
             return Ok(EditLock {
                 _file: file,
                 recovery,
@@ -802,7 +1000,7 @@ mod tests {
     /// Writes the journal as a crash right after step 2 leaves it.
     fn journal_only(target: &Path, ov: &Overlay<File>) -> PathBuf {
         let jp = journal_path(target);
-        let places = record_places(&ov.written(), ov.base_len());
+        let places = record_places(&ov.written(), ov.base_len(), ov.len());
         write_journal(&jp, ov, &places).unwrap();
         jp
     }
@@ -905,11 +1103,28 @@ mod tests {
 
     #[test]
     fn records_are_cut_at_the_record_limit_and_know_their_old_part() {
-        let places = record_places(&[(0, 512), (1024, 1024 + 2 * MAX_RECORD + 5)], 2000);
+        let places = record_places(&[(0, 512), (1024, 1024 + 2 * MAX_RECORD + 5)], 2000, 2000);
         assert_eq!(places.len(), 4);
         assert_eq!(places[1].old_len, 2000 - 1024);
         assert_eq!(places[2].old_len, 0);
         assert_eq!(places[3].new_len, 5);
+    }
+
+    #[test]
+    fn a_growing_edit_journals_every_byte_it_adds() {
+        // Blocks written at 0 and past a gap beyond the old end (8000):
+        // the gap is journalled too, so the journal justifies its length.
+        let runs = covering_growth(&[(0, 512), (8192, 9000)], 8000, 9000);
+        assert_eq!(runs, [(0, 512), (8000, 9000)]);
+        assert_eq!(covering_growth(&[(0, 512)], 8000, 8000), [(0, 512)]);
+        let dir = tempfile::tempdir().unwrap();
+        let (target, _, ov) = setup(dir.path(), 8000);
+        let jp = journal_only(&target, &ov);
+        let header = match validate(&File::open(&jp).unwrap()).unwrap() {
+            Reading::Complete(h) => h,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(header.len_after, ov.len());
     }
 
     #[test]

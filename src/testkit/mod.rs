@@ -8,7 +8,9 @@ pub mod failpoint;
 pub mod synth;
 
 pub use crate::error::contain_panics;
-pub use crate::format::{container, layout, msi, propset, streamname, summary, transform};
+pub use crate::format::{
+    container, layout, msi, propset, signature, streamname, summary, transform,
+};
 pub use crate::rules::{applicability, lint};
 pub use crate::store::journal;
 

@@ -39,7 +39,6 @@ pub const BUILD_TIME_UNIX_SECS: u64 = 1_704_067_200;
 const FILETIME_UNIX_OFFSET_SECS: u64 = 11_644_473_600;
 
 const SUMMARY_STREAM: &str = "\u{5}SummaryInformation";
-const SIGNATURE_STREAM: &str = "\u{5}DigitalSignature";
 
 //===========================================================================//
 
@@ -108,11 +107,63 @@ pub struct PatchSpec {
     pub pairs: Vec<PairSpec>,
     /// Length of the cabinet stream in bytes.
     pub cabinet_len: u64,
-    /// Whether to add a `\005DigitalSignature` stream.
+    /// Whether to add a `\005DigitalSignature` stream: a fixture signature
+    /// ([`crate::format::signature::fixture`]) whose SHA-256 digest matches the
+    /// patch, so that it reads as valid until the patch changes.
     pub signed: bool,
     /// LastSavedBy written as is instead of the one derived from `pairs`,
     /// to build malformed patches.
     pub extra_last_saved_by: Option<String>,
+    /// The MsiPatchSequence table.
+    pub sequence: SequenceTable,
+    /// MsiPatchMetadata rows added after the standard ones (NULL Company),
+    /// e.g. `("MinorUpdateTargetRTM", "1")`.
+    pub extra_metadata: Vec<(String, String)>,
+}
+
+/// What the MsiPatchSequence table of a built patch holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SequenceTable {
+    /// One row per target: the spec's family, the target's code, the first
+    /// pair's to-version as Sequence, NULL Attributes (what WiX writes by
+    /// default).
+    #[default]
+    PerTarget,
+    /// Exactly these rows (none: an empty table).
+    Rows(Vec<SequenceRowSpec>),
+    /// No MsiPatchSequence table at all.
+    Absent,
+}
+
+/// One MsiPatchSequence row to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceRowSpec {
+    /// PatchFamily.
+    pub family: String,
+    /// ProductCode, or NULL.
+    pub product_code: Option<String>,
+    /// Sequence.
+    pub sequence: String,
+    /// Attributes, or NULL.
+    pub attributes: Option<i32>,
+}
+
+impl SequenceRowSpec {
+    /// A row of `family` at `sequence` for `product_code` (None: NULL,
+    /// every target), with SupersedeEarlier when `supersede`.
+    pub fn new(
+        family: &str,
+        product_code: Option<&str>,
+        sequence: &str,
+        supersede: bool,
+    ) -> SequenceRowSpec {
+        SequenceRowSpec {
+            family: family.into(),
+            product_code: product_code.map(str::to_string),
+            sequence: sequence.into(),
+            attributes: supersede.then_some(1),
+        }
+    }
 }
 
 const PRODUCT_A: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
@@ -121,7 +172,10 @@ const UPGRADE_A: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
 const UPGRADE_B: &str = "{D7F1A3B4-2C8E-49D5-A6B0-E1F2A3B4C544}";
 const WIX_PATCH_VALIDATION: u32 = 0x0922_001F;
 
-fn pair(name: &str, code: &str, from: &str, to: &str, upgrade: &str) -> PairSpec {
+/// A pair as WiX builds it for one product, `from` to `to` version:
+/// CharCount 0x0922001F (product code, update version, equal base version
+/// and upgrade code validated), language `Intel;1033`.
+pub fn pair(name: &str, code: &str, from: &str, to: &str, upgrade: &str) -> PairSpec {
     PairSpec {
         name: name.into(),
         from_code: code.into(),
@@ -149,6 +203,8 @@ impl PatchSpec {
             cabinet_len: 64 * 1024,
             signed: false,
             extra_last_saved_by: None,
+            sequence: SequenceTable::PerTarget,
+            extra_metadata: Vec::new(),
         }
     }
 
@@ -216,10 +272,15 @@ pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resu
         write_transform(&mut comp, &pair.name, pair, &pair.revision_number())?;
         write_transform(&mut comp, &partner, pair, &pair.partner_revision_number())?;
     }
-    if spec.signed {
-        write_stream(&mut comp, SIGNATURE_STREAM, &noise(b"signature", 1536))?;
-    }
     comp.set_modified_time("/", build_time())?;
+    if spec.signed {
+        crate::format::signature::fixture::sign(
+            &mut comp,
+            crate::format::signature::DigestAlgorithm::Sha256,
+            false,
+            BUILD_TIME_UNIX_SECS,
+        )?;
+    }
     comp.flush()?;
     Ok(comp.into_inner())
 }
@@ -234,6 +295,44 @@ pub fn write_patch_file(spec: &PatchSpec, path: &Path) -> io::Result<()> {
         .truncate(true)
         .open(path)?;
     write_patch(spec, file)?.sync_all()
+}
+
+/// The product of Windows Installer's "Multiple Patching Example":
+/// ProductCode, ProductVersion, ProductLanguage and UpgradeCode.
+pub const EXAMPLE_PRODUCT: [(&str, &str); 4] = [
+    ("ProductCode", "{18A9233C-0B34-4127-A966-C257386270BC}"),
+    ("ProductVersion", "1.0.0.0"),
+    ("ProductLanguage", "1033"),
+    ("UpgradeCode", UPGRADE_A),
+];
+
+/// The patches of Windows Installer's "Multiple Patching Example", by file
+/// name: `qfe1.msp` and `qfe2.msp`, small updates of 1.0 in family
+/// AppPatch at Sequence 1.1.0 and 1.2.0, and `sp1.msp`, a minor upgrade
+/// 1.0 -> 1.1 at 1.3.0 (with msidbPatchSequenceSupersedeEarlier when
+/// `supersede`), each with one MsiPatchSequence row keyed to the product.
+pub fn multiple_patching_example(supersede: bool) -> Vec<(&'static str, PatchSpec)> {
+    let code = EXAMPLE_PRODUCT[0].1;
+    let one = |n: u8, name: &str, to: &str, seq: &str, supersede: bool| PatchSpec {
+        patch_code: format!("{{7D1E6A40-2B9C-4E35-9F18-0A6C3D5E7F{n:02X}}}"),
+        display_name: format!("Example {name}"),
+        family: "AppPatch".into(),
+        targets: vec![code.into()],
+        pairs: vec![pair(name, code, "1.0.0.0", to, UPGRADE_A)],
+        cabinet_len: 4096,
+        sequence: SequenceTable::Rows(vec![SequenceRowSpec::new(
+            "AppPatch",
+            Some(code),
+            seq,
+            supersede,
+        )]),
+        ..PatchSpec::single_product()
+    };
+    vec![
+        ("qfe1.msp", one(1, "QFE1", "1.0.0.0", "1.1.0", false)),
+        ("qfe2.msp", one(2, "QFE2", "1.0.0.0", "1.2.0", false)),
+        ("sp1.msp", one(3, "SP1", "1.1.0.0", "1.3.0", supersede)),
+    ]
 }
 
 const BUILD_FILETIME: u64 = (BUILD_TIME_UNIX_SECS + FILETIME_UNIX_OFFSET_SECS) * 10_000_000;
@@ -304,12 +403,21 @@ fn write_database<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resul
         Insert::into("MsiPatchMetadata").rows(
             metadata
                 .iter()
+                .copied()
+                .chain(
+                    spec.extra_metadata
+                        .iter()
+                        .map(|(p, v)| (p.as_str(), v.as_str())),
+                )
                 .map(|(property, value)| {
-                    vec![Value::Null, Value::from(*property), Value::from(*value)]
+                    vec![Value::Null, Value::from(property), Value::from(value)]
                 })
                 .collect(),
         ),
     )?;
+    if spec.sequence == SequenceTable::Absent {
+        return package.into_inner();
+    }
     package.create_table(
         "MsiPatchSequence",
         vec![
@@ -332,21 +440,32 @@ fn write_database<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resul
         .pairs
         .first()
         .map_or("1.0.0.0", |p| p.to_version.as_str());
-    package.insert_rows(
-        Insert::into("MsiPatchSequence").rows(
-            spec.targets
-                .iter()
-                .map(|target| {
-                    vec![
-                        Value::from(spec.family.as_str()),
-                        Value::from(target.as_str()),
-                        Value::from(version),
-                        Value::Null,
-                    ]
-                })
-                .collect(),
-        ),
-    )?;
+    let rows: Vec<Vec<Value>> = match &spec.sequence {
+        SequenceTable::Rows(rows) => rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Value::from(r.family.as_str()),
+                    r.product_code.as_deref().map_or(Value::Null, Value::from),
+                    Value::from(r.sequence.as_str()),
+                    r.attributes.map_or(Value::Null, Value::from),
+                ]
+            })
+            .collect(),
+        _ => spec
+            .targets
+            .iter()
+            .map(|target| {
+                vec![
+                    Value::from(spec.family.as_str()),
+                    Value::from(target.as_str()),
+                    Value::from(version),
+                    Value::Null,
+                ]
+            })
+            .collect(),
+    };
+    package.insert_rows(Insert::into("MsiPatchSequence").rows(rows))?;
     package.into_inner()
 }
 
@@ -628,10 +747,17 @@ mod tests {
         let bytes = build(&spec);
         let mut comp = open(&bytes);
         assert_eq!(text(&summary(&mut comp, ""), 8), "rtmA.1;:missing");
-        assert_eq!(
-            read(&mut comp, Path::new("/").join(SIGNATURE_STREAM)).len(),
-            1536
+        assert!(
+            !read(
+                &mut comp,
+                Path::new("/").join(crate::format::signature::DIGITAL_SIGNATURE)
+            )
+            .is_empty()
         );
+        let sig = crate::format::signature::examine(&mut comp)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sig.verdict, crate::format::signature::Verdict::Valid);
         let package = msi::Package::open(Cursor::new(bytes.as_slice())).unwrap();
         assert!(package.has_digital_signature());
     }
@@ -654,6 +780,24 @@ mod tests {
         assert!(
             build(&PatchSpec::single_product()) == committed,
             "testdata/sample.msp is stale: run `cargo run --example make_sample`"
+        );
+    }
+
+    #[test]
+    fn committed_sequence_samples_match_a_fresh_build() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sequence");
+        let stale = "testdata/sequence is stale: run `cargo run --example make_sequence_samples`";
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}; {stale}"))
+        };
+        for (name, spec) in multiple_patching_example(false) {
+            assert!(build(&spec) == read(name), "{name}: {stale}");
+        }
+        let (_, sp) = multiple_patching_example(true).pop().unwrap();
+        assert!(build(&sp) == read("sp1-supersede.msp"), "{stale}");
+        assert!(
+            product_database(&EXAMPLE_PRODUCT).unwrap() == read("product.msi"),
+            "{stale}"
         );
     }
 

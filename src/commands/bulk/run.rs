@@ -166,6 +166,9 @@ pub fn prepare(m: &Manifest, instances: &[InstanceRequest]) -> Result<Vec<Job>> 
                     ),
                 ));
             }
+            if let Err(e) = crate::store::commit::check_destination(&output) {
+                return Err(m.error(&m.output_place, e.to_string()));
+            }
             jobs[i].output = output;
         }
     }

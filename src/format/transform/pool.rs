@@ -70,7 +70,6 @@ impl StringPool {
     }
 
     /// An empty pool (for tests and synthetic transforms).
-    #[cfg(any(test, feature = "testkit"))]
     pub fn from_strings(strings: Vec<String>, long_refs: bool) -> StringPool {
         StringPool {
             code_page: 0,

@@ -105,6 +105,16 @@ impl TableDef {
             columns,
         }
     }
+
+    /// The number of key columns.
+    pub fn key_count(&self) -> usize {
+        self.columns.iter().filter(|c| c.key).count()
+    }
+
+    /// The index of the column called `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
 }
 
 /// The table definitions of a base database: what a transform's rows are
