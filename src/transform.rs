@@ -106,6 +106,7 @@ pub mod edit;
 mod pool;
 mod rows;
 mod schema;
+pub mod view;
 pub mod write;
 
 pub use pool::StringPool;

@@ -205,3 +205,43 @@ fn an_edit_of_a_corpus_transform_changes_only_what_it_declares() {
         TransformEditor::from_streams(&pool, &data, out.tables.clone(), &schema).unwrap();
     assert_eq!(changes_between(&before, &rewritten).unwrap(), declared);
 }
+
+/// The change view of a WiX instance transform, with the product as the
+/// base: ProductCode goes from the base's code to the instance's.
+#[test]
+#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+fn change_view_of_an_instance_transform_shows_old_and_new() {
+    use msp_retarget::transform::view::{self, BaseRows};
+    let path = wix3("instance-transforms.msi");
+    let schema = corpus_schema();
+    let mut cf = container::open(&path).unwrap();
+    let t =
+        msp_retarget::transform::read_transform_tables(&mut cf, Path::new("/Instance1"), &schema)
+            .unwrap();
+    let mut package = msi::Package::open(std::fs::File::open(&path).unwrap()).unwrap();
+    let base = BaseRows::from_package(&mut package, &view::tables_needing_base(&t)).unwrap();
+    let changes = view::describe(&t, Some(&base));
+    assert_eq!(changes.tables.len(), 1);
+    let rows = &changes.tables[0].rows;
+    let code = rows
+        .iter()
+        .find(|r| r.key == [Value::Str("ProductCode".into())])
+        .unwrap();
+    assert_eq!(code.in_base, Some(true));
+    assert_eq!(
+        code.columns[0].old,
+        Some(Value::Str("{4014E041-A968-4DE3-B43C-322DF9A19359}".into()))
+    );
+    assert_eq!(
+        code.columns[0].new,
+        Value::Str("{1F9B1809-273F-4036-AB02-26D19171D5AE}".into())
+    );
+    let text = view::render(&changes, "");
+    assert!(
+        text.contains(
+            "Value: \"{4014E041-A968-4DE3-B43C-322DF9A19359}\" -> \
+             \"{1F9B1809-273F-4036-AB02-26D19171D5AE}\""
+        ),
+        "{text}"
+    );
+}
