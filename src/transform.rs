@@ -102,6 +102,7 @@ pub const PROPERTY: &str = "Property";
 /// Bit 31 of the pool header: string references take 3 bytes.
 const LONG_REFS_FLAG: u32 = 0x8000_0000;
 
+pub mod database;
 pub mod edit;
 mod pool;
 mod rows;
