@@ -119,7 +119,16 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
             crate::commit::check_destination(out)?;
             Some(out.clone())
         }
-        Destination::InPlace => Some(resolve_dest(input)),
+        Destination::InPlace => {
+            // The input is the destination: a device or a FIFO that holds
+            // a patch is not edited in place either.
+            // (A folder gets the error reading it gives.)
+            let target = resolve_dest(input);
+            if !target.is_dir() {
+                crate::commit::check_destination(&target).map_err(|e| e.in_file(input))?;
+            }
+            Some(target)
+        }
         Destination::DryRun => None,
     })
 }
