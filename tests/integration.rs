@@ -22,3 +22,6 @@ mod json;
 
 // Property tests over random instance lists.
 mod props;
+
+// Golden outputs of the command line, pinned by hash.
+mod golden;
