@@ -13,6 +13,10 @@
  *       MsiDetermineApplicablePatchesW on the package file; one line per patch
  *       (order = dwOrder as a signed number, status = uStatus), then a summary
  *       line with the call's return code.
+ *   sequence PRODUCTCODE PATCH.msp...
+ *       MsiDeterminePatchSequenceW for the installed product (per-machine
+ *       context); one line per patch (order, status), then a summary line
+ *       with the call's return code.
  *   install PACKAGE.msi [PROPERTIES]
  *       MsiInstallProductW with no UI; prints rc, the package's ProductCode
  *       (read from its Property table) and the installed ProductVersion.
@@ -216,6 +220,32 @@ static int cmd_applicable(int argc, WCHAR **argv)
     return 0;
 }
 
+static int cmd_sequence(int argc, WCHAR **argv)
+{
+    DWORD n = (DWORD)(argc - 1), i;
+    MSIPATCHSEQUENCEINFOW *info;
+    char a[1024];
+    UINT r;
+
+    if (argc < 2)
+        return 2;
+    info = calloc(n, sizeof *info);
+    if (!info)
+        return 2;
+    for (i = 0; i < n; i++) {
+        info[i].szPatchData = winpath(argv[i + 1]);
+        info[i].ePatchDataType = MSIPATCH_DATATYPE_PATCHFILE;
+        info[i].dwOrder = (DWORD)-2;   /* marks "not written by the call" */
+        info[i].uStatus = 0xffffffff;
+    }
+    r = MsiDeterminePatchSequenceW(argv[0], NULL, MSIINSTALLCONTEXT_MACHINE, n, info);
+    for (i = 0; i < n; i++)
+        out("op=sequence patch=%s order=%ld status=%u\n",
+            nw(argv[i + 1], a, sizeof a), (long)(LONG)info[i].dwOrder, info[i].uStatus);
+    out("op=sequence-done product=%s rc=%u\n", nw(argv[0], a, sizeof a), r);
+    return 0;
+}
+
 static int cmd_install(int argc, WCHAR **argv)
 {
     WCHAR *package, code[GUID_CCH + 8];
@@ -287,6 +317,7 @@ static int usage(void)
 {
     fprintf(stderr,
         "usage: harness applicable PACKAGE.msi PATCH.msp...\n"
+        "       harness sequence PRODUCTCODE PATCH.msp...\n"
         "       harness install PACKAGE.msi [PROPERTIES]\n"
         "       harness patch PRODUCTCODE|* PATCH.msp...\n"
         "       harness query PRODUCTCODE\n"
@@ -302,6 +333,8 @@ int wmain(int argc, WCHAR **argv)
     MsiSetInternalUI(INSTALLUILEVEL_NONE, NULL);
     if (!wcscmp(argv[1], L"applicable"))
         r = cmd_applicable(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"sequence"))
+        r = cmd_sequence(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"install"))
         r = cmd_install(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"patch"))

@@ -49,17 +49,18 @@ need_packages() {
   command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64-win32)
   command -v msibuild >/dev/null || missing+=(msitools)
   command -v msiinfo >/dev/null || missing+=(msitools)
+  command -v jq >/dev/null || missing+=(jq)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing missing packages (${missing[*]})"
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    setup_fail "missing ${missing[*]}; install: wine wine64 gcc-mingw-w64-x86-64-win32 msitools"
+    setup_fail "missing ${missing[*]}; install: wine wine64 gcc-mingw-w64-x86-64-win32 msitools jq"
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || setup_fail "apt-get update failed"
   apt-get install -y -qq --no-install-recommends \
-    wine wine64 gcc-mingw-w64-x86-64-win32 msitools >/dev/null ||
+    wine wine64 gcc-mingw-w64-x86-64-win32 msitools jq >/dev/null ||
     setup_fail "apt-get install failed"
-  command -v wine >/dev/null && command -v msibuild >/dev/null &&
+  command -v wine >/dev/null && command -v msibuild >/dev/null && command -v jq >/dev/null &&
     command -v x86_64-w64-mingw32-gcc >/dev/null || setup_fail "packages still missing after install"
 }
 
@@ -460,6 +461,102 @@ case_quirks() {
     fail "no 'patch not applicable' line for the lower-case product"
 }
 
+# The patches `msp-retarget sequence PATCHES... --package|--product ...` keeps
+# for the product (sequenced, or eliminated as superseded or obsolete, which
+# MsiDeterminePatchSequence reports with status 0 too), as file names in the
+# order given, into OURS.  Fails the case when the tool errs (exit 2).
+our_applicable() { # OUTFILE PATCH... -- PRODUCT-ARGS...
+  local json="$1" keep p
+  shift
+  local patches=()
+  while [ "$1" != -- ]; do patches+=("$1"); shift; done
+  shift
+  OURS=""
+  "$TOOL" sequence "${patches[@]}" "$@" --json >"$json" 2>"$json.err"
+  [ $? -le 1 ] || { fail "msp-retarget sequence failed: $(head -n1 "$json.err")"; return 1; }
+  keep="$(jq -r '.products[0] | (.sequence[].patch), (.dropped[] | select(.reason != "not_applicable") | .patch)' "$json")" ||
+    { fail "cannot read the JSON of msp-retarget sequence ($json)"; return 1; }
+  for p in "${patches[@]}"; do
+    if grep -Fxq "$p" <<<"$keep"; then OURS="$OURS $(basename "$p")"; fi
+  done
+  OURS="${OURS# }"
+}
+
+# The patches a harness output (op=applicable or op=sequence lines) gives
+# status 0, as file names in the order given.
+wine_applicable() { # OUTBASE OP
+  grep "^op=$2 " "$1.out" | while read -r l; do
+    if [ "$(kv "$l" status)" = 0 ]; then basename "$(kv "$l" patch)"; fi
+  done | tr '\n' ' ' | sed 's/ $//'
+}
+
+# The dwOrder Wine gives each patch with status 0 differs from its index in
+# the list given: prints "INDEX:ORDER" pairs that differ (none expected).
+wine_reordered() { # OUTBASE OP
+  local i=0 l
+  grep "^op=$2 " "$1.out" | while read -r l; do
+    if [ "$(kv "$l" status)" = 0 ] && [ "$(kv "$l" order)" != "$i" ]; then
+      printf '%s:%s ' "$i" "$(kv "$l" order)"
+    fi
+    i=$((i + 1))
+  done
+}
+
+# sequence: which patches apply to each product, per `msp-retarget sequence`
+# and per Wine (MsiDetermineApplicablePatchesW on the package,
+# MsiDeterminePatchSequenceW on the installed product): status 0 or 1642 per
+# patch.  Wine decides by Template only and does not order (see
+# docs/applicability.md), so the statuses are compared, and Wine's order is
+# asserted to be the order given: its missing sequencing, checked so that a
+# change shows up.  The patches: gdr1 and rtmldr retargeted to I1 and I2, and
+# PatchAv101 and PatchBv101; the products: rtm-product, an I1 package made from
+# it, prodAv100 and prodBv100.
+case_sequence() {
+  local fam pset=() row pkg code want ours wine o l n OURS
+  for fam in "${FAMILIES[@]}"; do
+    load_family "$fam"
+    case "$F_NAME" in gdr1 | rtmldr) need_out || return; pset+=("$F_OUT") ;; esac
+  done
+  pset+=("$WIX/PatchAv101.msp" "$WIX/PatchBv101.msp")
+  make_instance "$WIX/rtm-product.msi" "$I1" "$CDIR/I1.msi" || return
+  local rows=(
+    "$WIX/rtm-product.msi|{FB94421B-7FA3-4495-A9D7-212099C19147}|gdr1.msp rtmldr.msp"
+    "$CDIR/I1.msi|$I1|gdr1.msp rtmldr.msp"
+    "$WIX/prodAv100.msi|{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}|PatchAv101.msp"
+    "$WIX/prodBv100.msi|{398B8855-E3B8-4559-9C2B-3ED457C5A889}|PatchBv101.msp"
+  )
+  F_FROM=1.0.0.0
+  for row in "${rows[@]}"; do
+    IFS='|' read -r pkg code want <<<"$row"
+    n="$(basename "$pkg")"
+    our_applicable "$CDIR/ours-$n.json" "${pset[@]}" -- --package "$pkg" || continue
+    ours="$OURS"
+    [ "$ours" = "$want" ] || fail "msp-retarget sequence on $n: applicable [$ours], expected [$want]"
+    wine_run applicable "$pkg" "${pset[@]}"; o="$WR"
+    wine="$(wine_applicable "$o" applicable)"
+    [ "$wine" = "$ours" ] ||
+      fail "MsiDetermineApplicablePatches($n): status 0 for [$wine], msp-retarget sequence keeps [$ours]"
+    # Wine does not sequence: each applicable patch keeps its index as order.
+    l="$(wine_reordered "$o" applicable)"
+    [ -z "$l" ] ||
+      fail "MsiDetermineApplicablePatches($n): index:order [$l]; expected Wine to keep the order given (quirk changed?)"
+    # The installed route, for the products installed side by side.
+    case "$n" in rtm-product.msi | I1.msi)
+      install_pkg "$pkg" "$code" || continue
+      wine_run sequence "$code" "${pset[@]}"; o="$WR"
+      grep -q '^op=sequence-done .* rc=0$' "$o.out" ||
+        fail "MsiDeterminePatchSequence($code): $(grep '^op=sequence-done' "$o.out")"
+      wine="$(wine_applicable "$o" sequence)"
+      [ "$wine" = "$ours" ] ||
+        fail "MsiDeterminePatchSequence($code): status 0 for [$wine], msp-retarget sequence keeps [$ours]"
+      l="$(wine_reordered "$o" sequence)"
+      [ -z "$l" ] ||
+        fail "MsiDeterminePatchSequence($code): index:order [$l]; expected Wine to keep the order given (quirk changed?)"
+      ;;
+    esac
+  done
+}
+
 CASES=()
 for fam in "${FAMILIES[@]}"; do
   load_family "$fam"
@@ -472,6 +569,7 @@ for fam in "${FAMILIES[@]}"; do
   CASES+=("$F_NAME-d-unrelated|$fam|case_d")
 done
 CASES+=("wine-quirks|${FAMILIES[0]}|case_quirks")
+CASES+=("sequence-status|${FAMILIES[0]}|case_sequence")
 
 selected() {
   [ $# -le 1 ] && return 0

@@ -370,6 +370,18 @@ fn r_o_refuses_a_destination_that_is_not_a_regular_file() {
     std::os::unix::fs::symlink(&fifo, &link_to_fifo).unwrap();
     assert_refused_destination(dir.path(), &link_to_fifo, "a link to a FIFO");
 
+    // --in-place on a FIFO (through a link, too) is refused the same way,
+    // before anything is opened.
+    for name in ["fifo.msp", "to-fifo.msp"] {
+        let o = run_in(
+            dir.path(),
+            &["retarget", name, "--instance", I1, "--in-place"],
+            None,
+        );
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+
     let folder = dir.path().join("folder.msp");
     std::fs::create_dir(&folder).unwrap();
     assert_refused_destination(dir.path(), &folder, "a folder");

@@ -207,3 +207,111 @@ fn an_edit_of_a_corpus_transform_changes_only_what_it_declares() {
         TransformEditor::from_streams(&pool, &data, out.tables.clone(), &schema).unwrap();
     assert_eq!(changes_between(&before, &rewritten).unwrap(), declared);
 }
+
+/// The change view of a WiX instance transform, with the product as the
+/// base: ProductCode goes from the base's code to the instance's.
+#[test]
+#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+fn change_view_of_an_instance_transform_shows_old_and_new() {
+    use msp_retarget::testkit::transform::view::{self, BaseRows};
+    let path = wix3("instance-transforms.msi");
+    let schema = corpus_schema();
+    let mut cf = container::open(&path).unwrap();
+    let t = msp_retarget::testkit::transform::read_transform_tables(
+        &mut cf,
+        Path::new("/Instance1"),
+        &schema,
+    )
+    .unwrap();
+    let mut package = msi::Package::open(std::fs::File::open(&path).unwrap()).unwrap();
+    let base = BaseRows::from_package(&mut package, &view::tables_needing_base(&t)).unwrap();
+    let changes = view::describe(&t, Some(&base));
+    assert_eq!(changes.tables.len(), 1);
+    let rows = &changes.tables[0].rows;
+    let code = rows
+        .iter()
+        .find(|r| r.key == [Value::Str("ProductCode".into())])
+        .unwrap();
+    assert_eq!(code.in_base, Some(true));
+    assert_eq!(
+        code.columns[0].old,
+        Some(Value::Str("{4014E041-A968-4DE3-B43C-322DF9A19359}".into()))
+    );
+    assert_eq!(
+        code.columns[0].new,
+        Value::Str("{1F9B1809-273F-4036-AB02-26D19171D5AE}".into())
+    );
+    let text = view::render(&changes, "");
+    assert!(
+        text.contains(
+            "Value: \"{4014E041-A968-4DE3-B43C-322DF9A19359}\" -> \
+             \"{1F9B1809-273F-4036-AB02-26D19171D5AE}\""
+        ),
+        "{text}"
+    );
+}
+
+/// Every corpus database (the products and the patches' own databases):
+/// its pool is written back byte for byte, every table decodes and encodes
+/// to the same bytes, rows are in key order, and every stored reference
+/// count equals the cells pointing at the string.
+#[test]
+#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+fn every_corpus_database_reencodes_to_the_same_bytes_in_key_order() {
+    use msp_retarget::testkit::transform::database::{
+        DatabaseEditor, decode_db_rows, encode_db_rows, key_order,
+    };
+    let files = [
+        "prodAv100.msi",
+        "prodAv101.msi",
+        "prodBv100.msi",
+        "rtm-product.msi",
+        "instance-transforms.msi",
+        "PatchAv101.msp",
+        "PatchBv101.msp",
+        "gdr1.msp",
+        "rtmldr.msp",
+    ];
+    let (mut tables, mut rows_seen) = (0, 0);
+    for file in files {
+        let path = wix3(file);
+        let package = msi::Package::open(std::fs::File::open(&path).unwrap()).unwrap();
+        let schema = Schema::from_package(&package);
+        let mut cf = container::open(&path).unwrap();
+        let db = DatabaseEditor::load(&mut cf, &schema).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(db.undecoded().is_empty(), "{file}: {:?}", db.undecoded());
+        assert!(db.finish().unwrap().is_empty());
+        let streams = table_streams(&mut cf, Path::new("/"));
+        let long = db.pool().long_refs();
+        for (name, bytes) in &streams {
+            if name == "_StringPool" || name == "_StringData" {
+                continue;
+            }
+            let def = db.definition(name).unwrap();
+            let rows = decode_db_rows(def, bytes, long).unwrap();
+            assert_eq!(
+                &encode_db_rows(def, &rows, long).unwrap(),
+                bytes,
+                "{file} {name}"
+            );
+            assert!(
+                rows.windows(2)
+                    .all(|w| key_order(def, &w[0], &w[1]) == std::cmp::Ordering::Less),
+                "{file} {name}: rows not in key order"
+            );
+            tables += 1;
+            rows_seen += rows.len();
+        }
+        for id in 1..=db.pool().len() as u32 {
+            assert_eq!(
+                Some(u32::from(db.pool().refcount(id))),
+                db.pool().seen_refs(id),
+                "{file}: string {id}"
+            );
+        }
+    }
+    eprintln!(
+        "{} databases, {tables} tables, {rows_seen} rows",
+        files.len()
+    );
+}

@@ -38,7 +38,10 @@ fn refuse(size: usize) -> ! {
     // Formatting into a fixed buffer: the message must not allocate.
     let mut buf = [0u8; 96];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "allocation of {size} bytes exceeds the fuzzing cap\n");
+    let _ = write!(
+        cursor,
+        "allocation of {size} bytes exceeds the fuzzing cap\n"
+    );
     let n = cursor.position() as usize;
     let _ = std::io::stderr().write_all(&buf[..n]);
     std::process::abort();
@@ -450,6 +453,214 @@ pub fn transform(data: &[u8]) {
 }
 
 //===========================================================================//
+// (e) the in-place edit journal
+
+/// CRC-32 (IEEE), as the journal uses; written here again so that the
+/// check does not trust the code it checks.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    c ^ 0xFFFF_FFFF
+}
+
+const J_HEADER: usize = 40;
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The records of a journal as the format lays them out, read leniently
+/// (no checksum, no rule): `(offset, new bytes, old bytes)`, and the
+/// lengths before and after. The oracle of [`journal`].
+#[allow(clippy::type_complexity)]
+fn journal_records(j: &[u8]) -> (u64, u64, Vec<(u64, Vec<u8>, Vec<u8>)>) {
+    let before = le64(j, 16).unwrap_or(0);
+    let after = le64(j, 24).unwrap_or(0);
+    let mut out = Vec::new();
+    let mut at = J_HEADER;
+    while j.get(at..at + 4) == Some(b"REC1".as_slice()) {
+        let (Some(offset), Some(n), Some(o)) =
+            (le64(j, at + 4), le32(j, at + 12), le32(j, at + 16))
+        else {
+            break;
+        };
+        let (n, o) = (n as usize, o as usize);
+        let data = at + 20;
+        let Some(end) = data.checked_add(n).and_then(|e| e.checked_add(o)) else {
+            break;
+        };
+        if end + 4 > j.len() {
+            break;
+        }
+        out.push((
+            offset,
+            j[data..data + n].to_vec(),
+            j[data + n..end].to_vec(),
+        ));
+        at = end + 4;
+    }
+    (before, after, out)
+}
+
+/// Rewrites every checksum of a journal-shaped input (header, each
+/// record whose lengths fit, the whole), so that fuzzing reaches the
+/// rules behind them instead of stopping at a CRC.
+fn fix_checksums(j: &mut [u8]) {
+    if j.len() < J_HEADER {
+        return;
+    }
+    let hc = crc32(&j[..32]);
+    j[32..36].copy_from_slice(&hc.to_le_bytes());
+    let mut at = J_HEADER;
+    loop {
+        match j.get(at..at + 4) {
+            Some(b"REC1") => {
+                let (Some(n), Some(o)) = (le32(j, at + 12), le32(j, at + 16)) else {
+                    return;
+                };
+                let end = at + 20 + n as usize + o as usize;
+                if end + 4 > j.len() {
+                    return;
+                }
+                let rc = crc32(&j[at..end]);
+                j[end..end + 4].copy_from_slice(&rc.to_le_bytes());
+                at = end + 4;
+            }
+            Some(b"END1") if at + 16 <= j.len() => {
+                let total = crc32(&j[..at + 12]);
+                j[at + 12..at + 16].copy_from_slice(&total.to_le_bytes());
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The patch a journal input is replayed against: `len` bytes of a fixed
+/// pattern (the seeds' before-images are of this pattern).
+pub fn journal_target(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+const JOURNAL_TARGET_LENS: [usize; 4] = [0, 700, 4096, 9000];
+
+/// `data[0]` chooses: bit 0, rewrite the checksums; bits 1-2, the
+/// patch's length ([`JOURNAL_TARGET_LENS`]); bit 3, leave the patch as a
+/// crash half-way through the writes would (the length after set, the
+/// first half of the records written). `data[1..]` is the journal, put
+/// beside the patch.
+///
+/// Then, whatever the journal: `check_readable` and `recover` never
+/// panic and agree (a patch readers accept has a journal `recover`
+/// discards); a refused journal leaves the patch and the journal as they
+/// were; a discarded one leaves the patch as it was; a completed one is
+/// gone and leaves exactly the patch its records describe, grown by no
+/// more than the journal's own size.
+pub fn journal(data: &[u8]) {
+    use msp_retarget::testkit::journal::{Recovery, check_readable, journal_path, recover};
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let mut j = rest.to_vec();
+    if ctl & 1 != 0 {
+        fix_checksums(&mut j);
+    }
+    let original = journal_target(JOURNAL_TARGET_LENS[usize::from(ctl >> 1) & 3]);
+    let (len_before, len_after, records) = journal_records(&j);
+    let mut start = original.clone();
+    if ctl & 8 != 0 && len_before == original.len() as u64 && len_after < 1 << 20 {
+        // What commit leaves when it stops half-way: the length after,
+        // the first half of the records written.
+        start.resize(len_after.max(len_before) as usize, 0);
+        for (offset, new, _) in records.iter().take(records.len() / 2) {
+            let Ok(at) = usize::try_from(*offset) else {
+                break;
+            };
+            if at
+                .checked_add(new.len())
+                .is_none_or(|end| end > start.len())
+            {
+                break;
+            }
+            start[at..at + new.len()].copy_from_slice(new);
+        }
+    }
+
+    let dir = &scratch();
+    for name in names_in(dir) {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let target = dir.join("t.msp");
+    std::fs::write(&target, &start).expect("writing the patch");
+    let jp = journal_path(&target);
+    std::fs::write(&jp, &j).expect("writing the journal");
+
+    let readable = check_readable(&target);
+    let result = recover(&target);
+    let now = std::fs::read(&target).expect("reading the patch back");
+    match &result {
+        Err(e) => {
+            assert!(
+                readable.is_err(),
+                "readers accept what recover refuses: {e}"
+            );
+            assert!(now == start, "a refused journal changed the patch: {e}");
+            assert!(
+                std::fs::read(&jp).ok().as_deref() == Some(&j[..]),
+                "a refused journal was changed or deleted: {e}"
+            );
+        }
+        Ok(Recovery::Discarded) => {
+            assert!(
+                readable.is_ok(),
+                "readers refuse a journal recover discards"
+            );
+            assert!(now == start, "a discarded journal changed the patch");
+            assert!(!jp.exists(), "a discarded journal is still there");
+        }
+        Ok(Recovery::Completed) => {
+            assert!(
+                readable.is_err(),
+                "readers accept a journal recover replays"
+            );
+            assert!(!jp.exists(), "a replayed journal is still there");
+            assert_eq!(now.len() as u64, len_after, "the length after the replay");
+            assert!(
+                len_after <= len_before.max(start.len() as u64) + j.len() as u64,
+                "a {}-byte journal grew the patch from {} to {len_after} bytes",
+                j.len(),
+                start.len()
+            );
+            // Exactly the records, over the patch as it was before the edit.
+            let mut want = original.clone();
+            want.resize(len_after as usize, 0);
+            for (offset, new, _) in &records {
+                let at = *offset as usize;
+                want[at..at + new.len()].copy_from_slice(new);
+            }
+            assert!(
+                now == want,
+                "the replayed patch is not what the records describe"
+            );
+        }
+        Ok(Recovery::Nothing) => panic!("a journal was there, recover found nothing"),
+    }
+}
+
+//===========================================================================//
 // Seeds
 
 /// Named seed inputs of one target.
@@ -548,6 +759,109 @@ pub fn transform_seeds(files: &Seeds) -> Seeds {
     out
 }
 
+/// Journal seeds for [`journal`]: journals of edits of the
+/// [`journal_target`] pattern shaped as the commit writes them (in place,
+/// two runs, grown, grown from an unaligned end, from an empty file), the
+/// shapes that must be refused (no record, a gap before the last record,
+/// overlapping records, a length that shrinks), each as written, with its
+/// checksums rewritten by the check, half-replayed, and torn.
+pub fn journal_seeds() -> Seeds {
+    struct Rec(u64, Vec<u8>);
+    fn write(len_before: u64, len_after: u64, recs: &[Rec]) -> Vec<u8> {
+        let before = journal_target(len_before as usize);
+        let mut j = b"MSPRJRNL".to_vec();
+        j.extend_from_slice(&1u32.to_le_bytes());
+        j.extend_from_slice(&512u32.to_le_bytes());
+        j.extend_from_slice(&len_before.to_le_bytes());
+        j.extend_from_slice(&len_after.to_le_bytes());
+        j.extend_from_slice(&[0; 8]);
+        for Rec(offset, new) in recs {
+            let at = *offset as usize;
+            let old_len = before.len().saturating_sub(at).min(new.len());
+            j.extend_from_slice(b"REC1");
+            j.extend_from_slice(&offset.to_le_bytes());
+            j.extend_from_slice(&(new.len() as u32).to_le_bytes());
+            j.extend_from_slice(&(old_len as u32).to_le_bytes());
+            j.extend_from_slice(new);
+            j.extend_from_slice(&before[at.min(before.len())..at.min(before.len()) + old_len]);
+            j.extend_from_slice(&[0; 4]);
+        }
+        j.extend_from_slice(b"END1");
+        j.extend_from_slice(&(recs.len() as u64).to_le_bytes());
+        j.extend_from_slice(&[0; 4]);
+        fix_checksums(&mut j);
+        j
+    }
+    // `ctl` for a patch of `len` bytes, checksums rewritten or not.
+    let ctl = |len: usize, fix: bool, half: bool| -> u8 {
+        let k = JOURNAL_TARGET_LENS
+            .iter()
+            .position(|l| *l == len)
+            .unwrap_or(0) as u8;
+        (k << 1) | u8::from(fix) | (u8::from(half) << 3)
+    };
+    let journals: Vec<(&str, usize, Vec<u8>)> = vec![
+        (
+            "in-place",
+            4096,
+            write(4096, 4096, &[Rec(512, vec![0xA5; 512])]),
+        ),
+        (
+            "two-runs",
+            4096,
+            write(
+                4096,
+                4096,
+                &[Rec(0, vec![1; 512]), Rec(2048, vec![2; 1024])],
+            ),
+        ),
+        (
+            "grown",
+            4096,
+            write(4096, 5120, &[Rec(3584, vec![3; 1536])]),
+        ),
+        (
+            "grown-unaligned",
+            700,
+            write(700, 1600, &[Rec(512, vec![4; 1088])]),
+        ),
+        ("from-empty", 0, write(0, 1024, &[Rec(0, vec![5; 1024])])),
+        ("no-record", 4096, write(4096, 1 << 20, &[])),
+        (
+            "gap",
+            4096,
+            write(4096, 1 << 20, &[Rec((1 << 20) - 512, vec![6; 512])]),
+        ),
+        (
+            "overlap",
+            9000,
+            write(
+                9000,
+                9000,
+                &[Rec(1024, vec![7; 512]), Rec(1024, vec![8; 512])],
+            ),
+        ),
+        ("shrunk", 9000, write(9000, 4096, &[Rec(0, vec![9; 512])])),
+    ];
+    let mut out = Seeds::new();
+    for (name, len, j) in journals {
+        for (variant, fix, half) in [
+            ("", false, false),
+            ("-fix", true, false),
+            ("-half", true, true),
+        ] {
+            let mut seed = vec![ctl(len, fix, half)];
+            seed.extend_from_slice(&j);
+            out.push((format!("journal-{name}{variant}"), seed));
+        }
+        // Torn: cut in the middle of the last record.
+        let mut torn = vec![ctl(len, false, false)];
+        torn.extend_from_slice(&j[..j.len().saturating_sub(20)]);
+        out.push((format!("journal-{name}-torn"), torn));
+    }
+    out
+}
+
 fn build(spec: &PatchSpec) -> Vec<u8> {
     write_patch(spec, Cursor::new(Vec::new()))
         .expect("building a synthetic patch")
@@ -580,4 +894,5 @@ pub fn all(data: &[u8]) {
     layout(data);
     transform(data);
     pipeline(data);
+    journal(data);
 }

@@ -10,7 +10,8 @@
 //! the extra folders, e.g. `../shared/corpus/wix3`); `corpus/propset` gets
 //! their summary streams ([`msp_retarget_fuzz::propset_seeds`]);
 //! `corpus/transform` the whole files and raw pool-and-rows inputs
-//! ([`msp_retarget_fuzz::transform_seeds`]).
+//! ([`msp_retarget_fuzz::transform_seeds`]); `corpus/journal` in-place
+//! edit journals ([`msp_retarget_fuzz::journal_seeds`]).
 
 use std::path::PathBuf;
 
@@ -21,11 +22,13 @@ fn main() {
     let files = msp_retarget_fuzz::file_seeds(&extra);
     let props = msp_retarget_fuzz::propset_seeds(&files);
     let transforms = msp_retarget_fuzz::transform_seeds(&files);
+    let journals = msp_retarget_fuzz::journal_seeds();
     for (target, seeds) in [
         ("pipeline", &files),
         ("layout", &files),
         ("propset", &props),
         ("transform", &transforms),
+        ("journal", &journals),
     ] {
         let dir = out.join(target);
         std::fs::create_dir_all(&dir).expect("creating the corpus folder");
@@ -34,10 +37,11 @@ fn main() {
         }
     }
     println!(
-        "{} seeds for pipeline and layout, {} for propset, {} for transform, in {}",
+        "{} seeds for pipeline and layout, {} for propset, {} for transform, {} for journal, in {}",
         files.len(),
         props.len(),
         transforms.len(),
+        journals.len(),
         out.display()
     );
 }

@@ -17,16 +17,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use msp_retarget_fuzz::{
-    Seeds, file_seeds, layout, pipeline, propset, propset_seeds, transform, transform_seeds,
+    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, propset, propset_seeds, transform,
+    transform_seeds,
 };
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 4] = [
+const TARGETS: [(&str, Check); 5] = [
     ("propset", propset as Check),
     ("layout", layout as Check),
     ("transform", transform as Check),
     ("pipeline", pipeline as Check),
+    ("journal", journal as Check),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -46,6 +48,7 @@ fn seeds_of(target: &str) -> Seeds {
     match target {
         "propset" => propset_seeds(&files),
         "transform" => transform_seeds(&files),
+        "journal" => journal_seeds(),
         _ => files,
     }
 }

@@ -248,7 +248,7 @@ pub fn render(r: &SequenceReport) -> String {
     if none.is_empty() {
         let _ = writeln!(
             s,
-            "every patch applies to at least one of the {} product{}",
+            "every patch applies to at least one product given ({} product{})",
             r.products.len(),
             if r.products.len() == 1 { "" } else { "s" }
         );

@@ -12,6 +12,7 @@ use crate::edit::engine::{Destination, destination_path, execute, lock_for_edit}
 use crate::edit::plan::{Plan, derived_from};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
+use crate::format::names::name_key;
 use crate::format::summary;
 use crate::patch::Patch;
 use crate::report::edit::{UntargetInstance, UntargetReport};
@@ -76,12 +77,16 @@ pub fn plan_untarget(
         .filter(|e| Guid::parse_braced(e.trim()).map_or(true, |g| !remove_codes.contains(&g)))
         .collect::<Vec<_>>()
         .join(";");
+    // LastSavedBy may spell a storage in another case than it is stored
+    // (the compound file ignores case); `removed` holds stored names.
+    let removed_keys: std::collections::HashSet<String> =
+        removed.iter().map(|r| name_key(r)).collect();
     let last_saved_by_after = patch
         .last_saved_by
         .split(';')
         .filter(|e| {
             e.strip_prefix(':')
-                .is_none_or(|name| !removed.iter().any(|r| r == name))
+                .is_none_or(|name| !removed_keys.contains(&name_key(name)))
         })
         .collect::<Vec<_>>()
         .join(";");

@@ -54,7 +54,16 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
             crate::store::commit::check_destination(out)?;
             Some(out.clone())
         }
-        Destination::InPlace => Some(resolve_dest(input)),
+        Destination::InPlace => {
+            // The input is the destination: a device or a FIFO that holds
+            // a patch is not edited in place either.
+            // (A folder gets the error reading it gives.)
+            let target = resolve_dest(input);
+            if !target.is_dir() {
+                crate::store::commit::check_destination(&target).map_err(|e| e.in_file(input))?;
+            }
+            Some(target)
+        }
         Destination::DryRun => None,
     })
 }
@@ -163,10 +172,29 @@ fn edit_overlay(
         .map_err(|e| Error::io(format!("cannot read {what}"), e).in_file(dest))?
         .len();
     let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
-    {
-        let mut out = cfb::CompoundFile::open(&mut overlay)
-            .map_err(|e| Error::io(format!("reopening {what}"), e).in_file(dest))?;
-        apply_contained(patch, plan, &mut out, dest)?;
+    let reopening = |e| Error::io(format!("reopening {what}"), e).in_file(dest);
+    // Bytes past what the FAT describes are kept out of `cfb`'s sight and
+    // put back after the edit (see `crate::store::tail`).
+    let tail = crate::store::tail::trailing_from(&mut overlay.reader()).map_err(reopening)?;
+    // `cfb` leaves MiniFAT sectors it no longer needs in the chain; they
+    // are given back after the edit (see `crate::format::minifat`).
+    let trim = |f: &mut dyn ReadWriteSeek| {
+        crate::format::minifat::trim(f)
+            .map_err(|e| Error::io(format!("trimming the MiniFAT of {what}"), e).in_file(dest))
+    };
+    match tail {
+        None => {
+            let mut out = cfb::CompoundFile::open(&mut overlay).map_err(reopening)?;
+            apply_contained(patch, plan, &mut out, dest)?;
+            drop(out);
+            trim(&mut overlay)?;
+        }
+        Some(from) => crate::store::tail::edit_keeping_tail(&mut overlay, from, |view| {
+            let mut out = cfb::CompoundFile::open(&mut *view).map_err(reopening)?;
+            apply_contained(patch, plan, &mut out, dest)?;
+            drop(out);
+            trim(view).map(|_| ())
+        })?,
     }
     Ok(overlay)
 }
@@ -279,6 +307,10 @@ fn apply_contained<F: std::io::Read + std::io::Write + std::io::Seek>(
         .in_file(input)),
     }
 }
+
+/// What trimming the MiniFAT needs of a file.
+trait ReadWriteSeek: std::io::Read + std::io::Write + std::io::Seek {}
+impl<T: std::io::Read + std::io::Write + std::io::Seek> ReadWriteSeek for T {}
 
 fn patch_file(path: &Path) -> Result<fs::File> {
     fs::File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))

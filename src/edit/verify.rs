@@ -396,9 +396,10 @@ fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
 /// Copy names must be distinct, and not names at the input's root,
 /// ignoring case as compound files do; counting relies on it.
 fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
-    let mut names: HashSet<String> = input.root_names.iter().map(|n| n.to_uppercase()).collect();
+    let key = crate::format::names::name_key;
+    let mut names: HashSet<String> = input.root_names.iter().map(|n| key(n)).collect();
     for copy in &plan.copies {
-        if !names.insert(copy.name.to_uppercase()) {
+        if !names.insert(key(&copy.name)) {
             return Err(Error::verify(format!(
                 "the plan adds {} twice or over an existing entry",
                 container::storage_part(&copy.name)

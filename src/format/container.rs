@@ -143,6 +143,10 @@ pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result
         ))
         .in_file(path));
     }
+    // Before `cfb` opens it: nesting depth (its open and every walk over
+    // its entries cost time and memory quadratic in the depth) and
+    // cross-linked chains (which it reads without noticing).
+    crate::format::structure::check(&mut file).map_err(|e| e.in_file(path))?;
     file.rewind()
         .map_err(|e| Error::io("reading", e).in_file(path))?;
     let cf = CompoundFile::open(file).map_err(|e| {

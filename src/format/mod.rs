@@ -6,10 +6,12 @@
 pub mod container;
 pub mod guid;
 pub mod layout;
+pub mod minifat;
 pub mod msi;
 pub mod names;
 pub mod propset;
 pub mod signature;
 pub mod streamname;
+pub mod structure;
 pub mod summary;
 pub mod transform;

@@ -102,6 +102,8 @@ pub const PROPERTY: &str = "Property";
 /// Bit 31 of the pool header: string references take 3 bytes.
 const LONG_REFS_FLAG: u32 = 0x8000_0000;
 
+#[allow(dead_code)]
+pub mod database;
 // The writer is not called by an edit yet (table edits will call it);
 // tests and fuzzing drive it.
 #[allow(dead_code)]
@@ -109,6 +111,8 @@ pub mod edit;
 mod pool;
 mod rows;
 mod schema;
+#[allow(dead_code)]
+pub mod view;
 #[allow(dead_code)]
 pub mod write;
 

@@ -293,11 +293,17 @@ pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> R
             show_name(name)
         )));
     }
-    let clsid = Guid(
-        *cf.entry(&dir)
-            .map_err(|e| Error::io("cannot read", e).at(part.clone()))?
-            .clsid(),
-    );
+    let entry = cf
+        .entry(&dir)
+        .map_err(|e| Error::io("cannot read", e).at(part.clone()))?;
+    let clsid = Guid(*entry.clsid());
+    // The compound file finds names ignoring case, so LastSavedBy may
+    // spell a storage `RTMA.1` that is stored as `rtmA.1`. Everything
+    // after this point (the copy's paths, its name, verification) uses the
+    // name as stored, which is what walking the storage yields.
+    let name = entry.name().to_string();
+    let dir = Path::new("/").join(&name);
+    let part = storage_part(&name);
     let set = read_summary(cf, &dir).at(part.clone())?;
     let stream = || {
         format!(
@@ -313,7 +319,7 @@ pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> R
     let template = get_string(&set, pid::TEMPLATE).at(stream())?;
     let content_digest = content_digest(cf, &dir).at(part)?;
     Ok(Transform {
-        name: name.to_string(),
+        name,
         clsid,
         revision,
         char_count,

@@ -361,7 +361,7 @@ pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
     let mut seen = BTreeSet::new();
     for p in &pairs {
         for name in std::iter::once(&p.main).chain(&p.partner) {
-            if !seen.insert(name.to_uppercase()) {
+            if !seen.insert(crate::format::names::name_key(name)) {
                 out.push(Finding::new(
                     Severity::Warning,
                     code::DUPLICATE_ENTRY,

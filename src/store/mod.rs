@@ -7,3 +7,4 @@ pub mod commit;
 pub mod journal;
 pub mod overlay;
 pub mod readahead;
+pub mod tail;

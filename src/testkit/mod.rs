@@ -9,7 +9,7 @@ pub mod synth;
 
 pub use crate::error::contain_panics;
 pub use crate::format::{
-    container, layout, msi, propset, signature, streamname, summary, transform,
+    container, layout, msi, propset, signature, streamname, structure, summary, transform,
 };
 pub use crate::rules::{applicability, lint};
 pub use crate::store::journal;

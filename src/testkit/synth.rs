@@ -310,7 +310,8 @@ pub const EXAMPLE_PRODUCT: [(&str, &str); 4] = [
 /// name: `qfe1.msp` and `qfe2.msp`, small updates of 1.0 in family
 /// AppPatch at Sequence 1.1.0 and 1.2.0, and `sp1.msp`, a minor upgrade
 /// 1.0 -> 1.1 at 1.3.0 (with msidbPatchSequenceSupersedeEarlier when
-/// `supersede`), each with one MsiPatchSequence row keyed to the product.
+/// `supersede`, and then another patch code), each with one
+/// MsiPatchSequence row keyed to the product.
 pub fn multiple_patching_example(supersede: bool) -> Vec<(&'static str, PatchSpec)> {
     let code = EXAMPLE_PRODUCT[0].1;
     let one = |n: u8, name: &str, to: &str, seq: &str, supersede: bool| PatchSpec {
@@ -331,7 +332,17 @@ pub fn multiple_patching_example(supersede: bool) -> Vec<(&'static str, PatchSpe
     vec![
         ("qfe1.msp", one(1, "QFE1", "1.0.0.0", "1.1.0", false)),
         ("qfe2.msp", one(2, "QFE2", "1.0.0.0", "1.2.0", false)),
-        ("sp1.msp", one(3, "SP1", "1.1.0.0", "1.3.0", supersede)),
+        // The superseding build is another patch, with its own code.
+        (
+            "sp1.msp",
+            one(
+                3 + u8::from(supersede),
+                "SP1",
+                "1.1.0.0",
+                "1.3.0",
+                supersede,
+            ),
+        ),
     ]
 }
 

@@ -98,6 +98,16 @@ pub enum Change {
         /// The non-key columns the row carries.
         columns: Vec<(String, Value)>,
     },
+    /// A row was removed (database tables; a transform deletes a row by
+    /// adding a delete operation instead).
+    RowRemoved {
+        /// The table.
+        table: String,
+        /// The row's key values.
+        key: Vec<Value>,
+        /// The non-key columns it had.
+        columns: Vec<(String, Value)>,
+    },
 }
 
 /// The new bytes of the streams an edit changed.
