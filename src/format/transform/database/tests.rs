@@ -209,3 +209,35 @@ fn passing_65535_strings_widens_every_table_with_strings() {
     let rows = decode_db_rows(&sequence_def(), &out.tables["MsiPatchSequence"], true).unwrap();
     assert_eq!(rows, [vec![1, 0, 3, 0], vec![1, 65_536, 3, 0]]);
 }
+
+proptest::proptest! {
+    /// Arbitrary bytes never panic the database editor.
+    #[test]
+    fn arbitrary_database_streams_are_refused_or_edited_without_panic(
+        strings in proptest::collection::vec("[a-zA-Z{}-]{1,8}", 0..8),
+        refs in proptest::collection::vec(0u16..3, 8),
+        long in proptest::bool::ANY,
+        seq in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+    ) {
+        let (pool, data) = random_pool(&strings, &refs, long);
+        let tables = vec![("MsiPatchSequence".to_string(), seq)];
+        if let Ok(mut e) = DatabaseEditor::from_streams(&pool, &data, tables, &schema()) {
+            proptest::prop_assert!(e.finish().unwrap().is_empty());
+            let _ = e.insert_row("MsiPatchSequence", &[s("F"), s(INST), s("1"), Value::Null]);
+            let _ = e.delete_row("MsiPatchSequence", &[s("F"), Value::Null]);
+            let _ = e.finish();
+        }
+    }
+}
+
+/// A well-formed pool of `strings` with the given counts (so that the
+/// arbitrary table bytes, not the pool, are what is exercised).
+fn random_pool(strings: &[String], refs: &[u16], long: bool) -> (Vec<u8>, Vec<u8>) {
+    let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let (mut pool, data) = pool_streams(&strs, if long { 0x8000_0000 } else { 0 });
+    for (i, r) in refs.iter().take(strs.len()).enumerate() {
+        let at = 4 + 4 * i + 2;
+        pool[at..at + 2].copy_from_slice(&r.max(&1).to_le_bytes());
+    }
+    (pool, data)
+}

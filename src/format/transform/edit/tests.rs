@@ -546,3 +546,40 @@ fn changes_serialize_for_plans_and_reports() {
         })
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary bytes never panic the editor: they are refused, or read,
+    /// written back unchanged, and editable.
+    #[test]
+    fn arbitrary_streams_are_refused_or_edited_without_panic(
+        strings in proptest::collection::vec("[a-zA-Z{}-]{1,8}", 0..8),
+        refs in proptest::collection::vec(0u16..3, 8),
+        long in proptest::bool::ANY,
+        component in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        property in proptest::collection::vec(proptest::num::u8::ANY, 0..32),
+    ) {
+        let (pool, data) = random_pool(&strings, &refs, long);
+        let tables = vec![
+            ("Component".to_string(), component),
+            ("Property".to_string(), property),
+        ];
+        if let Ok(mut e) = TransformEditor::from_streams(&pool, &data, tables, &schema()) {
+            proptest::prop_assert!(e.finish().unwrap().is_empty());
+            let _ = e.set_where("Component", RowFilter::Any, "ComponentId", &s(G), &s(NEW));
+            let _ = e.update_row("Property", &[s("P")], &[("Value", s(NEW))]);
+            let _ = e.finish();
+        }
+    }
+}
+
+/// A well-formed pool of `strings` with the given counts (so that the
+/// arbitrary table bytes, not the pool, are what is exercised).
+fn random_pool(strings: &[String], refs: &[u16], long: bool) -> (Vec<u8>, Vec<u8>) {
+    let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let (mut pool, data) = pool_streams(&strs, if long { 0x8000_0000 } else { 0 });
+    for (i, r) in refs.iter().take(strs.len()).enumerate() {
+        let at = 4 + 4 * i + 2;
+        pool[at..at + 2].copy_from_slice(&r.max(&1).to_le_bytes());
+    }
+    (pool, data)
+}
