@@ -1063,6 +1063,49 @@ fn r_msi_panics_on_a_null_table_name_instances_from() {
     assert!(names_in(&out_dir).is_empty());
 }
 
+/// Regression (issue 13, item 11): `check PATCH --package BAD.msi`, where
+/// BAD.msi has a null table name, panicked in the msi crate (exit 101): the
+/// product facts were read without the guarded entry. It is now an error
+/// naming the product and the table; so is `check --instances-from`, and
+/// `retarget --instances-from` names the table too.
+#[test]
+fn r_msi_panics_on_a_null_table_name_check_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    std::fs::write(&input, valid()).unwrap();
+    let product = dir.path().join("product.msi");
+    std::fs::write(
+        &product,
+        null_table_name(package_bytes(msi::PackageType::Installer)),
+    )
+    .unwrap();
+    let want = Error(&[
+        "the msi crate failed",
+        "table _Tables, row 1 (a table without a name)",
+    ]);
+    for flag in ["--package", "--instances-from"] {
+        let ran = run_bin(&[
+            "check".as_ref(),
+            input.as_os_str(),
+            flag.as_ref(),
+            product.as_os_str(),
+        ]);
+        check(&format!("check {flag}"), &ran, want, &product);
+    }
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let ran = run_bin(&[
+        "retarget".as_ref(),
+        input.as_os_str(),
+        "--instances-from".as_ref(),
+        product.as_os_str(),
+        "-o".as_ref(),
+        out_dir.join("out.msp").as_os_str(),
+    ]);
+    check("retarget --instances-from", &ran, want, &product);
+    assert!(names_in(&out_dir).is_empty());
+}
+
 /// Appends a string of `len` declared bytes to the `_StringPool` of a
 /// database (a zero length with a reference count, then the 32-bit length).
 fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {

@@ -73,18 +73,24 @@ fn value_text(v: &msi::Value) -> String {
     }
 }
 
-/// [`table_rows_of`], with a panic of the `msi` crate (it unwraps values
-/// of malformed tables) reported as a problem.
+/// [`table_rows_of`] through the guarded entry into the `msi` crate: a
+/// file that fails its checks, or a panic of the crate (it unwraps values
+/// of malformed tables), is reported as a problem.
 fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
     let mut found = Vec::new();
-    match crate::error::contain_panics(|| table_rows_of(path, names, &mut found)) {
-        Ok(rows) => {
+    match crate::format::msi::guarded(path, || Ok(table_rows_of(path, names, &mut found))) {
+        Ok(Ok(rows)) => {
             problems.extend(found);
             rows
         }
-        Err(why) => {
+        Ok(Err(e)) => {
+            problems.push(format!("the patch database could not be read: {e}"));
+            Vec::new()
+        }
+        Err(panicked) => {
             problems.push(format!(
-                "the patch database could not be read: the msi crate failed: {why}"
+                "the patch database could not be read: {}",
+                panicked.describe()
             ));
             Vec::new()
         }
@@ -92,10 +98,6 @@ fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<Ta
 }
 
 fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
-    if let Err(e) = crate::format::msi::check_before_msi(path) {
-        problems.push(format!("the patch database could not be read: {e}"));
-        return Vec::new();
-    }
     let mut package = match File::open(path).and_then(msi::Package::open) {
         Ok(p) => p,
         Err(e) => {

@@ -1,7 +1,10 @@
 //! The guarded entry into the `msi` crate. That crate trusts what a file
 //! declares (stream lengths, string lengths, row counts) and can panic or
 //! allocate without bound on a hostile file, so every database, transform
-//! or patch table read through it is first checked here with bounded reads.
+//! or patch table read through it goes through [`guarded`]: first the
+//! bounded checks of [`check_before_msi`], then the read with the crate's
+//! panics contained ([`Panicked`]), named after the table at fault when a
+//! bounded look finds it.
 
 use std::path::Path;
 
@@ -11,6 +14,71 @@ use crate::format::propset::PropertySet;
 use crate::format::streamname;
 use crate::format::summary::{MAX_SUMMARY_LEN, SUMMARY_STREAM};
 use crate::format::transform::MAX_POOL_LEN;
+
+/// Runs `read`, which opens the file at `path` with the `msi` crate, after
+/// the checks of [`check_before_msi`] and with any panic of the crate
+/// contained. The inner result is the checks' or `read`'s; the outer error
+/// is a panic of the crate, which the caller words ([`Panicked::error`]).
+pub fn guarded<T>(
+    path: &Path,
+    read: impl FnOnce() -> Result<T>,
+) -> std::result::Result<Result<T>, Panicked> {
+    if let Err(e) = check_before_msi(path) {
+        return Ok(Err(e));
+    }
+    crate::error::contain_panics(read).map_err(|why| Panicked {
+        why,
+        part: null_table_name(path),
+    })
+}
+
+/// A panic of the `msi` crate on a file, contained.
+#[derive(Debug, Clone)]
+pub struct Panicked {
+    /// The panic's message.
+    pub why: String,
+    /// The part of the file at fault, when a bounded look found it.
+    pub part: Option<String>,
+}
+
+impl Panicked {
+    /// The error to report: `what` (for example "cannot read the
+    /// installer database"), that the crate failed and why, at the part
+    /// at fault when known.
+    pub fn error(&self, what: &str) -> Error {
+        let e = Error::format(format!("{what}: the msi crate failed: {}", self.why));
+        match &self.part {
+            Some(part) => e.at(part.clone()),
+            None => e,
+        }
+    }
+
+    /// The same as text without a file name, for a report's problem list.
+    pub fn describe(&self) -> String {
+        match &self.part {
+            Some(part) => format!("the msi crate failed: {} ({part})", self.why),
+            None => format!("the msi crate failed: {}", self.why),
+        }
+    }
+}
+
+/// The first row of `_Tables` whose name is a null string reference (the
+/// `msi` crate unwraps every table name as a string), as a part name;
+/// `None` when there is none or the table cannot be read. Reads at most
+/// [`MAX_POOL_LEN`] bytes.
+fn null_table_name(path: &Path) -> Option<String> {
+    let mut cf = container::open(path).ok()?;
+    let pool = Path::new("/").join(streamname::encode("_StringPool", true));
+    let tables = Path::new("/").join(streamname::encode("_Tables", true));
+    let header = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN).ok()?;
+    let code_page = u32::from_le_bytes(header.get(..4)?.try_into().ok()?);
+    // Bit 31 of the pool header: string references take 3 bytes.
+    let width = if code_page & 0x8000_0000 != 0 { 3 } else { 2 };
+    let rows = container::read_stream_bounded(&mut cf, &tables, MAX_POOL_LEN).ok()?;
+    rows.chunks_exact(width)
+        .position(|r| r.iter().all(|&b| b == 0))
+        .map(|i| format!("table _Tables, row {} (a table without a name)", i + 1))
+}
 
 /// Checks what the `msi` crate trusts when it opens the database in
 /// `path`, so that a hostile file cannot make it allocate without bound:

@@ -162,7 +162,14 @@ impl ProductFacts {
     }
 }
 
+/// [`read_package_unguarded`] through the guarded entry into the `msi`
+/// crate: a malformed database is an error naming it, never a panic.
 fn read_package(path: &Path) -> Result<ProductFacts> {
+    crate::format::msi::guarded(path, || read_package_unguarded(path))
+        .unwrap_or_else(|panicked| Err(panicked.error("cannot read as a database")))
+}
+
+fn read_package_unguarded(path: &Path) -> Result<ProductFacts> {
     let mut package = msi::open(path).map_err(|e| Error::io("cannot read as a database", e))?;
     match package.package_type() {
         msi::PackageType::Installer => {}

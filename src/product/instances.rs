@@ -104,18 +104,13 @@ struct Base {
     schema: Schema,
 }
 
-/// [`read_base_of`], with a panic of the `msi` crate (it unwraps values of
-/// malformed tables) turned into an error.
+/// [`read_base_of`] through the guarded entry into the `msi` crate.
 fn read_base(path: &Path) -> Result<Base> {
-    crate::error::contain_panics(|| read_base_of(path)).unwrap_or_else(|why| {
-        Err(Error::format(format!(
-            "cannot read the installer database: the msi crate failed: {why}"
-        )))
-    })
+    crate::format::msi::guarded(path, || read_base_of(path))
+        .unwrap_or_else(|panicked| Err(panicked.error("cannot read the installer database")))
 }
 
 fn read_base_of(path: &Path) -> Result<Base> {
-    crate::format::msi::check_before_msi(path)?;
     let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
     let mut package =
         msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;

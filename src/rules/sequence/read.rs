@@ -1,7 +1,7 @@
 //! Reading what sequencing needs from patch files: the summary and pairs
 //! through [`Patch::open`], the MsiPatchSequence and MsiPatchMetadata
 //! tables through the `msi` crate behind the same guards `inspect` uses
-//! ([`container::check_before_msi`] before opening, panics contained).
+//! (through [`crate::format::msi::guarded`]).
 
 use std::fs::File;
 use std::path::Path;
@@ -40,13 +40,11 @@ pub fn read_patch(path: &Path, installed: bool) -> Result<SeqPatch> {
 
 /// Reads the sequencing tables of the patch database at `path`.
 pub fn read_tables(path: &Path) -> Result<SequencingTables> {
-    crate::format::msi::check_before_msi(path)?;
-    match crate::error::contain_panics(|| read_tables_unguarded(path)) {
+    match crate::format::msi::guarded(path, || read_tables_unguarded(path)) {
         Ok(r) => r.in_file(path),
-        Err(why) => Err(Error::format(format!(
-            "the patch database cannot be read: the msi crate failed: {why}"
-        ))
-        .in_file(path)),
+        Err(panicked) => Err(panicked
+            .error("the patch database cannot be read")
+            .in_file(path)),
     }
 }
 
