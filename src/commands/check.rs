@@ -65,7 +65,7 @@ pub fn check_file(patch: &Path, products: &[ProductFacts]) -> Result<CheckReport
     let mut r = report(&view, products);
     // Rows keyed to other products make the patch sequence differently on
     // this one; a database that cannot be read is `inspect`'s to report.
-    if let Ok(tables) = crate::rules::sequence::read::read_tables(patch) {
+    if let Ok(tables) = crate::patch::sequencing::read_tables(patch) {
         for c in &mut r.products {
             if let Some(w) =
                 crate::rules::sequence::row_warning(&tables.rows, &view.targets, c.facts.code)

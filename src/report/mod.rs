@@ -10,11 +10,7 @@ pub mod check;
 pub mod edit;
 pub mod inspect;
 pub mod recover;
-
-/// The report of `sequence` and its rendering for people.
-pub mod sequence {
-    pub use crate::commands::sequence::{PatchUse, SequenceReport, render};
-}
+pub mod sequence;
 
 pub use crate::format::signature::{SignatureReport, Verdict as SignatureVerdict};
 pub use edit::{

@@ -36,8 +36,6 @@
 //! Every decision the documentation leaves open is recorded in the result
 //! as a [`Choice`] when it affected it; docs/applicability.md lists them.
 
-pub mod read;
-
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::read::read_patch;
 use super::*;
+use crate::patch::sequencing::read_patch;
 use crate::testkit::synth::{
     PairSpec, PatchSpec, SequenceRowSpec, SequenceTable, pair, write_patch_file,
 };

@@ -1,15 +1,15 @@
 //! Reading what sequencing needs from patch files: the summary and pairs
 //! through [`Patch::open`], the MsiPatchSequence and MsiPatchMetadata
 //! tables through the `msi` crate behind the same guards `inspect` uses
-//! ([`container::check_before_msi`] before opening, panics contained).
+//! ([`crate::format::msi::check_before_msi`] before opening, panics contained).
 
 use std::fs::File;
 use std::path::Path;
 
-use super::{SeqPatch, SequenceRow};
+use super::Patch;
 use crate::error::{Context, Error, Result};
 use crate::format::guid::Guid;
-use crate::patch::Patch;
+use crate::rules::sequence::{SeqPatch, SequenceRow};
 
 /// The sequencing tables of a patch: its MsiPatchSequence rows and whether
 /// MsiPatchMetadata sets MinorUpdateTargetRTM.
