@@ -327,3 +327,48 @@ fn the_shipped_sample_set_sequences_as_documented() {
         ["qfe1.msp", "qfe2.msp", "sp1.msp"]
     );
 }
+
+#[test]
+fn check_says_when_an_instance_is_sequenced_unlike_its_base() {
+    let f = Fixture::example(false);
+    let out = f.path("QFE1-all.msp");
+    let st = Command::cargo_bin("msp-retarget")
+        .unwrap()
+        .args([
+            "retarget",
+            &f.path("QFE1.msp"),
+            "--instance",
+            INSTANCE,
+            "-o",
+            &out,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let instance = format!("{INSTANCE},1.0.0.0,1033,{UC}");
+    let check = Command::cargo_bin("msp-retarget")
+        .unwrap()
+        .args(["check", &out, "--package", &f.path("product.msi")])
+        .args(["--product", &instance, "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let warnings = |i: usize| v["products"][i]["warnings"].as_array().unwrap().clone();
+    assert!(warnings(0).is_empty(), "{:?}", warnings(0));
+    let w = warnings(1);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].as_str()
+            .unwrap()
+            .contains("MsiPatchSequence rows name only")
+    );
+    // And sequence orders the instance as a patch without sequencing data.
+    let (code, r) = json(&[&out, "--product", &instance]);
+    assert_eq!(code, 0);
+    assert_eq!(r.products[0].sequence[0].family, None);
+    assert_eq!(r.products[0].choices[0].choice, "rows-for-other-products");
+}

@@ -472,3 +472,89 @@ fn the_docs_osslsigncode_recipe_runs_as_written() {
     // it started from is the signed sample, and it is still valid.
     assert!(our_verdict(d, "fix.msp").0);
 }
+
+#[test]
+#[ignore = "needs osslsigncode and openssl; CI installs them"]
+fn signing_and_time_stamp_times_are_those_osslsigncode_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certificate(d);
+    // A time-stamping authority of its own: osslsigncode stamps offline.
+    let out = tool(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Conformance TSA",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.pem",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    write_patch_file(&PatchSpec::single_product(), &d.join("base.msp")).unwrap();
+    let out = tool(
+        d,
+        "osslsigncode",
+        &[
+            "sign",
+            "-certs",
+            "cert.pem",
+            "-key",
+            "key.pem",
+            "-h",
+            "sha256",
+            "-time",
+            "1700000000",
+            "-TSA-certs",
+            "tsa.pem",
+            "-TSA-key",
+            "tsa.key",
+            "-TSA-time",
+            "1700000100",
+            "-in",
+            "base.msp",
+            "-out",
+            "stamped.msp",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r = run(d, &["inspect", "stamped.msp", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let sig = &doc["signature"];
+    assert_eq!(sig["verdict"], "valid");
+    assert_eq!(sig["signing_time"], "2023-11-14 22:13:20 UTC");
+    assert_eq!(sig["countersignature_time"], "2023-11-14 22:15:00 UTC");
+    assert_eq!(sig["signer"]["subject"], "O=Example,CN=Conformance Signer");
+    assert_eq!(sig["signer"]["issuer"], "O=Example,CN=Conformance Signer");
+    // The serial is the certificate's, as openssl prints it.
+    let out = tool(
+        d,
+        "openssl",
+        &["x509", "-in", "cert.pem", "-noout", "-serial"],
+    );
+    let serial = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        format!("serial={}", sig["signer"]["serial"].as_str().unwrap()),
+        serial.trim()
+    );
+}

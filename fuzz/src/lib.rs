@@ -661,6 +661,60 @@ pub fn journal(data: &[u8]) {
 }
 
 //===========================================================================//
+// (f) signature
+
+/// `signature::parse_signature_blob` on the input as the bytes of a
+/// `\005DigitalSignature` stream: no panic, a non-empty reason when
+/// refused, and a signed digest exactly one digest of its algorithm long
+/// when accepted. Then the same bytes as the signature stream of a small
+/// compound file, with and without `\005MsiDigitalSignatureEx`:
+/// `signature::examine` gives a report whose digests are hex of that
+/// length (valid or stale), or an error naming the stream; never `None`.
+pub fn signature(data: &[u8]) {
+    use msp_retarget::testkit::signature::{self, DIGITAL_SIGNATURE, DIGITAL_SIGNATURE_EX};
+    use std::io::Write as _;
+    match signature::parse_signature_blob(data) {
+        Ok((alg, digest)) => assert_eq!(digest.len(), alg.digest_len()),
+        Err(why) => assert!(!why.is_empty()),
+    }
+    for with_ex in [false, true] {
+        let Ok(mut cf) =
+            cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+        else {
+            return;
+        };
+        let mut put = |name: &str, bytes: &[u8]| {
+            cf.create_stream(Path::new("/").join(name))
+                .and_then(|mut s| s.write_all(bytes))
+                .expect("writing to an in-memory compound file");
+        };
+        put("content", b"signed content");
+        put(DIGITAL_SIGNATURE, data);
+        if with_ex {
+            put(DIGITAL_SIGNATURE_EX, &[0u8; 32]);
+        }
+        match signature::examine(&mut cf) {
+            Ok(Some(r)) => {
+                let hex = 2 * r.digest_algorithm.digest_len();
+                assert_eq!(r.signed_digest.len(), hex);
+                assert_eq!(r.computed_digest.len(), hex);
+                assert_eq!(r.msi_digital_signature_ex, with_ex);
+                assert_eq!(
+                    r.verdict == signature::Verdict::Valid,
+                    r.reason.is_none(),
+                    "{r:?}"
+                );
+            }
+            Ok(None) => panic!("a file with a signature stream read as unsigned"),
+            Err(e) => assert!(
+                e.to_string().contains("\\005DigitalSignature"),
+                "an error that does not name the stream: {e}"
+            ),
+        }
+    }
+}
+
+//===========================================================================//
 // Seeds
 
 /// Named seed inputs of one target.
@@ -862,6 +916,100 @@ pub fn journal_seeds() -> Seeds {
     out
 }
 
+/// Signature seeds: fixture signatures (`msp_retarget::testkit::signature::fixture`)
+/// with each digest algorithm, the `\005DigitalSignature` stream of every
+/// file of `files` that has one, and, when `osslsigncode` and `openssl`
+/// are installed (CI installs them), a signature they make with a
+/// throwaway certificate (SHA-1 and SHA-256): those carry an X.509
+/// certificate, which the fixtures do not.
+pub fn signature_seeds(files: &Seeds) -> Seeds {
+    use msp_retarget::testkit::signature::{DigestAlgorithm, fixture};
+    let mut out = Seeds::new();
+    for alg in [
+        DigestAlgorithm::Sha1,
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+    ] {
+        let digest = vec![0x5A; alg.digest_len()];
+        if let Ok(blob) = fixture::signature_blob(alg, &digest, 1_700_000_000) {
+            out.push((format!("fixture-{}", alg.name()), blob));
+        }
+    }
+    for (name, bytes) in files {
+        if let Some(blob) = signature_stream(bytes) {
+            out.push((format!("{name}-signature"), blob));
+        }
+    }
+    out.extend(osslsigncode_seeds());
+    out
+}
+
+fn signature_stream(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut cf = cfb::CompoundFile::open(Cursor::new(bytes)).ok()?;
+    let mut data = Vec::new();
+    cf.open_stream("/\u{5}DigitalSignature")
+        .ok()?
+        .read_to_end(&mut data)
+        .ok()?;
+    Some(data)
+}
+
+fn osslsigncode_seeds() -> Seeds {
+    use std::process::{Command, Stdio};
+    let dir = scratch().join("osslsigncode");
+    let _ = std::fs::create_dir_all(&dir);
+    let quiet = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut out = Seeds::new();
+    let made = std::fs::write(dir.join("in.msp"), build(&PatchSpec::single_product())).is_ok()
+        && quiet(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Fuzz Seed",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+            ],
+        );
+    for hash in ["sha1", "sha256"] {
+        let _ = std::fs::remove_file(dir.join("out.msp"));
+        let signed = made
+            && quiet(
+                "osslsigncode",
+                &[
+                    "sign", "-certs", "cert.pem", "-key", "key.pem", "-h", hash, "-in", "in.msp",
+                    "-out", "out.msp",
+                ],
+            );
+        if let Some(blob) = signed
+            .then(|| std::fs::read(dir.join("out.msp")).ok())
+            .flatten()
+            .and_then(|b| signature_stream(&b))
+        {
+            out.push((format!("osslsigncode-{hash}"), blob));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
 fn build(spec: &PatchSpec) -> Vec<u8> {
     write_patch(spec, Cursor::new(Vec::new()))
         .expect("building a synthetic patch")
@@ -893,6 +1041,7 @@ pub fn all(data: &[u8]) {
     propset(data);
     layout(data);
     transform(data);
+    signature(data);
     pipeline(data);
     journal(data);
 }

@@ -11,7 +11,8 @@
 //! their summary streams ([`msp_retarget_fuzz::propset_seeds`]);
 //! `corpus/transform` the whole files and raw pool-and-rows inputs
 //! ([`msp_retarget_fuzz::transform_seeds`]); `corpus/journal` in-place
-//! edit journals ([`msp_retarget_fuzz::journal_seeds`]).
+//! edit journals ([`msp_retarget_fuzz::journal_seeds`]); `corpus/signature`
+//! signature streams ([`msp_retarget_fuzz::signature_seeds`]).
 
 use std::path::PathBuf;
 
@@ -23,12 +24,14 @@ fn main() {
     let props = msp_retarget_fuzz::propset_seeds(&files);
     let transforms = msp_retarget_fuzz::transform_seeds(&files);
     let journals = msp_retarget_fuzz::journal_seeds();
+    let signatures = msp_retarget_fuzz::signature_seeds(&files);
     for (target, seeds) in [
         ("pipeline", &files),
         ("layout", &files),
         ("propset", &props),
         ("transform", &transforms),
         ("journal", &journals),
+        ("signature", &signatures),
     ] {
         let dir = out.join(target);
         std::fs::create_dir_all(&dir).expect("creating the corpus folder");
@@ -37,11 +40,13 @@ fn main() {
         }
     }
     println!(
-        "{} seeds for pipeline and layout, {} for propset, {} for transform, {} for journal, in {}",
+        "{} seeds for pipeline and layout, {} for propset, {} for transform, {} for journal, \
+         {} for signature, in {}",
         files.len(),
         props.len(),
         transforms.len(),
         journals.len(),
+        signatures.len(),
         out.display()
     );
 }

@@ -17,16 +17,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use msp_retarget_fuzz::{
-    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, propset, propset_seeds, transform,
-    transform_seeds,
+    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, propset, propset_seeds, signature,
+    signature_seeds, transform, transform_seeds,
 };
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 5] = [
+const TARGETS: [(&str, Check); 6] = [
     ("propset", propset as Check),
     ("layout", layout as Check),
     ("transform", transform as Check),
+    ("signature", signature as Check),
     ("pipeline", pipeline as Check),
     ("journal", journal as Check),
 ];
@@ -49,6 +50,7 @@ fn seeds_of(target: &str) -> Seeds {
         "propset" => propset_seeds(&files),
         "transform" => transform_seeds(&files),
         "journal" => journal_seeds(),
+        "signature" => signature_seeds(&files),
         _ => files,
     }
 }

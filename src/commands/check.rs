@@ -62,5 +62,17 @@ pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
 pub fn check_file(patch: &Path, products: &[ProductFacts]) -> Result<CheckReport> {
     crate::store::journal::check_readable(patch)?;
     let view = read_lenient(patch)?;
-    Ok(report(&view, products))
+    let mut r = report(&view, products);
+    // Rows keyed to other products make the patch sequence differently on
+    // this one; a database that cannot be read is `inspect`'s to report.
+    if let Ok(tables) = crate::patch::sequencing::read_tables(patch) {
+        for c in &mut r.products {
+            if let Some(w) =
+                crate::rules::sequence::row_warning(&tables.rows, &view.targets, c.facts.code)
+            {
+                c.warnings.push(w);
+            }
+        }
+    }
+    Ok(r)
 }

@@ -1,16 +1,16 @@
 //! The `sequence` command: reads the patches and the products and
 //! sequences the patches for every product
 //! ([`crate::rules::sequence::sequence_product`]); the report and its
-//! rendering are in `report/sequence.rs`.
+//! rendering are in [`crate::report::sequence`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
+use crate::patch::sequencing::read_patch;
 use crate::product::facts::ProductFacts;
-use crate::report::sequence::{PatchUse, SequenceReport};
-use crate::rules::sequence::read::read_patch;
+pub use crate::report::sequence::{PatchUse, SequenceReport};
 use crate::rules::sequence::{DropReason, SeqPatch, SeqProduct, sequence_product};
 
 /// What `sequence` is asked.

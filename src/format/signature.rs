@@ -59,11 +59,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cfb::CompoundFile;
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfo};
 use der::asn1::{GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
-use der::{Any, Decode, Reader, Sequence, SliceReader, Tag, Tagged};
+use der::{Any, Decode, Reader, Sequence, SliceReader, Tag, TagNumber, Tagged};
 use serde::Serialize;
 use sha2::digest::DynDigest;
 use x509_cert::spki::AlgorithmIdentifierOwned;
@@ -615,8 +614,8 @@ fn parse_pkcs7(blob: &[u8]) -> std::result::Result<Parsed, String> {
             info.content_type
         ));
     }
-    let sd: SignedData = info.content.decode_as().map_err(der_err("SignedData"))?;
-    let encap = &sd.encap_content_info;
+    let sd = signed_parts(&info.content).map_err(der_err("SignedData"))?;
+    let encap = &sd.encap;
     if encap.econtent_type != OID_SPC_INDIRECT_DATA {
         return Err(format!(
             "SignedData content type is {}, not SpcIndirectDataContent (1.3.6.1.4.1.311.2.1.4)",
@@ -651,9 +650,7 @@ fn parse_pkcs7(blob: &[u8]) -> std::result::Result<Parsed, String> {
     }
     let si = sd
         .signer_infos
-        .0
-        .iter()
-        .next()
+        .first()
         .ok_or("SignedData has no SignerInfo")?;
     let attributes_mismatch = check_message_digest(si, content.value())?;
     let signer = signer_of(&sd, si);
@@ -680,6 +677,61 @@ fn parse_pkcs7(blob: &[u8]) -> std::result::Result<Parsed, String> {
         nested,
         attributes_mismatch,
     })
+}
+
+/// The parts of a `SignedData` this module uses.
+struct SignedParts {
+    encap: EncapsulatedContentInfo,
+    /// The certificates that decode (others are skipped: the signer's
+    /// subject is only shown, never relied on).
+    certificates: Vec<x509_cert::Certificate>,
+    signer_infos: Vec<SignerInfo>,
+}
+
+/// Reads a `SignedData` field by field rather than with `cms`'s
+/// `SignedData`, whose SET OF types refuse a certificate present twice
+/// and whose certificate set fails whole on one certificate `x509-cert`
+/// cannot read: neither should make a signature unreadable.
+fn signed_parts(content: &Any) -> der::Result<SignedParts> {
+    if content.tag() != Tag::Sequence {
+        return Err(content.tag().unexpected_error(Some(Tag::Sequence)));
+    }
+    let mut r = SliceReader::new(content.value())?;
+    let _version: Any = r.decode()?;
+    let _digest_algorithms: Any = r.decode()?;
+    let encap: EncapsulatedContentInfo = r.decode()?;
+    let mut certificates = Vec::new();
+    let mut signer_infos = Vec::new();
+    while !r.is_finished() {
+        let field: Any = r.decode()?;
+        let tag = field.tag();
+        if tag.is_context_specific() && tag.number() == TagNumber::N0 {
+            for item in items(&field)? {
+                if let Ok(cert) = item.decode_as::<x509_cert::Certificate>() {
+                    certificates.push(cert);
+                }
+            }
+        } else if tag == Tag::Set {
+            for item in items(&field)? {
+                signer_infos.push(item.decode_as::<SignerInfo>()?);
+            }
+        }
+    }
+    Ok(SignedParts {
+        encap,
+        certificates,
+        signer_infos,
+    })
+}
+
+/// The elements of a constructed value.
+fn items(field: &Any) -> der::Result<Vec<Any>> {
+    let mut r = SliceReader::new(field.value())?;
+    let mut out = Vec::new();
+    while !r.is_finished() {
+        out.push(r.decode()?);
+    }
+    Ok(out)
 }
 
 /// The first value of attribute `oid`.
@@ -722,27 +774,18 @@ fn check_message_digest(
     }
 }
 
-fn signer_of(sd: &SignedData, si: &SignerInfo) -> Signer {
-    let certs = sd
-        .certificates
-        .as_ref()
-        .map(|c| c.0.as_slice())
-        .unwrap_or(&[]);
+fn signer_of(sd: &SignedParts, si: &SignerInfo) -> Signer {
     match &si.sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
-            let subject = certs.iter().find_map(|c| match c {
-                CertificateChoices::Certificate(cert)
-                    if cert.tbs_certificate.serial_number == ias.serial_number
-                        && cert.tbs_certificate.issuer == ias.issuer =>
-                {
-                    Some(cert.tbs_certificate.subject.to_string())
-                }
-                _ => None,
+            let subject = sd.certificates.iter().find_map(|cert| {
+                let tbs = &cert.tbs_certificate;
+                (tbs.serial_number == ias.serial_number && tbs.issuer == ias.issuer)
+                    .then(|| tbs.subject.to_string())
             });
             Signer {
                 subject,
                 issuer: Some(ias.issuer.to_string()),
-                serial: Some(upper_hex(ias.serial_number.as_bytes())),
+                serial: Some(serial_text(ias.serial_number.as_bytes())),
             }
         }
         SignerIdentifier::SubjectKeyIdentifier(_) => Signer {
@@ -764,8 +807,8 @@ fn countersignature_time(si: &SignerInfo) -> Option<String> {
     }
     let token = attribute(Some(attrs), OID_RFC3161_TIMESTAMP)?;
     let info: ContentInfo = token.decode_as().ok()?;
-    let sd: SignedData = info.content.decode_as().ok()?;
-    let tst: OctetString = sd.encap_content_info.econtent.as_ref()?.decode_as().ok()?;
+    let sd = signed_parts(&info.content).ok()?;
+    let tst: OctetString = sd.encap.econtent.as_ref()?.decode_as().ok()?;
     tst_gen_time(tst.as_bytes()).ok()
 }
 
@@ -814,8 +857,15 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn upper_hex(bytes: &[u8]) -> String {
-    hex(bytes).to_uppercase()
+/// A serial number's DER integer bytes as upper-case hex, without the
+/// sign byte DER adds before a high bit (as `openssl x509 -serial` and
+/// signtool show it).
+fn serial_text(bytes: &[u8]) -> String {
+    let shown = match bytes {
+        [0, next, ..] if *next >= 0x80 => bytes.get(1..).unwrap_or_default(),
+        _ => bytes,
+    };
+    hex(shown).to_uppercase()
 }
 
 /// The name of the signature stream, for messages.
@@ -824,12 +874,14 @@ pub fn stream_name() -> String {
     crate::format::container::show_name(DIGITAL_SIGNATURE)
 }
 
-/// Parses a `\005DigitalSignature` stream's bytes without a file: what the
-/// fuzz target drives. `Ok` with the signed digest's algorithm, or the
-/// reason the bytes are not an Authenticode signature.
+/// Parses a `\005DigitalSignature` stream's bytes without a file (what
+/// the fuzz target drives): the signed MSI digest with its algorithm, or
+/// the reason the bytes are not an Authenticode signature.
 #[cfg(any(test, feature = "testkit"))]
-pub fn parse_signature_blob(blob: &[u8]) -> std::result::Result<DigestAlgorithm, String> {
-    parse_pkcs7(blob).map(|p| p.algorithm)
+pub fn parse_signature_blob(
+    blob: &[u8],
+) -> std::result::Result<(DigestAlgorithm, Vec<u8>), String> {
+    parse_pkcs7(blob).map(|p| (p.algorithm, p.signed_digest))
 }
 
 #[cfg(any(test, feature = "testkit"))]

@@ -8,6 +8,8 @@
 //! result through an overlay of pending writes instead
 //! ([`Patch::from_reader`]).
 
+pub mod sequencing;
+
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
-//! The report of `sequence`: per product, which patches apply and in which
-//! order, and why the others are left out; and its rendering for people.
-//! The JSON is the serialized [`SequenceReport`].
+//! The report of `sequence`: per product, the patches in the order they
+//! apply and those left out with the reason; and its rendering for people.
+//! The JSON is this model serialized.
 
 use std::fmt::Write as _;
 use std::path::Path;

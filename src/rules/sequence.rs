@@ -36,8 +36,6 @@
 //! Every decision the documentation leaves open is recorded in the result
 //! as a [`Choice`] when it affected it; docs/applicability.md lists them.
 
-pub mod read;
-
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
@@ -906,6 +904,59 @@ pub fn sequence_product(product: &SeqProduct, patches: &[SeqPatch]) -> Result<Pr
         choices: out.choices,
         notes: out.notes,
     })
+}
+
+/// What `check` says about a patch's MsiPatchSequence rows for one product
+/// its Template lists, when they make the patch sequence differently there
+/// than on another product: no row applies to it (all are keyed to other
+/// products), or it falls back to a NULL row while another target has a
+/// keyed row with another Sequence.
+pub fn row_warning(rows: &[SequenceRow], targets: &[Guid], product: Guid) -> Option<String> {
+    if rows.is_empty() || !targets.contains(&product) {
+        return None;
+    }
+    let keyed_elsewhere: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.product_code.filter(|c| *c != product))
+        .map(|c| c.braced())
+        .fold(Vec::new(), |mut v, c| {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+            v
+        });
+    let mine: Vec<&SequenceRow> = rows
+        .iter()
+        .filter(|r| r.product_code == Some(product))
+        .collect();
+    if mine.is_empty() && rows.iter().all(|r| r.product_code.is_some()) {
+        return Some(format!(
+            "the patch's MsiPatchSequence rows name only {}: on {product} it has no sequencing \
+             data, so Windows Installer applies it in the order patches are given, not by \
+             family Sequence as on those products (see `msp-retarget sequence`)",
+            keyed_elsewhere.join(", ")
+        ));
+    }
+    for null in rows.iter().filter(|r| r.product_code.is_none()) {
+        if mine.iter().any(|m| m.family == null.family) {
+            continue;
+        }
+        if let Some(other) = rows
+            .iter()
+            .find(|r| r.family == null.family && r.product_code.is_some() && r.order != null.order)
+        {
+            return Some(format!(
+                "family {}: {product} uses the NULL-ProductCode row (Sequence {}), {} its own \
+                 row (Sequence {}): the patch can be ordered differently on the two products \
+                 (see `msp-retarget sequence`)",
+                null.family,
+                null.sequence,
+                other.product_code.map(|c| c.braced()).unwrap_or_default(),
+                other.sequence
+            ));
+        }
+    }
+    None
 }
 
 fn applied_names_of(placed: &[Placed]) -> Vec<String> {

@@ -318,3 +318,11 @@ fn filetime_inverts_cfb() {
     );
     assert_eq!(filetime(std::time::UNIX_EPOCH), 116_444_736_000_000_000);
 }
+
+#[test]
+fn serials_show_without_the_sign_byte() {
+    assert_eq!(serial_text(&[0x00, 0x8A, 0x01]), "8A01");
+    assert_eq!(serial_text(&[0x00]), "00");
+    assert_eq!(serial_text(&[0x01, 0x23]), "0123");
+    assert_eq!(serial_text(&[0x00, 0x7F]), "007F");
+}

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::read::read_patch;
 use super::*;
+use crate::patch::sequencing::read_patch;
 use crate::testkit::synth::{
     PairSpec, PatchSpec, SequenceRowSpec, SequenceTable, pair, write_patch_file,
 };
@@ -650,4 +650,35 @@ fn a_file_that_is_not_a_patch_is_an_error_naming_it() {
     let text = e.to_string();
     assert!(text.contains("product.msi"), "{text}");
     assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn check_warns_when_rows_make_a_product_sequence_differently() {
+    let g = |c: &str| Guid::parse_braced(c).unwrap();
+    let targets = [g(PC), g(INSTANCE)];
+    let keyed = SequenceRow::new("F", Some(g(PC)), "2", 0).unwrap();
+    let null = SequenceRow::new("F", None, "1", 0).unwrap();
+    let same_null = SequenceRow::new("F", None, "2", 0).unwrap();
+    // Only rows for the base: the instance has no sequencing data.
+    let w = row_warning(std::slice::from_ref(&keyed), &targets, g(INSTANCE)).unwrap();
+    assert!(w.contains("name only") && w.contains(PC), "{w}");
+    assert_eq!(
+        row_warning(std::slice::from_ref(&keyed), &targets, g(PC)),
+        None
+    );
+    // A keyed row for the base and a NULL row with another Sequence.
+    let rows = [keyed.clone(), null];
+    let w = row_warning(&rows, &targets, g(INSTANCE)).unwrap();
+    assert!(w.contains("NULL-ProductCode row (Sequence 1)"), "{w}");
+    assert!(w.contains("(Sequence 2)"), "{w}");
+    assert_eq!(row_warning(&rows, &targets, g(PC)), None);
+    // The same Sequence either way, NULL rows only, no rows, not a target.
+    assert_eq!(
+        row_warning(&[keyed, same_null.clone()], &targets, g(INSTANCE)),
+        None
+    );
+    assert_eq!(row_warning(&[same_null], &targets, g(INSTANCE)), None);
+    assert_eq!(row_warning(&[], &targets, g(INSTANCE)), None);
+    let rows = [SequenceRow::new("F", Some(g(PC)), "2", 0).unwrap()];
+    assert_eq!(row_warning(&rows, &[g(PC)], g(INSTANCE)), None);
 }

@@ -6,10 +6,10 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::{SeqPatch, SequenceRow};
+use super::Patch;
 use crate::error::{Context, Error, Result};
 use crate::format::guid::Guid;
-use crate::patch::Patch;
+use crate::rules::sequence::{SeqPatch, SequenceRow};
 
 /// The sequencing tables of a patch: its MsiPatchSequence rows and whether
 /// MsiPatchMetadata sets MinorUpdateTargetRTM.
