@@ -524,6 +524,24 @@ fn run_case(c: Case) {
         check("inspect", &ran, want, &input);
         assert_eq!(checksum(&input), before, "inspect changed the input");
     }
+
+    // sequence reads the patch strictly and its database through the msi
+    // crate: an answer or an error naming the input, never a panic or a hang.
+    let ran = run_bin(&[
+        "sequence".as_ref(),
+        input.as_os_str(),
+        "--product".as_ref(),
+        "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11},1.0.0.0,1033".as_ref(),
+    ]);
+    let context = format!("sequence: exit {:?}, stderr:\n{}", ran.code, ran.stderr);
+    assert!(ran.elapsed < TIME_LIMIT, "{context}");
+    assert!(!ran.stderr.contains("panicked"), "{context}");
+    assert!(matches!(ran.code, Some(0..=2)), "{context}");
+    if ran.code == Some(2) {
+        let prefix = format!("msp-retarget: {}: ", input.display());
+        assert!(ran.stderr.starts_with(&prefix), "{context}");
+    }
+    assert_eq!(checksum(&input), before, "sequence changed the input");
 }
 
 /// One test per case: `name: input, retarget outcome, inspect outcome;`.

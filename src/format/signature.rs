@@ -303,6 +303,17 @@ pub fn examine<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Option<Signat
     let root = Path::new("/");
     let sig_path = root.join(DIGITAL_SIGNATURE);
     let ex_path = root.join(DIGITAL_SIGNATURE_EX);
+    for p in [&sig_path, &ex_path] {
+        if cf.is_storage(p) {
+            return Err(Error::format(
+                "is a storage, not a stream: it cannot hold a signature, and Windows treats \
+                 the file as badly signed",
+            )
+            .at(crate::format::container::storage_part(
+                &crate::format::container::path_text(p),
+            )));
+        }
+    }
     let has_ex = cf.is_stream(&ex_path);
     if !cf.is_stream(&sig_path) {
         if has_ex {

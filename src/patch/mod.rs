@@ -58,6 +58,13 @@ impl Transform {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Calls of [`Pair::is_copy_of`] on this thread: planning's tests bound
+    /// the work a plan does by it.
+    pub(crate) static COPY_COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// A main transform and its `#` partner.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pair {
@@ -79,6 +86,8 @@ impl Pair {
     /// code must be the source's, or `upgrade` when given (an instance with
     /// an upgrade code of its own).
     pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
+        #[cfg(test)]
+        COPY_COMPARISONS.with(|c| c.set(c.get() + 1));
         let base = source.base();
         // The source's codes with `base` replaced by `instance`: what
         // parsing `src.revision.retargeted(base, instance, None)` gives,

@@ -227,6 +227,21 @@ fn an_ex_stream_without_a_signature_is_an_error() {
     ));
 }
 
+#[test]
+fn a_signature_storage_is_an_error_naming_it() {
+    for name in ["/\u{5}DigitalSignature", "/\u{5}MsiDigitalSignatureEx"] {
+        let mut cf = empty_cf();
+        cf.create_storage(name).unwrap();
+        let e = examine(&mut cf).unwrap_err();
+        assert!(e.to_string().contains("storage \\005"), "{e}");
+        assert!(e.to_string().contains("is a storage, not a stream"), "{e}");
+        assert!(matches!(
+            SignatureState::of(&mut cf),
+            SignatureState::Unreadable(_)
+        ));
+    }
+}
+
 fn with_blob(blob: &[u8]) -> crate::error::Error {
     let mut cf = signed_patch(DigestAlgorithm::Sha256, false);
     put(&mut cf, "/\u{5}DigitalSignature", blob);

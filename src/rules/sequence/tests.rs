@@ -682,3 +682,42 @@ fn check_warns_when_rows_make_a_product_sequence_differently() {
     let rows = [SequenceRow::new("F", Some(g(PC)), "2", 0).unwrap()];
     assert_eq!(row_warning(&rows, &[g(PC)], g(INSTANCE)), None);
 }
+
+#[test]
+fn two_minor_upgrades_to_one_version_keep_the_order_given_and_say_so() {
+    let kit = Kit::new();
+    // Both move 1.0 to 1.1; the second accepts any version >= 1.0, so it
+    // applies after the first as well.
+    let relaxed = |n: u32| PatchSpec {
+        pairs: vec![PairSpec {
+            char_count: u32::from(
+                Validation::PRODUCT
+                    | Validation::UPDATE_VERSION
+                    | Validation::NEW_GREATER_EQUAL_BASE,
+            ) << 16,
+            ..pair(&format!("t{n}"), PC, "1.0.0.0", "1.1.0.0", UC)
+        }],
+        ..spec(n, "", "", Some(vec![row("F", &n.to_string())]))
+    };
+    let a = kit.patch("A", &relaxed(1));
+    let b = kit.patch("B", &relaxed(2));
+    let r = run(&rtm(), &[b.clone(), a.clone()]);
+    assert_eq!(names(&r), ["B", "A"]);
+    assert_eq!(r.choices.len(), 1, "{:?}", r.choices);
+    assert_eq!(r.choices[0].choice, choice::TIE);
+    assert!(
+        r.choices[0].detail.contains("1.1.0"),
+        "{}",
+        r.choices[0].detail
+    );
+    assert_eq!(names(&run(&rtm(), &[a, b])), ["A", "B"]);
+    // When only one of them applies, the tie decides nothing: no choice.
+    let (_, _, sp1) = example(&kit, false);
+    let other = kit.patch(
+        "C",
+        &spec(4, "1.0.0.0", "1.1.0.0", Some(vec![row("F", "4")])),
+    );
+    let r = run(&rtm(), &[sp1, other]);
+    assert_eq!(r.sequence.len(), 1);
+    assert!(r.choices.is_empty(), "{:?}", r.choices);
+}
