@@ -61,7 +61,7 @@ pub mod testkit;
 
 pub use commands::bulk;
 pub use commands::check::check_file;
-pub use commands::inspect::inspect;
+pub use commands::inspect::{InspectOptions, inspect, inspect_with};
 pub use commands::recover::recover;
 pub use commands::retarget::{RetargetRequest, retarget};
 pub use commands::sequence::{SequenceRequest, products_from, sequence_files};

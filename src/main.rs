@@ -173,7 +173,11 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
 }
 
 fn run_inspect(a: &InspectArgs) -> Result<u8> {
-    let r = msp_retarget::inspect(&a.file)?;
+    let options = msp_retarget::InspectOptions {
+        tables: a.tables,
+        package: a.package.clone(),
+    };
+    let r = msp_retarget::inspect_with(&a.file, &options)?;
     if a.json {
         print_out(&report::to_json("inspect", &r));
     } else {

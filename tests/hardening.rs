@@ -474,3 +474,62 @@ fn r_a_mini_stream_cross_linked_into_the_cabinet_is_the_inputs_fault() {
         ],
     );
 }
+
+//===========================================================================//
+// Temporary files left by runs that could not clean up
+
+/// Regression: under a memory limit a hostile file made the process abort
+/// (exit 134, no destructor runs) and its hidden temporary file stayed for
+/// good. Such leftovers are now deleted by the next run writing the same
+/// destination, and only they: a stale file of the exact naming is
+/// deleted; one that a live process holds locked, one modified after the
+/// run started, a link, and names that differ are all kept.
+#[cfg(unix)]
+#[test]
+fn r_stale_temporaries_of_the_destination_are_deleted_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    let input = write(folder, "in.msp", &valid());
+    let out = folder.join("out.msp");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let make = |name: &str| {
+        let p = folder.join(name);
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_modified(old).unwrap();
+        (p, f)
+    };
+    let (stale, _) = make(".out.msp.Ab3dE9.msp-retarget.tmp");
+    let (locked, held) = make(".out.msp.LiveR1.msp-retarget.tmp");
+    held.lock().unwrap();
+    let others = [
+        make(".out.msp.Ab3dE9.msp-retarget.tmp.keep").0,
+        make(".other.msp.Ab3dE9.msp-retarget.tmp").0,
+        make(".out.msp.Ab3dE.msp-retarget.tmp").0,
+        make(".out.msp.Ab-dE9.msp-retarget.tmp").0,
+        make("out.msp.Ab3dE9.msp-retarget.tmp").0,
+    ];
+    let link = folder.join(".out.msp.Link01.msp-retarget.tmp");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    // Modified after the run starts: a run that is just starting.
+    let fresh = folder.join(".out.msp.Fresh1.msp-retarget.tmp");
+
+    // The run starts after `fresh` is written with a future time.
+    std::fs::File::create(&fresh)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert_ok(&retarget(&input, I1, &out), "retarget");
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    for kept in others.iter().chain([&locked, &fresh]) {
+        assert!(kept.exists(), "{} was deleted", kept.display());
+    }
+    assert!(
+        std::fs::symlink_metadata(&link).is_ok(),
+        "the link was deleted"
+    );
+    assert!(input.exists());
+    drop(held);
+    // Once its owner is gone, the next run deletes it too.
+    assert_ok(&retarget(&input, I1, &out), "retarget");
+    assert!(!locked.exists());
+}

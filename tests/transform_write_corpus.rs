@@ -315,3 +315,45 @@ fn every_corpus_database_reencodes_to_the_same_bytes_in_key_order() {
         files.len()
     );
 }
+
+/// `inspect --package` on a WiX patch: the partner transform's Media insert
+/// and the main transform's ProductVersion update with its old value.
+#[test]
+#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+fn inspect_shows_what_a_wix_patch_changes() {
+    let out = assert_cmd::Command::cargo_bin("msp-retarget")
+        .unwrap()
+        .arg("inspect")
+        .arg(wix3("PatchAv101.msp"))
+        .arg("--package")
+        .arg(wix3("prodAv100.msi"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pair = &json["patch"]["pairs"][0];
+    let main = &pair["main"]["changes"]["tables"][0];
+    assert_eq!(main["table"], "Property");
+    let row = &main["rows"][0];
+    assert_eq!(row["op"], "update");
+    assert_eq!(row["key"][0]["str"], "ProductVersion");
+    assert_eq!(row["columns"][0]["old"]["str"], "1.0.0.0");
+    assert_eq!(row["columns"][0]["new"]["str"], "1.0.1.0");
+    let partner = &pair["partner"]["changes"];
+    assert_eq!(partner["added_tables"][0], "PatchPackage");
+    assert_eq!(partner["undecoded"].as_array().unwrap().len(), 0);
+    let media = partner["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "Media")
+        .unwrap();
+    assert_eq!(media["rows"][0]["op"], "insert");
+    assert_eq!(media["rows"][0]["in_base"], false);
+    assert_eq!(json["problems"].as_array().unwrap().len(), 0);
+}

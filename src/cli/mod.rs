@@ -45,7 +45,7 @@ pub enum Command {
     Untarget(UntargetArgs),
     /// Show what is in a patch, database or transform.
     #[command(
-        after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json"
+        after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json\n  msp-retarget inspect product.msi --tables\n  msp-retarget inspect fix.msp --package product.msi"
     )]
     Inspect(InspectArgs),
     /// Tell whether a patch installs on given products, and why; lint the patch.
@@ -236,6 +236,17 @@ pub struct UntargetArgs {
 pub struct InspectArgs {
     /// An .msp, .msi or .mst file.
     pub file: PathBuf,
+
+    /// Show what each transform changes: the tables it touches and, per
+    /// row, insert, update (columns, old -> new) or delete.
+    #[arg(long)]
+    pub tables: bool,
+
+    /// The product database the transforms apply to (implies --tables):
+    /// defines the tables they change and gives the old values. An .msi's
+    /// embedded transforms use the .msi itself by default.
+    #[arg(long, value_name = "PRODUCT.msi")]
+    pub package: Option<PathBuf>,
 
     /// Print a JSON report on stdout.
     #[arg(long)]

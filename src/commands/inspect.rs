@@ -5,16 +5,18 @@
 //! an error, so that a broken patch can still be looked at.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cfb::CompoundFile;
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::format::container::{self, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::propset::{PropertySet, PropertyValue};
 use crate::format::streamname;
 use crate::format::summary::{self, PatchCodes, TransformRevision, pid};
+use crate::format::transform::view::{self, BaseRows, TransformChanges};
+use crate::format::transform::{Schema, read_transform_tables};
 use crate::patch::{Transform, read_summary, read_transform};
 use crate::report::inspect::{
     EmbeddedStorage, InspectReport, PairDetails, PatchDetails, StreamInfo, SummaryProperty,
@@ -128,8 +130,33 @@ fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec
     out
 }
 
+/// What `inspect` shows beyond the summary-level facts.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions {
+    /// Decode what each transform changes (tables, rows, old -> new).
+    pub tables: bool,
+    /// The base database the transforms apply to: defines the tables a
+    /// transform changes without defining them, and gives old values. An
+    /// `.msi`'s embedded transforms use the `.msi` itself when this is
+    /// not given.
+    pub package: Option<PathBuf>,
+}
+
 /// Inspects any Windows Installer file.
 pub fn inspect(path: &Path) -> Result<InspectReport> {
+    inspect_with(path, &InspectOptions::default())
+}
+
+/// Inspects any Windows Installer file, with `options`.
+pub fn inspect_with(path: &Path, options: &InspectOptions) -> Result<InspectReport> {
+    let mut report = inspect_file(path)?;
+    if options.tables || options.package.is_some() {
+        add_table_changes(path, options, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn inspect_file(path: &Path) -> Result<InspectReport> {
     crate::store::journal::check_readable(path)?;
     let mut cf = container::open(path)?;
     let kind = container::kind_of(&cf);
@@ -266,5 +293,302 @@ fn patch_details(
         signed: container::SIGNATURE_STREAMS
             .iter()
             .any(|s| names.iter().any(|n| n == s)),
+    }
+}
+
+/// The schema and old rows of a base database, read through the guarded
+/// entry into the `msi` crate. Only the tables `wanted` are read for rows.
+fn read_base(path: &Path, wanted: &[String]) -> Result<(Schema, BaseRows)> {
+    let read = || -> std::io::Result<(Schema, BaseRows)> {
+        let mut package = msi::Package::open(File::open(path)?)?;
+        let schema = Schema::from_package(&package);
+        let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let rows = BaseRows::from_package(&mut package, &names)?;
+        Ok((schema, rows))
+    };
+    let read = || read().map_err(|e| Error::io("cannot read the base database", e));
+    match crate::format::msi::guarded(path, read) {
+        Ok(found) => found.in_file(path),
+        Err(panicked) => Err(panicked
+            .error("the base database could not be read")
+            .in_file(path)),
+    }
+}
+
+/// Fills each transform's `changes`: decoded against the base database
+/// (`--package`, or the `.msi` itself for its embedded transforms), with
+/// the base's rows as old values. A transform whose tables cannot be read
+/// becomes a problem, as everywhere in `inspect`.
+fn add_table_changes(
+    path: &Path,
+    options: &InspectOptions,
+    report: &mut InspectReport,
+) -> Result<()> {
+    let base_path = match (&options.package, report.kind) {
+        (Some(p), _) => Some(p.clone()),
+        (None, FileKind::Database) => Some(path.to_path_buf()),
+        (None, _) => None,
+    };
+    // The storages to decode, by name ("" for a stand-alone transform).
+    let mut storages: Vec<String> = Vec::new();
+    if let Some(p) = &report.patch {
+        for pair in &p.pairs {
+            storages.push(pair.main.name.clone());
+            storages.extend(pair.partner.as_ref().map(|t| t.name.clone()));
+        }
+    }
+    if report.transform.is_some() {
+        storages.push(String::new());
+    }
+    storages.extend(
+        report
+            .storages
+            .iter()
+            .filter(|s| s.transform.is_some())
+            .map(|s| s.name.clone()),
+    );
+    let mut cf = container::open(path)?;
+    let storage_path = |name: &str| {
+        if name.is_empty() {
+            PathBuf::from("/")
+        } else {
+            Path::new("/").join(name)
+        }
+    };
+    // First pass with the base's schema only (or none) to learn which
+    // tables need old rows; then the rows of those tables.
+    let (schema, base) = match &base_path {
+        Some(base_path) => {
+            let (schema, _) = read_base(base_path, &[])?;
+            let mut wanted: Vec<String> = Vec::new();
+            for name in &storages {
+                if let Ok(t) = read_transform_tables(&mut cf, &storage_path(name), &schema) {
+                    for table in view::tables_needing_base(&t) {
+                        if !wanted.iter().any(|w| w == table) {
+                            wanted.push(table.to_string());
+                        }
+                    }
+                }
+            }
+            let (schema, rows) = read_base(base_path, &wanted)?;
+            (schema, Some(rows))
+        }
+        // Every database's Property table has the same two columns.
+        None => (Schema::property_only(), None),
+    };
+    let mut changes: Vec<(String, std::result::Result<TransformChanges, String>)> = Vec::new();
+    for name in storages {
+        let found = read_transform_tables(&mut cf, &storage_path(&name), &schema)
+            .map(|t| view::describe(&t, base.as_ref()))
+            .map_err(|e| e.to_string());
+        changes.push((name, found));
+    }
+    let mut slots: Vec<&mut TransformDetails> = Vec::new();
+    if let Some(p) = &mut report.patch {
+        for pair in &mut p.pairs {
+            slots.push(&mut pair.main);
+            slots.extend(pair.partner.as_mut());
+        }
+    }
+    slots.extend(report.transform.as_mut());
+    slots.extend(
+        report
+            .storages
+            .iter_mut()
+            .filter_map(|s| s.transform.as_mut()),
+    );
+    for (slot, (name, found)) in slots.into_iter().zip(changes) {
+        match found {
+            Ok(c) => slot.changes = Some(c),
+            Err(e) => report.problems.push(format!(
+                "tables of transform {}: {e}",
+                if name.is_empty() {
+                    "(root)".to_string()
+                } else {
+                    show_name(&name)
+                }
+            )),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::format::propset::FMTID_SUMMARY_INFORMATION;
+    use crate::format::summary::SUMMARY_STREAM;
+    use crate::format::transform::edit::TransformEditor;
+    use crate::format::transform::{RowKind, Value};
+    use std::io::{Cursor, Write};
+
+    const BASE: &str = "{4014E041-A968-4DE3-B43C-322DF9A19359}";
+    const I1: &str = "{11111111-1111-4111-8111-111111111111}";
+
+    /// A product whose Property table holds ProductCode and ProductName,
+    /// with one embedded instance transform `I1` built by the transform
+    /// writer: ProductCode and ProductName updated, a property added.
+    fn product_with_instance(dir: &Path) -> PathBuf {
+        let db = crate::testkit::synth::product_database(&[
+            ("ProductCode", BASE),
+            ("ProductName", "Product"),
+        ])
+        .unwrap();
+        let mut cf = CompoundFile::open(Cursor::new(db)).unwrap();
+        let mut t = TransformEditor::new(1252, &Schema::property_only()).unwrap();
+        let s = |x: &str| Value::Str(x.into());
+        t.update_row("Property", &[s("ProductCode")], &[("Value", s(I1))])
+            .unwrap();
+        t.update_row(
+            "Property",
+            &[s("ProductName")],
+            &[("Value", s("Product (I1)"))],
+        )
+        .unwrap();
+        t.insert_row("Property", &[s("INSTANCE"), s("I1")]).unwrap();
+        let out = t.finish().unwrap();
+        let root = Path::new("/I1");
+        cf.create_storage(root).unwrap();
+        cf.set_storage_clsid(root, container::CLSID_TRANSFORM)
+            .unwrap();
+        let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
+        set.set(pid::CODEPAGE, PropertyValue::I2(1252)).unwrap();
+        set.set_string(pid::REVISION_NUMBER, &format!("{BASE}1.0.0.0;{I1}1.0.0.0;"))
+            .unwrap();
+        set.set(pid::CHAR_COUNT, PropertyValue::I4(0)).unwrap();
+        let mut streams = vec![(SUMMARY_STREAM.to_string(), set.to_bytes())];
+        streams.extend(out.streams().into_iter().map(|(n, b)| (n, b.to_vec())));
+        for (name, bytes) in streams {
+            cf.create_stream(root.join(name))
+                .unwrap()
+                .write_all(&bytes)
+                .unwrap();
+        }
+        let path = dir.join("product.msi");
+        std::fs::write(&path, cf.into_inner().into_inner()).unwrap();
+        path
+    }
+
+    #[test]
+    fn tables_show_what_an_embedded_transform_changes_with_old_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = product_with_instance(dir.path());
+        let plain = inspect(&path).unwrap();
+        assert!(
+            plain.storages[0]
+                .transform
+                .as_ref()
+                .unwrap()
+                .changes
+                .is_none()
+        );
+        let options = InspectOptions {
+            tables: true,
+            package: None,
+        };
+        let r = inspect_with(&path, &options).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let changes = r.storages[0]
+            .transform
+            .as_ref()
+            .unwrap()
+            .changes
+            .clone()
+            .unwrap();
+        assert_eq!(changes.tables.len(), 1);
+        let rows = &changes.tables[0].rows;
+        let ops: Vec<(RowKind, Option<bool>)> = rows.iter().map(|r| (r.op, r.in_base)).collect();
+        assert_eq!(
+            ops,
+            [
+                (RowKind::Update, Some(true)),
+                (RowKind::Update, Some(true)),
+                (RowKind::Insert, Some(false))
+            ]
+        );
+        assert_eq!(rows[0].columns[0].old, Some(Value::Str(BASE.into())));
+        assert_eq!(rows[0].columns[0].new, Value::Str(I1.into()));
+        let text = crate::report::inspect::render(&r);
+        assert!(
+            text.contains(&format!(
+                "        update [ProductCode]\n          Value: \"{BASE}\" -> \"{I1}\"\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("        insert [INSTANCE]\n"), "{text}");
+        // JSON carries the same, old values included.
+        let json = serde_json::to_value(&r).unwrap();
+        let row = &json["storages"][0]["transform"]["changes"]["tables"][0]["rows"][0];
+        assert_eq!(row["columns"][0]["old"]["str"], BASE);
+
+        // The same transform against another base: its rows, not the .msi's.
+        let other = dir.path().join("other.msi");
+        std::fs::write(
+            &other,
+            crate::testkit::synth::product_database(&[(
+                "ProductCode",
+                "{22222222-2222-4222-8222-222222222222}",
+            )])
+            .unwrap(),
+        )
+        .unwrap();
+        let r = inspect_with(
+            &path,
+            &InspectOptions {
+                tables: false,
+                package: Some(other),
+            },
+        )
+        .unwrap();
+        let changes = r.storages[0]
+            .transform
+            .as_ref()
+            .unwrap()
+            .changes
+            .clone()
+            .unwrap();
+        let rows = &changes.tables[0].rows;
+        assert_eq!(
+            rows[0].columns[0].old,
+            Some(Value::Str("{22222222-2222-4222-8222-222222222222}".into()))
+        );
+        assert_eq!(rows[1].in_base, Some(false), "no ProductName in that base");
+    }
+
+    #[test]
+    fn a_base_that_is_not_a_database_is_an_error_and_broken_tables_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = product_with_instance(dir.path());
+        let junk = dir.path().join("junk.msi");
+        std::fs::write(&junk, b"not a compound file").unwrap();
+        let options = InspectOptions {
+            tables: true,
+            package: Some(junk.clone()),
+        };
+        let e = inspect_with(&path, &options).unwrap_err();
+        assert_eq!(e.file(), Some(junk.as_path()));
+        // A synthetic patch's transforms hold noise, not tables.
+        let patch = dir.path().join("fix.msp");
+        crate::testkit::synth::write_patch_file(
+            &crate::testkit::synth::PatchSpec::single_product(),
+            &patch,
+        )
+        .unwrap();
+        let r = inspect_with(
+            &patch,
+            &InspectOptions {
+                tables: true,
+                package: None,
+            },
+        )
+        .unwrap();
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.starts_with("tables of transform")),
+            "{:?}",
+            r.problems
+        );
     }
 }

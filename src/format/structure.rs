@@ -452,6 +452,41 @@ mod tests {
         assert!(text.contains(&"s/".repeat(16)), "{text}");
     }
 
+    /// The offset of the directory entry named `name` in `bytes`.
+    fn entry_at(bytes: &[u8], name: &str) -> usize {
+        let utf16: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        (0..bytes.len() - 128)
+            .step_by(128)
+            .find(|&at| bytes[at..].starts_with(&utf16) && bytes[at + 0x42] == 2)
+            .expect("the entry")
+    }
+
+    #[test]
+    fn mini_streams_sharing_a_mini_sector_are_refused() {
+        let mut cf =
+            cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+                .unwrap();
+        for (name, len) in [("/first", 300), ("/second", 300)] {
+            cf.create_stream(name)
+                .unwrap()
+                .write_all(&vec![1u8; len])
+                .unwrap();
+        }
+        cf.flush().unwrap();
+        let mut bytes = cf.into_inner().into_inner();
+        check(&mut Cursor::new(bytes.clone())).unwrap();
+        // The second stream now starts in the middle of the first's chain.
+        let first = entry_at(&bytes, "first");
+        let second = entry_at(&bytes, "second");
+        let start = u32::from_le_bytes(bytes[first + 0x74..first + 0x78].try_into().unwrap());
+        bytes[second + 0x74..second + 0x78].copy_from_slice(&(start + 1).to_le_bytes());
+        let e = check(&mut Cursor::new(bytes)).unwrap_err().to_string();
+        assert!(
+            e.contains("stream first and stream second share mini sector"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn garbage_is_left_to_cfb() {
         check(&mut Cursor::new(vec![0u8; 100])).unwrap();

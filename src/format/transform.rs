@@ -111,7 +111,6 @@ pub mod edit;
 mod pool;
 mod rows;
 mod schema;
-#[allow(dead_code)]
 pub mod view;
 #[allow(dead_code)]
 pub mod write;
@@ -170,7 +169,6 @@ impl TransformTables {
 /// stand-alone .mst, `/Name` for a substorage), decoding tables that exist
 /// in the base database with `schema` and tables the transform adds with
 /// its own `_Columns`.
-#[cfg(any(test, feature = "testkit"))]
 pub fn read_transform_tables<F: Read + Seek>(
     cf: &mut CompoundFile<F>,
     storage: &Path,

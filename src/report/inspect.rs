@@ -10,6 +10,8 @@ use crate::format::container::{self, FileKind, show_name};
 use crate::format::summary::{CharCount, PatchCodes, TransformRevision};
 use crate::patch::Transform;
 
+pub use crate::format::transform::view::{ColumnChange, RowChange, TableChanges, TransformChanges};
+
 /// One summary property, ready to show.
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryProperty {
@@ -38,6 +40,9 @@ pub struct TransformDetails {
     pub template: Option<String>,
     /// Whether its CLSID is the transform CLSID.
     pub transform_clsid: bool,
+    /// What it changes, table by table and row by row (`inspect --tables`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<TransformChanges>,
 }
 
 impl TransformDetails {
@@ -51,6 +56,7 @@ impl TransformDetails {
             errors: cc.errors().names(),
             template: t.template.clone(),
             transform_clsid: t.clsid.0 == container::CLSID_TRANSFORM,
+            changes: None,
         }
     }
 }
@@ -203,6 +209,21 @@ fn render_transform(s: &mut String, indent: &str, t: &TransformDetails) {
             s,
             "{indent}  note     storage CLSID is not the transform CLSID"
         );
+    }
+    if let Some(c) = &t.changes {
+        if c.tables.is_empty()
+            && c.added_tables.is_empty()
+            && c.dropped_tables.is_empty()
+            && c.undecoded.is_empty()
+        {
+            let _ = writeln!(s, "{indent}  changes  no table");
+        } else {
+            let _ = writeln!(s, "{indent}  changes:");
+            s.push_str(&crate::format::transform::view::render(
+                c,
+                &format!("{indent}    "),
+            ));
+        }
     }
 }
 

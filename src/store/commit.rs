@@ -9,6 +9,16 @@
 //! has changed; a process killed before the rename leaves at most a hidden
 //! `.NAME.*.msp-retarget.tmp` file, never a partial file under the output
 //! name.
+//!
+//! Such leftovers (a kill, or an abort that no handler can catch, such as
+//! running out of memory) are deleted by the next run that writes the same
+//! destination, on Unix, under a strict rule ([`remove_stale_temporaries`]):
+//! the name is exactly `.NAME.XXXXXX.msp-retarget.tmp` for that destination
+//! name (six letters or digits), it is a regular file in the destination's
+//! folder (never through a link), it was last modified before this run
+//! started, and no process holds it: every run keeps an exclusive advisory
+//! lock (`flock`) on its temporary file from creation to commit, so a file
+//! that can be locked has no live owner.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Seek};
@@ -105,6 +115,63 @@ pub fn check_destination(dest: &Path) -> Result<()> {
     }
 }
 
+/// The suffix of temporary files.
+const TEMP_SUFFIX: &str = ".msp-retarget.tmp";
+/// Random characters in a temporary file's name.
+const TEMP_RANDOM_LEN: usize = 6;
+
+/// Whether `name` is the name of a temporary file of this tool for the
+/// destination named `stem`: `.STEM.XXXXXX.msp-retarget.tmp`.
+fn is_temporary_of(name: &str, stem: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_prefix(stem))
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|r| r.len() == TEMP_RANDOM_LEN && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Deletes the temporary files that runs which could not clean up after
+/// themselves (killed, or aborted) left for the destination named `stem`
+/// in `folder`: files of exactly this tool's naming for that destination,
+/// regular files (a link is never followed), last modified before
+/// `started`, and not locked by a live run (see the module documentation).
+/// Best effort: anything unclear keeps the file.
+#[cfg(unix)]
+pub fn remove_stale_temporaries(
+    folder: &Path,
+    stem: &str,
+    started: std::time::SystemTime,
+) -> usize {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| is_temporary_of(n, stem)) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.file_type().is_file() && m.modified().is_ok_and(|t| t < started));
+        if !stale {
+            continue;
+        }
+        // The lock is released when `held` is dropped, after the removal.
+        let Ok(held) = File::open(&path) else {
+            continue;
+        };
+        if held.try_lock().is_err() {
+            continue; // a live run owns it
+        }
+        if fs::remove_file(&path).is_ok() {
+            tracing::info!(file = %path.display(), "deleted a temporary file an interrupted run left");
+            removed += 1;
+        }
+    }
+    removed
+}
+
 impl Staged {
     /// Creates a temporary file next to `dest` and copies `input` into it
     /// (the kernel's copy_file_range where the platform has it).
@@ -121,13 +188,26 @@ impl Staged {
             )
             .in_file(dest));
         }
+        let started = std::time::SystemTime::now();
         let mut temp = tempfile::Builder::new()
             .prefix(&format!(".{stem}."))
-            .suffix(".msp-retarget.tmp")
+            .suffix(TEMP_SUFFIX)
+            .rand_bytes(TEMP_RANDOM_LEN)
             .tempfile_in(folder)
             .map_err(|e| {
                 Error::io("cannot create a temporary file in the output folder", e).in_file(dest)
             })?;
+        // Held until the file is renamed or deleted: it tells a later run
+        // that this file has a live owner. Advisory on Unix; on Windows
+        // locks are mandatory and would block the tool's own second handle.
+        #[cfg(unix)]
+        if let Err(e) = temp.as_file().try_lock() {
+            tracing::debug!(error = %e, "cannot lock the temporary file");
+        }
+        #[cfg(unix)]
+        remove_stale_temporaries(folder, &stem, started);
+        #[cfg(not(unix))]
+        let _ = started;
         input
             .rewind()
             .and_then(|_| io::copy(input, temp.as_file_mut()))

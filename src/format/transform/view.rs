@@ -122,7 +122,8 @@ impl BaseRows {
         Ok(out)
     }
 
-    /// Adds one row (tests and callers that read the base another way).
+    /// Adds one row (for tests, which build a base by hand).
+    #[cfg(test)]
     pub fn insert(&mut self, table: &str, key: Vec<Value>, values: Vec<(String, Value)>) {
         self.tables
             .entry(table.to_string())
