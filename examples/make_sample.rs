@@ -4,7 +4,9 @@
 //! With arguments, `make_sample OUT.msp CABINET_MIB` writes the same patch
 //! with a cabinet of that many MiB elsewhere (for measurements by hand);
 //! `make_sample OUT.msp CABINET_MIB two-pair` writes the two-pair patch
-//! (`PatchSpec::two_baselines`) the benchmark's instance curve uses.
+//! (`PatchSpec::two_baselines`) the benchmark's instance curve uses;
+//! `make_sample OUT.msp CABINET_MIB v3` writes the single-product patch as
+//! a version-3 compound file (512-byte sectors, as real patches are).
 //!
 //! The output is deterministic: a unit test in `synth` fails when the
 //! committed file and a fresh build differ.
@@ -23,11 +25,14 @@ fn main() -> std::io::Result<()> {
             dir.join("sample.msp")
         }
         [out, mib] | [out, mib, _] => {
-            if args.get(2).map(String::as_str) == Some("two-pair") {
-                spec = PatchSpec::two_baselines();
-            } else if args.len() == 3 {
-                eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair]]");
-                std::process::exit(2);
+            match args.get(2).map(String::as_str) {
+                Some("two-pair") => spec = PatchSpec::two_baselines(),
+                Some("v3") => spec.version = cfb::Version::V3,
+                None => {}
+                Some(_) => {
+                    eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair|v3]]");
+                    std::process::exit(2);
+                }
             }
             let mib: u64 = mib.parse().map_err(|_| {
                 std::io::Error::new(
@@ -39,7 +44,7 @@ fn main() -> std::io::Result<()> {
             PathBuf::from(out)
         }
         _ => {
-            eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair]]");
+            eprintln!("usage: make_sample [OUT.msp CABINET_MIB [two-pair|v3]]");
             std::process::exit(2);
         }
     };

@@ -133,9 +133,10 @@ pub(crate) fn execute(
             "the temporary copy",
         )?;
         tracing::debug!("edited the copy");
+        // No sync here: the commit syncs the copy once, after
+        // verification, before the rename.
         overlay
             .write_pending()
-            .and_then(|()| overlay.base().sync_data())
             .map_err(|e| Error::io("writing the temporary copy", e).in_file(dest))?;
         overlay.written()
     };

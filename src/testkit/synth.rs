@@ -119,6 +119,10 @@ pub struct PatchSpec {
     /// MsiPatchMetadata rows added after the standard ones (NULL Company),
     /// e.g. `("MinorUpdateTargetRTM", "1")`.
     pub extra_metadata: Vec<(String, String)>,
+    /// Compound-file version: `V4` (4096-byte sectors, `cfb`'s default) or
+    /// `V3` (512-byte sectors, what msi.dll and WiX write, so eight times
+    /// as many sectors and FAT entries for the same cabinet).
+    pub version: cfb::Version,
 }
 
 /// What the MsiPatchSequence table of a built patch holds.
@@ -205,6 +209,7 @@ impl PatchSpec {
             extra_last_saved_by: None,
             sequence: SequenceTable::PerTarget,
             extra_metadata: Vec::new(),
+            version: cfb::Version::V4,
         }
     }
 
@@ -262,8 +267,18 @@ impl PatchSpec {
 /// Writes the patch for `spec` into `out`, which must be empty, and
 /// returns it.
 pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Result<W> {
-    let out = write_database(spec, out)?;
-    let mut comp = cfb::CompoundFile::open(out)?;
+    let mut comp = match spec.version {
+        cfb::Version::V4 => cfb::CompoundFile::open(write_database(spec, out)?)?,
+        // `msi` creates its package with `cfb`'s default version: build the
+        // database in memory and copy its entries into a version-3 file.
+        cfb::Version::V3 => {
+            let db = write_database(spec, io::Cursor::new(Vec::new()))?;
+            let mut src = cfb::CompoundFile::open(db)?;
+            let mut dst = cfb::CompoundFile::create_with_version(cfb::Version::V3, out)?;
+            copy_entries(&mut src, &mut dst)?;
+            dst
+        }
+    };
     comp.set_storage_clsid("/", PATCH_CLSID)?;
     write_stream(&mut comp, SUMMARY_STREAM, &patch_summary(spec)?)?;
     write_cabinet(&mut comp, spec.cabinet_len)?;
@@ -556,6 +571,32 @@ fn write_transform<F: Read + Write + Seek>(
     Ok(())
 }
 
+/// Copies every entry under the root of `src` into `dst` (empty), with
+/// its CLSID and state bits.
+fn copy_entries<R: Read + Seek, W: Read + Write + Seek>(
+    src: &mut cfb::CompoundFile<R>,
+    dst: &mut cfb::CompoundFile<W>,
+) -> io::Result<()> {
+    let entries: Vec<cfb::Entry> = src.walk().filter(|e| !e.is_root()).collect();
+    for e in &entries {
+        if e.is_storage() {
+            dst.create_storage(e.path())?;
+        } else {
+            let mut input = src.open_stream(e.path())?;
+            let mut out = dst.create_new_stream(e.path())?;
+            io::copy(&mut input, &mut out)?;
+            out.flush()?;
+        }
+    }
+    for e in &entries {
+        dst.set_state_bits(e.path(), e.state_bits())?;
+        if e.is_storage() {
+            dst.set_storage_clsid(e.path(), *e.clsid())?;
+        }
+    }
+    dst.set_storage_clsid("/", *src.root_entry().clsid())
+}
+
 fn write_stream<F: Read + Write + Seek>(
     comp: &mut cfb::CompoundFile<F>,
     path: impl AsRef<Path>,
@@ -831,5 +872,33 @@ mod tests {
         assert_eq!(cabinet.len() as u64, len);
         let expected = noise(b"cabinet", cabinet.len());
         assert!(cabinet == expected);
+    }
+
+    #[test]
+    fn version_3_has_512_byte_sectors_and_the_same_entries() {
+        let v4 = build(&PatchSpec::single_product());
+        let v3 = build(&PatchSpec {
+            version: cfb::Version::V3,
+            ..PatchSpec::single_product()
+        });
+        let (a, b) = (open(&v4), open(&v3));
+        assert_eq!(a.version(), cfb::Version::V4);
+        assert_eq!(b.version(), cfb::Version::V3);
+        // Sector shift 9 at offset 30 of the header.
+        assert_eq!(v3.get(30..32), Some(&[9u8, 0][..]));
+        let list = |c: &cfb::CompoundFile<Cursor<&[u8]>>| {
+            c.walk()
+                .map(|e| {
+                    let (path, len) = (e.path().to_path_buf(), e.len());
+                    (path, e.is_stream(), len, *e.clsid(), e.state_bits())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(list(&a), list(&b));
+        let mut b = b;
+        let mut a = a;
+        for e in list(&a).into_iter().filter(|e| e.1) {
+            assert_eq!(read(&mut a, &e.0), read(&mut b, &e.0), "{}", e.0.display());
+        }
     }
 }
