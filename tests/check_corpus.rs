@@ -209,6 +209,7 @@ fn the_command_line_agrees() {
             .arg(file(patch))
             .arg("--package")
             .arg(file(product))
+            .arg("--details")
             .output()
             .unwrap()
     };
