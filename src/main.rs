@@ -6,6 +6,7 @@ mod cli;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use msp_retarget::Destination;
@@ -27,6 +28,7 @@ use cli::{
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let (command, json) = match &cli.command {
         Command::Retarget(a) => ("retarget", a.json),
         Command::Untarget(a) => ("untarget", a.json),
@@ -49,16 +51,20 @@ fn main() -> ExitCode {
         Command::Completions(a) => cli::generate::run_completions(a),
         Command::Man(a) => cli::generate::run_man(a),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    let code = match result {
+        Ok(code) => code,
         Err(e) => {
             if json {
-                print_out(&report::to_json(command, &ErrorReport::from_error(&e)));
+                print_json(&report::to_json(command, &ErrorReport::from_error(&e)));
             }
             eprintln!("msp-retarget: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
+    };
+    if WRITE_FAILED.load(Ordering::Relaxed) {
+        return ExitCode::from(2);
     }
+    ExitCode::from(code)
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {
@@ -77,14 +83,40 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// Prints to stdout; a closed pipe (`| head`) is not an error.
+/// Set by `-q`: reports for people are not printed.
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// Set when stdout could not be written (other than a closed pipe).
+static WRITE_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Prints a report for people to stdout, unless `-q`.
 fn print_out(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    if !text.ends_with('\n') {
-        let _ = out.write_all(b"\n");
+    if !QUIET.load(Ordering::Relaxed) {
+        write_stdout(text);
     }
-    let _ = out.flush();
+}
+
+/// Prints a JSON document to stdout, `-q` or not: it was asked for.
+fn print_json(text: &str) {
+    write_stdout(text);
+}
+
+/// Writes to stdout. A closed pipe (`| head`) is not an error: the reader
+/// has what it wanted. Any other failure (a full disk, `>/dev/full`) is
+/// reported once and makes the exit status 2, so that a report that was
+/// not written never passes for one that was.
+fn write_stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    let mut result = out.write_all(text.as_bytes());
+    if result.is_ok() && !text.ends_with('\n') {
+        result = out.write_all(b"\n");
+    }
+    let result = result.and_then(|()| out.flush());
+    if let Err(e) = result
+        && e.kind() != io::ErrorKind::BrokenPipe
+        && !WRITE_FAILED.swap(true, Ordering::Relaxed)
+    {
+        eprintln!("msp-retarget: standard output: cannot write: {e}");
+    }
 }
 
 fn run_retarget(a: &RetargetArgs) -> Result<u8> {
@@ -133,7 +165,7 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
     };
     let r = retarget(&req)?;
     if a.json {
-        print_out(&report::to_json("retarget", &r));
+        print_json(&report::to_json("retarget", &r));
     } else {
         print_out(&report::render_retarget(&r));
     }
@@ -165,7 +197,7 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
     };
     let r = untarget(&req)?;
     if a.json {
-        print_out(&report::to_json("untarget", &r));
+        print_json(&report::to_json("untarget", &r));
     } else {
         print_out(&report::render_untarget(&r));
     }
@@ -179,7 +211,7 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
     };
     let r = msp_retarget::inspect_with(&a.file, &options)?;
     if a.json {
-        print_out(&report::to_json("inspect", &r));
+        print_json(&report::to_json("inspect", &r));
     } else {
         print_out(&report::inspect::render(&r));
     }
@@ -189,7 +221,7 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
 fn run_recover(a: &RecoverArgs) -> Result<u8> {
     let r = recover(&a.files)?;
     if a.json {
-        print_out(&report::to_json("recover", &r));
+        print_json(&report::to_json("recover", &r));
     } else {
         print_out(&report::recover::render(&r));
     }
@@ -209,11 +241,14 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         check_readable(path)?;
         products.extend(ProductFacts::instances_of(path)?);
     }
-    let r = msp_retarget::check_file(&a.patch, &products)?;
+    let mut r = msp_retarget::check_file(&a.patch, &products)?;
+    if !a.details {
+        r = r.brief();
+    }
     if a.json {
-        print_out(&report::to_json("check", &r));
+        print_json(&report::to_json("check", &r));
     } else {
-        print_out(&report::check::render(&r));
+        print_out(&report::check::render_with(&r, a.details));
     }
     Ok(r.exit_code())
 }
@@ -227,7 +262,7 @@ fn run_sequence(a: &SequenceArgs) -> Result<u8> {
     };
     let r = sequence_files(&req)?;
     if a.json {
-        print_out(&report::to_json("sequence", &r));
+        print_json(&report::to_json("sequence", &r));
     } else {
         print_out(&report::sequence::render(&r));
     }

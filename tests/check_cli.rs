@@ -105,6 +105,8 @@ struct ProductCheck {
     also_valid: Vec<String>,
     reasons: Vec<String>,
     warnings: Vec<String>,
+    #[serde(default)]
+    other_pairs: usize,
 }
 
 #[allow(dead_code)]
@@ -202,13 +204,29 @@ fn exit_0_when_the_patch_applies_to_every_product() {
     let spec = format!("{},1.0.0.0,1033,{UPGRADE}", PRODUCT.to_lowercase());
     let (code, out, err) = check(&[path(&f.patch), "--package", path(&msi), "--product", &spec]);
     assert_eq!(code, 0, "{out}{err}");
+    // One line per product; no details for a product it applies to.
+    assert!(
+        out.contains(&format!("{PRODUCT}: APPLICABLE: pair rtmA.1 + #rtmA.1\n")),
+        "{out}"
+    );
+    assert!(!out.contains("verdict:"), "{out}");
+    assert!(out.contains("applies to 2 of 2 products\n"), "{out}");
+    assert!(out.contains("lint: no findings"), "{out}");
+    // --details: every pair of every product.
+    let (code, out, _) = check(&[
+        path(&f.patch),
+        "--package",
+        path(&msi),
+        "--product",
+        &spec,
+        "--details",
+    ]);
+    assert_eq!(code, 0, "{out}");
     assert!(out.contains("verdict: APPLICABLE"), "{out}");
     assert!(
         out.contains("rtmA.1 validates and is applied with its partner #rtmA.1"),
         "{out}"
     );
-    assert!(out.contains("applies to 2 of 2 products"), "{out}");
-    assert!(out.contains("lint: no findings"), "{out}");
 }
 
 #[test]
@@ -302,7 +320,7 @@ fn json_has_the_documented_shape() {
     ]);
     assert_eq!(code, 1, "{err}");
     let r: Report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert_eq!(r.schema_version, 1);
+    assert_eq!(r.schema_version, 2);
     assert_eq!(r.command, "check");
     assert_eq!(r.outcome, "not_applicable");
     assert_eq!(r.targets, [PRODUCT]);

@@ -100,7 +100,7 @@ const EXPECTED: [(&str, &str, Expect); 20] = [
 // Tests
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn the_table_covers_every_patch_and_product() {
     for p in PATCHES {
         for m in PRODUCTS {
@@ -115,7 +115,7 @@ fn the_table_covers_every_patch_and_product() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn product_facts_are_read_from_every_product() {
     #[rustfmt::skip]
     let want = [
@@ -141,7 +141,7 @@ fn product_facts_are_read_from_every_product() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn every_patch_on_every_product_gets_the_expected_verdict() {
     for (patch, product, expect) in &EXPECTED {
         let facts = ProductFacts::from_package(&file(product)).unwrap();
@@ -189,7 +189,7 @@ fn every_patch_on_every_product_gets_the_expected_verdict() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn no_corpus_patch_has_lint_findings() {
     for patch in PATCHES {
         let r = check_file(&file(patch), &[]).unwrap();
@@ -200,7 +200,7 @@ fn no_corpus_patch_has_lint_findings() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn the_command_line_agrees() {
     let run = |patch: &str, product: &str| {
         assert_cmd::Command::cargo_bin("msp-retarget")
@@ -209,6 +209,7 @@ fn the_command_line_agrees() {
             .arg(file(patch))
             .arg("--package")
             .arg(file(product))
+            .arg("--details")
             .output()
             .unwrap()
     };
@@ -233,7 +234,7 @@ fn the_command_line_agrees() {
 /// still to its base, with no lint finding: what `retarget` can verify
 /// with `evaluate` and `lint_patch` before committing.
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn retargeted_corpus_patches_apply_to_their_instances() {
     use msp_retarget::Destination;
     use msp_retarget::{InstanceRequest, PlanOptions};

@@ -43,7 +43,7 @@ const INSTANCE3: &str = "{42923AA9-D605-4222-8E20-3378471811DE}";
 // Instances
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn product_with_embedded_instance_transforms() {
     let path = wix3("instance-transforms.msi");
     let src = instances::from_product(&path).unwrap();
@@ -79,7 +79,7 @@ fn product_with_embedded_instance_transforms() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn embedded_instance_transform_property_rows() {
     let path = wix3("instance-transforms.msi");
     let schema = schema_of("instance-transforms.msi");
@@ -126,7 +126,7 @@ fn embedded_instance_transform_property_rows() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn standalone_instance_transform() {
     let path = wix3("instance-autogen.mst");
     let src = instances::from_product(&path).unwrap();
@@ -152,7 +152,7 @@ fn standalone_instance_transform() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn products_without_instances_and_patches() {
     let src = instances::from_product(&wix3("prodAv100.msi")).unwrap();
     assert!(src.instances.is_empty());
@@ -170,7 +170,7 @@ fn products_without_instances_and_patches() {
 // Patch transforms: inserts, added tables, updates, integer widths
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn patch_transform_pair_of_patch_a() {
     let schema = schema_of("prodAv100.msi");
     let mut cf = container::open(&wix3("PatchAv101.msp")).unwrap();
@@ -206,7 +206,7 @@ fn patch_transform_pair_of_patch_a() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn patch_transform_with_file_updates_and_an_added_table() {
     let schema = schema_of("rtm-product.msi");
     let mut cf = container::open(&wix3("gdr1.msp")).unwrap();
@@ -235,7 +235,7 @@ fn patch_transform_with_file_updates_and_an_added_table() {
 /// Every transform storage in the corpus decodes against the schema of the
 /// corpus products, with no table left undecoded.
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn every_corpus_transform_decodes() {
     let mut schema = Schema::new();
     for db in [

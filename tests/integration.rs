@@ -25,3 +25,6 @@ mod props;
 
 // Golden outputs of the command line, pinned by hash.
 mod golden;
+
+// Every shell example in README.md and docs/ runs as written.
+mod docs_examples;

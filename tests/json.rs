@@ -274,7 +274,7 @@ struct StreamDoc {
 /// holds every field the document has and nothing more, and that the
 /// envelope's two fields come first.
 fn document<T: DeserializeOwned + Serialize>(text: &str, command: &str) -> T {
-    let head = format!("{{\n  \"schema_version\": 1,\n  \"command\": \"{command}\",\n");
+    let head = format!("{{\n  \"schema_version\": 2,\n  \"command\": \"{command}\",\n");
     assert!(text.starts_with(&head), "envelope of:\n{text}");
     let value: serde_json::Value = serde_json::from_str(text).expect("one JSON document");
     let doc: T = serde_json::from_value(value.clone())
@@ -290,7 +290,7 @@ fn document<T: DeserializeOwned + Serialize>(text: &str, command: &str) -> T {
 
 fn retarget_doc(r: &Run) -> RetargetDoc {
     let doc: RetargetDoc = document(&r.stdout, "retarget");
-    assert_eq!(doc.schema_version, 1);
+    assert_eq!(doc.schema_version, 2);
     doc
 }
 
@@ -666,7 +666,7 @@ fn mirrors_reject_unknown_and_missing_fields() {
     assert!(serde_json::from_str::<VerificationDoc>(extra).is_err());
     // A missing optional field deserializes, so document() compares the
     // round trip: this one would come back with "partner": null.
-    let text = "{\n  \"schema_version\": 1,\n  \"command\": \"x\",\n  \"action\": \"copy\",\n  \
+    let text = "{\n  \"schema_version\": 2,\n  \"command\": \"x\",\n  \"action\": \"copy\",\n  \
                 \"source\": \"a\",\n  \"name\": \"b\"\n}";
     #[derive(Deserialize, Serialize)]
     struct Wrapped {

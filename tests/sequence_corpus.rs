@@ -88,7 +88,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn every_corpus_patch_against_every_corpus_product() {
     let (code, v) = run(&[
         s(file("gdr1.msp")),
@@ -135,7 +135,7 @@ fn every_corpus_patch_against_every_corpus_product() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn gdr1_alone_applies_to_rtm_through_its_rtm_pair() {
     let (code, v) = run(&[
         s(file("gdr1.msp")),
@@ -148,7 +148,7 @@ fn gdr1_alone_applies_to_rtm_through_its_rtm_pair() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn an_installed_ldr_baseline_keeps_gdr1_on_its_ldr_pair() {
     let (code, v) = run(&[
         s(file("gdr1.msp")),
@@ -166,7 +166,7 @@ fn an_installed_ldr_baseline_keeps_gdr1_on_its_ldr_pair() {
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn retargeted_patches_are_sequenced_alike_for_base_and_instance() {
     const INSTANCE: &str = "{11111111-1111-4111-8111-111111111111}";
     let dir = tempfile::tempdir().unwrap();

@@ -90,7 +90,7 @@ fn table_streams(cf: &mut CompoundFile<std::fs::File>, storage: &Path) -> Vec<(S
 }
 
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn every_corpus_transform_reencodes_to_the_same_bytes() {
     let schema = corpus_schema();
     let mut transforms = 0;
@@ -178,7 +178,7 @@ fn every_corpus_transform_reencodes_to_the_same_bytes() {
 /// cell only: decoding before and after finds exactly the declared change,
 /// and only the pool and the Property stream are written.
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn an_edit_of_a_corpus_transform_changes_only_what_it_declares() {
     let schema = corpus_schema();
     let mut cf = container::open(&wix3("instance-transforms.msi")).unwrap();
@@ -211,7 +211,7 @@ fn an_edit_of_a_corpus_transform_changes_only_what_it_declares() {
 /// The change view of a WiX instance transform, with the product as the
 /// base: ProductCode goes from the base's code to the instance's.
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn change_view_of_an_instance_transform_shows_old_and_new() {
     use msp_retarget::testkit::transform::view::{self, BaseRows};
     let path = wix3("instance-transforms.msi");
@@ -256,7 +256,7 @@ fn change_view_of_an_instance_transform_shows_old_and_new() {
 /// to the same bytes, rows are in key order, and every stored reference
 /// count equals the cells pointing at the string.
 #[test]
-#[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn every_corpus_database_reencodes_to_the_same_bytes_in_key_order() {
     use msp_retarget::testkit::transform::database::{
         DatabaseEditor, decode_db_rows, encode_db_rows, key_order,

@@ -127,7 +127,7 @@ fn render_man(out: &mut dyn Write) -> io::Result<()> {
 pub fn run_completions(a: &CompletionsArgs) -> msp_retarget::Result<u8> {
     let mut out = Vec::new();
     completions(a.shell, &mut out);
-    crate::print_out(&String::from_utf8_lossy(&out));
+    crate::write_stdout(&String::from_utf8_lossy(&out));
     Ok(0)
 }
 
@@ -135,7 +135,7 @@ pub fn run_completions(a: &CompletionsArgs) -> msp_retarget::Result<u8> {
 pub fn run_man(_a: &ManArgs) -> msp_retarget::Result<u8> {
     let mut out = Vec::new();
     man(&mut out).map_err(|e| msp_retarget::Error::io("rendering the man page", e))?;
-    crate::print_out(&String::from_utf8_lossy(&out));
+    crate::write_stdout(&String::from_utf8_lossy(&out));
     Ok(0)
 }
 

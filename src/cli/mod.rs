@@ -21,7 +21,8 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// Errors only: no report on stdout (a --json document is still
+    /// printed) and no logs below error on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
@@ -99,6 +100,13 @@ pub struct CheckArgs {
     /// instance's ProductCode (and UpgradeCode, when it has its own).
     #[arg(long, value_name = "PRODUCT.msi")]
     pub instances_from: Vec<PathBuf>,
+
+    /// Every pair's evaluation for every product (text and JSON); by
+    /// default each product gets one line, and only the products the
+    /// patch does not apply to get their pairs, without the pairs made
+    /// for other product codes.
+    #[arg(long)]
+    pub details: bool,
 
     /// Print a JSON report on stdout.
     #[arg(long)]

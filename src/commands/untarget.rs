@@ -43,6 +43,14 @@ pub fn plan_untarget(
             continue;
         }
         let pairs: Vec<_> = patch.pairs_of(code).collect();
+        // A code the patch does not know is most likely a typo: writing an
+        // unchanged copy and exiting 0 would let it pass unnoticed.
+        if pairs.is_empty() && !patch.targets_product(code) {
+            return Err(Error::refused(format!(
+                "{code} is not a target of the patch (not in its Template, and no transform \
+                 was made for it): nothing to remove, nothing written; check the code"
+            )));
+        }
         let original = !pairs.is_empty() && derived_from(patch, code).is_none();
         if original && !force {
             return Err(Error::refused(format!(
@@ -216,15 +224,17 @@ mod tests {
         assert_eq!(a.last_saved_by, b.last_saved_by);
         assert_eq!(storages(&original), storages(&back));
 
-        // Untargeting again finds nothing to remove.
-        let r = untarget(&UntargetRequest {
+        // Untargeting again names a product the patch no longer knows:
+        // refused, as a typo would be.
+        let e = untarget(&UntargetRequest {
             input: back.clone(),
             destination: Destination::DryRun,
             instances: guids(&CODES[..1]),
             force: false,
         })
-        .unwrap();
-        assert_eq!(r.outcome, Outcome::AlreadyDone);
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Refused);
+        assert!(e.to_string().contains(CODES[0]), "{e}");
     }
 
     #[test]

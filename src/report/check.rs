@@ -62,6 +62,39 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The report without the pairs that fail for a product only because
+    /// they were made for another product code, nor their reasons: what
+    /// `check` prints unless `--details` is given, so that a patch
+    /// retargeted to many instances does not bury each product's answer
+    /// under every other instance's pair. Each product counts what was
+    /// left out in `other_pairs`; verdicts and applied pairs are unchanged.
+    pub fn brief(mut self) -> CheckReport {
+        let for_another = |p: &PairResult| {
+            p.checks
+                .iter()
+                .any(|ch| ch.check == CheckKind::ProductCode && ch.outcome == Outcome::Failed)
+        };
+        for c in &mut self.products {
+            // When every pair was made for another product, that is the
+            // reason itself: keep them.
+            if c.pairs.iter().all(for_another) {
+                continue;
+            }
+            let mut hidden = std::collections::HashSet::new();
+            let before = c.pairs.len();
+            c.pairs.retain(|p| {
+                let for_another = for_another(p);
+                if for_another {
+                    hidden.extend(p.checks.iter().map(|ch| ch.message.clone()));
+                }
+                !for_another
+            });
+            c.other_pairs += before - c.pairs.len();
+            c.reasons.retain(|r| !hidden.contains(r));
+        }
+        self
+    }
+
     /// 0 when the patch applies to every product, else 1.
     pub fn exit_code(&self) -> u8 {
         match self.outcome {
@@ -80,8 +113,37 @@ fn outcome_mark(o: Outcome) -> &'static str {
     }
 }
 
-/// Renders a check report for people.
+/// Renders a check report for people: the patch, one line per product
+/// (its verdict and the pair applied or the first reason), the details of
+/// the products it does not apply to, lint, and a closing line naming
+/// those products. With `details`, every pair of every product.
 pub fn render(r: &CheckReport) -> String {
+    render_with(r, false)
+}
+
+/// The verdict in capitals, as the text output writes it.
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Applicable => "APPLICABLE",
+        Verdict::NotApplicable => "NOT APPLICABLE",
+        Verdict::Undetermined => "UNDETERMINED",
+    }
+}
+
+/// One line: the verdict and the pair applied, or the first reason.
+fn summary_line(c: &ProductCheck) -> String {
+    let why = match (&c.applied, c.verdict) {
+        (Some(a), Verdict::Applicable) => match &a.partner {
+            Some(p) => format!("pair {} + {}", show_name(&a.main), show_name(p)),
+            None => format!("pair {}", show_name(&a.main)),
+        },
+        _ => c.reasons.first().cloned().unwrap_or_default(),
+    };
+    format!("{}: {}: {why}", c.facts.code, verdict_word(c.verdict))
+}
+
+/// [`render`], with every pair of every product when `details` is set.
+pub fn render_with(r: &CheckReport, details: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "patch {}", r.patch.display());
     if let Some(c) = r.patch_code {
@@ -96,26 +158,37 @@ pub fn render(r: &CheckReport) -> String {
             r.targets.join(" ")
         }
     );
-    for p in &r.pairs {
-        let partner = p
-            .partner
-            .as_deref()
-            .map(|q| format!(" + {}", show_name(q)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "  pair        {}{partner}: made for {} {}, checks {}",
-            show_name(&p.main),
-            p.made_for,
-            p.base_version,
-            if p.validation.is_empty() {
-                "nothing".to_string()
-            } else {
-                p.validation.join(", ")
-            }
-        );
+    if details {
+        for p in &r.pairs {
+            let partner = p
+                .partner
+                .as_deref()
+                .map(|q| format!(" + {}", show_name(q)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  pair        {}{partner}: made for {} {}, checks {}",
+                show_name(&p.main),
+                p.made_for,
+                p.base_version,
+                if p.validation.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    p.validation.join(", ")
+                }
+            );
+        }
+    } else {
+        let _ = writeln!(s, "  pairs       {}", r.pairs.len());
+    }
+    let _ = writeln!(s);
+    for c in &r.products {
+        let _ = writeln!(s, "{}", summary_line(c));
     }
     for c in &r.products {
+        if !details && c.verdict == Verdict::Applicable && c.warnings.is_empty() {
+            continue;
+        }
         let _ = writeln!(s);
         let _ = writeln!(s, "product {} ({})", c.facts.code, c.facts.source);
         let _ = writeln!(s, "  facts: {}", c.facts.describe());
@@ -138,12 +211,15 @@ pub fn render(r: &CheckReport) -> String {
                 let _ = writeln!(s, "    {} {}", outcome_mark(ch.outcome), ch.message);
             }
         }
-        let verdict = match c.verdict {
-            Verdict::Applicable => "APPLICABLE",
-            Verdict::NotApplicable => "NOT APPLICABLE",
-            Verdict::Undetermined => "UNDETERMINED",
-        };
-        let _ = writeln!(s, "  verdict: {verdict}");
+        if c.other_pairs > 0 {
+            let _ = writeln!(
+                s,
+                "  layer 2: {} more pair{} made for other product codes (--details lists them)",
+                c.other_pairs,
+                if c.other_pairs == 1 { "" } else { "s" }
+            );
+        }
+        let _ = writeln!(s, "  verdict: {}", verdict_word(c.verdict));
         for reason in &c.reasons {
             let _ = writeln!(s, "    - {reason}");
         }
@@ -170,11 +246,22 @@ pub fn render(r: &CheckReport) -> String {
         .iter()
         .filter(|c| c.verdict == Verdict::Applicable)
         .count();
-    let _ = writeln!(
+    let failing: Vec<String> = r
+        .products
+        .iter()
+        .filter(|c| c.verdict != Verdict::Applicable)
+        .map(|c| format!("{} ({})", c.facts.code, verdict_word(c.verdict)))
+        .collect();
+    let _ = write!(
         s,
         "\napplies to {applicable} of {} product{}",
         r.products.len(),
         if r.products.len() == 1 { "" } else { "s" }
     );
+    if failing.is_empty() {
+        let _ = writeln!(s);
+    } else {
+        let _ = writeln!(s, "; not to {}", failing.join(", "));
+    }
     s
 }

@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorKind};
 
 /// Version of the JSON documents; bumped when a field changes meaning or
 /// disappears (adding fields does not bump it).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The JSON envelope: every document has these two fields first.
 #[derive(Debug, Serialize)]

@@ -143,6 +143,14 @@ pub struct ProductCheck {
     pub reasons: Vec<String>,
     /// Caveats (ambiguous pairs, undecidable order).
     pub warnings: Vec<String>,
+    /// Pairs made for other product codes left out of `pairs` (and their
+    /// reasons out of `reasons`) by a brief report; 0 when all are listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub other_pairs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Checks every pair of an opened patch against a product: what
@@ -205,6 +213,9 @@ pub fn evaluate_iter<'a>(
             if results.is_empty() {
                 reasons.push("the patch lists no transform in LastSavedBy".into());
             }
+            if layer1 && any_undetermined {
+                reasons.push(missing_facts(&results));
+            }
             for r in &results {
                 for c in &r.checks {
                     if matches!(c.outcome, Outcome::Failed | Outcome::Unknown) {
@@ -251,7 +262,45 @@ pub fn evaluate_iter<'a>(
         also_valid,
         reasons,
         warnings,
+        other_pairs: 0,
     }
+}
+
+/// The first reason of an undetermined verdict: which facts are missing,
+/// which pair needs them, and how to give them, so that the line a user
+/// reads first tells what to do.
+fn missing_facts(results: &[PairResult]) -> String {
+    let mut missing: Vec<(&str, &str)> = Vec::new();
+    let mut needed_by = None;
+    for r in results
+        .iter()
+        .filter(|r| r.status == PairStatus::Undetermined)
+    {
+        for c in r.checks.iter().filter(|c| c.outcome == Outcome::Unknown) {
+            let fact = match c.check {
+                CheckKind::Language => ("ProductLanguage", "LANGUAGE"),
+                CheckKind::Version => ("ProductVersion", "VERSION"),
+                CheckKind::UpgradeCode => ("UpgradeCode", "UPGRADECODE"),
+                _ => continue,
+            };
+            if !missing.contains(&fact) {
+                missing.push(fact);
+            }
+            needed_by.get_or_insert(r.name.as_str());
+        }
+    }
+    let names: Vec<&str> = missing.iter().map(|(n, _)| *n).collect();
+    let fields: Vec<&str> = missing.iter().map(|(_, f)| *f).collect();
+    format!(
+        "cannot decide: the product's {} {} not given and {} checks {}; give {} in \
+         --product CODE,VERSION,LANGUAGE,UPGRADECODE (fields may be left empty), or read \
+         the facts with --package PRODUCT.msi or --instances-from PRODUCT.msi",
+        names.join(" and "),
+        if names.len() == 1 { "was" } else { "were" },
+        needed_by.unwrap_or("a pair"),
+        if names.len() == 1 { "it" } else { "them" },
+        fields.join(" and "),
+    )
 }
 
 fn applied_with(a: &AppliedPair) -> String {

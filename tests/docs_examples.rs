@@ -1,0 +1,323 @@
+//! Every shell example in README.md and docs/*.md runs as written: the
+//! fenced `sh`, `bash` and `console` blocks are extracted and run with
+//! bash (`set -euo pipefail`), the built binary first on PATH, in a
+//! fresh folder per document that holds the shipped samples under the
+//! names the examples use (the table [`FILES`]) and with the
+//! placeholders of the examples replaced by sample values (the table
+//! [`PLACEHOLDERS`]). Both tables are the whole of what the test changes;
+//! review them with the documents.
+//!
+//! A block that cannot run on Linux (or not inside the test suite) is
+//! marked by an HTML comment on the line before its fence:
+//!
+//! * `<!-- not-run: REASON -->`: never run (Windows commands, the test
+//!   suite itself, installing into the home folder);
+//! * `<!-- needs: TOOL -->`: run, with the blocks of its document after
+//!   it, only by the ignored test [`docs_examples_needing_tools`] (CI runs
+//!   the ignored tests), which fails when TOOL is missing.
+//!
+//! An unmarked block that fails fails the test, so a recipe cannot rot.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use msp_retarget::testkit::synth::{PatchSpec, product_database, write_patch_file};
+
+use crate::util::{Dir, I1, I2, I3, PRODUCT_A, PRODUCT_B};
+
+/// The sample's UpgradeCode (testdata/README.md).
+const UPGRADE: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
+
+/// Placeholders of the examples and what they stand for here.
+const PLACEHOLDERS: &[(&str, &str)] = &[
+    // The quick start runs the tool through cargo; the test runs the
+    // binary cargo built, and does not run the test suite inside itself.
+    ("cargo run -- ", "msp-retarget "),
+    ("\ncargo test\n", "\n"),
+    ("{I1}", I1),
+    ("{I2}", I2),
+    ("{I3}", I3),
+    ("{A}", PRODUCT_A),
+    ("{B}", PRODUCT_B),
+    ("{INSTANCE-CODE}", I1),
+    ("{UPGRADE-CODE}", UPGRADE),
+    ("{11111111-…}", I1),
+];
+
+/// The files the examples name, made from the shipped samples.
+const FILES: &[(&str, &str)] = &[
+    ("fix.msp", "testdata/sample.msp (one target, product A)"),
+    ("ab.msp", "the two-product preset (products A and B)"),
+    ("fix-all.msp", "fix.msp retargeted to I1, I2 and I3"),
+    ("product.msi", "a Property table with product A's facts"),
+    ("instances.txt", "I1 and I2 with ids"),
+    ("bulk.toml", "testdata/sample.msp to I1 and I2, into out/"),
+    ("testdata/", "the repository's testdata/"),
+];
+
+/// Files of [`FILES`] a document makes itself, removed before it runs
+/// (osslsigncode refuses to overwrite its output).
+const MADE_BY: &[(&str, &str)] = &[("docs/signing.md", "fix.msp")];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A folder holding every file of [`FILES`].
+fn fixtures() -> Dir {
+    let dir = Dir::new();
+    copy_tree(&repo().join("testdata"), &dir.join("testdata"));
+    std::fs::copy(repo().join("testdata/sample.msp"), dir.join("fix.msp")).unwrap();
+    write_patch_file(&PatchSpec::two_products(), &dir.join("ab.msp")).unwrap();
+    let product = product_database(&[
+        ("ProductCode", PRODUCT_A),
+        ("ProductVersion", "1.0.0.0"),
+        ("ProductLanguage", "1033"),
+        ("UpgradeCode", UPGRADE),
+        ("ProductName", "Sample"),
+    ])
+    .unwrap();
+    dir.write("product.msi", &product);
+    dir.write(
+        "instances.txt",
+        format!("Customer1 {I1}\nCustomer2 {I2}\n").as_bytes(),
+    );
+    dir.write(
+        "bulk.toml",
+        format!(
+            "output_dir = \"out\"\n\n[[instances]]\ncode = \"{I1}\"\nid = \"Customer1\"\n\n\
+             [[instances]]\ncode = \"{I2}\"\nid = \"Customer2\"\n\n[[patches]]\npaths = [\"testdata/sample.msp\"]\n"
+        )
+        .as_bytes(),
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_msp-retarget"))
+        .current_dir(dir.path())
+        .args([
+            "-q",
+            "retarget",
+            "fix.msp",
+            "-i",
+            I1,
+            "-i",
+            I2,
+            "-i",
+            I3,
+            "-o",
+            "fix-all.msp",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "making fix-all.msp");
+    dir
+}
+
+/// How a block is marked.
+#[derive(Debug, Clone, PartialEq)]
+enum Mark {
+    Run,
+    NotRun(String),
+    Needs(String),
+}
+
+/// One fenced shell block.
+#[derive(Debug)]
+struct Block {
+    doc: String,
+    line: usize,
+    mark: Mark,
+    text: String,
+}
+
+/// The shell blocks of one Markdown document, with their marks.
+fn blocks(doc: &Path) -> Vec<Block> {
+    let text = std::fs::read_to_string(doc).unwrap();
+    let name = doc
+        .strip_prefix(repo())
+        .unwrap_or(doc)
+        .display()
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(lang) = lines[i].trim_start().strip_prefix("```") else {
+            i += 1;
+            continue;
+        };
+        let lang = lang.trim().to_string();
+        let start = i;
+        let mut j = i + 1;
+        while j < lines.len() && !lines[j].trim_start().starts_with("```") {
+            j += 1;
+        }
+        if matches!(lang.as_str(), "sh" | "bash" | "console" | "shell") {
+            let before = lines[..start]
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim())
+                .unwrap_or("");
+            let mark = if let Some(r) = before
+                .strip_prefix("<!-- not-run:")
+                .and_then(|r| r.strip_suffix("-->"))
+            {
+                Mark::NotRun(r.trim().to_string())
+            } else if let Some(t) = before
+                .strip_prefix("<!-- needs:")
+                .and_then(|r| r.strip_suffix("-->"))
+            {
+                Mark::Needs(t.trim().to_string())
+            } else {
+                Mark::Run
+            };
+            out.push(Block {
+                doc: name.clone(),
+                line: start + 1,
+                mark,
+                text: format!("\n{}\n", lines[start + 1..j.min(lines.len())].join("\n")),
+            });
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn documents() -> Vec<PathBuf> {
+    let mut docs = vec![repo().join("README.md")];
+    let mut more: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    more.sort();
+    docs.extend(more);
+    docs
+}
+
+fn substitute(text: &str) -> String {
+    let mut s = text.to_string();
+    for (from, to) in PLACEHOLDERS {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// Runs `block` in `dir`; the failure as text.
+fn run(dir: &Dir, block: &Block) -> Result<(), String> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!("set -euo pipefail\n{}", substitute(&block.text));
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("HOME", dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}:{}: exit {:?}\n--- script\n{script}\n--- stdout\n{}\n--- stderr\n{}",
+            block.doc,
+            block.line,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn run_documents(with_tools: bool) -> usize {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for doc in documents() {
+        let all = blocks(&doc);
+        let first_needs = all.iter().position(|b| matches!(b.mark, Mark::Needs(_)));
+        let dir = fixtures();
+        for (_, name) in MADE_BY.iter().filter(|(d, _)| doc.ends_with(d)) {
+            std::fs::remove_file(dir.join(name)).unwrap();
+        }
+        for (k, b) in all.iter().enumerate() {
+            let needs_tools = first_needs.is_some_and(|f| k >= f);
+            match &b.mark {
+                Mark::NotRun(reason) => {
+                    assert!(
+                        !reason.is_empty(),
+                        "{}:{}: not-run without a reason",
+                        b.doc,
+                        b.line
+                    );
+                    continue;
+                }
+                Mark::Needs(tool) if with_tools => {
+                    let found = Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("command -v {tool}"))
+                        .output()
+                        .is_ok_and(|o| o.status.success());
+                    assert!(
+                        found,
+                        "{}:{}: needs {tool}, which is not installed",
+                        b.doc, b.line
+                    );
+                }
+                _ => {}
+            }
+            if needs_tools != with_tools {
+                continue;
+            }
+            ran += 1;
+            if let Err(e) = run(&dir, b) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    ran
+}
+
+#[test]
+fn every_shell_example_in_the_docs_runs() {
+    let ran = run_documents(false);
+    assert!(
+        ran >= 10,
+        "only {ran} blocks ran: are the documents still read?"
+    );
+}
+
+/// The blocks that need other tools (osslsigncode...), and the blocks of
+/// their documents after them; run by CI with the ignored tests.
+#[test]
+#[ignore = "needs the tools the docs name (jq, osslsigncode, openssl); run with --ignored"]
+fn docs_examples_needing_tools() {
+    let ran = run_documents(true);
+    assert!(ran > 0);
+}
+
+#[test]
+fn the_tables_name_what_the_fixtures_hold() {
+    let dir = fixtures();
+    for (name, _) in FILES {
+        assert!(dir.join(name).exists(), "{name} is not made");
+    }
+}
