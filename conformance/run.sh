@@ -6,7 +6,7 @@
 #   CASE-PATTERN: shell glob(s) over case names (default: all), e.g. 'A-*'.
 # Environment:
 #   MSP_CORPUS_DIR   corpus folder (default <repo>/../shared/corpus)
-#   MSP_RETARGET     msp-retarget binary (default <repo>/target/debug/msp-retarget,
+#   MSP_RETARGET     msp-retarget binary (default $CARGO_TARGET_DIR or <repo>/target, debug/msp-retarget,
 #                    built with cargo when unset)
 #   CONFORMANCE_WORK work folder (default: a fresh mktemp -d; removed when all pass)
 #   CONFORMANCE_KEEP=1 keep the work folder even when all cases pass
@@ -116,7 +116,11 @@ TOOL_ERR=""
 if [ -n "${MSP_RETARGET:-}" ]; then
   TOOL="$MSP_RETARGET"
 else
-  TOOL="$REPO/target/debug/msp-retarget"
+  # cargo builds into CARGO_TARGET_DIR when set (relative to the repository,
+  # where the build below runs).
+  TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+  case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO/$TARGET_DIR" ;; esac
+  TOOL="$TARGET_DIR/debug/msp-retarget"
   if command -v cargo >/dev/null; then
     (cd "$REPO" && cargo build --locked --quiet --bin msp-retarget) >"$WORK/cargo-build.log" 2>&1 ||
       { TOOL_OK=0; TOOL_ERR="cargo build failed (see $WORK/cargo-build.log)"; }

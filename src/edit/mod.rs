@@ -8,4 +8,5 @@ pub mod engine;
 pub mod gate;
 pub mod names;
 pub mod plan;
+pub mod sequence;
 pub mod verify;
