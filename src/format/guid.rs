@@ -46,12 +46,19 @@ impl Guid {
             .strip_prefix('{')
             .and_then(|t| t.strip_suffix('}'))
             .unwrap_or(t);
-        Guid::parse_hyphenated(inner).ok_or_else(|| {
+        let guid = Guid::parse_hyphenated(inner).ok_or_else(|| {
             Error::usage(format!(
-                "{text:?} is not a product code; expected a GUID like \
-                 {{6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}}"
+                "{text:?} is not a product code: {}; expected a GUID such as \
+                 {{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}} (X a hex digit)",
+                what_is_wrong(t, inner)
             ))
-        })
+        })?;
+        if guid.0.is_nil() {
+            return Err(Error::usage(format!(
+                "{text:?} is not a product code: the all-zero GUID names no product"
+            )));
+        }
+        Ok(guid)
     }
 
     fn parse_hyphenated(inner: &str) -> Option<Guid> {
@@ -178,6 +185,25 @@ pub fn multi_instance_component_code(component_guid: &str, instance_id: &str) ->
     Guid(Uuid::new_v5(&WIX_COMPONENT_NAMESPACE.0, &name))
 }
 
+/// Why `inner` (the text without its braces) is not an 8-4-4-4-12 GUID,
+/// in words: the brace, the character or the group length at fault.
+fn what_is_wrong(text: &str, inner: &str) -> String {
+    if text.starts_with('{') != text.ends_with('}') {
+        return "its braces do not match (write both or neither)".into();
+    }
+    if let Some((i, c)) = inner
+        .char_indices()
+        .find(|&(_, c)| c != '-' && !c.is_ascii_hexdigit())
+    {
+        return format!("{c:?} at position {} is not a hex digit", i + 1);
+    }
+    let lengths: Vec<String> = inner.split('-').map(|g| g.len().to_string()).collect();
+    format!(
+        "its groups have {} characters instead of 8-4-4-4-12",
+        lengths.join("-")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +288,26 @@ mod tests {
             WIX_COMPONENT_NAMESPACE.braced(),
             "{3064E5C6-FB63-4FE9-AC49-E446A792EFA5}"
         );
+    }
+
+    #[test]
+    fn a_typo_says_what_is_wrong_and_the_nil_guid_is_refused() {
+        let msg = |t: &str| Guid::parse_lenient(t).unwrap_err().to_string();
+        assert!(
+            msg("{1234}").contains("groups have 4 characters"),
+            "{}",
+            msg("{1234}")
+        );
+        let t = "{1111111G-1111-4111-8111-111111111111}";
+        assert!(
+            msg(t).contains("'G' at position 8 is not a hex digit"),
+            "{}",
+            msg(t)
+        );
+        let t = "{11111111-1111-4111-8111-111111111111";
+        assert!(msg(t).contains("braces do not match"), "{}", msg(t));
+        let t = "{00000000-0000-0000-0000-000000000000}";
+        assert!(msg(t).contains("all-zero GUID"), "{}", msg(t));
+        assert!(Guid::parse_lenient("11111111-1111-4111-8111-111111111111").is_ok());
     }
 }
