@@ -292,8 +292,9 @@ msptest!(a_bad_product_code, |dir, run| {
     );
     assert_eq!(
         err,
-        "msp-retarget: \"{1234}\" is not a product code; expected a GUID like \
-         {6EA3AE83-A14F-4B8B-8A86-BB977A9E7833}\n"
+        "msp-retarget: \"{1234}\" is not a product code: its groups have 4 characters \
+         instead of 8-4-4-4-12; expected a GUID such as \
+         {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX} (X a hex digit)\n"
     );
     let bad_base = format!("nope={I1}");
     let err = failing(
