@@ -1302,3 +1302,211 @@ fn r_cfb_panics_removing_an_empty_stream_with_a_garbage_start() {
         );
     }
 }
+
+//===========================================================================//
+// Broken product files: `--package`, `--instances-from`, `inspect`
+
+/// The product the sample patch targets, as a valid installer database.
+fn product() -> Vec<u8> {
+    msp_retarget::testkit::synth::product_database(&[
+        ("ProductCode", "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}"),
+        ("ProductVersion", "1.0.0.0"),
+        ("ProductLanguage", "1033"),
+        ("UpgradeCode", "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}"),
+        ("ProductName", "Sample Product A"),
+    ])
+    .expect("building a product database")
+}
+
+/// The stream of table (or pool) `name` at the root of a database.
+fn table(name: &str) -> String {
+    format!("/{}", msp_retarget::testkit::streamname::encode(name, true))
+}
+
+/// `product()` with the stream of table `name` replaced by `f` of it.
+fn product_table(name: &str, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    with_stream(product(), &table(name), f)
+}
+
+/// `product()` with an embedded storage `Inst1`, stamped as a transform,
+/// holding a `Property` stream of `property` and a copy of the product's
+/// string pool.
+fn product_with_instance(property: Vec<u8>) -> Vec<u8> {
+    let base = product();
+    let mut cf = cfb::CompoundFile::open(Cursor::new(base)).unwrap();
+    let read = |cf: &mut cfb::CompoundFile<Cursor<Vec<u8>>>, p: &str| {
+        let mut v = Vec::new();
+        cf.open_stream(p).unwrap().read_to_end(&mut v).unwrap();
+        v
+    };
+    let pool = read(&mut cf, &table("_StringPool"));
+    let data = read(&mut cf, &table("_StringData"));
+    cf.create_storage("/Inst1").unwrap();
+    cf.set_storage_clsid("/Inst1", TRANSFORM_CLSID).unwrap();
+    for (name, bytes) in [
+        ("_StringPool", pool),
+        ("_StringData", data),
+        ("Property", property),
+    ] {
+        let path = format!("/Inst1{}", table(name));
+        cf.create_stream(&path).unwrap().write_all(&bytes).unwrap();
+    }
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
+}
+
+const PATCH_CLSID: uuid::Uuid = uuid::Uuid::from_u128(0x000C1086_0000_0000_C000_000000000046);
+const TRANSFORM_CLSID: uuid::Uuid = uuid::Uuid::from_u128(0x000C1082_0000_0000_C000_000000000046);
+
+/// Runs the binary under an address-space limit (an allocation sized by a
+/// declared field fails instead of being granted lazily), a file-size
+/// limit and the time limit.
+fn run_guarded(args: &[&std::ffi::OsStr]) -> Ran {
+    let mut cmd = assert_cmd::Command::new("prlimit");
+    cmd.arg("--as=2000000000")
+        .arg(format!("--fsize={FILE_SIZE_LIMIT}"))
+        .arg(env!("CARGO_BIN_EXE_msp-retarget"));
+    cmd.args(args).env_remove("RUST_LOG").timeout(TIME_LIMIT);
+    let started = Instant::now();
+    let out = cmd.output().expect("running the binary");
+    Ran {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs the product file `bytes` (written as `product.EXT`) through every
+/// command that reads a product: `check --package`, `retarget
+/// --instances-from --dry-run`, `inspect` and `sequence --package`. Each
+/// must end in time with an answer (exit 0 or 1) or an error (exit 2)
+/// whose message starts with the product's name and holds every one of
+/// `texts`; never a panic, an abort or a signal; neither file changed.
+/// Returns the exit codes, in that order.
+fn run_product_case(bytes: Vec<u8>, ext: &str, texts: &[&str]) -> Vec<i32> {
+    let dir = tempfile::Builder::new()
+        .prefix("msp-retarget-malformed.")
+        .tempdir()
+        .expect("a temporary folder");
+    let patch = dir.path().join("in.msp");
+    std::fs::write(&patch, valid()).unwrap();
+    let product = dir.path().join(format!("product.{ext}"));
+    std::fs::write(&product, &bytes).unwrap();
+    let (p, m) = (patch.as_os_str(), product.as_os_str());
+    let runs: [(&str, Vec<&std::ffi::OsStr>); 4] = [
+        (
+            "check --package",
+            vec!["check".as_ref(), p, "--package".as_ref(), m],
+        ),
+        (
+            "retarget --instances-from",
+            vec![
+                "retarget".as_ref(),
+                p,
+                "--instances-from".as_ref(),
+                m,
+                "--dry-run".as_ref(),
+            ],
+        ),
+        ("inspect", vec!["inspect".as_ref(), m]),
+        (
+            "sequence --package",
+            vec!["sequence".as_ref(), p, "--package".as_ref(), m],
+        ),
+    ];
+    let mut codes = Vec::new();
+    for (what, args) in runs {
+        let ran = run_guarded(&args);
+        let context = format!("{what}: exit {:?}, stderr:\n{}", ran.code, ran.stderr);
+        if std::env::var_os("MALFORMED_SHOW").is_some() {
+            eprintln!("{context}");
+        }
+        assert!(ran.elapsed < TIME_LIMIT, "{what}: a hang? {context}");
+        assert!(!ran.stderr.contains("panicked"), "{context}");
+        assert!(matches!(ran.code, Some(0..=2)), "{context}");
+        codes.push(ran.code.unwrap_or(-1));
+        if ran.code == Some(2) {
+            let prefix = format!("msp-retarget: {}: ", product.display());
+            assert!(ran.stderr.starts_with(&prefix), "{context}");
+            assert_eq!(ran.stderr.lines().count(), 1, "{context}");
+            for text in texts {
+                assert!(ran.stderr.contains(text), "{what}: no {text:?}: {context}");
+            }
+        }
+        assert_eq!(
+            std::fs::read(&product).unwrap(),
+            bytes,
+            "{what} changed the product"
+        );
+        assert_eq!(
+            std::fs::read(&patch).unwrap(),
+            valid(),
+            "{what} changed the patch"
+        );
+    }
+    codes
+}
+
+/// One test per broken product: `name: bytes, extension, texts every
+/// error must hold, exit codes of [check, retarget, inspect, sequence];`.
+/// `inspect` lists a broken database as a problem (exit 0); `retarget
+/// --instances-from` of a product without instance transforms is an error;
+/// exit 0 from `check` and `sequence` means the damage was harmless and the
+/// product's facts were read whole (the patch applies to them).
+///
+/// Regression: `check --package` and `sequence --package` of a database
+/// whose `_Tables` or `_Columns` has a nulled row panicked inside the
+/// `msi` crate (exit 101); the facts are now read behind the guarded entry.
+macro_rules! product_cases {
+    ($($name:ident: $bytes:expr, $ext:expr, $texts:expr, $codes:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let codes = run_product_case($bytes, $ext, $texts);
+                assert_eq!(codes, $codes);
+            }
+        )*
+    };
+}
+
+product_cases! {
+    p_a_valid_product: product(), "msi", &[], [0, 2, 0, 0];
+    p_tables_row_nulled: product_table("_Tables", |b| { b[0] = 0; b[1] = 0; }), "msi", &[], [2, 2, 0, 2];
+    p_tables_row_dangling: product_table("_Tables", |b| { b[0] = 0xFF; b[1] = 0x7F; }), "msi", &[], [2, 2, 0, 2];
+    p_tables_of_odd_length: product_table("_Tables", |b| b.push(7)), "msi", &[], [0, 2, 0, 0];
+    p_columns_row_nulled: product_table("_Columns", |b| b.iter_mut().for_each(|x| *x = 0)), "msi", &["the msi crate failed"], [2, 2, 0, 2];
+    p_columns_row_dangling: product_table("_Columns", |b| { b[0] = 0xFF; b[1] = 0x7F; }), "msi", &[], [2, 2, 0, 2];
+    p_columns_truncated: product_table("_Columns", |b| b.truncate(b.len() - 3)), "msi", &[], [2, 2, 0, 2];
+    p_columns_type_garbage: product_table("_Columns", |b| { let n = b.len(); for x in &mut b[n / 2..] { *x = 0xFF; } }), "msi", &[], [0, 2, 0, 0];
+    p_pool_count_past_the_data: product_table("_StringPool", |b| b.extend_from_slice(&[0xFF, 0xFF, 1, 0])), "msi", &["bytes of _StringData"], [2, 2, 0, 2];
+    p_pool_long_length_past_the_data: product_table("_StringPool", |b| { b.extend_from_slice(&[0, 0, 1, 0]); b.extend_from_slice(&0xFFFF_0000u32.to_le_bytes()); }), "msi", &["bytes of _StringData"], [2, 2, 0, 2];
+    p_pool_long_length_cut: product_table("_StringPool", |b| b.extend_from_slice(&[0, 0, 1, 0])), "msi", &["(table _StringPool)", "32-bit length that is not there"], [2, 2, 0, 2];
+    p_pool_first_length_past_the_end: product_table("_StringPool", |b| { b[4] = 0xFF; b[5] = 0xFF; }), "msi", &["bytes of _StringData"], [2, 2, 0, 2];
+    p_pool_empty: product_table("_StringPool", Vec::clear), "msi", &["(table _StringPool)", "0 bytes: not a 4-byte header"], [2, 2, 0, 2];
+    p_data_empty: product_table("_StringData", Vec::clear), "msi", &[], [2, 2, 0, 2];
+    p_odd_code_page: product_table("_StringPool", |b| put_u32(b, 0, 12345)), "msi", &[], [2, 2, 0, 2];
+    p_code_page_with_long_references: product_table("_StringPool", |b| put_u32(b, 0, 0x8000_04E4)), "msi", &[], [2, 2, 0, 2];
+    p_property_one_byte_long: product_table("Property", |b| b.push(1)), "msi", &[], [0, 2, 0, 0];
+    p_property_truncated: product_table("Property", |b| b.truncate(3)), "msi", &[], [2, 2, 0, 2];
+    p_property_empty: product_table("Property", Vec::clear), "msi", &[], [2, 2, 0, 2];
+    p_property_key_index_0: product_table("Property", |b| { b[0] = 0; b[1] = 0; }), "msi", &["table Property", "ProductCode"], [2, 2, 0, 2];
+    p_property_all_zero: product_table("Property", |b| b.iter_mut().for_each(|x| *x = 0)), "msi", &[], [2, 2, 0, 2];
+    p_property_dangling_values: product_table("Property", |b| b.iter_mut().for_each(|x| *x = 0x7F)), "msi", &[], [2, 2, 0, 2];
+    p_summary_truncated: with_stream(product(), ROOT_SUMMARY, |b| b.truncate(30)), "msi", &["\\005SummaryInformation"], [2, 2, 0, 2];
+    p_summary_string_past_the_end: with_stream(product(), ROOT_SUMMARY, |b| { let n = b.len(); b.truncate(n - 2); }), "msi", &[], [2, 2, 0, 2];
+    p_no_property_table: with_cfb(product(), |cf| cf.remove_stream(table("Property")).unwrap()), "msi", &[], [2, 2, 0, 2];
+    p_a_patch_clsid: with_cfb(product(), |cf| cf.set_storage_clsid("/", PATCH_CLSID).unwrap()), "msi", &["is a patch (.msp)"], [2, 2, 0, 2];
+    p_a_transform_clsid: with_cfb(product(), |cf| cf.set_storage_clsid("/", TRANSFORM_CLSID).unwrap()), "msi", &[], [2, 2, 0, 2];
+    p_not_a_compound_file: b"MZ not a database at all".to_vec(), "msi", &[], [2, 2, 2, 2];
+    p_an_empty_transform: package_bytes(msi::PackageType::Transform), "mst", &[], [2, 2, 0, 2];
+    p_a_transform_with_garbage_tables: with_cfb(package_bytes(msi::PackageType::Transform), |cf| {
+        cf.create_stream(table("Property")).unwrap().write_all(&[0xAB; 37]).unwrap();
+        cf.create_stream(table("_Tables")).unwrap().write_all(&[0xFF; 5]).unwrap();
+    }), "mst", &[], [2, 2, 0, 2];
+    p_a_transform_with_a_huge_pool: huge_pool_string(package_bytes(msi::PackageType::Transform), 0xFFFF_0000), "mst", &[], [2, 2, 0, 2];
+    p_an_instance_that_is_a_stream: with_cfb(product(), |cf| {
+        cf.create_stream("/Inst1").unwrap().write_all(&[0x5A; 100]).unwrap();
+    }), "msi", &[], [0, 2, 0, 0];
+    p_an_instance_with_garbage_property: product_with_instance(vec![0xEE; 13]), "msi", &["storage Inst1", "Property"], [0, 2, 0, 0];
+    p_an_instance_with_an_empty_property: product_with_instance(Vec::new()), "msi", &[], [0, 2, 0, 0];
+}

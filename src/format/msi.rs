@@ -110,7 +110,16 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
         .len();
     let entries = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN)?;
     // Header (code page), then (length, reference count) per string; a
-    // zero length with references is followed by the 32-bit length.
+    // zero length with references is followed by the 32-bit length. The
+    // crate reads whole entries and says only "failed to fill whole
+    // buffer" of a cut one, so a cut is named here.
+    if entries.len() < 4 || entries.len() % 4 != 0 {
+        return Err(Error::format(format!(
+            "{} bytes: not a 4-byte header followed by 4-byte entries",
+            entries.len()
+        ))
+        .at(container::stream_part(&pool)));
+    }
     let mut rest = entries.get(4..).unwrap_or_default();
     let mut declared = 0u64;
     while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
@@ -118,7 +127,10 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
         let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
         if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
             let Some((long, tail)) = rest.split_first_chunk::<4>() else {
-                break;
+                return Err(Error::format(
+                    "its last entry announces a 32-bit length that is not there",
+                )
+                .at(container::stream_part(&pool)));
             };
             rest = tail;
             len = u64::from(u32::from_le_bytes(*long));

@@ -131,7 +131,7 @@ fn read_base_of(path: &Path) -> Result<Base> {
     }
     let product_code = props
         .get("ProductCode")
-        .ok_or_else(|| Error::format("has no ProductCode property").at("table Property"))
+        .ok_or_else(|| Error::format("is missing"))
         .and_then(|v| Guid::parse_braced(v))
         .at("table Property, property ProductCode")?;
     let upgrade_code = props
