@@ -9,13 +9,13 @@
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use msp_retarget::Destination;
 use msp_retarget::testkit::layout::Layout;
 use msp_retarget::testkit::patch::Patch;
-use msp_retarget::{InstanceRequest, PlanOptions};
 use msp_retarget::testkit::propset::{PropertySet, PropertyValue};
-use msp_retarget::{Destination};
-use msp_retarget::{RetargetRequest, retarget};
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
+use msp_retarget::{InstanceRequest, PlanOptions};
+use msp_retarget::{RetargetRequest, retarget};
 use msp_retarget::{UntargetRequest, untarget};
 
 //===========================================================================//
@@ -38,10 +38,7 @@ fn refuse(size: usize) -> ! {
     // Formatting into a fixed buffer: the message must not allocate.
     let mut buf = [0u8; 96];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(
-        cursor,
-        "allocation of {size} bytes exceeds the fuzzing cap\n"
-    );
+    let _ = writeln!(cursor, "allocation of {size} bytes exceeds the fuzzing cap");
     let n = cursor.position() as usize;
     let _ = std::io::stderr().write_all(&buf[..n]);
     std::process::abort();
@@ -1044,4 +1041,101 @@ pub fn all(data: &[u8]) {
     signature(data);
     pipeline(data);
     journal(data);
+}
+
+//===========================================================================//
+// (g) product files
+
+/// Fuzz check `product`: `data` is a whole file given as a product, the
+/// way `--package`, `--instances-from` and `inspect` read one:
+/// `ProductFacts::from_package`, `ProductFacts::instances_of`,
+/// `instances::from_product` and `inspect`. None may panic or allocate
+/// past the cap; every error of the first three names the file; facts
+/// read whole have a version and a language; the file never changes.
+pub fn product(data: &[u8]) {
+    use msp_retarget::ProductFacts;
+    let dir = scratch();
+    let path = dir.join("product.msi");
+    std::fs::write(&path, data).expect("writing the input");
+    let named = format!("{}: ", path.display());
+    let names_file = |what: &str, e: &msp_retarget::Error| {
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&named),
+            "{what}: the error does not name the file: {text}"
+        );
+    };
+    match ProductFacts::from_package(&path) {
+        Ok(facts) => assert!(
+            facts.version.is_some() && facts.language.is_some(),
+            "facts without version or language: {}",
+            facts.describe()
+        ),
+        Err(e) => names_file("from_package", &e),
+    }
+    match ProductFacts::instances_of(&path) {
+        Ok(instances) => assert!(!instances.is_empty(), "instances_of gave none"),
+        Err(e) => names_file("instances_of", &e),
+    }
+    if let Err(e) = msp_retarget::instances::from_product(&path) {
+        names_file("from_product", &e);
+    }
+    let _ = msp_retarget::inspect(&path);
+    assert!(
+        std::fs::read(&path).expect("reading the input back") == data,
+        "the product changed"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Product seeds for [`product`]: a product database with a Property
+/// table (`synth::product_database`), the same with an embedded
+/// transform storage, and the whole files (the corpus has products with
+/// instance transforms and a stand-alone `.mst`).
+pub fn product_seeds(files: &Seeds) -> Seeds {
+    let mut out = files.clone();
+    let product = msp_retarget::testkit::synth::product_database(&[
+        ("ProductCode", "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}"),
+        ("ProductVersion", "1.0.0.0"),
+        ("ProductLanguage", "1033"),
+        ("UpgradeCode", "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}"),
+    ])
+    .expect("building a product database");
+    out.push(("synth-product".into(), product.clone()));
+    // The product's own tables copied into a storage stamped as a
+    // transform: the shape of an embedded instance transform.
+    let Ok(mut cf) = cfb::CompoundFile::open(Cursor::new(product)) else {
+        return out;
+    };
+    let streams: Vec<PathBuf> = cf
+        .read_root_storage()
+        .filter(|e| e.is_stream() && !e.name().starts_with('\u{5}'))
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    if cf.create_storage("/Inst1").is_ok()
+        && cf
+            .set_storage_clsid("/Inst1", msp_retarget::testkit::synth::TRANSFORM_CLSID)
+            .is_ok()
+    {
+        for s in streams {
+            let mut bytes = Vec::new();
+            if cf
+                .open_stream(&s)
+                .and_then(|mut r| r.read_to_end(&mut bytes))
+                .is_ok()
+            {
+                let to = Path::new("/Inst1").join(s.file_name().unwrap_or_default());
+                let _ = cf
+                    .create_stream(&to)
+                    .and_then(|mut w| std::io::Write::write_all(&mut w, &bytes));
+            }
+        }
+    }
+    if cf.flush().is_ok() {
+        out.push((
+            "synth-product-embedded".into(),
+            cf.into_inner().into_inner(),
+        ));
+    }
+    out
 }

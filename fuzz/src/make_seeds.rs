@@ -12,7 +12,9 @@
 //! `corpus/transform` the whole files and raw pool-and-rows inputs
 //! ([`msp_retarget_fuzz::transform_seeds`]); `corpus/journal` in-place
 //! edit journals ([`msp_retarget_fuzz::journal_seeds`]); `corpus/signature`
-//! signature streams ([`msp_retarget_fuzz::signature_seeds`]).
+//! signature streams ([`msp_retarget_fuzz::signature_seeds`]);
+//! `corpus/product` product databases and the whole files
+//! ([`msp_retarget_fuzz::product_seeds`]).
 
 use std::path::PathBuf;
 
@@ -25,6 +27,7 @@ fn main() {
     let transforms = msp_retarget_fuzz::transform_seeds(&files);
     let journals = msp_retarget_fuzz::journal_seeds();
     let signatures = msp_retarget_fuzz::signature_seeds(&files);
+    let products = msp_retarget_fuzz::product_seeds(&files);
     for (target, seeds) in [
         ("pipeline", &files),
         ("layout", &files),
@@ -32,6 +35,7 @@ fn main() {
         ("transform", &transforms),
         ("journal", &journals),
         ("signature", &signatures),
+        ("product", &products),
     ] {
         let dir = out.join(target);
         std::fs::create_dir_all(&dir).expect("creating the corpus folder");
@@ -41,12 +45,13 @@ fn main() {
     }
     println!(
         "{} seeds for pipeline and layout, {} for propset, {} for transform, {} for journal, \
-         {} for signature, in {}",
+         {} for signature, {} for product, in {}",
         files.len(),
         props.len(),
         transforms.len(),
         journals.len(),
         signatures.len(),
+        products.len(),
         out.display()
     );
 }

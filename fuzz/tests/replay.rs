@@ -17,19 +17,20 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use msp_retarget_fuzz::{
-    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, propset, propset_seeds, signature,
-    signature_seeds, transform, transform_seeds,
+    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, product, product_seeds, propset,
+    propset_seeds, signature, signature_seeds, transform, transform_seeds,
 };
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("propset", propset as Check),
     ("layout", layout as Check),
     ("transform", transform as Check),
     ("signature", signature as Check),
     ("pipeline", pipeline as Check),
     ("journal", journal as Check),
+    ("product", product as Check),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -51,6 +52,7 @@ fn seeds_of(target: &str) -> Seeds {
         "transform" => transform_seeds(&files),
         "journal" => journal_seeds(),
         "signature" => signature_seeds(&files),
+        "product" => product_seeds(&files),
         _ => files,
     }
 }
