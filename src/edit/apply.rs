@@ -2,9 +2,7 @@
 //!
 //! The copy already holds every byte of the input (see [`crate::store::commit`]);
 //! applying adds the planned substorages, rewrites the two summary streams
-//! that change, writes the patch database's MsiPatchSequence rows the plan
-//! declares (table stream and string pool) and removes signature streams
-//! when asked. Nothing else in
+//! that change and removes signature streams when asked. Nothing else in
 //! the copy is touched, so streams the plan does not change are neither
 //! read nor rewritten.
 
@@ -92,24 +90,6 @@ pub fn apply<W: Read + Write + Seek>(
         .and_then(|_| stream.flush())
         .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
     drop(stream);
-
-    // The patch's own database: MsiPatchSequence rows mirrored for
-    // instances (or removed with them), with the pool they reference.
-    if let Some(db) = crate::edit::sequence::database_after(
-        &mut patch.cf,
-        &plan.sequence_rows_added,
-        &plan.sequence_rows_removed,
-    )? {
-        for (path, bytes) in crate::edit::sequence::changed_paths(&db) {
-            let mut stream = out
-                .create_stream(&path)
-                .map_err(|e| Error::io("cannot rewrite", e).at(stream_part(&path)))?;
-            stream
-                .write_all(bytes)
-                .and_then(|_| stream.flush())
-                .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
-        }
-    }
 
     for name in &plan.removed_storages {
         let path = Path::new("/").join(name);

@@ -8,5 +8,4 @@ pub mod engine;
 pub mod gate;
 pub mod names;
 pub mod plan;
-pub mod sequence;
 pub mod verify;
