@@ -198,3 +198,53 @@ pub fn name_key(name: &str) -> String {
         .map(|c| c.to_uppercase().next().unwrap_or(c))
         .collect()
 }
+
+// How names are shown in messages: here rather than in the container
+// module, so that every reader of the directory can name an entry without
+// depending on the module that opens files.
+
+/// Displays an entry name for messages: control characters such as the
+/// U+0005 of `\005SummaryInformation` are written as `\005`.
+pub fn show_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if (c as u32) < 0x20 {
+            out.push_str(&format!("\\{:03o}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The part name for errors about a stream. A name packed by Windows
+/// Installer (unreadable CJK-range characters) is followed by its
+/// unpacked form: `stream 㬙䟠... (PCW_CAB_Sample)`.
+pub fn stream_part(path: &std::path::Path) -> String {
+    let text = path_text(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let unpacked = crate::format::streamname::decode(&name);
+    if unpacked.name != name || unpacked.is_table {
+        let table = if unpacked.is_table { "table " } else { "" };
+        format!(
+            "stream {} ({table}{})",
+            show_name(&text),
+            show_name(&unpacked.name)
+        )
+    } else {
+        format!("stream {}", show_name(&text))
+    }
+}
+
+/// The part name for errors about a storage.
+pub fn storage_part(name: &str) -> String {
+    format!("storage {}", show_name(name))
+}
+
+/// A path inside the compound file as text, without the leading `/`.
+pub fn path_text(path: &std::path::Path) -> String {
+    path.to_string_lossy().trim_start_matches('/').to_string()
+}

@@ -401,7 +401,7 @@ impl Scan {
             let Some(node) = self.dir.get(at as usize) else {
                 break;
             };
-            names.push(crate::format::container::show_name(&node.name));
+            names.push(crate::format::names::show_name(&node.name));
             at = self.parent.get(at as usize).copied().unwrap_or(NO_STREAM);
         }
         names.reverse();
@@ -416,9 +416,9 @@ impl Scan {
             DIRECTORY => "the directory".into(),
             MINIFAT => "the MiniFAT".into(),
             MINI_STREAM => "the mini stream (of the root entry)".into(),
-            id => crate::format::container::stream_part(
-                &std::path::Path::new("/").join(self.path_of(id)),
-            ),
+            id => {
+                crate::format::names::stream_part(&std::path::Path::new("/").join(self.path_of(id)))
+            }
         }
     }
 }
