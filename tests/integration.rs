@@ -17,6 +17,10 @@ mod harness;
 // The command line: exit codes, stdout and stderr, destinations, inspect.
 mod cli;
 
+// Shell completion scripts, driven by bash (and fish, zsh when ignored
+// tests run).
+mod completions;
+
 // The JSON schema of --json, pinned by mirror structs.
 mod json;
 

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use clap::{Args, CommandFactory};
+use clap::{Args, CommandFactory, ValueEnum};
 use clap_complete::Shell;
 use clap_mangen::roff::{Roff, bold, roman};
 
@@ -50,11 +50,61 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct ManArgs {}
 
+/// A stand-in for the program's name while the bash script is generated:
+/// no hyphen, no underscore, and found nowhere else in the script.
+const BASH_STAND_IN: &str = "mspxretargetxbin";
+
 /// Writes the completion script for `shell`.
-pub fn completions(shell: Shell, out: &mut dyn Write) {
+pub fn completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
     let mut cmd = Cli::command();
     let name = cmd.get_name().to_string();
-    clap_complete::generate(shell, &mut cmd, name, out);
+    if shell == Shell::Fish {
+        clap_complete::generate(shell, &mut cmd, name.as_str(), out);
+        // clap_complete's fish script offers no values for a positional
+        // argument: `completions <TAB>` would list files.
+        let shells = Shell::value_variants()
+            .iter()
+            .filter_map(|s| s.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let state = name.replace('-', "_");
+        return writeln!(
+            out,
+            "complete -c {name} -n \"__fish_{state}_using_subcommand completions\" -f -a \"{shells}\""
+        );
+    }
+    if shell != Shell::Bash {
+        clap_complete::generate(shell, &mut cmd, name, out);
+        return Ok(());
+    }
+    // clap_complete's bash script spells the name of a program with a
+    // hyphen two ways: the loop over the words calls the subcommand state
+    // `msp__retarget__subcmd__retarget`, the `case` that lists its options
+    // `msp__subcmd__retarget__subcmd__retarget`, so only subcommand names
+    // ever complete. Generated for a name without a hyphen, the two agree;
+    // the stand-in then becomes a valid shell identifier in the function
+    // and state names, and the real name where `complete` registers it.
+    let mut script = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut cmd.bin_name(BASH_STAND_IN),
+        BASH_STAND_IN,
+        &mut script,
+    );
+    let script = String::from_utf8_lossy(&script);
+    let ident = name.replace('-', "_");
+    for line in script.lines() {
+        let line = match line.trim_start().starts_with("complete ") {
+            true => match line.strip_suffix(BASH_STAND_IN) {
+                Some(head) => format!("{}{name}", head.replace(BASH_STAND_IN, &ident)),
+                None => line.replace(BASH_STAND_IN, &ident),
+            },
+            false => line.replace(BASH_STAND_IN, &ident),
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 /// Writes the man page: the generated title, name, synopsis, description
@@ -126,7 +176,8 @@ fn render_man(out: &mut dyn Write) -> io::Result<()> {
 /// Runs `completions`.
 pub fn run_completions(a: &CompletionsArgs) -> msp_retarget::Result<u8> {
     let mut out = Vec::new();
-    completions(a.shell, &mut out);
+    completions(a.shell, &mut out)
+        .map_err(|e| msp_retarget::Error::io("rendering the completion script", e))?;
     crate::write_stdout(&String::from_utf8_lossy(&out));
     Ok(0)
 }
@@ -181,7 +232,7 @@ mod tests {
             Shell::Elvish,
         ] {
             let mut out = Vec::new();
-            completions(shell, &mut out);
+            completions(shell, &mut out).unwrap();
             let text = String::from_utf8(out).expect("UTF-8 completions");
             assert!(!text.is_empty(), "{shell}: empty");
             for name in subcommands() {
@@ -189,6 +240,20 @@ mod tests {
             }
             assert!(text.contains("jobs"), "{shell}: no --jobs");
         }
+    }
+
+    #[test]
+    fn powershell_registers_the_program_and_its_options() {
+        let mut out = Vec::new();
+        completions(Shell::PowerShell, &mut out).unwrap();
+        let text = String::from_utf8(out).expect("UTF-8 completions");
+        assert!(text.contains("-CommandName 'msp-retarget'"));
+        let retarget = text
+            .split("'msp-retarget;retarget' {")
+            .nth(1)
+            .and_then(|t| t.split("break").next())
+            .expect("a branch for retarget");
+        assert!(retarget.contains("'--instance'"), "{retarget}");
     }
 
     #[test]
