@@ -373,8 +373,8 @@ fn add_table_changes(
             let (schema, rows) = read_base(base_path, &wanted)?;
             (schema, Some(rows))
         }
-        // Every database's Property table has the same two columns.
-        None => (Schema::property_only(), None),
+        // Every database defines Property and Component the same way.
+        None => (Schema::standard(), None),
     };
     let mut changes: Vec<(String, std::result::Result<TransformChanges, String>)> = Vec::new();
     for name in storages {

@@ -98,6 +98,8 @@ pub const TABLES: &str = "_Tables";
 pub const COLUMNS: &str = "_Columns";
 /// The Property table.
 pub const PROPERTY: &str = "Property";
+/// The Component table.
+pub const COMPONENT: &str = "Component";
 
 /// Bit 31 of the pool header: string references take 3 bytes.
 const LONG_REFS_FLAG: u32 = 0x8000_0000;

@@ -4,6 +4,7 @@
 //! the internal stages that they drive directly, re-exported here so that
 //! they stay out of the library's API.
 
+pub mod components;
 pub mod failpoint;
 pub mod synth;
 

@@ -119,6 +119,10 @@ pub struct PatchSpec {
     /// MsiPatchMetadata rows added after the standard ones (NULL Company),
     /// e.g. `("MinorUpdateTargetRTM", "1")`.
     pub extra_metadata: Vec<(String, String)>,
+    /// Real table streams for every pair's main transform (its partner
+    /// then gets a ProductVersion update), instead of opaque filler: see
+    /// [`super::components`].
+    pub tables: Option<super::components::TransformTables>,
     /// Compound-file version: `V4` (4096-byte sectors, `cfb`'s default) or
     /// `V3` (512-byte sectors, what msi.dll and WiX write, so eight times
     /// as many sectors and FAT entries for the same cabinet).
@@ -209,6 +213,7 @@ impl PatchSpec {
             extra_last_saved_by: None,
             sequence: SequenceTable::PerTarget,
             extra_metadata: Vec::new(),
+            tables: None,
             version: cfb::Version::V4,
         }
     }
@@ -284,8 +289,32 @@ pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resu
     write_cabinet(&mut comp, spec.cabinet_len)?;
     for pair in &spec.pairs {
         let partner = pair.partner_name();
-        write_transform(&mut comp, &pair.name, pair, &pair.revision_number())?;
-        write_transform(&mut comp, &partner, pair, &pair.partner_revision_number())?;
+        let (main_tables, partner_tables) = match &spec.tables {
+            Some(t) => (
+                Some(super::components::transform_streams(t)?),
+                Some(super::components::transform_streams(
+                    &super::components::TransformTables {
+                        properties: vec![("ProductVersion".into(), pair.to_version.clone())],
+                        ..Default::default()
+                    },
+                )?),
+            ),
+            None => (None, None),
+        };
+        write_transform(
+            &mut comp,
+            &pair.name,
+            pair,
+            &pair.revision_number(),
+            main_tables,
+        )?;
+        write_transform(
+            &mut comp,
+            &partner,
+            pair,
+            &pair.partner_revision_number(),
+            partner_tables,
+        )?;
     }
     comp.set_modified_time("/", build_time())?;
     if spec.signed {
@@ -548,6 +577,33 @@ fn write_transform<F: Read + Write + Seek>(
     storage: &str,
     pair: &PairSpec,
     revision: &str,
+    tables: Option<Vec<(String, Vec<u8>)>>,
+) -> io::Result<()> {
+    let streams = match tables {
+        Some(streams) => streams,
+        None => [("_StringPool", 96), ("_StringData", 448), ("Property", 180)]
+            .into_iter()
+            .map(|(table, len)| {
+                let seed = format!("{storage}/{table}");
+                (
+                    crate::format::streamname::encode(table, true),
+                    noise(seed.as_bytes(), len),
+                )
+            })
+            .collect(),
+    };
+    write_transform_storage(comp, storage, pair, revision, streams)
+}
+
+/// Writes a transform substorage `storage` of `comp`: the transform CLSID,
+/// fixed timestamps, the summary of `pair` with `revision`, and `streams`
+/// (packed name, bytes).
+pub(crate) fn write_transform_storage<F: Read + Write + Seek>(
+    comp: &mut cfb::CompoundFile<F>,
+    storage: &str,
+    pair: &PairSpec,
+    revision: &str,
+    streams: Vec<(String, Vec<u8>)>,
 ) -> io::Result<()> {
     let root = Path::new("/").join(storage);
     comp.create_storage(&root)?;
@@ -560,13 +616,8 @@ fn write_transform<F: Read + Write + Seek>(
         root.join(SUMMARY_STREAM),
         &transform_summary(pair, revision)?,
     )?;
-    for (table, len) in [("_StringPool", 96), ("_StringData", 448), ("Property", 180)] {
-        let seed = format!("{storage}/{table}");
-        write_stream(
-            comp,
-            root.join(crate::format::streamname::encode(table, true)),
-            &noise(seed.as_bytes(), len),
-        )?;
+    for (name, bytes) in streams {
+        write_stream(comp, root.join(name), &bytes)?;
     }
     Ok(())
 }

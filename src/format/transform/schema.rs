@@ -6,7 +6,7 @@ use std::io::{Read, Seek};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{COLUMNS, PROPERTY, TABLES};
+use super::{COLUMNS, COMPONENT, PROPERTY, TABLES};
 
 // Bits of a column's type in `_Columns.Type`.
 const TYPE_SIZE_MASK: i32 = 0xFF;
@@ -164,6 +164,19 @@ impl Schema {
         schema
     }
 
+    /// The well-known definitions of the Property and Component tables:
+    /// what a patch's main transform is read against to find the
+    /// components it adds when the product's own database is not at hand.
+    /// Every Windows Installer database defines Component with these six
+    /// columns (the "Component Table" page of the Windows Installer SDK:
+    /// Component s72 key, ComponentId S38, Directory_ s72, Attributes i2,
+    /// Condition S255, KeyPath S72).
+    pub fn standard() -> Schema {
+        let mut schema = Schema::property_only();
+        schema.insert(component_table());
+        schema
+    }
+
     /// Adds or replaces a table definition.
     pub fn insert(&mut self, table: TableDef) {
         self.tables.insert(table.name.clone(), table);
@@ -187,6 +200,22 @@ pub(super) fn property_table() -> TableDef {
         vec![
             ColumnDef::new("Property", ColumnKind::String, true),
             ColumnDef::new("Value", ColumnKind::String, false),
+        ],
+    )
+}
+
+/// The Component table as every database defines it (see
+/// [`Schema::standard`]).
+pub(super) fn component_table() -> TableDef {
+    TableDef::new(
+        COMPONENT,
+        vec![
+            ColumnDef::new("Component", ColumnKind::String, true),
+            ColumnDef::new("ComponentId", ColumnKind::String, false),
+            ColumnDef::new("Directory_", ColumnKind::String, false),
+            ColumnDef::new("Attributes", ColumnKind::Int16, false),
+            ColumnDef::new("Condition", ColumnKind::String, false),
+            ColumnDef::new("KeyPath", ColumnKind::String, false),
         ],
     )
 }

@@ -1,0 +1,444 @@
+//! Multi-instance products and patches that add components, for the tests
+//! and the shipped samples of component isolation.
+//!
+//! * [`TransformTables`]: real table streams for a patch's transforms
+//!   (through [`crate::format::transform::edit::TransformEditor`]), where
+//!   [`super::synth`] otherwise writes opaque filler: Component *insert*
+//!   rows (what a patch that adds a component carries), Property updates,
+//!   and as many filler strings as a test needs to bring the string pool
+//!   near or past 65,535 ids (2- and 3-byte string references).
+//! * [`ProductSpec`] / [`write_product`]: an installer database with
+//!   Property and Component tables and one embedded instance transform per
+//!   instance, as WiX's `<InstanceTransforms>` builds them: Property
+//!   updates of ProductCode (and ProductName), and for each isolated
+//!   component a Component *modify* row setting its ComponentId (WiX's
+//!   `Component/@MultiInstance="yes"`, [`InstanceSpec::multi_instance`]) or
+//!   any code a test chooses (the "one component-GUID transform per
+//!   instance" recipe).
+//!
+//! Like the rest of the test kit the output depends only on the spec.
+
+use std::io::{self, Cursor, Read, Seek, Write};
+use std::path::Path;
+
+use crate::format::guid::{Guid, multi_instance_component_code};
+use crate::format::streamname;
+use crate::format::transform::edit::TransformEditor;
+use crate::format::transform::{COMPONENT, PROPERTY, Schema, Value};
+
+/// The code page of the string pools written here (Windows-1252, what
+/// WiX writes by default).
+pub const CODE_PAGE: u32 = 1252;
+
+/// One Component row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentSpec {
+    /// The Component key, e.g. `NewComp`.
+    pub key: String,
+    /// The ComponentId as written in the row (WiX writes braced upper
+    /// case).
+    pub guid: String,
+    /// Directory_.
+    pub directory: String,
+    /// Attributes.
+    pub attributes: i32,
+    /// KeyPath, or null (the directory is the key path).
+    pub key_path: Option<String>,
+}
+
+impl ComponentSpec {
+    /// A component in `INSTALLFOLDER` with attributes 0 and a null key
+    /// path.
+    pub fn new(key: &str, guid: &str) -> ComponentSpec {
+        ComponentSpec {
+            key: key.into(),
+            guid: guid.into(),
+            directory: "INSTALLFOLDER".into(),
+            attributes: 0,
+            key_path: None,
+        }
+    }
+
+    /// The row's values in column order.
+    fn values(&self) -> Vec<Value> {
+        vec![
+            Value::Str(self.key.clone()),
+            Value::Str(self.guid.clone()),
+            Value::Str(self.directory.clone()),
+            Value::Int(self.attributes),
+            Value::Null,
+            self.key_path.clone().map_or(Value::Null, Value::Str),
+        ]
+    }
+}
+
+/// The tables of a transform written for real.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TransformTables {
+    /// Property *updates* (name, value), in order, before anything else.
+    pub properties: Vec<(String, String)>,
+    /// Component rows the transform *inserts*, in order.
+    pub components: Vec<ComponentSpec>,
+    /// Distinct filler strings added to the pool first, through Property
+    /// inserts `FillNNNNNN` = `fNNNNNN` (two strings a row; an odd count
+    /// leaves the last value null): pools near or past 65,535 ids.
+    pub filler_strings: usize,
+}
+
+impl TransformTables {
+    /// A patch transform that adds `components` and sets ProductVersion to
+    /// `version`.
+    pub fn adding(components: Vec<ComponentSpec>, version: &str) -> TransformTables {
+        TransformTables {
+            properties: vec![("ProductVersion".into(), version.into())],
+            components,
+            filler_strings: 0,
+        }
+    }
+}
+
+/// The Property and Component tables every product here defines: what
+/// the transforms are encoded against.
+pub fn schema() -> Schema {
+    Schema::standard()
+}
+
+fn other(e: crate::error::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// The streams of a transform holding `tables`: `(packed name, bytes)` of
+/// `_StringPool`, `_StringData` and each table stream.
+pub fn transform_streams(tables: &TransformTables) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut editor = TransformEditor::new(CODE_PAGE, &schema()).map_err(other)?;
+    let mut n = 0;
+    while n < tables.filler_strings {
+        let value = if n + 1 < tables.filler_strings {
+            Value::Str(format!("f{n:06}"))
+        } else {
+            Value::Null
+        };
+        editor
+            .insert_row(PROPERTY, &[Value::Str(format!("Fill{n:06}")), value])
+            .map_err(other)?;
+        n += 2;
+    }
+    for (name, value) in &tables.properties {
+        editor
+            .update_row(
+                PROPERTY,
+                &[Value::Str(name.clone())],
+                &[("Value", Value::Str(value.clone()))],
+            )
+            .map_err(other)?;
+    }
+    for c in &tables.components {
+        editor.insert_row(COMPONENT, &c.values()).map_err(other)?;
+    }
+    let out = editor.finish().map_err(other)?;
+    let (pool, data) = editor.pool().to_streams();
+    let mut streams = vec![
+        (streamname::encode("_StringPool", true), pool),
+        (streamname::encode("_StringData", true), data),
+    ];
+    for (name, bytes) in out.tables {
+        streams.push((streamname::encode(&name, true), bytes));
+    }
+    Ok(streams)
+}
+
+//==========================================================================//
+// Products with instance transforms
+
+/// One instance of a product: its instance transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// The instance id: the transform's storage name (`<Instance Id>`).
+    pub id: String,
+    /// The instance's ProductCode.
+    pub product_code: String,
+    /// The ProductName the transform sets, if any.
+    pub product_name: Option<String>,
+    /// Component modify rows: (Component key, ComponentId), in order.
+    pub components: Vec<(String, String)>,
+}
+
+impl InstanceSpec {
+    /// An instance whose transform isolates `components` as WiX does for
+    /// `Component/@MultiInstance="yes"`: each gets
+    /// [`multi_instance_component_code`] of its GUID and `id`.
+    pub fn multi_instance(id: &str, product_code: &str, components: &[ComponentSpec]) -> Self {
+        InstanceSpec {
+            id: id.into(),
+            product_code: product_code.into(),
+            product_name: Some(format!("Sample Product ({id})")),
+            components: components
+                .iter()
+                .map(|c| {
+                    (
+                        c.key.clone(),
+                        multi_instance_component_code(&c.guid, id).braced(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A product database with instance transforms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSpec {
+    /// ProductCode.
+    pub product_code: String,
+    /// ProductVersion.
+    pub version: String,
+    /// UpgradeCode.
+    pub upgrade_code: String,
+    /// ProductName.
+    pub product_name: String,
+    /// The Component table.
+    pub components: Vec<ComponentSpec>,
+    /// One embedded instance transform each, in order.
+    pub instances: Vec<InstanceSpec>,
+}
+
+impl ProductSpec {
+    /// The Property rows: ProductCode, ProductLanguage, ProductName,
+    /// ProductVersion, UpgradeCode.
+    fn properties(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("ProductCode", self.product_code.as_str()),
+            ("ProductLanguage", "1033"),
+            ("ProductName", self.product_name.as_str()),
+            ("ProductVersion", self.version.as_str()),
+            ("UpgradeCode", self.upgrade_code.as_str()),
+        ]
+    }
+}
+
+/// Writes the product: the database (by the `msi` crate), then one
+/// transform substorage per instance with the transform CLSID, a summary
+/// whose RevisionNumber goes from the product to the instance code, and
+/// its Property and Component updates.
+pub fn write_product(spec: &ProductSpec) -> io::Result<Vec<u8>> {
+    let db = product_tables(spec)?;
+    let mut cf = cfb::CompoundFile::open(Cursor::new(db))?;
+    for instance in &spec.instances {
+        write_instance(&mut cf, spec, instance)?;
+    }
+    cf.flush()?;
+    Ok(cf.into_inner().into_inner())
+}
+
+fn product_tables(spec: &ProductSpec) -> io::Result<Vec<u8>> {
+    use msi::{Category, Column, Insert};
+    let mut package = msi::Package::create(msi::PackageType::Installer, Cursor::new(Vec::new()))?;
+    package.create_table(
+        PROPERTY,
+        vec![
+            Column::build("Property").primary_key().id_string(72),
+            Column::build("Value").text_string(0),
+        ],
+    )?;
+    package.insert_rows(
+        Insert::into(PROPERTY).rows(
+            spec.properties()
+                .into_iter()
+                .map(|(k, v)| vec![msi::Value::from(k), msi::Value::from(v)])
+                .collect(),
+        ),
+    )?;
+    package.create_table(
+        COMPONENT,
+        vec![
+            Column::build("Component").primary_key().id_string(72),
+            Column::build("ComponentId")
+                .nullable()
+                .category(Category::Guid)
+                .string(38),
+            Column::build("Directory_").id_string(72),
+            Column::build("Attributes").int16(),
+            Column::build("Condition")
+                .nullable()
+                .category(Category::Condition)
+                .string(255),
+            Column::build("KeyPath").nullable().id_string(72),
+        ],
+    )?;
+    if !spec.components.is_empty() {
+        package.insert_rows(
+            Insert::into(COMPONENT).rows(
+                spec.components
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            msi::Value::from(c.key.as_str()),
+                            msi::Value::from(c.guid.as_str()),
+                            msi::Value::from(c.directory.as_str()),
+                            msi::Value::from(c.attributes),
+                            msi::Value::Null,
+                            c.key_path
+                                .as_deref()
+                                .map_or(msi::Value::Null, msi::Value::from),
+                        ]
+                    })
+                    .collect(),
+            ),
+        )?;
+    }
+    Ok(package.into_inner()?.into_inner())
+}
+
+fn write_instance<F: Read + Write + Seek>(
+    cf: &mut cfb::CompoundFile<F>,
+    spec: &ProductSpec,
+    instance: &InstanceSpec,
+) -> io::Result<()> {
+    let mut editor = TransformEditor::new(CODE_PAGE, &schema()).map_err(other)?;
+    let mut props = vec![("ProductCode", instance.product_code.as_str())];
+    if let Some(name) = &instance.product_name {
+        props.push(("ProductName", name.as_str()));
+    }
+    for (name, value) in props {
+        editor
+            .update_row(
+                PROPERTY,
+                &[Value::Str(name.into())],
+                &[("Value", Value::Str(value.into()))],
+            )
+            .map_err(other)?;
+    }
+    for (key, code) in &instance.components {
+        editor
+            .update_row(
+                COMPONENT,
+                &[Value::Str(key.clone())],
+                &[("ComponentId", Value::Str(code.clone()))],
+            )
+            .map_err(other)?;
+    }
+    let out = editor.finish().map_err(other)?;
+    let (pool, data) = editor.pool().to_streams();
+    let mut streams = vec![
+        (streamname::encode("_StringPool", true), pool),
+        (streamname::encode("_StringData", true), data),
+    ];
+    for (name, bytes) in out.tables {
+        streams.push((streamname::encode(&name, true), bytes));
+    }
+    let pair = super::synth::PairSpec {
+        name: instance.id.clone(),
+        from_code: spec.product_code.clone(),
+        from_version: spec.version.clone(),
+        to_code: instance.product_code.clone(),
+        to_version: spec.version.clone(),
+        upgrade_code: spec.upgrade_code.clone(),
+        char_count: 0,
+        language: "Intel;1033".into(),
+    };
+    super::synth::write_transform_storage(cf, &instance.id, &pair, &pair.revision_number(), streams)
+}
+
+/// The component code an instance transform of `product` gives `key`, if
+/// it has a modify row for it.
+pub fn instance_code(instance: &InstanceSpec, key: &str) -> Option<Guid> {
+    instance
+        .components
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, c)| Guid::parse_braced(c).ok())
+}
+
+//==========================================================================//
+// The shipped sample
+
+/// The product code of the sample product.
+pub const SAMPLE_PRODUCT: &str = "{0C5E1B7A-9D2F-4E63-8A41-5B6C7D8E9F10}";
+/// The UpgradeCode of the sample product.
+pub const SAMPLE_UPGRADE: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
+/// The sample product's instances: (id, product code).
+pub const SAMPLE_INSTANCES: [(&str, &str); 2] = [
+    ("Instance1", "{1A2B3C4D-1111-4A5B-8C6D-7E8F90A1B2C1}"),
+    ("Instance2", "{1A2B3C4D-2222-4A5B-8C6D-7E8F90A1B2C2}"),
+];
+
+/// The component every version of the sample product has.
+pub fn sample_main_component() -> ComponentSpec {
+    ComponentSpec::new("MainComp", "{5D8F2C61-3B7A-4E09-9C14-A2B3C4D5E6F7}")
+}
+
+/// The component the sample patch adds.
+pub fn sample_new_component() -> ComponentSpec {
+    ComponentSpec::new("NewComp", "{8E1A4F27-6C3D-4B58-A9E0-1F2A3B4C5D6E}")
+}
+
+/// The sample product at `version` with `components`, both instances
+/// isolating every component (MultiInstance).
+pub fn sample_product(version: &str, components: Vec<ComponentSpec>) -> ProductSpec {
+    ProductSpec {
+        product_code: SAMPLE_PRODUCT.into(),
+        version: version.into(),
+        upgrade_code: SAMPLE_UPGRADE.into(),
+        product_name: "Sample Product".into(),
+        instances: SAMPLE_INSTANCES
+            .iter()
+            .map(|(id, code)| InstanceSpec::multi_instance(id, code, &components))
+            .collect(),
+        components,
+    }
+}
+
+/// `testdata/new-component-product.msi`: the sample product as the patch
+/// leaves it (1.0.1.0, MainComp and NewComp), with two instance
+/// transforms that isolate both.
+pub fn new_component_product() -> ProductSpec {
+    sample_product(
+        "1.0.1.0",
+        vec![sample_main_component(), sample_new_component()],
+    )
+}
+
+/// The sample product before the patch (1.0.0.0, MainComp only): its
+/// instance transforms show that it isolates components but have no row
+/// for NewComp.
+pub fn new_component_product_before() -> ProductSpec {
+    sample_product("1.0.0.0", vec![sample_main_component()])
+}
+
+/// `testdata/new-component.msp`: a small update of the sample product,
+/// 1.0.0.0 to 1.0.1.0, whose main transform adds component `NewComp`.
+pub fn new_component_patch() -> super::synth::PatchSpec {
+    use super::synth::{PatchSpec, pair};
+    PatchSpec {
+        patch_code: "{3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A10}".into(),
+        display_name: "Sample Product patch 1.0.1.0 (adds NewComp)".into(),
+        targets: vec![SAMPLE_PRODUCT.into()],
+        pairs: vec![pair(
+            "rtmNC.1",
+            SAMPLE_PRODUCT,
+            "1.0.0.0",
+            "1.0.1.0",
+            SAMPLE_UPGRADE,
+        )],
+        cabinet_len: 4096,
+        tables: Some(TransformTables::adding(
+            vec![sample_new_component()],
+            "1.0.1.0",
+        )),
+        ..PatchSpec::single_product()
+    }
+}
+
+/// Writes both samples into `dir`: `new-component.msp` and
+/// `new-component-product.msi`.
+pub fn write_samples(dir: &Path) -> io::Result<()> {
+    super::synth::write_patch_file(&new_component_patch(), &dir.join("new-component.msp"))?;
+    std::fs::write(
+        dir.join("new-component-product.msi"),
+        write_product(&new_component_product())?,
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests;
