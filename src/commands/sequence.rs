@@ -4,11 +4,12 @@
 //! rendering are in [`crate::report::sequence`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
-use crate::patch::sequencing::read_patch;
+use crate::patch::Patch;
+use crate::patch::sequencing::read_tables;
 use crate::product::facts::ProductFacts;
 pub use crate::report::sequence::{PatchUse, SequenceReport};
 use crate::rules::sequence::{DropReason, SeqPatch, SeqProduct, sequence_product};
@@ -79,6 +80,24 @@ pub fn sequence_files(req: &SequenceRequest) -> Result<SequenceReport> {
         patches.push(read_patch(p, false)?);
     }
     sequence_patches(&patches, &req.products)
+}
+
+/// Reads one patch for sequencing: its summary and pairs through
+/// [`Patch::open`], its sequencing tables; `installed` marks one already
+/// installed. Errors name the file and the part.
+pub fn read_patch(path: &Path, installed: bool) -> Result<SeqPatch> {
+    let patch = Patch::open(path)?;
+    let tables = read_tables(path)?;
+    Ok(SeqPatch {
+        name: path.display().to_string(),
+        patch_code: patch.codes.patch_code,
+        obsoletes: patch.codes.obsoletes.clone(),
+        installed,
+        rows: tables.rows,
+        minor_update_target_rtm: tables.minor_update_target_rtm,
+        targets: patch.targets.clone(),
+        pairs: patch.pairs,
+    })
 }
 
 /// [`sequence_files`] on patches already read.

@@ -233,7 +233,7 @@ mod tests {
             force: false,
         })
         .unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Refused);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Refused);
         assert!(e.to_string().contains(CODES[0]), "{e}");
     }
 
@@ -253,7 +253,7 @@ mod tests {
             force,
         };
         let e = untarget(&req(false)).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Refused);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Refused);
         assert!(e.to_string().contains("original target"), "{e}");
         assert!(!out.exists());
         let r = untarget(&req(true)).unwrap();

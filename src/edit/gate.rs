@@ -291,10 +291,10 @@ impl<'a> Index<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
     use crate::edit::plan::PlanOptions;
     use crate::edit::verify::Verification;
     use crate::edit::verify::testing::apply_to_copy;
+    use crate::error::ErrorKind;
     use crate::testkit::synth::PatchSpec;
 
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";

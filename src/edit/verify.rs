@@ -188,7 +188,7 @@ pub fn verify<G: Read + Seek, H: Read + Seek>(
     let mut report = verify_inner(input, plan, &mut out, layout.as_mut()).map_err(|e| {
         // A damaged input stream (a chain that loops or leaves the file)
         // shows first here, where it is read whole: it is the input's fault.
-        if e.kind() == crate::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
+        if e.kind() == crate::error::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
             e
         } else {
             Error::verify(format!("the result does not re-read: {e}"))
@@ -635,7 +635,7 @@ mod tests {
             written.sort_unstable();
         })
         .unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Verify);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Verify);
         assert!(e.to_string().contains("differs"), "{e}");
     }
 

@@ -74,7 +74,9 @@ pub use crate::format::names::{path_text, show_name, storage_part, stream_part};
 pub fn open(path: &Path) -> Result<CompoundFile<File>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     if meta.is_dir() {
-        return Err(Error::new(crate::ErrorKind::Io, "is a directory, not a file").in_file(path));
+        return Err(
+            Error::new(crate::error::ErrorKind::Io, "is a directory, not a file").in_file(path),
+        );
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
     open_reader(file, meta.len(), path)

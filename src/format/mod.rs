@@ -15,3 +15,4 @@ pub mod streamname;
 pub mod structure;
 pub mod summary;
 pub mod transform;
+pub mod version;

@@ -108,11 +108,11 @@ fn forbidden_reason(ch: char) -> &'static str {
     }
 }
 
-impl From<NameError> for crate::Error {
+impl From<NameError> for crate::error::Error {
     // Names come from the request (instance ids, explicit names), so a name
     // that cannot be used is a problem of the request, not of the input file.
-    fn from(err: NameError) -> crate::Error {
-        crate::Error::usage(err.to_string())
+    fn from(err: NameError) -> crate::error::Error {
+        crate::error::Error::usage(err.to_string())
     }
 }
 

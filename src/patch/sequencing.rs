@@ -1,15 +1,16 @@
-//! Reading what sequencing needs from patch files: the summary and pairs
-//! through [`Patch::open`], the MsiPatchSequence and MsiPatchMetadata
-//! tables through the `msi` crate behind the same guards `inspect` uses
-//! (through [`crate::format::msi::guarded`]).
+//! A patch's own sequencing tables: its MsiPatchSequence rows and
+//! MsiPatchMetadata's MinorUpdateTargetRTM, read through the `msi` crate
+//! behind the same guards `inspect` uses
+//! ([`crate::format::msi::guarded`]).
 
 use std::fs::File;
 use std::path::Path;
 
-use super::Patch;
+use serde::Serialize;
+
 use crate::error::{Context, Error, Result};
 use crate::format::guid::Guid;
-use crate::rules::sequence::{SeqPatch, SequenceRow};
+use crate::format::version::{VersionFields, parse_version};
 
 /// The sequencing tables of a patch: its MsiPatchSequence rows and whether
 /// MsiPatchMetadata sets MinorUpdateTargetRTM.
@@ -21,21 +22,38 @@ pub struct SequencingTables {
     pub minor_update_target_rtm: bool,
 }
 
-/// Reads one patch for sequencing; `installed` marks one given with
-/// `--installed`. Errors name the file and the part.
-pub fn read_patch(path: &Path, installed: bool) -> Result<SeqPatch> {
-    let patch = Patch::open(path)?;
-    let tables = read_tables(path)?;
-    Ok(SeqPatch {
-        name: path.display().to_string(),
-        patch_code: patch.codes.patch_code,
-        obsoletes: patch.codes.obsoletes.clone(),
-        installed,
-        rows: tables.rows,
-        minor_update_target_rtm: tables.minor_update_target_rtm,
-        targets: patch.targets.clone(),
-        pairs: patch.pairs,
-    })
+/// One MsiPatchSequence row, its Sequence already parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SequenceRow {
+    /// PatchFamily (compared for equality only, as the installer does).
+    pub family: String,
+    /// ProductCode, or NULL: the row applies to every target.
+    pub product_code: Option<Guid>,
+    /// Sequence as stored.
+    pub sequence: String,
+    /// Sequence as numbers, for ordering.
+    #[serde(skip)]
+    pub order: VersionFields,
+    /// Attributes (NULL is 0).
+    pub attributes: i32,
+}
+
+impl SequenceRow {
+    /// A row from its stored values; `None` when Sequence is not a version.
+    pub fn new(
+        family: &str,
+        product_code: Option<Guid>,
+        sequence: &str,
+        attributes: i32,
+    ) -> Option<SequenceRow> {
+        Some(SequenceRow {
+            family: family.to_string(),
+            product_code,
+            order: parse_version(sequence).ok()?,
+            sequence: sequence.trim().to_string(),
+            attributes,
+        })
+    }
 }
 
 /// Reads the sequencing tables of the patch database at `path`.

@@ -450,7 +450,7 @@ mod tests {
         ];
         for (text, want) in cases {
             let e = parse_list(&text).unwrap_err();
-            assert_eq!(e.kind(), crate::ErrorKind::Usage);
+            assert_eq!(e.kind(), crate::error::ErrorKind::Usage);
             assert!(e.to_string().contains(want), "{want:?} not in {e}");
         }
     }
@@ -559,7 +559,7 @@ mod tests {
                 rows,
             );
             let e = from_product(&path).unwrap_err();
-            assert_eq!(e.kind(), crate::ErrorKind::Format);
+            assert_eq!(e.kind(), crate::error::ErrorKind::Format);
             let e = e.to_string();
             assert!(e.starts_with(&path.display().to_string()), "{e}");
             assert!(e.contains(want), "{want:?} not in {e}");

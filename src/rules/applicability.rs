@@ -22,8 +22,9 @@ use serde::Serialize;
 
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
+use crate::format::version::{VersionFields, parse_version};
 use crate::patch::{Pair, Transform};
-use crate::product::facts::{ProductFacts, VersionFields, parse_language, parse_version};
+use crate::product::facts::{ProductFacts, parse_language};
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

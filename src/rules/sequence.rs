@@ -44,8 +44,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
+use crate::format::version::{VersionFields, parse_version};
 use crate::patch::Pair;
-use crate::product::facts::{ProductFacts, VersionFields, parse_version};
+use crate::patch::sequencing::SequenceRow;
+use crate::product::facts::ProductFacts;
 use crate::rules::applicability::{Verdict, evaluate_pairs};
 
 /// Windows Installer installs at most this many patches on one product
@@ -55,40 +57,6 @@ pub const MAX_PATCHES_PER_PRODUCT: usize = 127;
 /// `msidbPatchSequenceSupersedeEarlier`, the Attributes bit of a
 /// MsiPatchSequence row.
 pub const SUPERSEDE_EARLIER: i32 = 0x1;
-
-/// One MsiPatchSequence row, its Sequence already parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SequenceRow {
-    /// PatchFamily (compared for equality only, as the installer does).
-    pub family: String,
-    /// ProductCode, or NULL: the row applies to every target.
-    pub product_code: Option<Guid>,
-    /// Sequence as stored.
-    pub sequence: String,
-    /// Sequence as numbers, for ordering.
-    #[serde(skip)]
-    pub order: VersionFields,
-    /// Attributes (NULL is 0).
-    pub attributes: i32,
-}
-
-impl SequenceRow {
-    /// A row from its stored values; `None` when Sequence is not a version.
-    pub fn new(
-        family: &str,
-        product_code: Option<Guid>,
-        sequence: &str,
-        attributes: i32,
-    ) -> Option<SequenceRow> {
-        Some(SequenceRow {
-            family: family.to_string(),
-            product_code,
-            order: parse_version(sequence).ok()?,
-            sequence: sequence.trim().to_string(),
-            attributes,
-        })
-    }
-}
 
 /// What sequencing needs to know about one patch.
 #[derive(Debug, Clone)]

@@ -183,7 +183,7 @@ impl Staged {
             .unwrap_or_else(|| "output".into());
         if !folder.is_dir() {
             return Err(Error::new(
-                crate::ErrorKind::Io,
+                crate::error::ErrorKind::Io,
                 format!("the output folder {} does not exist", folder.display()),
             )
             .in_file(dest));

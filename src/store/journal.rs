@@ -747,7 +747,7 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
     let len = file.metadata().map_err(|e| io_err("cannot read", e))?.len();
     if len != overlay.base_len() {
         return Err(Error::new(
-            crate::ErrorKind::Io,
+            crate::error::ErrorKind::Io,
             format!(
                 "the patch changed length while it was being edited ({} → {len} bytes); \
                  nothing was written",
@@ -892,7 +892,7 @@ impl EditLock {
         let meta = fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
         if meta.is_dir() {
             return Err(
-                Error::new(crate::ErrorKind::Io, "is a directory, not a file").in_file(path),
+                Error::new(crate::error::ErrorKind::Io, "is a directory, not a file").in_file(path),
             );
         }
         let target = crate::store::commit::resolve_dest(path);
@@ -1014,7 +1014,7 @@ mod tests {
         let saved = fs::read(&jp).unwrap();
         // Readers refuse the file meanwhile.
         let e = check_readable(&target).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Refused);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Refused);
         assert!(e.to_string().contains("msp-retarget recover"), "{e}");
         assert_eq!(recover(&target).unwrap(), Recovery::Completed);
         assert_eq!(fs::read(&target).unwrap(), want);
@@ -1091,13 +1091,13 @@ mod tests {
         other[150] ^= 1; // a block neither old nor new
         fs::write(&target, &other).unwrap();
         let e = recover(&target).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Refused);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Refused);
         assert!(jp.exists());
         assert_eq!(fs::read(&target).unwrap(), other);
         fs::write(&target, &original[..5000]).unwrap();
         assert_eq!(
             recover(&target).unwrap_err().kind(),
-            crate::ErrorKind::Refused
+            crate::error::ErrorKind::Refused
         );
     }
 

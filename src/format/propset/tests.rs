@@ -444,8 +444,8 @@ fn every_truncation_is_an_error_not_a_panic() {
 
 #[test]
 fn converts_to_a_format_error_with_the_offset() {
-    let e: crate::Error = PropertySet::parse(&[]).unwrap_err().into();
-    assert_eq!(e.kind(), crate::ErrorKind::Format);
+    let e: crate::error::Error = PropertySet::parse(&[]).unwrap_err().into();
+    assert_eq!(e.kind(), crate::error::ErrorKind::Format);
     assert_eq!(e.part(), Some("offset 0x0"));
 }
 

@@ -282,7 +282,7 @@ fn malformed_signatures_are_errors_naming_the_stream() {
     for (what, blob, needle) in cases {
         let e = with_blob(&blob);
         let text = e.to_string();
-        assert_eq!(e.kind(), crate::ErrorKind::Format, "{what}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Format, "{what}");
         assert!(
             text.contains("stream \\005DigitalSignature"),
             "{what}: {text}"

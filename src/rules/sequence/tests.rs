@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::patch::sequencing::read_patch;
+use crate::commands::sequence::read_patch;
 use crate::testkit::synth::{
     PairSpec, PatchSpec, SequenceRowSpec, SequenceTable, pair, write_patch_file,
 };
@@ -609,7 +609,7 @@ fn more_than_127_patches_for_one_product_is_an_error_naming_the_count() {
     let text = e.to_string();
     assert!(text.contains("128 patches"), "{text}");
     assert!(text.contains("127"), "{text}");
-    assert_eq!(e.kind(), crate::ErrorKind::Usage);
+    assert_eq!(e.kind(), crate::error::ErrorKind::Usage);
 }
 
 #[test]
