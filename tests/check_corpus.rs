@@ -30,7 +30,7 @@
 use msp_retarget::Guid;
 use msp_retarget::ProductFacts;
 use msp_retarget::check_file;
-use msp_retarget::report::check::{Outcome, PairStatus, Verdict};
+use msp_retarget::report::check::{CheckStatus, PairStatus, Verdict};
 use msp_retarget::testkit::applicability::evaluate;
 use msp_retarget::testkit::lint::lint_patch;
 
@@ -169,7 +169,7 @@ fn every_patch_on_every_product_gets_the_expected_verdict() {
                     let failed: Vec<String> = got
                         .checks
                         .iter()
-                        .filter(|ch| ch.outcome == Outcome::Failed)
+                        .filter(|ch| ch.status == CheckStatus::Failed)
                         .map(|ch| serde_json::to_value(ch.check).unwrap())
                         .map(|v| v.as_str().unwrap().to_string())
                         .collect();

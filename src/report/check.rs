@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::format::container::show_name;
 use crate::format::guid::Guid;
 pub use crate::rules::applicability::{
-    CheckKind, CheckResult, Outcome, PairResult, PairStatus, ProductCheck, Verdict,
+    CheckKind, CheckResult, CheckStatus, PairResult, PairStatus, ProductCheck, Verdict,
 };
 pub use crate::rules::lint::{Finding, Severity};
 
@@ -72,7 +72,7 @@ impl CheckReport {
         let for_another = |p: &PairResult| {
             p.checks
                 .iter()
-                .any(|ch| ch.check == CheckKind::ProductCode && ch.outcome == Outcome::Failed)
+                .any(|ch| ch.check == CheckKind::ProductCode && ch.status == CheckStatus::Failed)
         };
         for c in &mut self.products {
             // When every pair was made for another product, that is the
@@ -104,12 +104,12 @@ impl CheckReport {
     }
 }
 
-fn outcome_mark(o: Outcome) -> &'static str {
+fn outcome_mark(o: CheckStatus) -> &'static str {
     match o {
-        Outcome::Passed => "ok  ",
-        Outcome::Failed => "FAIL",
-        Outcome::Unknown => "??  ",
-        Outcome::Ignored => "info",
+        CheckStatus::Passed => "ok  ",
+        CheckStatus::Failed => "FAIL",
+        CheckStatus::Unknown => "??  ",
+        CheckStatus::Ignored => "info",
     }
 }
 
@@ -208,7 +208,7 @@ pub fn render_with(r: &CheckReport, details: bool) -> String {
                 let _ = writeln!(s, "    (checks nothing: valid for every product)");
             }
             for ch in &p.checks {
-                let _ = writeln!(s, "    {} {}", outcome_mark(ch.outcome), ch.message);
+                let _ = writeln!(s, "    {} {}", outcome_mark(ch.status), ch.message);
             }
         }
         if c.other_pairs > 0 {

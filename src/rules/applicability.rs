@@ -26,10 +26,10 @@ use crate::format::version::{VersionFields, parse_version};
 use crate::patch::{Pair, Transform};
 use crate::product::facts::{ProductFacts, parse_language};
 
-/// How one check came out.
+/// How one check came out (`outcome` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CheckStatus {
     /// The product satisfies it.
     Passed,
     /// The product does not satisfy it.
@@ -64,7 +64,8 @@ pub struct CheckResult {
     /// What is compared.
     pub check: CheckKind,
     /// How it came out.
-    pub outcome: Outcome,
+    #[serde(rename = "outcome")]
+    pub status: CheckStatus,
     /// What the transform requires, e.g. `ProductVersion = 1.0.0 (major.minor.update)`.
     pub required: String,
     /// What the product has (absent when unknown).
@@ -219,7 +220,7 @@ pub fn evaluate_iter<'a>(
             }
             for r in &results {
                 for c in &r.checks {
-                    if matches!(c.outcome, Outcome::Failed | Outcome::Unknown) {
+                    if matches!(c.status, CheckStatus::Failed | CheckStatus::Unknown) {
                         reasons.push(c.message.clone());
                     }
                 }
@@ -277,7 +278,7 @@ fn missing_facts(results: &[PairResult]) -> String {
         .iter()
         .filter(|r| r.status == PairStatus::Undetermined)
     {
-        for c in r.checks.iter().filter(|c| c.outcome == Outcome::Unknown) {
+        for c in r.checks.iter().filter(|c| c.status == CheckStatus::Unknown) {
             let fact = match c.check {
                 CheckKind::Language => ("ProductLanguage", "LANGUAGE"),
                 CheckKind::Version => ("ProductVersion", "VERSION"),
@@ -337,9 +338,9 @@ pub fn made_for(pair: &Pair) -> ProductFacts {
 /// Checks one pair: its main transform decides.
 pub fn check_pair(pair: &Pair, facts: &ProductFacts) -> PairResult {
     let checks = check_transform(&pair.main, facts);
-    let status = if checks.iter().any(|c| c.outcome == Outcome::Failed) {
+    let status = if checks.iter().any(|c| c.status == CheckStatus::Failed) {
         PairStatus::Invalid
-    } else if checks.iter().any(|c| c.outcome == Outcome::Unknown) {
+    } else if checks.iter().any(|c| c.status == CheckStatus::Unknown) {
         PairStatus::Undetermined
     } else {
         PairStatus::Valid
@@ -382,12 +383,12 @@ pub fn check_transform(t: &Transform, facts: &ProductFacts) -> Vec<CheckResult> 
         let want = t.revision.from.code;
         let (outcome, message) = if want == facts.code {
             (
-                Outcome::Passed,
+                CheckStatus::Passed,
                 format!("{name} checks the product code: made for {want}, as is this product"),
             )
         } else {
             (
-                Outcome::Failed,
+                CheckStatus::Failed,
                 format!(
                     "{name} checks the product code: the patch transform was made for {want}, \
                      this product is {}",
@@ -397,7 +398,7 @@ pub fn check_transform(t: &Transform, facts: &ProductFacts) -> Vec<CheckResult> 
         };
         out.push(CheckResult {
             check: CheckKind::ProductCode,
-            outcome,
+            status: outcome,
             required: format!("ProductCode = {want}"),
             actual: Some(facts.code.braced()),
             message,
@@ -413,7 +414,7 @@ pub fn check_transform(t: &Transform, facts: &ProductFacts) -> Vec<CheckResult> 
         };
         out.push(CheckResult {
             check: CheckKind::Platform,
-            outcome: Outcome::Ignored,
+            status: CheckStatus::Ignored,
             required: format!("platform {want}"),
             actual: have.clone(),
             message: format!(
@@ -438,7 +439,7 @@ pub fn check_transform(t: &Transform, facts: &ProductFacts) -> Vec<CheckResult> 
     if undocumented != 0 {
         out.push(CheckResult {
             check: CheckKind::UndocumentedFlags,
-            outcome: Outcome::Ignored,
+            status: CheckStatus::Ignored,
             required: format!("{undocumented:#06x}"),
             actual: None,
             message: format!(
@@ -470,12 +471,12 @@ fn check_language(
     let actual = facts.language.map(|l| l.to_string());
     let (outcome, message) = if list.is_empty() || parsed.contains(&Some(0)) {
         (
-            Outcome::Passed,
+            CheckStatus::Passed,
             format!("{name} checks the language but accepts any (its Template gives none or 0)"),
         )
     } else if parsed.iter().any(Option::is_none) {
         (
-            Outcome::Failed,
+            CheckStatus::Failed,
             format!(
                 "{name} checks the language, but its Template language {languages:?} is not a \
                  language id"
@@ -484,22 +485,22 @@ fn check_language(
     } else {
         match facts.language {
             None => (
-                Outcome::Unknown,
+                CheckStatus::Unknown,
                 format!("{name} requires {required}; {}", unknown("ProductLanguage")),
             ),
             Some(l) if parsed.contains(&Some(l)) => (
-                Outcome::Passed,
+                CheckStatus::Passed,
                 format!("{name} requires {required}, as the product has"),
             ),
             Some(l) => (
-                Outcome::Failed,
+                CheckStatus::Failed,
                 format!("{name} requires {required}, the product has {l}"),
             ),
         }
     };
     CheckResult {
         check: CheckKind::Language,
-        outcome,
+        status: outcome,
         required,
         actual,
         message,
@@ -573,7 +574,7 @@ fn check_version(
         Err(why) => {
             return Some(CheckResult {
                 check: CheckKind::Version,
-                outcome: Outcome::Failed,
+                status: CheckStatus::Failed,
                 required: format!("ProductVersion {symbols} {base:?} ({level})"),
                 actual: facts.version.clone(),
                 message: format!(
@@ -590,7 +591,7 @@ fn check_version(
     let Some(have_text) = facts.version.as_deref() else {
         return Some(CheckResult {
             check: CheckKind::Version,
-            outcome: Outcome::Unknown,
+            status: CheckStatus::Unknown,
             message: format!("{name} requires {required}; {}", unknown("ProductVersion")),
             required,
             actual: None,
@@ -598,7 +599,7 @@ fn check_version(
     };
     let (outcome, message) = match parse_version(have_text) {
         Err(why) => (
-            Outcome::Failed,
+            CheckStatus::Failed,
             format!("{name} requires {required}, the product's version {have_text:?} {why}"),
         ),
         Ok(have) => {
@@ -606,12 +607,12 @@ fn check_version(
             let have_shown = shown(&have, n);
             if rels.iter().any(|(_, accepts)| accepts(ord)) {
                 (
-                    Outcome::Passed,
+                    CheckStatus::Passed,
                     format!("{name} requires {required}, the product has {have_shown}"),
                 )
             } else {
                 (
-                    Outcome::Failed,
+                    CheckStatus::Failed,
                     format!("{name} requires {required}, the product has {have_shown}"),
                 )
             }
@@ -619,7 +620,7 @@ fn check_version(
     };
     Some(CheckResult {
         check: CheckKind::Version,
-        outcome,
+        status: outcome,
         required,
         actual: Some(have_text.to_string()),
         message,
@@ -639,30 +640,30 @@ fn check_upgrade_code(
     let actual = facts.upgrade_code.map(|u| u.braced());
     let (outcome, message) = match (want, facts.upgrade_code) {
         (_, None) if !facts.complete => (
-            Outcome::Unknown,
+            CheckStatus::Unknown,
             format!("{name} requires {required}; {}", unknown("UpgradeCode")),
         ),
         (None, None) => (
-            Outcome::Passed,
+            CheckStatus::Passed,
             format!("{name} requires no upgrade code, and the product has none"),
         ),
         (Some(w), Some(h)) if w == h => (
-            Outcome::Passed,
+            CheckStatus::Passed,
             format!("{name} requires {required}, as the product has"),
         ),
         (Some(w), None) => (
-            Outcome::Failed,
+            CheckStatus::Failed,
             format!("{name} checks the upgrade code: it requires {w}, the product has none"),
         ),
         (None, Some(h)) => (
-            Outcome::Failed,
+            CheckStatus::Failed,
             format!(
                 "{name} checks the upgrade code but names none in its RevisionNumber; the \
                  product has {h}"
             ),
         ),
         (Some(w), Some(h)) => (
-            Outcome::Failed,
+            CheckStatus::Failed,
             format!(
                 "{name} checks the upgrade code: the patch transform requires {w}, this \
                  product has {h}"
@@ -671,7 +672,7 @@ fn check_upgrade_code(
     };
     CheckResult {
         check: CheckKind::UpgradeCode,
-        outcome,
+        status: outcome,
         required,
         actual,
         message,

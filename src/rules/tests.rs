@@ -110,7 +110,7 @@ fn f(text: &str) -> ProductFacts {
 #[test]
 fn every_flag_decides_as_documented() {
     use CheckKind::*;
-    use Outcome::*;
+    use CheckStatus::*;
     use PairStatus::*;
     const T: Option<&str> = Some("Intel;1033");
     const WIX: u16 = PROD | UPD | EQ | UPG;
@@ -123,7 +123,7 @@ fn every_flag_decides_as_documented() {
         &'static str,
         &'static str,
         PairStatus,
-        Option<(CheckKind, Outcome)>,
+        Option<(CheckKind, CheckStatus)>,
     );
     #[rustfmt::skip]
     let rows: Vec<Row> = vec![
@@ -195,13 +195,13 @@ fn every_flag_decides_as_documented() {
         assert_eq!(got, status, "{what}: {checks:#?}");
         match decisive {
             None => assert!(
-                checks.iter().all(|x| x.outcome != Failed),
+                checks.iter().all(|x| x.status != Failed),
                 "{what}: {checks:#?}"
             ),
             Some((kind, outcome)) => {
                 let found = checks.iter().find(|x| x.check == kind);
                 assert_eq!(
-                    found.map(|x| x.outcome),
+                    found.map(|x| x.status),
                     Some(outcome),
                     "{what}: {checks:#?}"
                 );
@@ -215,9 +215,9 @@ fn every_flag_decides_as_documented() {
 fn upgrade_code_absent_on_both_sides_passes() {
     let t = transform("t", UPG, None, &format!("{A}1.0;{A}1.0;"));
     let c = applicability::check_transform(&t, &facts(A, Some("1.0"), Some(1033), None));
-    assert_eq!(c[0].outcome, Outcome::Passed);
+    assert_eq!(c[0].status, CheckStatus::Passed);
     let c = applicability::check_transform(&t, &a("1.0"));
-    assert_eq!(c[0].outcome, Outcome::Failed);
+    assert_eq!(c[0].status, CheckStatus::Failed);
 }
 
 #[test]
@@ -225,7 +225,11 @@ fn several_granularities_use_the_finest_and_several_relations_any() {
     let t = transform("t", MAJ | UPD | LT | GT, None, &format!("{A}1.0.1;{A}2.0;"));
     for (version, want) in [("1.0.0", true), ("1.0.2", true), ("1.0.1", false)] {
         let c = applicability::check_transform(&t, &a(version));
-        assert_eq!(c[0].outcome == Outcome::Passed, want, "{version}: {c:#?}");
+        assert_eq!(
+            c[0].status == CheckStatus::Passed,
+            want,
+            "{version}: {c:#?}"
+        );
         assert!(c[0].required.contains("< or >"), "{}", c[0].required);
     }
 }
