@@ -3,13 +3,14 @@
 //! Every document is deserialized into a mirror marked
 //! `deny_unknown_fields` (so an added or renamed field fails) and then
 //! serialized back and compared with the document as parsed (so a removed
-//! field, even an optional one, fails too). The mirrors follow
-//! `src/report.rs`, `src/retarget.rs`, `src/plan.rs`, `src/verify.rs` and
-//! `src/inspect.rs`; a change there must change them.
+//! field, even an optional one, fails too). The mirrors follow the
+//! reports in `src/report/`, the plan in `src/edit/plan.rs` and the
+//! verification in `src/edit/verify.rs`; a change there must change them.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use msp_retarget::report::recover::Recovery;
 use msp_retarget::testkit::synth::PatchSpec;
 
 use crate::msptest;
@@ -265,6 +266,31 @@ struct StreamDoc {
     name: String,
     table: bool,
     size: u64,
+}
+
+/// Mirrors `msp_retarget::report::recover::RecoverReport`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverDoc {
+    schema_version: u32,
+    command: String,
+    files: Vec<RecoveredDoc>,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveredDoc {
+    file: String,
+    recovery: RecoveryDoc,
+}
+
+/// Mirrors `Recovery`: every value it can take.
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RecoveryDoc {
+    Nothing,
+    Completed,
+    Discarded,
 }
 
 //===========================================================================//
@@ -648,6 +674,48 @@ msptest!(json_of_inspect_on_a_database_and_a_transform, |dir, run| {
         assert!(doc.tables.is_empty());
     }
 });
+
+//===========================================================================//
+// recover --json
+
+msptest!(
+    json_of_recover_names_each_file_and_what_was_done,
+    |dir, run| {
+        dir.patch("a.msp", &PatchSpec::single_product());
+        dir.patch("b.msp", &PatchSpec::single_product());
+        // A journal cut short before its end marker: the edit never touched
+        // b.msp, so recover deletes the journal.
+        dir.write(".b.msp.msp-retarget.journal", b"MSPRJRNL torn");
+        let r = run(&["recover", "a.msp", "b.msp", "--json"]);
+        r.code(0);
+        let doc: RecoverDoc = document(&r.stdout, "recover");
+        assert_eq!(
+            doc.files,
+            [
+                RecoveredDoc {
+                    file: "a.msp".into(),
+                    recovery: RecoveryDoc::Nothing,
+                },
+                RecoveredDoc {
+                    file: "b.msp".into(),
+                    recovery: RecoveryDoc::Discarded,
+                },
+            ]
+        );
+        assert_eq!(dir.names(), ["a.msp", "b.msp"]);
+        // The three values, as the library spells them.
+        for (doc, value) in [
+            (RecoveryDoc::Nothing, Recovery::Nothing),
+            (RecoveryDoc::Completed, Recovery::Completed),
+            (RecoveryDoc::Discarded, Recovery::Discarded),
+        ] {
+            assert_eq!(
+                serde_json::to_value(&doc).unwrap(),
+                serde_json::to_value(value).unwrap()
+            );
+        }
+    }
+);
 
 //===========================================================================//
 // The mirrors themselves

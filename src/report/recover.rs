@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::store::journal::Recovery;
+pub use crate::store::journal::Recovery;
 
 /// One file recovered.
 #[derive(Debug, Clone, Serialize)]
