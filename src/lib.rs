@@ -3,7 +3,7 @@
 //!
 //! The library API is what this page lists: one entry point per command
 //! ([`retarget`], [`untarget`], [`inspect`], [`check_file`], [`recover`],
-//! [`bulk`]), their request types, the [`report`] model that the human and
+//! [`bulk`], [`instances_add`], [`instances_remove`]), their request types, the [`report`] model that the human and
 //! JSON outputs render, and [`Error`]. The stages behind them (compound
 //! files and property sets, the patch reader, the rules, the edit plan and
 //! engine, the store) are internal; `docs/architecture.md` maps them.
@@ -62,11 +62,18 @@ pub mod testkit;
 pub use commands::bulk;
 pub use commands::check::check_file;
 pub use commands::inspect::{InspectOptions, inspect, inspect_with};
+pub use commands::instances::{
+    InstancesAddRequest, InstancesRemoveRequest, instances_add, instances_remove,
+};
 pub use commands::recover::recover;
 pub use commands::retarget::{RetargetRequest, retarget};
 pub use commands::sequence::{SequenceRequest, products_from, sequence_files};
 pub use commands::untarget::{UntargetRequest, untarget};
 pub use edit::engine::{Destination, Outcome};
+pub use edit::instances::{
+    AddOptions, InstancesPlan, InstancesVerification, IsolatedComponent, Isolation,
+    NewInstanceRequest, PlannedInstance, RemovedInstance,
+};
 pub use edit::plan::{
     CopyPlan, InstancePlan, InstanceRequest, InstanceStatus, PairAction, PairDecision, Plan,
     PlanOptions,

@@ -37,6 +37,8 @@ fn main() -> ExitCode {
         Command::Sequence(a) => ("sequence", a.json),
         Command::Recover(a) => ("recover", a.json),
         Command::Bulk(a) => ("bulk", a.json),
+        Command::Instances(cli::InstancesCommand::Add(a)) => ("instances add", a.json),
+        Command::Instances(cli::InstancesCommand::Remove(a)) => ("instances remove", a.json),
         Command::Completions(_) => ("completions", false),
         Command::Man(_) => ("man", false),
     };
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
         Command::Sequence(a) => run_sequence(a),
         Command::Recover(a) => run_recover(a),
         Command::Bulk(a) => cli::bulk::run(a, cli.verbose, cli.quiet),
+        Command::Instances(cli::InstancesCommand::Add(a)) => run_instances_add(a),
+        Command::Instances(cli::InstancesCommand::Remove(a)) => run_instances_remove(a),
         Command::Completions(a) => cli::generate::run_completions(a),
         Command::Man(a) => cli::generate::run_man(a),
     };
@@ -200,6 +204,65 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
         print_json(&report::to_json("untarget", &r));
     } else {
         print_out(&report::render_untarget(&r));
+    }
+    Ok(0)
+}
+
+fn run_instances_add(a: &cli::InstancesAddArgs) -> Result<u8> {
+    let instances = match a.count {
+        Some(n) => msp_retarget::NewInstanceRequest::numbered(Some(&a.id_prefix), n)?,
+        None => a
+            .instances
+            .iter()
+            .map(|s| msp_retarget::NewInstanceRequest::parse(s))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let upgrade_codes = a
+        .upgrade_codes
+        .iter()
+        .map(|s| {
+            let (id, code) = s
+                .split_once('=')
+                .ok_or_else(|| Error::usage(format!("--upgrade-code {s:?}: write ID={{CODE}}")))?;
+            let code = Guid::parse_lenient(code)
+                .map_err(|e| Error::usage(format!("--upgrade-code {s:?}: {}", e.reason())))?;
+            Ok((id.to_string(), code))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let req = msp_retarget::InstancesAddRequest {
+        input: a.product.clone(),
+        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        instances,
+        options: msp_retarget::AddOptions {
+            product_name: Some(a.product_name.clone()),
+            upgrade_codes,
+            property: a.property.clone(),
+            isolate: msp_retarget::Isolation::parse(&a.isolate_components)?,
+            strip_signature: a.strip_signature,
+        },
+        mst_dir: a.mst_dir.clone(),
+    };
+    let r = msp_retarget::instances_add(&req)?;
+    if a.json {
+        print_json(&report::to_json("instances add", &r));
+    } else {
+        print_out(&report::instances::render(&r));
+    }
+    Ok(0)
+}
+
+fn run_instances_remove(a: &cli::InstancesRemoveArgs) -> Result<u8> {
+    let req = msp_retarget::InstancesRemoveRequest {
+        input: a.product.clone(),
+        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        ids: a.ids.clone(),
+        strip_signature: a.strip_signature,
+    };
+    let r = msp_retarget::instances_remove(&req)?;
+    if a.json {
+        print_json(&report::to_json("instances remove", &r));
+    } else {
+        print_out(&report::instances::render(&r));
     }
     Ok(0)
 }

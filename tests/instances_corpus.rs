@@ -434,3 +434,100 @@ fn check_instances_from_confirms_every_instance_of_a_retargeted_patch() {
         assert!(text.contains(code), "{text}");
     }
 }
+
+//===========================================================================//
+// Generated instance transforms against WiX's
+
+/// Every stream of storage `name` of the compound file at `path`, by
+/// stream name, with the storage's CLSID.
+fn storage_streams(
+    path: &Path,
+    name: &str,
+) -> (uuid::Uuid, std::collections::BTreeMap<String, Vec<u8>>) {
+    use std::io::Read;
+    let mut cf = cfb::open(path).unwrap();
+    let dir = Path::new("/").join(name);
+    let clsid = *cf.entry(&dir).unwrap().clsid();
+    let names: Vec<PathBuf> = cf
+        .read_storage(&dir)
+        .unwrap()
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for p in names {
+        let mut bytes = Vec::new();
+        cf.open_stream(&p).unwrap().read_to_end(&mut bytes).unwrap();
+        out.insert(p.file_name().unwrap().to_string_lossy().into_owned(), bytes);
+    }
+    (clsid, out)
+}
+
+/// `instances remove` then `instances add` on `instance-transforms.msi`
+/// with WiX's ids, codes, names and instance property give its three
+/// transforms back: every stream byte for byte (string pool, Property
+/// rows, summary information) and the transform CLSID. Only the storages'
+/// timestamps differ (WiX writes the build time; we write zero).
+#[test]
+#[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
+fn generated_instance_transforms_equal_wix() {
+    use msp_retarget::{
+        AddOptions, Destination, InstancesAddRequest, InstancesRemoveRequest, NewInstanceRequest,
+        instances_add, instances_remove,
+    };
+    let wix = wix3("instance-transforms.msi");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.msi");
+    instances_remove(&InstancesRemoveRequest {
+        input: wix.clone(),
+        destination: Destination::Output(base.clone()),
+        ids: vec!["Instance1".into(), "Instance2".into(), "Instance3".into()],
+        strip_signature: false,
+    })
+    .unwrap();
+    assert!(instances::from_product(&base).unwrap().instances.is_empty());
+    let mut current = base;
+    for (n, id, code, name) in [
+        (1, "Instance1", INSTANCE1, "Instance 1"),
+        (2, "Instance2", INSTANCE2, "Instance 2"),
+        (3, "Instance3", INSTANCE3, "{name}"),
+    ] {
+        let out = dir.path().join(format!("step{n}.msi"));
+        let r = instances_add(&InstancesAddRequest {
+            input: current.clone(),
+            destination: Destination::Output(out.clone()),
+            instances: vec![NewInstanceRequest {
+                id: id.into(),
+                product_code: Some(g(code)),
+            }],
+            options: AddOptions {
+                product_name: Some(name.into()),
+                property: Some("Instance".into()),
+                ..AddOptions::default()
+            },
+            mst_dir: None,
+        })
+        .unwrap();
+        assert_eq!(r.plan.added[0].product_code, g(code));
+        current = out;
+    }
+    for id in ["Instance1", "Instance2", "Instance3"] {
+        let (wix_clsid, wix_streams) = storage_streams(&wix, id);
+        let (our_clsid, our_streams) = storage_streams(&current, id);
+        assert_eq!(our_clsid, wix_clsid, "{id}: CLSID");
+        assert_eq!(
+            our_streams.keys().collect::<Vec<_>>(),
+            wix_streams.keys().collect::<Vec<_>>(),
+            "{id}: streams"
+        );
+        for (name, bytes) in &wix_streams {
+            assert!(
+                &our_streams[name] == bytes,
+                "{id}: stream {name:?} differs from WiX's"
+            );
+        }
+    }
+    // And decoded: the same instances, in the same order.
+    let ours = instances::from_product(&current).unwrap().instances;
+    let theirs = instances::from_product(&wix).unwrap().instances;
+    assert_eq!(ours, theirs);
+}

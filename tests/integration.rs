@@ -30,5 +30,8 @@ mod props;
 // Golden outputs of the command line, pinned by hash.
 mod golden;
 
+// instances add and remove through the command line.
+mod instances_cli;
+
 // Every shell example in README.md and docs/ runs as written.
 mod docs_examples;

@@ -67,6 +67,12 @@ pub enum Command {
     /// Retarget every patch a manifest names, several at once.
     #[command(after_help = bulk::EXAMPLES)]
     Bulk(bulk::BulkArgs),
+    /// Add instance transforms to a product (.msi), or remove them.
+    #[command(
+        subcommand,
+        after_help = "EXAMPLES:\n  msp-retarget instances add product.msi --count 3 -o multi.msi\n  msp-retarget instances remove multi.msi Instance3 --in-place"
+    )]
+    Instances(InstancesCommand),
     /// Print a shell completion script.
     #[command(after_help = generate::COMPLETIONS_EXAMPLES)]
     Completions(generate::CompletionsArgs),
@@ -255,6 +261,120 @@ pub struct InspectArgs {
     /// embedded transforms use the .msi itself by default.
     #[arg(long, value_name = "PRODUCT.msi")]
     pub package: Option<PathBuf>,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The subcommands of `instances`.
+#[derive(Debug, Subcommand)]
+pub enum InstancesCommand {
+    /// Make a product multi-instance: embed one instance transform per id.
+    #[command(
+        after_help = "Each transform sets ProductCode (given, or derived from the base ProductCode and the\nid: the same on every run), ProductName (default \"{name} ({id})\"), UpgradeCode when\ngiven, the --property NAME to the id, and ComponentId of the isolated components.\nInstall an instance with: msiexec /i PRODUCT.msi MSINEWINSTANCE=1 TRANSFORMS=:ID\n\nEXAMPLES:\n  msp-retarget instances add product.msi --count 3 -o multi.msi\n  msp-retarget instances add product.msi --instance Blue --instance Green={I2} --in-place\n  msp-retarget instances add product.msi --count 2 --property INSTANCEID --isolate-components all -o multi.msi\n  msp-retarget instances add product.msi --count 2 --mst-dir transforms --dry-run --json"
+    )]
+    Add(InstancesAddArgs),
+    /// Remove instance transforms from a product.
+    #[command(
+        after_help = "EXAMPLES:\n  msp-retarget instances remove multi.msi Instance3 -o two.msi\n  msp-retarget instances remove multi.msi Instance1 Instance2 --in-place"
+    )]
+    Remove(InstancesRemoveArgs),
+}
+
+/// Arguments of `instances add`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["instances", "count"]))]
+pub struct InstancesAddArgs {
+    /// The product (.msi).
+    pub product: PathBuf,
+
+    /// An instance: its id (the storage name, at most 31 characters), and
+    /// optionally its product code. Repeat for more.
+    #[arg(short = 'i', long = "instance", value_name = "ID[={PRODUCTCODE}]")]
+    pub instances: Vec<String>,
+
+    /// Add N instances named PREFIX1..PREFIXN, codes derived.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+
+    /// The id prefix of --count.
+    #[arg(long, value_name = "P", default_value = "Instance", requires = "count")]
+    pub id_prefix: String,
+
+    /// ProductName of each instance: {name} is the base ProductName, {id}
+    /// the instance id; '{name}' leaves it unchanged.
+    #[arg(long, value_name = "TEMPLATE", default_value = "{name} ({id})")]
+    pub product_name: String,
+
+    /// The UpgradeCode of an instance. Repeat for more.
+    #[arg(long = "upgrade-code", value_name = "ID={CODE}")]
+    pub upgrade_codes: Vec<String>,
+
+    /// A property each transform sets to the instance id (WiX's
+    /// InstanceTransforms/@Property).
+    #[arg(long, value_name = "NAME")]
+    pub property: Option<String>,
+
+    /// Components given their own ComponentId per instance (WiX's
+    /// MultiInstance derivation): all, none or KEY[,KEY...].
+    #[arg(long, value_name = "all|none|KEY[,KEY...]", default_value = "none")]
+    pub isolate_components: String,
+
+    /// Also write each transform as ID.mst in this folder.
+    #[arg(long, value_name = "DIR")]
+    pub mst_dir: Option<PathBuf>,
+
+    /// Remove the product's digital signature instead of refusing a
+    /// signed product; the result must be signed again.
+    #[arg(long)]
+    pub strip_signature: bool,
+
+    /// Write the result to this file (atomically).
+    #[arg(short, long, value_name = "OUT.msi")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the input file atomically.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `instances remove`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+pub struct InstancesRemoveArgs {
+    /// The product (.msi).
+    pub product: PathBuf,
+
+    /// The ids of the instances to remove (case-insensitive).
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Remove the product's digital signature instead of refusing a
+    /// signed product.
+    #[arg(long)]
+    pub strip_signature: bool,
+
+    /// Write the result to this file (atomically).
+    #[arg(short, long, value_name = "OUT.msi")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the input file atomically.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print what would be removed and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Print a JSON report on stdout.
     #[arg(long)]

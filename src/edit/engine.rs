@@ -1,9 +1,11 @@
-//! The edit engine that retarget and untarget share: where the result goes
+//! The edit engine that every command writing a file shares (retarget,
+//! untarget, instances): where the result goes
 //! ([`Destination`]), how an edit ended ([`Outcome`]), and [`execute`]:
 //! apply a plan to a private copy (or, in place, to an overlay of the
 //! patch), verify it, then commit it (atomic rename, or the redo journal).
 
 use std::fs;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -81,22 +83,103 @@ pub(crate) fn lock_for_edit(input: &Path, destination: &Destination) -> Result<O
     }
 }
 
-/// Carries out a plan: nothing for a dry run; a plain copy when nothing
-/// changes (none in place); in place, an edit of an overlay of the patch,
-/// verified and then written through a journal; otherwise apply to a
-/// private copy, verify, commit. Verification re-checks the result as a
-/// patch (`allow_ambiguity` as in [`verify`]). Shared by every command
-/// that edits a patch.
+/// One edit of a compound file that the engine carries out: a patch's
+/// retarget or untarget ([`PatchJob`]), or a product's instances
+/// ([`crate::edit::instances`]). The engine owns where the bytes go (a
+/// private copy, an overlay, the journal); the job says what changes and
+/// how to check the result.
+pub(crate) trait EditJob {
+    /// What verification reports.
+    type Checked;
+    /// Whether the edit changes anything.
+    fn changes_anything(&self) -> bool;
+    /// The input file, named in errors.
+    fn input(&self) -> &Path;
+    /// How many things the edit adds, for the log.
+    fn size(&self) -> usize;
+    /// Performs the edit on `out` (a copy of the input, or an overlay of it).
+    fn apply<F: Read + Write + Seek>(&mut self, out: &mut cfb::CompoundFile<F>) -> Result<()>;
+    /// Re-reads `result` and checks it against the input and the edit;
+    /// `layout` reads the result raw, with the byte ranges the edit wrote.
+    fn verify<G: Read + Seek, H: Read + Seek>(
+        &mut self,
+        result: verify::Written<'_, G>,
+        layout: Option<(H, &[(u64, u64)])>,
+    ) -> Result<Self::Checked>;
+}
+
+/// A patch edit: the patch read and the plan to perform on it.
+pub(crate) struct PatchJob<'a> {
+    patch: Patch,
+    plan: &'a Plan,
+    allow_ambiguity: bool,
+}
+
+impl EditJob for PatchJob<'_> {
+    type Checked = Verification;
+
+    fn changes_anything(&self) -> bool {
+        self.plan.changes_anything()
+    }
+
+    fn input(&self) -> &Path {
+        &self.patch.path
+    }
+
+    fn size(&self) -> usize {
+        self.plan.copies.len()
+    }
+
+    fn apply<F: Read + Write + Seek>(&mut self, out: &mut cfb::CompoundFile<F>) -> Result<()> {
+        apply(&mut self.patch, self.plan, out)
+    }
+
+    fn verify<G: Read + Seek, H: Read + Seek>(
+        &mut self,
+        result: verify::Written<'_, G>,
+        layout: Option<(H, &[(u64, u64)])>,
+    ) -> Result<Verification> {
+        verify(
+            &mut self.patch,
+            self.plan,
+            result,
+            layout,
+            self.allow_ambiguity,
+        )
+    }
+}
+
+/// Carries out a plan on a patch ([`run`] of a [`PatchJob`]).
+/// Verification re-checks the result as a patch (`allow_ambiguity` as in
+/// [`verify`]). Shared by every command that edits a patch.
 pub(crate) fn execute(
-    mut patch: Patch,
+    patch: Patch,
     plan: &Plan,
     input: &Path,
     dest: Option<&Path>,
     destination: &Destination,
     allow_ambiguity: bool,
 ) -> Result<(Outcome, Option<PathBuf>, Option<Verification>)> {
+    let job = PatchJob {
+        patch,
+        plan,
+        allow_ambiguity,
+    };
+    run(job, input, dest, destination)
+}
+
+/// Carries out an edit: nothing for a dry run; a plain copy when nothing
+/// changes (none in place); in place, an edit of an overlay of the file,
+/// verified and then written through a journal; otherwise apply to a
+/// private copy, verify, commit.
+pub(crate) fn run<J: EditJob>(
+    mut job: J,
+    input: &Path,
+    dest: Option<&Path>,
+    destination: &Destination,
+) -> Result<(Outcome, Option<PathBuf>, Option<J::Checked>)> {
     let Some(dest) = dest else {
-        let outcome = if plan.changes_anything() {
+        let outcome = if job.changes_anything() {
             Outcome::Planned
         } else {
             Outcome::AlreadyDone
@@ -104,7 +187,7 @@ pub(crate) fn execute(
         return Ok((outcome, None, None));
     };
     let permissions = fs::metadata(input).ok().map(|m| m.permissions());
-    if !plan.changes_anything() {
+    if !job.changes_anything() {
         if *destination == Destination::InPlace {
             return Ok((Outcome::AlreadyDone, None, None));
         }
@@ -114,7 +197,7 @@ pub(crate) fn execute(
         return Ok((Outcome::AlreadyDone, Some(dest.to_path_buf()), None));
     }
     if *destination == Destination::InPlace && journaled_in_place(dest) {
-        let verification = execute_in_place(patch, plan, dest, allow_ambiguity)?;
+        let verification = execute_in_place(job, dest)?;
         return Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)));
     }
 
@@ -125,13 +208,7 @@ pub(crate) fn execute(
         // to directory and FAT sectors gather in memory, and reach the
         // file as a few large writes. The overlay's blocks are also what
         // verification needs to know about which bytes the edit touched.
-        let overlay = edit_overlay(
-            &mut patch,
-            plan,
-            staged.reopen()?,
-            dest,
-            "the temporary copy",
-        )?;
+        let overlay = edit_overlay(&mut job, staged.reopen()?, dest, "the temporary copy")?;
         tracing::debug!("edited the copy");
         // No sync here: the commit syncs the copy once, after
         // verification, before the rename.
@@ -142,28 +219,26 @@ pub(crate) fn execute(
     };
     tracing::debug!(ranges = written.len(), "applied the plan");
     let layout_reader = patch_file(staged.path())?;
-    let verification = verify(
-        &mut patch,
-        plan,
-        verify::Written::open(staged.path()).map_err(|e| e.in_file(dest))?,
-        Some((layout_reader, &written[..])),
-        allow_ambiguity,
-    )
-    .map_err(|e| e.in_file(dest))?;
-    tracing::debug!(?verification, "verified");
-    drop(patch);
+    let verification = job
+        .verify(
+            verify::Written::open(staged.path()).map_err(|e| e.in_file(dest))?,
+            Some((layout_reader, &written[..])),
+        )
+        .map_err(|e| e.in_file(dest))?;
+    tracing::debug!("verified");
+    let size = job.size();
+    drop(job);
     staged.commit(permissions)?;
     forget_stale_journal(dest);
-    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed");
+    tracing::info!(output = %dest.display(), added = size, "committed");
     Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
 }
 
-/// Applies `plan` to an overlay of `file` (the temporary copy, or the
-/// patch itself in place), whose pending blocks spill to `dest`'s folder;
+/// Applies the job to an overlay of `file` (the temporary copy, or the
+/// input itself in place), whose pending blocks spill to `dest`'s folder;
 /// `what` names the file in errors.
-fn edit_overlay(
-    patch: &mut Patch,
-    plan: &Plan,
+fn edit_overlay<J: EditJob>(
+    job: &mut J,
     file: fs::File,
     dest: &Path,
     what: &str,
@@ -186,13 +261,13 @@ fn edit_overlay(
     match tail {
         None => {
             let mut out = cfb::CompoundFile::open(&mut overlay).map_err(reopening)?;
-            apply_contained(patch, plan, &mut out, dest)?;
+            apply_contained(job, &mut out, dest)?;
             drop(out);
             trim(&mut overlay)?;
         }
         Some(from) => crate::store::tail::edit_keeping_tail(&mut overlay, from, |view| {
             let mut out = cfb::CompoundFile::open(&mut *view).map_err(reopening)?;
-            apply_contained(patch, plan, &mut out, dest)?;
+            apply_contained(job, &mut out, dest)?;
             drop(out);
             trim(view).map(|_| ())
         })?,
@@ -200,40 +275,34 @@ fn edit_overlay(
     Ok(overlay)
 }
 
-/// Edits the patch at `dest` in place. `cfb` edits an [`Overlay`] of the
+/// Edits the file at `dest` in place. `cfb` edits an [`Overlay`] of the
 /// file, which keeps every write in memory (or a temporary file); the
 /// result is re-opened and verified through the overlay against the
 /// still unchanged file; only then are the changed blocks written, through
 /// a journal. The caller holds the edit lock.
-fn execute_in_place(
-    mut patch: Patch,
-    plan: &Plan,
-    dest: &Path,
-    allow_ambiguity: bool,
-) -> Result<Verification> {
-    let overlay = edit_overlay(&mut patch, plan, patch_file(dest)?, dest, "the patch")?;
+fn execute_in_place<J: EditJob>(mut job: J, dest: &Path) -> Result<J::Checked> {
+    let overlay = edit_overlay(&mut job, patch_file(dest)?, dest, "the input")?;
     let written = overlay.written();
     tracing::debug!(
         ranges = written.len(),
         pending = overlay.pending_bytes(),
         "applied the plan to the overlay"
     );
-    let verification = verify(
-        &mut patch,
-        plan,
-        verify::Written {
-            reader: overlay.reader(),
-            len: overlay.len(),
-            path: dest,
-        },
-        Some((overlay.reader(), &written[..])),
-        allow_ambiguity,
-    )
-    .map_err(|e| e.in_file(dest))?;
-    tracing::debug!(?verification, "verified");
-    drop(patch);
+    let verification = job
+        .verify(
+            verify::Written {
+                reader: overlay.reader(),
+                len: overlay.len(),
+                path: dest,
+            },
+            Some((overlay.reader(), &written[..])),
+        )
+        .map_err(|e| e.in_file(dest))?;
+    tracing::debug!("verified");
+    let size = job.size();
+    drop(job);
     journal::commit(dest, &overlay)?;
-    tracing::info!(output = %dest.display(), copies = plan.copies.len(), "committed in place");
+    tracing::info!(output = %dest.display(), added = size, "committed in place");
     Ok(verification)
 }
 
@@ -285,20 +354,19 @@ fn forget_stale_journal(dest: &Path) {
     }
 }
 
-/// Applies `plan` to `out`, containing a panic inside `cfb`: it indexes
+/// Applies the job to `out`, containing a panic inside `cfb`: it indexes
 /// its allocation tables with sector numbers from the file, and a few
 /// inconsistencies its open does not check (an empty stream whose start
 /// sector is garbage, freed when the stream is removed) make it panic
 /// mid-edit. The edit is of a private copy or an overlay, so a panic
 /// leaves nothing behind; it is reported as a malformed input.
-fn apply_contained<F: std::io::Read + std::io::Write + std::io::Seek>(
-    patch: &mut Patch,
-    plan: &Plan,
+fn apply_contained<J: EditJob, F: Read + Write + Seek>(
+    job: &mut J,
     out: &mut cfb::CompoundFile<F>,
     dest: &Path,
 ) -> Result<()> {
-    let input = patch.path.clone();
-    match crate::error::contain_panics(|| apply(patch, plan, out)) {
+    let input = job.input().to_path_buf();
+    match crate::error::contain_panics(|| job.apply(out)) {
         Ok(done) => done.map_err(|e| e.in_file(dest)),
         Err(why) => Err(Error::format(format!(
             "the compound-file library failed while editing it ({why}): its allocation \
@@ -310,8 +378,8 @@ fn apply_contained<F: std::io::Read + std::io::Write + std::io::Seek>(
 }
 
 /// What trimming the MiniFAT needs of a file.
-trait ReadWriteSeek: std::io::Read + std::io::Write + std::io::Seek {}
-impl<T: std::io::Read + std::io::Write + std::io::Seek> ReadWriteSeek for T {}
+trait ReadWriteSeek: Read + Write + Seek {}
+impl<T: Read + Write + Seek> ReadWriteSeek for T {}
 
 fn patch_file(path: &Path) -> Result<fs::File> {
     fs::File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))

@@ -1,4 +1,4 @@
-//! An edit of a patch: the pure [`plan`], the names of new entries
+//! An edit of a patch or of a product's instances ([`instances`]): the pure [`plan`], the names of new entries
 //! ([`names`]), performing it ([`apply`]), checking the result
 //! ([`verify`]) and refusing a result that would not install as planned
 //! ([`gate`]).
@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod engine;
 pub mod gate;
+pub mod instances;
 pub mod names;
 pub mod plan;
 pub mod verify;

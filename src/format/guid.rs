@@ -146,7 +146,6 @@ pub fn dedup_in_order(codes: &mut Vec<Guid>) {
 
 /// WiX's namespace for name-based component codes
 /// (`WixComponentGuidNamespace`, `{3064E5C6-FB63-4FE9-AC49-E446A792EFA5}`).
-#[allow(dead_code)] // not called by the library yet: generating instance transforms will
 pub const WIX_COMPONENT_NAMESPACE: Guid =
     Guid(Uuid::from_u128(0x3064_E5C6_FB63_4FE9_AC49_E446_A792_EFA5));
 
@@ -175,7 +174,6 @@ pub const WIX_COMPONENT_NAMESPACE: Guid =
 ///
 /// The text is hashed as given: a lower-case or unbraced GUID string gives
 /// another code, as it would in WiX.
-#[allow(dead_code)] // as WIX_COMPONENT_NAMESPACE
 pub fn multi_instance_component_code(component_guid: &str, instance_id: &str) -> Guid {
     let name: Vec<u8> = component_guid
         .encode_utf16()
@@ -183,6 +181,22 @@ pub fn multi_instance_component_code(component_guid: &str, instance_id: &str) ->
         .flat_map(u16::to_le_bytes)
         .collect();
     Guid(Uuid::new_v5(&WIX_COMPONENT_NAMESPACE.0, &name))
+}
+
+/// The product code `instances add` derives for instance `instance_id` of
+/// the product whose ProductCode is `base`, when none is given: a
+/// name-based UUID, version 5 (SHA-1, RFC 4122 section 4.3), whose
+/// namespace is `base` itself and whose name is the UTF-16LE bytes of the
+/// id exactly as typed (the encoding WiX hashes its names in, see
+/// [`multi_instance_component_code`]). Running the command again with the
+/// same product and ids therefore gives the same codes, and two products
+/// never share one. Braced and upper case, like every code written.
+pub fn instance_product_code(base: Guid, instance_id: &str) -> Guid {
+    let name: Vec<u8> = instance_id
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    Guid(Uuid::new_v5(&base.0, &name))
 }
 
 /// Why `inner` (the text without its braces) is not an 8-4-4-4-12 GUID,
@@ -288,6 +302,21 @@ mod tests {
             WIX_COMPONENT_NAMESPACE.braced(),
             "{3064E5C6-FB63-4FE9-AC49-E446A792EFA5}"
         );
+    }
+
+    #[test]
+    fn instance_product_codes_are_version_5_names_under_the_base() {
+        let base = Guid::parse_braced("{4014E041-A968-4DE3-B43C-322DF9A19359}").unwrap();
+        let code = instance_product_code(base, "Instance1");
+        // Computed independently: uuid5(UUID(base), "Instance1" as UTF-16LE)
+        // with Python's hashlib over the namespace bytes then the name.
+        assert_eq!(code.braced(), "{E6EBA910-873C-572A-8D77-520038FBECE9}");
+        assert_eq!(code.0.get_version_num(), 5);
+        assert_eq!(instance_product_code(base, "Instance1"), code);
+        assert_ne!(instance_product_code(base, "Instance2"), code);
+        assert_ne!(instance_product_code(base, "instance1"), code);
+        let other = Guid::parse_braced("{398B8855-E3B8-4559-9C2B-3ED457C5A889}").unwrap();
+        assert_ne!(instance_product_code(other, "Instance1"), code);
     }
 
     #[test]

@@ -31,7 +31,6 @@ use text::{decode_string, encode_string};
 /// FMTID of the summary information property set
 /// (`F29F85E0-4FF9-1068-AB91-08002B27B3D9`) as it lies on disk: the first
 /// three GUID fields are little-endian.
-#[cfg(any(test, feature = "testkit"))]
 pub const FMTID_SUMMARY_INFORMATION: [u8; 16] = [
     0xE0, 0x85, 0x9F, 0xF2, 0xF9, 0x4F, 0x68, 0x10, 0xAB, 0x91, 0x08, 0x00, 0x2B, 0x27, 0xB3, 0xD9,
 ];
@@ -245,10 +244,17 @@ impl PropertySet {
     /// format version 0, class id zero, no properties.
     #[cfg(any(test, feature = "testkit"))]
     pub fn new(fmtid: [u8; 16]) -> PropertySet {
+        PropertySet::with_os_version(fmtid, DEFAULT_OS_VERSION)
+    }
+
+    /// [`PropertySet::new`] with the header's OS version field set to
+    /// `os_version` (low word the system's version, high word its kind),
+    /// for writers that reproduce another tool's header.
+    pub fn with_os_version(fmtid: [u8; 16], os_version: u32) -> PropertySet {
         let mut bytes = Vec::with_capacity(56);
         bytes.extend_from_slice(&BYTE_ORDER_MARK.to_le_bytes());
         bytes.extend_from_slice(&0u16.to_le_bytes()); // format version
-        bytes.extend_from_slice(&DEFAULT_OS_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&os_version.to_le_bytes());
         bytes.extend_from_slice(&[0; 16]); // class id
         bytes.extend_from_slice(&1u32.to_le_bytes()); // section count
         bytes.extend_from_slice(&fmtid);

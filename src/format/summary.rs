@@ -453,6 +453,65 @@ pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
     Ok(pairs)
 }
 
+//==========================================================================//
+// Instance transforms
+
+/// The OS version field of the header of the summary streams `msi.dll`
+/// writes into a transform (Win32 in the high word, 6.0 in the low word),
+/// as read in every instance transform of the corpus (`instance-transforms.msi`,
+/// `instance-autogen.mst`).
+pub const TRANSFORM_SUMMARY_OS_VERSION: u32 = 0x0002_0006;
+
+/// Security (PID 19) of a transform: 4, as in the corpus's instance
+/// transforms.
+const TRANSFORM_SECURITY: i32 = 4;
+
+/// The summary information of an instance transform of the product whose
+/// summary is `product`, whose RevisionNumber is `revision`, laid out as
+/// WiX (through `msi.dll`) writes it, property by property and in the same
+/// order: the code page and Title, Subject, Author, Keywords and Comments
+/// copied from the product, CreatingApplication empty, Security 4, the
+/// product's Template as Template and LastSavedBy, RevisionNumber, the
+/// product's PageCount, and CharCount 0 (no validation, no error
+/// suppression: WiX's instance transforms carry none, and Windows Installer
+/// applies an embedded instance transform whatever it validates). Values
+/// are copied as stored, in the product's code page; a property the product
+/// lacks is left out.
+pub fn instance_transform_summary(product: &PropertySet, revision: &str) -> Result<PropertySet> {
+    let mut set = PropertySet::with_os_version(
+        crate::format::propset::FMTID_SUMMARY_INFORMATION,
+        TRANSFORM_SUMMARY_OS_VERSION,
+    );
+    let copy = |set: &mut PropertySet, from: u32, to: u32| -> Result<()> {
+        if let Some(v) = product.get(from) {
+            set.set(to, v.clone()).map_err(Error::from)?;
+        }
+        Ok(())
+    };
+    for id in [
+        pid::CODEPAGE,
+        pid::TITLE,
+        pid::SUBJECT,
+        pid::AUTHOR,
+        pid::KEYWORDS,
+        pid::COMMENTS,
+    ] {
+        copy(&mut set, id, id)?;
+    }
+    set.set(pid::APP_NAME, PropertyValue::Lpstr(Vec::new()))
+        .map_err(Error::from)?;
+    set.set(pid::SECURITY, PropertyValue::I4(TRANSFORM_SECURITY))
+        .map_err(Error::from)?;
+    copy(&mut set, pid::TEMPLATE, pid::TEMPLATE)?;
+    copy(&mut set, pid::TEMPLATE, pid::LAST_SAVED_BY)?;
+    set.set_string(pid::REVISION_NUMBER, revision)
+        .map_err(Error::from)?;
+    copy(&mut set, pid::PAGE_COUNT, pid::PAGE_COUNT)?;
+    set.set(pid::CHAR_COUNT, PropertyValue::I4(0))
+        .map_err(Error::from)?;
+    Ok(set)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

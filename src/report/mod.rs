@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod check;
 pub mod edit;
 pub mod inspect;
+pub mod instances;
 pub mod recover;
 pub mod sequence;
 

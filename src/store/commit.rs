@@ -21,7 +21,7 @@
 //! that can be locked has no live owner.
 
 use std::fs::{self, File, Permissions};
-use std::io::{self, Seek};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -176,6 +176,27 @@ impl Staged {
     /// Creates a temporary file next to `dest` and copies `input` into it
     /// (the kernel's copy_file_range where the platform has it).
     pub fn copy_of(input: &mut File, dest: &Path) -> Result<Staged> {
+        let mut staged = Staged::empty(dest)?;
+        input
+            .rewind()
+            .and_then(|_| io::copy(input, staged.temp.as_file_mut()))
+            .map_err(|e| Error::io("copying the input to a temporary file", e).in_file(dest))?;
+        Ok(staged)
+    }
+
+    /// Creates a temporary file next to `dest` holding `bytes`.
+    pub fn with_bytes(bytes: &[u8], dest: &Path) -> Result<Staged> {
+        let mut staged = Staged::empty(dest)?;
+        staged
+            .temp
+            .as_file_mut()
+            .write_all(bytes)
+            .map_err(|e| Error::io("writing a temporary file", e).in_file(dest))?;
+        Ok(staged)
+    }
+
+    /// An empty temporary file next to `dest`.
+    fn empty(dest: &Path) -> Result<Staged> {
         let folder = folder_of(dest);
         let stem = dest
             .file_name()
@@ -189,7 +210,7 @@ impl Staged {
             .in_file(dest));
         }
         let started = std::time::SystemTime::now();
-        let mut temp = tempfile::Builder::new()
+        let temp = tempfile::Builder::new()
             .prefix(&format!(".{stem}."))
             .suffix(TEMP_SUFFIX)
             .rand_bytes(TEMP_RANDOM_LEN)
@@ -208,10 +229,6 @@ impl Staged {
         remove_stale_temporaries(folder, &stem, started);
         #[cfg(not(unix))]
         let _ = started;
-        input
-            .rewind()
-            .and_then(|_| io::copy(input, temp.as_file_mut()))
-            .map_err(|e| Error::io("copying the input to a temporary file", e).in_file(dest))?;
         Ok(Staged {
             temp,
             dest: dest.to_path_buf(),

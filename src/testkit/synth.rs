@@ -416,6 +416,153 @@ pub fn product_database(props: &[(&str, &str)]) -> io::Result<Vec<u8>> {
     Ok(package.into_inner()?.into_inner())
 }
 
+/// A product database with a Property table holding `props`, a
+/// Component table holding `components` (key, ComponentId; `None` for a
+/// null id) when there are any, and, when `filler` is above 0, a table
+/// `Filler` of that many distinct strings, so that a product whose string
+/// pool passes 65,535 strings (3-byte references) can be built. Template
+/// `Intel;1033` and a code page of 1252 in the summary.
+pub fn product_database_with(
+    props: &[(&str, &str)],
+    components: &[(&str, Option<&str>)],
+    filler: usize,
+) -> io::Result<Vec<u8>> {
+    use msi::{Column, Insert, Value};
+    let mut package =
+        msi::Package::create(msi::PackageType::Installer, io::Cursor::new(Vec::new()))?;
+    package.summary_info_mut().set_arch("Intel");
+    package
+        .summary_info_mut()
+        .set_languages(&[msi::LanguageId::from_tag("en-US")]);
+    package.create_table(
+        "Property",
+        vec![
+            Column::build("Property").primary_key().id_string(72),
+            Column::build("Value").text_string(0),
+        ],
+    )?;
+    package.insert_rows(
+        Insert::into("Property").rows(
+            props
+                .iter()
+                .map(|(k, v)| vec![Value::from(*k), Value::from(*v)])
+                .collect(),
+        ),
+    )?;
+    if !components.is_empty() {
+        package.create_table(
+            "Component",
+            vec![
+                Column::build("Component").primary_key().id_string(72),
+                Column::build("ComponentId").nullable().string(38),
+                Column::build("Directory_").id_string(72),
+                Column::build("Attributes").int16(),
+                Column::build("Condition").nullable().string(255),
+                Column::build("KeyPath").nullable().id_string(72),
+            ],
+        )?;
+        package.insert_rows(
+            Insert::into("Component").rows(
+                components
+                    .iter()
+                    .map(|(k, id)| {
+                        vec![
+                            Value::from(*k),
+                            id.map(Value::from).unwrap_or(Value::Null),
+                            Value::from("INSTALLDIR"),
+                            Value::Int(0),
+                            Value::Null,
+                            Value::Null,
+                        ]
+                    })
+                    .collect(),
+            ),
+        )?;
+    }
+    if filler > 0 {
+        package.create_table(
+            "Filler",
+            vec![Column::build("Text").primary_key().id_string(72)],
+        )?;
+    }
+    let schema = crate::format::transform::Schema::from_package(&package);
+    let bytes = package.into_inner()?.into_inner();
+    if filler == 0 {
+        return Ok(bytes);
+    }
+    fill_strings(bytes, &schema, filler).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Adds `filler` rows of distinct strings to the empty table `Filler` of
+/// the database `bytes`, widening every table to 3-byte string references
+/// when the pool passes 65,535 strings. Written at the stream level: the
+/// `msi` crate cannot widen a pool, and inserting row by row through it
+/// costs a scan of the pool per string.
+fn fill_strings(
+    bytes: Vec<u8>,
+    schema: &crate::format::transform::Schema,
+    filler: usize,
+) -> crate::error::Result<Vec<u8>> {
+    use crate::format::streamname;
+    use crate::format::transform::database::{
+        columns_def, decode_db_rows, encode_db_rows, tables_def,
+    };
+    use crate::format::transform::write::PoolEditor;
+    let io_err = |e: io::Error| crate::error::Error::io("building the product", e);
+    let mut cf = cfb::CompoundFile::open(io::Cursor::new(bytes)).map_err(io_err)?;
+    let read = |cf: &mut cfb::CompoundFile<io::Cursor<Vec<u8>>>, name: &str| {
+        let mut out = Vec::new();
+        cf.open_stream(format!("/{}", streamname::encode(name, true)))
+            .and_then(|mut s| s.read_to_end(&mut out))
+            .map(|_| out)
+            .map_err(io_err)
+    };
+    let pool = read(&mut cf, "_StringPool")?;
+    let data = read(&mut cf, "_StringData")?;
+    let mut editor = PoolEditor::parse(&pool, &data)?;
+    let was_long = editor.long_refs();
+    let mut ids = Vec::with_capacity(filler);
+    for i in 0..filler {
+        ids.push(vec![editor.add_ref(&format!("s{i:07}"))?]);
+    }
+    let long = editor.long_refs();
+    let mut tables: Vec<(String, Vec<u8>)> = Vec::new();
+    let names: Vec<String> = cf
+        .read_root_storage()
+        .filter(|e| e.is_stream())
+        .map(|e| streamname::decode(e.name()))
+        .filter(|d| d.is_table && !d.name.starts_with("_String"))
+        .map(|d| d.name)
+        .collect();
+    for name in names {
+        let def = match name.as_str() {
+            "_Tables" => tables_def(),
+            "_Columns" => columns_def(),
+            other => match schema.table(other) {
+                Some(d) => d.clone(),
+                None => continue,
+            },
+        };
+        let rows = if name == "Filler" {
+            ids.clone()
+        } else {
+            decode_db_rows(&def, &read(&mut cf, &name)?, was_long)?
+        };
+        tables.push((name, encode_db_rows(&def, &rows, long)?));
+    }
+    let (pool, data) = editor.to_streams();
+    tables.push(("_StringPool".into(), pool));
+    tables.push(("_StringData".into(), data));
+    for (name, bytes) in tables {
+        let mut s = cf
+            .create_stream(format!("/{}", streamname::encode(&name, true)))
+            .map_err(io_err)?;
+        s.write_all(&bytes).map_err(io_err)?;
+    }
+    cf.flush().map_err(io_err)?;
+    Ok(cf.into_inner().into_inner())
+}
+
 fn build_time() -> SystemTime {
     SystemTime::UNIX_EPOCH
         .checked_add(Duration::from_secs(BUILD_TIME_UNIX_SECS))

@@ -121,7 +121,7 @@ pub fn key_order(table: &TableDef, a: &[u32], b: &[u32]) -> Ordering {
 }
 
 /// The definition of `_Tables` in a database.
-fn tables_def() -> TableDef {
+pub(crate) fn tables_def() -> TableDef {
     TableDef::new(
         TABLES,
         vec![ColumnDef::new("Name", ColumnKind::String, true)],
@@ -129,7 +129,7 @@ fn tables_def() -> TableDef {
 }
 
 /// The definition of `_Columns` in a database.
-fn columns_def() -> TableDef {
+pub(crate) fn columns_def() -> TableDef {
     TableDef::new(
         COLUMNS,
         vec![
