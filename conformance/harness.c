@@ -29,6 +29,18 @@
  *       The product's installed version and its registered patches.
  *   products
  *       Every installed product with its version, and every registered patch.
+ *   components DATABASE.msi TRANSFORM...
+ *       Opens the database read-only, applies each transform in order with
+ *       MsiDatabaseApplyTransformW (error conditions 0), then reads
+ *       SELECT `Component`, `ComponentId` FROM `Component`.  A TRANSFORM is
+ *       ":NAME" (a substorage of the database itself, as Windows Installer
+ *       names embedded instance transforms), "FILE:NAME" (substorage NAME of
+ *       the compound file FILE, e.g. a transform of a patch, copied with
+ *       IStorage into a temporary .mst first) or a stand-alone .mst.  One
+ *       line per transform (rc), one per Component row (key, id).
+ *   clients COMPONENTCODE...
+ *       MsiEnumClientsW: one line per client product of each component,
+ *       then a line with the count.
  *
  * Arguments that start with '/' are taken as Unix paths and passed to
  * Windows as Z:\... paths.
@@ -43,7 +55,9 @@
 #ifndef _UNICODE
 #define _UNICODE
 #endif
+#define COBJMACROS
 #include <windows.h>
+#include <objbase.h>
 #include <msi.h>
 #include <msiquery.h>
 #include <stdio.h>
@@ -313,6 +327,119 @@ static int cmd_query(int argc, WCHAR **argv)
     return 0;
 }
 
+/* Copies substorage `name` of the compound file `file` (with its class) into
+ * a new stand-alone file `dst`. */
+static HRESULT extract_storage(const WCHAR *file, const WCHAR *name, const WCHAR *dst)
+{
+    IStorage *stg = NULL, *sub = NULL, *out = NULL;
+    STATSTG st;
+    HRESULT hr = StgOpenStorage(file, NULL, STGM_READ | STGM_SHARE_DENY_WRITE, NULL, 0, &stg);
+    if (SUCCEEDED(hr))
+        hr = IStorage_OpenStorage(stg, name, NULL, STGM_READ | STGM_SHARE_EXCLUSIVE, NULL, 0, &sub);
+    if (SUCCEEDED(hr))
+        hr = IStorage_Stat(sub, &st, STATFLAG_NONAME);
+    if (SUCCEEDED(hr))
+        hr = StgCreateDocfile(dst, STGM_CREATE | STGM_READWRITE | STGM_SHARE_EXCLUSIVE, 0, &out);
+    if (SUCCEEDED(hr))
+        hr = IStorage_CopyTo(sub, 0, NULL, NULL, out);
+    if (SUCCEEDED(hr))
+        hr = IStorage_SetClass(out, &st.clsid);
+    if (SUCCEEDED(hr))
+        hr = IStorage_Commit(out, STGC_DEFAULT);
+    if (out)
+        IStorage_Release(out);
+    if (sub)
+        IStorage_Release(sub);
+    if (stg)
+        IStorage_Release(stg);
+    return hr;
+}
+
+static int cmd_components(int argc, WCHAR **argv)
+{
+    MSIHANDLE db = 0, view = 0, rec = 0;
+    WCHAR *path, key[256], id[64], tmpdir[MAX_PATH], tmp[MAX_PATH];
+    char a[512], b[256], c[64];
+    DWORD cch;
+    UINT r;
+    int i;
+
+    if (argc < 1)
+        return 2;
+    CoInitialize(NULL);
+    path = winpath(argv[0]);
+    r = MsiOpenDatabaseW(path, MSIDBOPEN_READONLY, &db);
+    out("op=open db=%s rc=%u\n", nw(argv[0], a, sizeof a), r);
+    free(path);
+    if (r)
+        return 0;
+    GetTempPathW(MAX_PATH, tmpdir);
+    for (i = 1; i < argc; i++) {
+        WCHAR *arg = _wcsdup(argv[i]);
+        WCHAR *colon = arg[0] == L':' ? NULL : wcsrchr(arg, L':');
+        if (colon && colon != arg + 1) {
+            /* FILE:NAME - extract NAME into a temporary .mst */
+            HRESULT hr;
+            *colon = 0;
+            path = winpath(arg);
+            GetTempFileNameW(tmpdir, L"mst", 0, tmp);
+            hr = extract_storage(path, colon + 1, tmp);
+            free(path);
+            if (FAILED(hr)) {
+                out("op=transform transform=%s rc=extract-0x%08lx\n", nw(argv[i], a, sizeof a),
+                    (unsigned long)hr);
+                free(arg);
+                continue;
+            }
+            r = MsiDatabaseApplyTransformW(db, tmp, 0);
+            DeleteFileW(tmp);
+        } else {
+            path = winpath(arg);
+            r = MsiDatabaseApplyTransformW(db, path, 0);
+            free(path);
+        }
+        out("op=transform transform=%s rc=%u\n", nw(argv[i], a, sizeof a), r);
+        free(arg);
+    }
+    r = MsiDatabaseOpenViewW(db, L"SELECT `Component`, `ComponentId` FROM `Component`", &view);
+    if (!r)
+        r = MsiViewExecute(view, 0);
+    while (!r && MsiViewFetch(view, &rec) == ERROR_SUCCESS) {
+        cch = 256;
+        if (MsiRecordGetStringW(rec, 1, key, &cch))
+            key[0] = 0;
+        cch = 64;
+        if (MsiRecordGetStringW(rec, 2, id, &cch))
+            id[0] = 0;
+        out("op=component key=%s id=%s\n", nw(key, b, sizeof b), nw(id, c, sizeof c));
+        MsiCloseHandle(rec);
+    }
+    out("op=components-done rc=%u\n", r);
+    if (view)
+        MsiCloseHandle(view);
+    MsiCloseHandle(db);
+    return 0;
+}
+
+static int cmd_clients(int argc, WCHAR **argv)
+{
+    char a[64], b[64];
+    WCHAR product[GUID_CCH];
+    int i;
+    for (i = 0; i < argc; i++) {
+        DWORD n = 0;
+        UINT r;
+        while ((r = MsiEnumClientsW(argv[i], n, product)) == ERROR_SUCCESS) {
+            out("op=client component=%s product=%s\n", nw(argv[i], a, sizeof a),
+                nw(product, b, sizeof b));
+            n++;
+        }
+        out("op=clients component=%s count=%lu rc=%u\n", nw(argv[i], a, sizeof a),
+            (unsigned long)n, r);
+    }
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -321,7 +448,9 @@ static int usage(void)
         "       harness install PACKAGE.msi [PROPERTIES]\n"
         "       harness patch PRODUCTCODE|* PATCH.msp...\n"
         "       harness query PRODUCTCODE\n"
-        "       harness products\n");
+        "       harness products\n"
+        "       harness components DATABASE.msi TRANSFORM...\n"
+        "       harness clients COMPONENTCODE...\n");
     return 2;
 }
 
@@ -341,6 +470,10 @@ int wmain(int argc, WCHAR **argv)
         r = cmd_patch(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"query"))
         r = cmd_query(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"components"))
+        r = cmd_components(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"clients"))
+        r = cmd_clients(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"products")) {
         print_products();
         r = 0;

@@ -561,6 +561,85 @@ case_sequence() {
   done
 }
 
+# ------------------------------------------------------- components ----
+# The shipped samples of component isolation (testdata/README.md): a patch whose
+# main transform inserts Component NewComp, and the product as it leaves it,
+# with instance transforms Instance1 and Instance2 that give every component a
+# code of the instance's own (WiX MultiInstance style).
+NC_PATCH="$REPO/testdata/new-component.msp"
+NC_PRODUCT="$REPO/testdata/new-component-product.msi"
+NC_SOURCE=rtmNC.1
+
+component_id() { # OUTBASE KEY -> the ComponentId msi.dll read for KEY
+  grep "^op=component key=$2 " "$1.out" | head -n1 | sed 's/.* id=//'
+}
+
+transforms_applied() { # OUTBASE: every op=transform line has rc=0
+  local l
+  while read -r l; do
+    [ "$(kv "$l" rc)" = 0 ] || fail "MsiDatabaseApplyTransform($(kv "$l" transform)): rc=$(kv "$l" rc)"
+  done < <(grep '^op=transform ' "$1.out")
+  grep -q '^op=components-done rc=0$' "$1.out" || fail "SELECT ComponentId failed: $(grep '^op=components-done' "$1.out")"
+}
+
+# The instance database (the product with the instance's transform applied)
+# with one more transform applied: NewComp's ComponentId must be WANT.
+expect_component() { # INSTANCE-ID TRANSFORM WANT WHAT
+  local o
+  wine_run components "$NC_PRODUCT" ":$1" "$2"; o="$WR"
+  transforms_applied "$o"
+  [ "$(component_id "$o" NewComp)" = "$3" ] ||
+    fail "$1 + $4: NewComp is [$(component_id "$o" NewComp)], expected [$3]"
+  [ "$(component_id "$o" MainComp)" = "${MAIN_OF[$1]}" ] ||
+    fail "$1 + $4: MainComp is [$(component_id "$o" MainComp)], expected the instance's [${MAIN_OF[$1]}]"
+}
+
+# components: msi.dll applies each instance's copy onto the instance's database
+# and reads SELECT ComponentId back: the copy made with --instances-from gives
+# NewComp the code of the instance's own transform, the copy made from a list
+# of ids with --isolate-components all the MultiInstance code (the same, for
+# this product), and the original transform the base code to every instance.
+case_components() {
+  [ "$TOOL_OK" = 1 ] || { fail "$TOOL_ERR"; return; }
+  local o i base code want copy json out mode list
+  declare -gA MAIN_OF=() WANT_OF=()
+  wine_run components "$NC_PRODUCT"; o="$WR"
+  base="$(component_id "$o" NewComp)"
+  [ -n "$base" ] || { fail "the product has no NewComp row"; return; }
+  for i in Instance1 Instance2; do
+    wine_run components "$NC_PRODUCT" ":$i"; o="$WR"
+    transforms_applied "$o"
+    WANT_OF[$i]="$(component_id "$o" NewComp)"
+    MAIN_OF[$i]="$(component_id "$o" MainComp)"
+    [ -n "${WANT_OF[$i]}" ] && [ "${WANT_OF[$i]}" != "$base" ] ||
+      fail "$i: its transform gives NewComp [${WANT_OF[$i]}]; expected a code of its own"
+    # The original patch transform gives every instance the base's code.
+    expect_component "$i" "$NC_PATCH:$NC_SOURCE" "$base" "the original $NC_SOURCE"
+  done
+  [ "${WANT_OF[Instance1]}" != "${WANT_OF[Instance2]}" ] || fail "both instances have one NewComp code"
+  list="$CDIR/instances.txt"
+  for mode in from-product list-all; do
+    out="$CDIR/$mode.msp"
+    json="$CDIR/$mode.json"
+    case $mode in
+      from-product) "$TOOL" retarget "$NC_PATCH" --instances-from "$NC_PRODUCT" -o "$out" --json >"$json" 2>"$json.err" ;;
+      list-all)
+        # The same instances as a list file: ids and codes, no transform.
+        jq -r '.plan.instances[] | "\(.id) \(.instance)"' "$CDIR/from-product.json" >"$list" &&
+          "$TOOL" retarget "$NC_PATCH" --instances-file "$list" --isolate-components all -o "$out" --json >"$json" 2>"$json.err" ;;
+    esac || { fail "$mode: msp-retarget retarget exited $?: $(head -n1 "$json.err")"; continue; }
+    for i in Instance1 Instance2; do
+      code="$(jq -r --arg i "$i" '.plan.instances[] | select(.id == $i) | .instance' "$json")"
+      copy="$(jq -r --arg c "$code" --arg s "$NC_SOURCE" '.plan.copies[] | select(.instance == $c and .source == $s) | .name' "$json")"
+      want="$(jq -r --arg i "$i" '.plan.instances[] | select(.id == $i) | .components[] | select(.component == "NewComp") | .code' "$json")"
+      [ "$want" = "${WANT_OF[$i]}" ] ||
+        fail "$mode: the report gives $i NewComp [$want]; its instance transform says [${WANT_OF[$i]}]"
+      [ -n "$copy" ] || { fail "$mode: no copy of $NC_SOURCE for $i ($code)"; continue; }
+      expect_component "$i" "$out:$copy" "${WANT_OF[$i]}" "copy $copy ($mode)"
+    done
+  done
+}
+
 CASES=()
 for fam in "${FAMILIES[@]}"; do
   load_family "$fam"

@@ -57,6 +57,7 @@ fn product_with_embedded_instance_transforms() {
         upgrade_code: None,
         product_name: name.map(str::to_string),
         base: Some(g(BASE)),
+        component_codes: Default::default(),
     };
     assert_eq!(
         src.instances,
@@ -143,6 +144,7 @@ fn standalone_instance_transform() {
             upgrade_code: None,
             product_name: Some("Instance 1".into()),
             base: Some(base),
+            component_codes: Default::default(),
         }]
     );
     let mut cf = container::open(&path).unwrap();

@@ -242,6 +242,45 @@ pub fn property_changes<F: Read + Seek>(
     Ok(out)
 }
 
+/// The ComponentId each Component row of the transform `storage` sets,
+/// by component key, in row order (a later row for the same key wins):
+/// what an instance transform gives a component it isolates (WiX writes
+/// a Component *modify* row per `MultiInstance` component). Rows that do
+/// not carry ComponentId, set it to null or delete the row are left out.
+/// Only the Component table (and the schema tables) are decoded; when
+/// `schema` has no Component table, the standard definition is used.
+pub fn component_ids<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    storage: &Path,
+    schema: &Schema,
+) -> Result<IndexMap<String, String>> {
+    let with_component;
+    let schema = if schema.table(COMPONENT).is_some() {
+        schema
+    } else {
+        with_component = {
+            let mut s = schema.clone();
+            s.insert(schema::component_table());
+            s
+        };
+        &with_component
+    };
+    let tables =
+        read_tables(cf, storage, schema, Some(COMPONENT)).map_err(|e| at_storage(e, storage))?;
+    let mut out = IndexMap::new();
+    for row in tables.rows(COMPONENT) {
+        let (Some(Value::Str(key)), RowKind::Insert | RowKind::Update) =
+            (row.key.first(), row.kind)
+        else {
+            continue;
+        };
+        if let Some(Value::Str(id)) = row.get("ComponentId") {
+            out.insert(key.clone(), id.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn at_storage(e: Error, storage: &Path) -> Error {
     let name = container::path_text(storage);
     if name.is_empty() {

@@ -45,6 +45,20 @@ pub struct Instance {
     pub product_name: Option<String>,
     /// The base product code the instance is derived from, when known.
     pub base: Option<Guid>,
+    /// The ComponentId the instance transform gives each component it
+    /// isolates (Component rows setting ComponentId), by component key;
+    /// empty for list-file lines and transforms that isolate nothing.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub component_codes: IndexMap<String, String>,
+}
+
+impl InstanceSource {
+    /// Whether the product isolates components: some instance transform
+    /// gives a component a ComponentId of the instance's own (as WiX does
+    /// for `Component/@MultiInstance="yes"`).
+    pub fn isolates_components(&self) -> bool {
+        self.instances.iter().any(|i| !i.component_codes.is_empty())
+    }
 }
 
 /// A transform of the product that is not an instance, and why.
@@ -180,7 +194,10 @@ fn from_database(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSour
         }
         let changes = transform::property_changes(&mut cf, &dir, &base.schema)?;
         match classify(&name, base.product_code, &changes).at(storage_part(&name))? {
-            Ok(instance) => source.instances.push(instance),
+            Ok(mut instance) => {
+                instance.component_codes = transform::component_ids(&mut cf, &dir, &base.schema)?;
+                source.instances.push(instance);
+            }
             Err(reason) => source.skipped.push(Skipped { id: name, reason }),
         }
     }
@@ -217,7 +234,10 @@ fn from_standalone(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSo
         skipped: Vec::new(),
     };
     match classify(&id, base, &changes)? {
-        Ok(instance) => source.instances.push(instance),
+        Ok(mut instance) => {
+            instance.component_codes = transform::component_ids(&mut cf, root, &Schema::new())?;
+            source.instances.push(instance);
+        }
         // Fall back on RevisionNumber when the Property table says nothing.
         Err(_) if !changes.contains_key("ProductCode") && revision.changes_product_code() => {
             let mut instance = classify_codes(&id, base, revision.to.code, &changes)?;
@@ -275,6 +295,7 @@ fn classify_codes(
         upgrade_code,
         product_name,
         base: Some(base),
+        component_codes: IndexMap::new(),
     })
 }
 
@@ -390,6 +411,7 @@ fn parse_line(line: &str) -> Result<Option<Instance>> {
         upgrade_code: None,
         product_name: None,
         base,
+        component_codes: IndexMap::new(),
     }))
 }
 
@@ -509,6 +531,7 @@ mod tests {
                 upgrade_code: Some(g(I2)),
                 product_name: None,
                 base: Some(g(BASE)),
+                component_codes: IndexMap::new(),
             }]
         );
     }

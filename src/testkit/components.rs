@@ -24,7 +24,9 @@ use std::path::Path;
 use crate::format::guid::{Guid, multi_instance_component_code};
 use crate::format::streamname;
 use crate::format::transform::edit::TransformEditor;
-use crate::format::transform::{COMPONENT, PROPERTY, Schema, Value};
+use crate::format::transform::{
+    COMPONENT, ColumnDef, ColumnKind, PROPERTY, Schema, TableDef, Value,
+};
 
 /// The code page of the string pools written here (Windows-1252, what
 /// WiX writes by default).
@@ -79,6 +81,9 @@ pub struct TransformTables {
     pub properties: Vec<(String, String)>,
     /// Component rows the transform *inserts*, in order.
     pub components: Vec<ComponentSpec>,
+    /// The feature the components join (a FeatureComponents insert each,
+    /// so that installing the patch installs them), if any.
+    pub feature: Option<String>,
     /// Distinct filler strings added to the pool first, through Property
     /// inserts `FillNNNNNN` = `fNNNNNN` (two strings a row; an odd count
     /// leaves the last value null): pools near or past 65,535 ids.
@@ -92,16 +97,31 @@ impl TransformTables {
         TransformTables {
             properties: vec![("ProductVersion".into(), version.into())],
             components,
+            feature: None,
             filler_strings: 0,
         }
     }
 }
 
-/// The Property and Component tables every product here defines: what
-/// the transforms are encoded against.
+/// The feature of the sample product.
+pub const FEATURE: &str = "Main";
+
+/// The tables of the products here that transforms change: Property and
+/// Component (see [`Schema::standard`]) and FeatureComponents (Feature_
+/// and Component_, both key strings, in every database).
 pub fn schema() -> Schema {
-    Schema::standard()
+    let mut schema = Schema::standard();
+    schema.insert(TableDef::new(
+        FEATURE_COMPONENTS,
+        vec![
+            ColumnDef::new("Feature_", ColumnKind::String, true),
+            ColumnDef::new("Component_", ColumnKind::String, true),
+        ],
+    ));
+    schema
 }
+
+const FEATURE_COMPONENTS: &str = "FeatureComponents";
 
 fn other(e: crate::error::Error) -> io::Error {
     io::Error::other(e.to_string())
@@ -134,6 +154,16 @@ pub fn transform_streams(tables: &TransformTables) -> io::Result<Vec<(String, Ve
     }
     for c in &tables.components {
         editor.insert_row(COMPONENT, &c.values()).map_err(other)?;
+    }
+    if let Some(feature) = &tables.feature {
+        for c in &tables.components {
+            editor
+                .insert_row(
+                    FEATURE_COMPONENTS,
+                    &[Value::Str(feature.clone()), Value::Str(c.key.clone())],
+                )
+                .map_err(other)?;
+        }
     }
     let out = editor.finish().map_err(other)?;
     let (pool, data) = editor.pool().to_streams();
@@ -207,6 +237,7 @@ impl ProductSpec {
     /// ProductVersion, UpgradeCode.
     fn properties(&self) -> Vec<(&str, &str)> {
         vec![
+            ("Manufacturer", "Sample Company"),
             ("ProductCode", self.product_code.as_str()),
             ("ProductLanguage", "1033"),
             ("ProductName", self.product_name.as_str()),
@@ -233,6 +264,18 @@ pub fn write_product(spec: &ProductSpec) -> io::Result<Vec<u8>> {
 fn product_tables(spec: &ProductSpec) -> io::Result<Vec<u8>> {
     use msi::{Category, Column, Insert};
     let mut package = msi::Package::create(msi::PackageType::Installer, Cursor::new(Vec::new()))?;
+    // What Windows Installer needs of an installable package's summary: the
+    // platform and language (Template), the package code (RevisionNumber),
+    // the schema (PageCount) and uncompressed long file names (WordCount).
+    let summary = package.summary_info_mut();
+    summary.set_arch("x64");
+    summary.set_languages(&[msi::LanguageId::from_id(1033)]);
+    summary.set_uuid(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{}{}", spec.product_code, spec.version).as_bytes(),
+    ));
+    summary.set_page_count(200);
+    summary.set_word_count(0);
     package.create_table(
         PROPERTY,
         vec![
@@ -265,6 +308,7 @@ fn product_tables(spec: &ProductSpec) -> io::Result<Vec<u8>> {
             Column::build("KeyPath").nullable().id_string(72),
         ],
     )?;
+    installable_tables(&mut package, spec)?;
     if !spec.components.is_empty() {
         package.insert_rows(
             Insert::into(COMPONENT).rows(
@@ -287,6 +331,124 @@ fn product_tables(spec: &ProductSpec) -> io::Result<Vec<u8>> {
         )?;
     }
     Ok(package.into_inner()?.into_inner())
+}
+
+/// What makes the product installable (by Wine's msi.dll, in the
+/// conformance suite): a directory tree (TARGETDIR, ProgramFilesFolder,
+/// INSTALLFOLDER `Sample`), one feature [`FEATURE`] holding every
+/// component, and the standard actions that register a product and its
+/// components (no files: each component's key path is its directory, and
+/// the Media table is empty).
+fn installable_tables(
+    package: &mut msi::Package<Cursor<Vec<u8>>>,
+    spec: &ProductSpec,
+) -> io::Result<()> {
+    use msi::{Column, Insert, Value as V};
+    package.create_table(
+        "Directory",
+        vec![
+            Column::build("Directory").primary_key().id_string(72),
+            Column::build("Directory_Parent").nullable().id_string(72),
+            Column::build("DefaultDir").text_string(255),
+        ],
+    )?;
+    package.insert_rows(Insert::into("Directory").rows(vec![
+        vec![V::from("TARGETDIR"), V::Null, V::from("SourceDir")],
+        vec![
+            V::from("ProgramFilesFolder"),
+            V::from("TARGETDIR"),
+            V::from("."),
+        ],
+        vec![
+            V::from("INSTALLFOLDER"),
+            V::from("ProgramFilesFolder"),
+            V::from("Sample"),
+        ],
+    ]))?;
+    package.create_table(
+        "Feature",
+        vec![
+            Column::build("Feature").primary_key().id_string(38),
+            Column::build("Feature_Parent").nullable().id_string(38),
+            Column::build("Title").nullable().text_string(64),
+            Column::build("Description").nullable().text_string(255),
+            Column::build("Display").nullable().int16(),
+            Column::build("Level").int16(),
+            Column::build("Directory_").nullable().id_string(72),
+            Column::build("Attributes").int16(),
+        ],
+    )?;
+    package.insert_rows(Insert::into("Feature").rows(vec![vec![
+        V::from(FEATURE),
+        V::Null,
+        V::from("Main"),
+        V::Null,
+        V::from(1),
+        V::from(1),
+        V::Null,
+        V::from(0),
+    ]]))?;
+    package.create_table(
+        FEATURE_COMPONENTS,
+        vec![
+            Column::build("Feature_").primary_key().id_string(38),
+            Column::build("Component_").primary_key().id_string(72),
+        ],
+    )?;
+    if !spec.components.is_empty() {
+        package.insert_rows(
+            Insert::into(FEATURE_COMPONENTS).rows(
+                spec.components
+                    .iter()
+                    .map(|c| vec![V::from(FEATURE), V::from(c.key.as_str())])
+                    .collect(),
+            ),
+        )?;
+    }
+    // Empty, as in a package without files; Wine's patch installation
+    // queries it after every transform and stops at the first failure.
+    package.create_table(
+        "Media",
+        vec![
+            Column::build("DiskId").primary_key().int16(),
+            Column::build("LastSequence").int32(),
+            Column::build("DiskPrompt").nullable().text_string(64),
+            Column::build("Cabinet").nullable().text_string(255),
+            Column::build("VolumeLabel").nullable().text_string(32),
+            Column::build("Source").nullable().text_string(72),
+        ],
+    )?;
+    package.create_table(
+        "InstallExecuteSequence",
+        vec![
+            Column::build("Action").primary_key().id_string(72),
+            Column::build("Condition").nullable().text_string(255),
+            Column::build("Sequence").nullable().int16(),
+        ],
+    )?;
+    let actions = [
+        ("CostInitialize", 800),
+        ("FileCost", 900),
+        ("CostFinalize", 1000),
+        ("InstallValidate", 1400),
+        ("InstallInitialize", 1500),
+        ("ProcessComponents", 1600),
+        ("CreateFolders", 3700),
+        ("RegisterUser", 6000),
+        ("RegisterProduct", 6100),
+        ("PublishFeatures", 6300),
+        ("PublishProduct", 6400),
+        ("InstallFinalize", 6600),
+    ];
+    package.insert_rows(
+        Insert::into("InstallExecuteSequence").rows(
+            actions
+                .iter()
+                .map(|(a, n)| vec![V::from(*a), V::Null, V::from(*n)])
+                .collect(),
+        ),
+    )?;
+    Ok(())
 }
 
 fn write_instance<F: Read + Write + Seek>(
@@ -421,10 +583,10 @@ pub fn new_component_patch() -> super::synth::PatchSpec {
             SAMPLE_UPGRADE,
         )],
         cabinet_len: 4096,
-        tables: Some(TransformTables::adding(
-            vec![sample_new_component()],
-            "1.0.1.0",
-        )),
+        tables: Some(TransformTables {
+            feature: Some(FEATURE.into()),
+            ..TransformTables::adding(vec![sample_new_component()], "1.0.1.0")
+        }),
         ..PatchSpec::single_product()
     }
 }

@@ -132,3 +132,18 @@ fn committed_new_component_samples_match_a_fresh_build() {
         );
     }
 }
+
+#[test]
+fn a_product_whose_transforms_set_no_component_id_does_not_isolate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.msi");
+    let mut spec = new_component_product();
+    for i in &mut spec.instances {
+        i.components.clear();
+    }
+    std::fs::write(&path, write_product(&spec).unwrap()).unwrap();
+    let src = crate::product::instances::from_product(&path).unwrap();
+    assert_eq!(src.instances.len(), 2);
+    assert!(!src.isolates_components());
+    assert!(src.instances.iter().all(|i| i.component_codes.is_empty()));
+}
