@@ -80,6 +80,6 @@ pub use edit::plan::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use format::guid::Guid;
-pub use product::facts::ProductFacts;
+pub use product::facts::{ProductFacts, ProductProperties};
 pub use product::instances::{self, Instance, InstanceSource};
 pub use store::journal::check_readable;

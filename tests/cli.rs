@@ -419,6 +419,55 @@ msptest!(inspect_a_signed_patch_and_other_kinds, |dir, run| {
     );
 });
 
+msptest!(inspect_a_product_shows_its_facts, |dir, run| {
+    let upgrade = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
+    let msi = msp_retarget::testkit::synth::product_database(&[
+        ("ProductCode", PRODUCT_A),
+        ("ProductVersion", "2.5.0.1"),
+        ("ProductLanguage", "1031"),
+        ("UpgradeCode", upgrade),
+        ("ProductName", "Sample Product"),
+    ])
+    .unwrap();
+    dir.write("product.msi", &msi);
+    let r = run(&["inspect", "product.msi"]);
+    r.code(0);
+    let expected = format!(
+        "product.msi: an installer database (.msi)\n\
+         ProductCode      {PRODUCT_A}\n\
+         ProductVersion   2.5.0.1\n\
+         UpgradeCode      {upgrade}\n\
+         ProductLanguage  1031\n\
+         ProductName      Sample Product\n\
+         as --product     {PRODUCT_A},2.5.0.1,1031,{upgrade}\n\
+         instances (0): no embedded instance transform\n"
+    );
+    assert!(r.stdout.starts_with(&expected), "{}", r.stdout);
+    assert!(!r.stdout.contains("problem:"), "{}", r.stdout);
+
+    // Without ProductVersion: shown as absent, no --product line, a problem.
+    let msi = msp_retarget::testkit::synth::product_database(&[
+        ("ProductCode", PRODUCT_A),
+        ("ProductLanguage", "1033"),
+    ])
+    .unwrap();
+    dir.write("partial.msi", &msi);
+    let r = run(&["inspect", "partial.msi"]);
+    r.code(0);
+    assert!(
+        r.stdout.contains("\nProductVersion   (absent)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("as --product"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("problem: the Property table has no ProductVersion\n"),
+        "{}",
+        r.stdout
+    );
+});
+
 #[cfg(unix)]
 msptest!(the_output_gets_the_input_permissions, |dir, run| {
     use std::os::unix::fs::PermissionsExt;

@@ -533,3 +533,41 @@ fn generated_instance_transforms_equal_wix() {
     let theirs = instances::from_product(&wix).unwrap().instances;
     assert_eq!(ours, theirs);
 }
+
+#[test]
+#[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+fn inspect_shows_the_product_facts_and_its_instances() {
+    let path = wix3("instance-transforms.msi");
+    let out = run_cli(&["inspect".as_ref(), path.as_os_str()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        format!("ProductCode      {BASE}"),
+        "ProductVersion   1.0.0.0".to_string(),
+        format!("UpgradeCode      {UPGRADE}"),
+        "ProductLanguage  1033".to_string(),
+        "ProductName      Wix Test Product".to_string(),
+        format!("as --product     {BASE},1.0.0.0,1033,{UPGRADE}"),
+        format!("instances of {BASE} (3):"),
+        format!("  Instance2    {INSTANCE2}  \"Instance 2\""),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+
+    let out = run_cli(&["inspect".as_ref(), path.as_os_str(), "--json".as_ref()]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let product = &doc["product"];
+    assert_eq!(product["product_code"], BASE);
+    assert_eq!(product["product_version"], "1.0.0.0");
+    assert_eq!(product["upgrade_code"], UPGRADE);
+    assert_eq!(product["product_language"], "1033");
+    assert_eq!(product["product_name"], "Wix Test Product");
+    let codes: Vec<&str> = doc["instances"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, [INSTANCE1, INSTANCE2, INSTANCE3]);
+}

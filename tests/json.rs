@@ -154,12 +154,26 @@ struct InspectDoc {
     patch: Option<PatchDetailsDoc>,
     transform: Option<TransformDoc>,
     storages: Vec<StorageDoc>,
+    /// Only written for a database with a Property table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    product: Option<ProductPropertiesDoc>,
     tables: Vec<TableDoc>,
     streams: Vec<StreamDoc>,
     /// Only written for a signed file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signature: Option<SignatureDoc>,
     problems: Vec<String>,
+}
+
+/// Mirrors `msp_retarget::ProductProperties`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ProductPropertiesDoc {
+    product_code: Option<String>,
+    product_version: Option<String>,
+    upgrade_code: Option<String>,
+    product_language: Option<String>,
+    product_name: Option<String>,
 }
 
 /// Mirrors `msp_retarget::testkit::signature::SignatureReport`.
@@ -673,6 +687,24 @@ msptest!(json_of_inspect_on_a_database_and_a_transform, |dir, run| {
         assert!(doc.patch.is_none());
         assert!(doc.tables.is_empty());
     }
+
+    let msi = msp_retarget::testkit::synth::product_database(&[
+        ("ProductCode", PRODUCT_A),
+        ("ProductVersion", "1.0.0.0"),
+        ("ProductLanguage", "1033"),
+        ("ProductName", "Sample"),
+    ])
+    .unwrap();
+    dir.write("facts.msi", &msi);
+    let r = run(&["inspect", "facts.msi", "--json"]);
+    r.code(0);
+    let doc: InspectDoc = document(&r.stdout, "inspect");
+    let product = doc.product.expect("the product's properties");
+    assert_eq!(product.product_code.as_deref(), Some(PRODUCT_A));
+    assert_eq!(product.product_version.as_deref(), Some("1.0.0.0"));
+    assert_eq!(product.product_language.as_deref(), Some("1033"));
+    assert_eq!(product.product_name.as_deref(), Some("Sample"));
+    assert_eq!(product.upgrade_code, None);
 });
 
 //===========================================================================//

@@ -176,6 +176,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
         patch: None,
         transform: None,
         storages: Vec::new(),
+        product: None,
         instances: None,
         tables: Vec::new(),
         streams: root_streams(&cf),
@@ -220,6 +221,23 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
                 .map(|e| e.name().to_string())
                 .collect();
             let any_storage = !storages.is_empty();
+            if kind == FileKind::Database {
+                match crate::product::facts::read_properties(path) {
+                    Ok(p) => {
+                        for (name, value) in [
+                            ("ProductCode", &p.product_code),
+                            ("ProductVersion", &p.product_version),
+                            ("ProductLanguage", &p.product_language),
+                        ] {
+                            if value.is_none() {
+                                problems.push(format!("the Property table has no {name}"));
+                            }
+                        }
+                        report.product = Some(p);
+                    }
+                    Err(e) => problems.push(format!("product properties: {}", e.reason())),
+                }
+            }
             for name in storages {
                 let transform = read_transform(&mut cf, &name)
                     .ok()
@@ -426,13 +444,15 @@ mod tests {
     const BASE: &str = "{4014E041-A968-4DE3-B43C-322DF9A19359}";
     const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 
-    /// A product whose Property table holds ProductCode and ProductName,
-    /// with one embedded instance transform `I1` built by the transform
+    /// A product whose Property table holds ProductCode, ProductName,
+    /// ProductVersion and ProductLanguage, with one embedded instance transform `I1` built by the transform
     /// writer: ProductCode and ProductName updated, a property added.
     fn product_with_instance(dir: &Path) -> PathBuf {
         let db = crate::testkit::synth::product_database(&[
             ("ProductCode", BASE),
             ("ProductName", "Product"),
+            ("ProductVersion", "1.0.0.0"),
+            ("ProductLanguage", "1033"),
         ])
         .unwrap();
         let mut cf = CompoundFile::open(Cursor::new(db)).unwrap();

@@ -163,6 +163,79 @@ impl ProductFacts {
     }
 }
 
+/// A product database's identifying properties as its Property table
+/// stores them, for display (`inspect PRODUCT.msi`): nothing is checked or
+/// converted, and a property the table lacks is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductProperties {
+    /// ProductCode.
+    pub product_code: Option<String>,
+    /// ProductVersion.
+    pub product_version: Option<String>,
+    /// UpgradeCode.
+    pub upgrade_code: Option<String>,
+    /// ProductLanguage.
+    pub product_language: Option<String>,
+    /// ProductName.
+    pub product_name: Option<String>,
+}
+
+impl ProductProperties {
+    /// The `--product CODE,VERSION,LANGUAGE[,UPGRADECODE]` argument that
+    /// gives `check` and `sequence` these facts by hand, when the three
+    /// required ones are present.
+    pub fn product_argument(&self) -> Option<String> {
+        let mut s = format!(
+            "{},{},{}",
+            self.product_code.as_deref()?,
+            self.product_version.as_deref()?,
+            self.product_language.as_deref()?
+        );
+        if let Some(u) = &self.upgrade_code {
+            s.push(',');
+            s.push_str(u);
+        }
+        Some(s)
+    }
+}
+
+/// Reads [`ProductProperties`] from an installer database's Property
+/// table, through the guarded entry into the `msi` crate. A database
+/// without a Property table is an error naming the table.
+pub fn read_properties(path: &Path) -> Result<ProductProperties> {
+    let read = || -> Result<ProductProperties> {
+        let mut package = msi::open(path).map_err(|e| Error::io("cannot read as a database", e))?;
+        if !package.has_table("Property") {
+            return Err(Error::format("has no Property table").at("table Property"));
+        }
+        let rows = package
+            .select_rows(msi::Select::table("Property"))
+            .map_err(|e| Error::io("cannot read", e).at("table Property"))?;
+        let mut found = ProductProperties::default();
+        for row in rows {
+            if row.len() < 2 {
+                continue;
+            }
+            let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1]) else {
+                continue;
+            };
+            let slot = match name.as_str() {
+                "ProductCode" => &mut found.product_code,
+                "ProductVersion" => &mut found.product_version,
+                "UpgradeCode" => &mut found.upgrade_code,
+                "ProductLanguage" => &mut found.product_language,
+                "ProductName" => &mut found.product_name,
+                _ => continue,
+            };
+            *slot = Some(value.trim().to_string());
+        }
+        Ok(found)
+    };
+    crate::format::msi::guarded(path, read)
+        .unwrap_or_else(|panicked| Err(panicked.error("cannot read as a database")))
+        .in_file(path)
+}
+
 /// [`read_package_unguarded`] through the guarded entry into the `msi`
 /// crate: a malformed database is an error naming it, never a panic.
 fn read_package(path: &Path) -> Result<ProductFacts> {

@@ -131,6 +131,11 @@ pub struct InspectReport {
     pub transform: Option<TransformDetails>,
     /// Embedded storages (databases only).
     pub storages: Vec<EmbeddedStorage>,
+    /// A database's ProductCode, ProductVersion, UpgradeCode,
+    /// ProductLanguage and ProductName (databases with a Property table
+    /// only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<crate::product::facts::ProductProperties>,
     /// The instances a database's embedded instance transforms define.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<crate::product::instances::InstanceSource>,
@@ -346,6 +351,21 @@ pub fn render(r: &InspectReport) -> String {
     if let Some(t) = &r.transform {
         render_transform(&mut s, "", t);
     }
+    if let Some(p) = &r.product {
+        let absent = "(absent)";
+        for (name, value) in [
+            ("ProductCode", &p.product_code),
+            ("ProductVersion", &p.product_version),
+            ("UpgradeCode", &p.upgrade_code),
+            ("ProductLanguage", &p.product_language),
+            ("ProductName", &p.product_name),
+        ] {
+            let _ = writeln!(s, "{name:<16} {}", value.as_deref().unwrap_or(absent));
+        }
+        if let Some(arg) = p.product_argument() {
+            let _ = writeln!(s, "{:<16} {arg}", "as --product");
+        }
+    }
     if !r.storages.is_empty() {
         let _ = writeln!(s, "embedded storages ({}):", r.storages.len());
         for st in &r.storages {
@@ -377,6 +397,9 @@ pub fn render(r: &InspectReport) -> String {
         for k in &src.skipped {
             let _ = writeln!(s, "  {} is not an instance: {}", k.id, k.reason);
         }
+    }
+    if r.instances.is_none() && r.product.is_some() {
+        let _ = writeln!(s, "instances (0): no embedded instance transform");
     }
     for t in &r.tables {
         let _ = writeln!(s, "{} ({} rows):", t.name, t.rows.len());
