@@ -139,6 +139,9 @@ pub fn check_new_name(name: &str) {
 pub fn check_retarget(src: &Snapshot, out: &Snapshot, expect: &Expect) -> Vec<FoundCopy> {
     let pairs = source_pairs(src);
 
+    // Signable by osslsigncode: no chain link to sector 0 or mini sector 0.
+    assert_eq!(out.links_to_zero, Vec::<String>::new(), "links to sector 0");
+
     // The instances, once each, in order.
     let mut seen = BTreeSet::new();
     let requests: Vec<(Guid, Guid)> = expect

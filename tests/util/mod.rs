@@ -159,6 +159,9 @@ impl fmt::Debug for Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub entries: BTreeMap<String, Entry>,
+    /// The sectors and mini sectors whose chain link points to sector 0
+    /// or mini sector 0 (see [`links_to_sector_zero`]).
+    pub links_to_zero: Vec<String>,
 }
 
 impl Snapshot {
@@ -192,7 +195,12 @@ impl Snapshot {
             }
             entries.insert(name, entry);
         }
-        Snapshot { entries }
+        let links_to_zero = links_to_sector_zero(&read(path))
+            .unwrap_or_else(|e| vec![format!("chains not followed: {e}")]);
+        Snapshot {
+            entries,
+            links_to_zero,
+        }
     }
 
     pub fn get(&self, path: &str) -> &Entry {
@@ -468,4 +476,99 @@ macro_rules! assert_error {
         assert_eq!(err.reason(), $reason, "reason of: {err}");
         err
     }};
+}
+
+//===========================================================================//
+// Chains
+
+/// Every FAT entry of a sector in the file, and every MiniFAT entry of a
+/// mini sector in the mini stream, that links to sector 0 or mini sector 0,
+/// named `sector N` / `mini sector N`.
+///
+/// [MS-CFB] allows such a link, but `osslsigncode` (2.9, `msi.c`:
+/// `get_next_sector` and `get_next_mini_sector`) takes a next-sector value
+/// of 0 for a corrupt file and refuses to sign it, so the files this tool
+/// writes have none (the `cfb` fork hands sector 0 out only as the first
+/// sector of a chain; `vendor/cfb/FORK.md`). Read from the raw bytes,
+/// independently of `cfb` and of the library; `Err` for a file too
+/// malformed to follow.
+pub fn links_to_sector_zero(bytes: &[u8]) -> Result<Vec<String>, String> {
+    const MAX_REGULAR: u32 = 0xFFFF_FFFA;
+    let u32_at = |at: usize| -> Result<u32, String> {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("offset {at} is past the end"))
+    };
+    let shift = bytes.get(0x1E).copied().ok_or("no header")?;
+    if shift != 9 && shift != 12 {
+        return Err(format!("sector shift {shift}"));
+    }
+    let sector_len = 1usize << shift;
+    let num_sectors = bytes.len().saturating_sub(sector_len).div_ceil(sector_len);
+    let sector = |id: u32| -> Result<&[u8], String> {
+        let at = (id as usize + 1) * sector_len;
+        bytes
+            .get(at..at + sector_len)
+            .ok_or_else(|| format!("sector {id} is past the end"))
+    };
+    let entries = |s: &[u8]| -> Vec<u32> {
+        s.chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+
+    // DIFAT: 109 entries in the header, then the DIFAT sectors' chain.
+    let num_fat = u32_at(0x2C)? as usize;
+    let mut difat: Vec<u32> = (0..109)
+        .map(|i| u32_at(0x4C + 4 * i))
+        .collect::<Result<_, _>>()?;
+    let mut next = u32_at(0x44)?;
+    while next < MAX_REGULAR && difat.len() < num_fat + 109 {
+        let e = entries(sector(next)?);
+        difat.extend_from_slice(&e[..e.len() - 1]);
+        next = e[e.len() - 1];
+    }
+    let mut fat = Vec::new();
+    for &id in difat.iter().take(num_fat) {
+        fat.extend(entries(sector(id)?));
+    }
+    let chain = |start: u32| -> Result<Vec<u32>, String> {
+        let mut out = Vec::new();
+        let mut s = start;
+        while s < MAX_REGULAR {
+            if out.len() > fat.len() {
+                return Err(format!("the chain from sector {start} loops"));
+            }
+            out.push(s);
+            s = *fat
+                .get(s as usize)
+                .ok_or(format!("sector {s} has no FAT entry"))?;
+        }
+        Ok(out)
+    };
+    let mut found: Vec<String> = (0..num_sectors.min(fat.len()))
+        .filter(|&i| fat[i] == 0)
+        .map(|i| format!("sector {i}"))
+        .collect();
+
+    // MiniFAT: its own chain; only the entries of mini sectors the mini
+    // stream (the root entry's stream) holds count.
+    let minifat: Vec<u32> = {
+        let mut v = Vec::new();
+        for id in chain(u32_at(0x3C)?)? {
+            v.extend(entries(sector(id)?));
+        }
+        v
+    };
+    let directory = chain(u32_at(0x30)?)?;
+    let root = sector(*directory.first().ok_or("no directory")?)?;
+    let mini_stream_len = u64::from_le_bytes(root[0x78..0x80].try_into().unwrap());
+    let mini_sectors = usize::try_from(mini_stream_len / 64).unwrap_or(usize::MAX);
+    found.extend(
+        (0..mini_sectors.min(minifat.len()))
+            .filter(|&i| minifat[i] == 0)
+            .map(|i| format!("mini sector {i}")),
+    );
+    Ok(found)
 }

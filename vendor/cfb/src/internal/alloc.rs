@@ -23,7 +23,13 @@ pub struct Allocator<F> {
     difat_sector_ids: Vec<u32>,
     difat: Vec<u32>,
     fat: Vec<u32>,
+    /// Free sectors other than sector 0, reused last freed first.
     free_sectors: Vec<u32>,
+    /// Whether sector 0 is free.  It is kept out of `free_sectors` and
+    /// handed out only as the first sector of a new chain, so that no FAT
+    /// entry ever points to sector 0 (see `FORK.md`: a signing tool reads
+    /// a next-sector value of 0 as the mark of a corrupt file).
+    sector_zero_free: bool,
     /// The sector IDs of the most recently used chain, keyed by its start
     /// sector.  A `Stream` opens its chain anew for every buffer refill,
     /// and walking a long FAT chain from the start each time made reading
@@ -47,6 +53,7 @@ impl<F> Allocator<F> {
             difat,
             fat,
             free_sectors: Vec::new(),
+            sector_zero_free: false,
             chain_cache: None,
         };
         alloc.validate(validation)?;
@@ -190,7 +197,8 @@ impl<F> Allocator<F> {
         }
 
         self.free_sectors.clear();
-        for (idx, &entry) in self.fat.iter().enumerate() {
+        self.sector_zero_free = self.fat.first() == Some(&consts::FREE_SECTOR);
+        for (idx, &entry) in self.fat.iter().enumerate().skip(1) {
             if entry == consts::FREE_SECTOR {
                 self.free_sectors.push(idx as u32);
             }
@@ -259,7 +267,7 @@ impl<F: Write + Seek> Allocator<F> {
     /// Allocates a new chain with one sector, and returns the starting sector
     /// number.
     pub fn begin_chain(&mut self, init: SectorInit) -> io::Result<u32> {
-        self.allocate_sector(init)
+        self.allocate_sector(init, true)
     }
 
     /// Given the starting sector (or any internal sector) of a chain, extends
@@ -279,7 +287,7 @@ impl<F: Write + Seek> Allocator<F> {
             }
             last_sector_id = next;
         }
-        let new_sector_id = self.allocate_sector(init)?;
+        let new_sector_id = self.allocate_sector(init, false)?;
         self.set_fat(last_sector_id, new_sector_id)?;
         Ok(new_sector_id)
     }
@@ -318,7 +326,9 @@ impl<F: Write + Seek> Allocator<F> {
         );
         let mut sector_ids = Vec::with_capacity(count);
         for index in 0..count {
-            let sector_id = self.take_sector_id()?;
+            let chain_start =
+                index == 0 && last_sector_id == consts::END_OF_CHAIN;
+            let sector_id = self.take_sector_id(chain_start)?;
             if index < uninit {
                 if sector_id as usize == self.fat.len() - 1
                     && sector_id == self.sectors.num_sectors()
@@ -359,8 +369,12 @@ impl<F: Write + Seek> Allocator<F> {
 
     /// Allocates a new entry in the FAT, sets its value to `END_OF_CHAIN`, and
     /// returns the new sector number.
-    fn allocate_sector(&mut self, init: SectorInit) -> io::Result<u32> {
-        let sector_id = self.take_sector_id()?;
+    fn allocate_sector(
+        &mut self,
+        init: SectorInit,
+        chain_start: bool,
+    ) -> io::Result<u32> {
+        let sector_id = self.take_sector_id(chain_start)?;
         self.set_fat(sector_id, consts::END_OF_CHAIN)?;
         self.sectors.init_sector(sector_id, init)?;
         Ok(sector_id)
@@ -370,8 +384,14 @@ impl<F: Write + Seek> Allocator<F> {
     /// otherwise the one past the end of the file (adding a FAT sector
     /// first if the FAT is full).  Its FAT entry is set to `END_OF_CHAIN`
     /// in memory only; the caller writes the entry, and initializes the
-    /// sector.
-    fn take_sector_id(&mut self) -> io::Result<u32> {
+    /// sector.  Sector 0 is taken only for the first sector of a new chain
+    /// (`chain_start`), so that no other sector is ever linked to it.
+    fn take_sector_id(&mut self, chain_start: bool) -> io::Result<u32> {
+        if chain_start && self.sector_zero_free {
+            self.sector_zero_free = false;
+            self.fat[0] = consts::END_OF_CHAIN;
+            return Ok(0);
+        }
         if let Some(sector_id) = self.free_sectors.pop() {
             self.fat[sector_id as usize] = consts::END_OF_CHAIN;
             return Ok(sector_id);
@@ -505,7 +525,11 @@ impl<F: Write + Seek> Allocator<F> {
             invalid_input!("sector {} freed twice", sector_id);
         }
         self.set_fat(sector_id, consts::FREE_SECTOR)?;
-        self.free_sectors.push(sector_id);
+        if sector_id == 0 {
+            self.sector_zero_free = true;
+        } else {
+            self.free_sectors.push(sector_id);
+        }
         // TODO: Truncate FAT if last FAT sector is now all free.
         Ok(())
     }

@@ -26,7 +26,12 @@ pub struct MiniAllocator<F> {
     directory: Directory<F>,
     minifat: Vec<u32>,
     minifat_start_sector: u32,
+    /// Free mini sectors other than mini sector 0, reused last freed first.
     free_mini_sectors: Vec<u32>,
+    /// Whether mini sector 0 is free.  Kept out of `free_mini_sectors` and
+    /// handed out only as the first mini sector of a new chain, so that no
+    /// MiniFAT entry ever points to mini sector 0 (see `FORK.md`).
+    mini_sector_zero_free: bool,
     /// The sector IDs of the mini stream's chain, in order, once walked.
     /// Every access to a mini sector needs the regular sector it lives in;
     /// walking the FAT chain from the start on each access made reading or
@@ -51,6 +56,7 @@ impl<F> MiniAllocator<F> {
             minifat,
             minifat_start_sector,
             free_mini_sectors: Vec::new(),
+            mini_sector_zero_free: false,
             mini_stream_sectors: None,
             minifat_sectors: None,
         };
@@ -162,7 +168,9 @@ impl<F> MiniAllocator<F> {
         }
 
         self.free_mini_sectors.clear();
-        for (idx, &entry) in self.minifat.iter().enumerate() {
+        self.mini_sector_zero_free =
+            self.minifat.first() == Some(&consts::FREE_SECTOR);
+        for (idx, &entry) in self.minifat.iter().enumerate().skip(1) {
             if entry == consts::FREE_SECTOR {
                 self.free_mini_sectors.push(idx as u32);
             }
@@ -310,8 +318,11 @@ impl<F: Write + Seek> MiniAllocator<F> {
         );
         let mut mini_sectors = Vec::with_capacity(count);
         let mut appended = 0;
-        for _ in 0..count {
-            mini_sectors.push(self.take_mini_sector_id(&mut appended)?);
+        for index in 0..count {
+            let chain_start =
+                index == 0 && last_mini_sector == consts::END_OF_CHAIN;
+            mini_sectors
+                .push(self.take_mini_sector_id(&mut appended, chain_start)?);
         }
         // Link the new mini sectors up, writing the MiniFAT entries of each
         // run of consecutive IDs in one go.
@@ -348,11 +359,22 @@ impl<F: Write + Seek> MiniAllocator<F> {
     /// sector first if the MiniFAT is full), counting it in `appended`.
     /// Its MiniFAT entry is set to `END_OF_CHAIN` in memory only; the
     /// caller writes the entry, and grows the mini stream by the appended
-    /// mini sectors.
+    /// mini sectors.  Mini sector 0 is taken only for the first mini sector
+    /// of a new chain (`chain_start`), so that no other mini sector is ever
+    /// linked to it.
     fn take_mini_sector_id(
         &mut self,
         appended: &mut usize,
+        chain_start: bool,
     ) -> io::Result<u32> {
+        if chain_start
+            && self.mini_sector_zero_free
+            && self.minifat.first() == Some(&consts::FREE_SECTOR)
+        {
+            self.mini_sector_zero_free = false;
+            self.minifat[0] = consts::END_OF_CHAIN;
+            return Ok(0);
+        }
         while let Some(free_idx) = self.free_mini_sectors.pop() {
             if self.minifat[free_idx as usize] == consts::FREE_SECTOR {
                 self.minifat[free_idx as usize] = consts::END_OF_CHAIN;
@@ -441,7 +463,11 @@ impl<F: Write + Seek> MiniAllocator<F> {
         // zeros there.
         self.seek_within_mini_sector(mini_sector, 0)?
             .write_all(&[0u8; consts::MINI_SECTOR_LEN])?;
-        self.free_mini_sectors.push(mini_sector);
+        if mini_sector == 0 {
+            self.mini_sector_zero_free = true;
+        } else {
+            self.free_mini_sectors.push(mini_sector);
+        }
         let mut mini_stream_len = self.directory.root_dir_entry().stream_len;
         debug_assert_eq!(mini_stream_len % consts::MINI_SECTOR_LEN as u64, 0);
         while self.minifat.last() == Some(&consts::FREE_SECTOR) {
@@ -451,6 +477,7 @@ impl<F: Write + Seek> MiniAllocator<F> {
         }
         let minifat_len = self.minifat.len();
         self.free_mini_sectors.retain(|&idx| (idx as usize) < minifat_len);
+        self.mini_sector_zero_free &= minifat_len > 0;
 
         if mini_stream_len != self.directory.root_dir_entry().stream_len {
             self.directory.with_root_dir_entry_mut(|dir_entry| {
