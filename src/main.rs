@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use msp_retarget::Destination;
 use msp_retarget::Guid;
 use msp_retarget::ProductFacts;
@@ -26,8 +26,20 @@ use cli::{
 };
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let definition = Cli::command();
+    let names: Vec<&str> = definition.get_subcommands().map(|s| s.get_name()).collect();
+    let early = cli::color::scan(&args, &names);
+    let colored = cli::color::init_stderr(early.color);
+    let parsed = Cli::command()
+        .color(early.color)
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, &early),
+    };
+    init_tracing(cli.verbose, cli.quiet, colored);
     QUIET.store(cli.quiet, Ordering::Relaxed);
     let (command, json) = match &cli.command {
         Command::Retarget(a) => ("retarget", a.json),
@@ -61,7 +73,7 @@ fn main() -> ExitCode {
             if json {
                 print_json(&report::to_json(command, &ErrorReport::from_error(&e)));
             }
-            eprintln!("msp-retarget: {e}");
+            eprintln!("{} {e}", cli::color::error_prefix());
             e.exit_code()
         }
     };
@@ -71,7 +83,37 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+/// A command line clap refused, in the tool's one error style
+/// (`msp-retarget: reason`, then clap's usage line and hint), and as the
+/// documented JSON error document on stdout when `--json` was given; exit
+/// status 2. Help and version requests are printed as clap prints them.
+fn usage_error(e: &clap::Error, early: &cli::color::Early) -> ExitCode {
+    use clap::error::ErrorKind as Kind;
+    if matches!(e.kind(), Kind::DisplayHelp | Kind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let reason = first.strip_prefix("error: ").unwrap_or(first).trim();
+    if early.json {
+        let command = early.command.as_deref().unwrap_or("msp-retarget");
+        print_json(&report::to_json(
+            command,
+            &ErrorReport::from_error(&Error::usage(reason)),
+        ));
+    }
+    let mut message = format!("{} {reason}", cli::color::error_prefix());
+    for line in lines {
+        message.push('\n');
+        message.push_str(line);
+    }
+    eprintln!("{}", message.trim_end());
+    ExitCode::from(2)
+}
+
+fn init_tracing(verbose: u8, quiet: bool, colored: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -84,6 +126,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(cli::progress::LogWriter)
         .with_target(false)
+        .with_ansi(colored)
         .try_init();
 }
 
@@ -119,7 +162,10 @@ fn write_stdout(text: &str) {
         && e.kind() != io::ErrorKind::BrokenPipe
         && !WRITE_FAILED.swap(true, Ordering::Relaxed)
     {
-        eprintln!("msp-retarget: standard output: cannot write: {e}");
+        eprintln!(
+            "{} standard output: cannot write: {e}",
+            cli::color::error_prefix()
+        );
     }
 }
 
@@ -127,7 +173,7 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
     let mut instances = a
         .instances
         .iter()
-        .map(|s| InstanceRequest::parse(s))
+        .map(|s| InstanceRequest::parse(s).map_err(|e| e.at("--instance")))
         .collect::<Result<Vec<_>>>()?;
     for path in &a.instances_from {
         check_readable(path)?;
@@ -191,7 +237,7 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
     let instances = a
         .instances
         .iter()
-        .map(|s| Guid::parse_lenient(s))
+        .map(|s| Guid::parse_lenient(s).map_err(|e| e.at("--instance")))
         .collect::<Result<Vec<_>>>()?;
     let req = UntargetRequest {
         input: a.patch.clone(),
@@ -298,7 +344,7 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
         .map(|p| ProductFacts::from_package(p))
         .collect::<Result<Vec<_>>>()?;
     for spec in &a.products {
-        products.push(ProductFacts::parse_spec(spec)?);
+        products.push(ProductFacts::parse_spec(spec).map_err(|e| e.at("--product"))?);
     }
     for path in &a.instances_from {
         check_readable(path)?;
@@ -318,6 +364,10 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
 
 fn run_sequence(a: &SequenceArgs) -> Result<u8> {
     use msp_retarget::{SequenceRequest, products_from, sequence_files};
+    // The library names no option; the command line says which one.
+    for spec in &a.products {
+        ProductFacts::parse_spec(spec).map_err(|e| e.at("--product"))?;
+    }
     let req = SequenceRequest {
         patches: a.patches.clone(),
         installed: a.installed.clone(),

@@ -292,7 +292,7 @@ msptest!(a_bad_product_code, |dir, run| {
     );
     assert_eq!(
         err,
-        "msp-retarget: \"{1234}\" is not a product code: its groups have 4 characters \
+        "msp-retarget: --instance: \"{1234}\" is not a product code: its groups have 4 characters \
          instead of 8-4-4-4-12; expected a GUID such as \
          {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX} (X a hex digit)\n"
     );
@@ -302,7 +302,22 @@ msptest!(a_bad_product_code, |dir, run| {
         &["retarget", "in.msp", "-i", &bad_base, "--dry-run"],
         2,
     );
-    assert!(err.contains("\"nope\" is not a product code"), "{err}");
+    assert!(
+        err.starts_with("msp-retarget: --instance: \"nope\" is not a product code"),
+        "{err}"
+    );
+    let err = failing(&dir, &["untarget", "in.msp", "-i", "abc", "--dry-run"], 2);
+    assert!(
+        err.starts_with("msp-retarget: --instance: \"abc\" is not a product code"),
+        "{err}"
+    );
+    for command in ["check", "sequence"] {
+        let err = failing(&dir, &[command, "in.msp", "--product", "{x},1.0"], 2);
+        assert!(
+            err.starts_with("msp-retarget: --product: \"{x}\" is not a product code"),
+            "{command}: {err}"
+        );
+    }
 });
 
 msptest!(the_output_may_not_be_the_input, |dir, run| {
@@ -331,7 +346,13 @@ msptest!(usage_errors, |dir, run| {
         let r = run(args);
         r.code(2);
         assert_eq!(r.stdout, "", "{args:?}");
-        assert!(r.stderr.starts_with("error: "), "{args:?}: {}", r.stderr);
+        // One error style: clap's refusals read like the tool's own.
+        assert!(
+            r.stderr.starts_with("msp-retarget: "),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("error:"), "{args:?}: {}", r.stderr);
         assert!(dir.listing() == before, "{args:?} changed the folder");
     }
     let r = run(&["retarget", "in.msp", "-i", I1]);
@@ -340,6 +361,84 @@ msptest!(usage_errors, |dir, run| {
         "{}",
         r.stderr
     );
+});
+
+msptest!(a_usage_error_with_json_is_a_json_document, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    for (args, command, reason) in [
+        (
+            &["retarget", "in.msp", "-i", I1, "--json"][..],
+            "retarget",
+            "the following required arguments were not provided:",
+        ),
+        (
+            &["inspect", "in.msp", "--frob", "--json"],
+            "inspect",
+            "unexpected argument '--frob' found",
+        ),
+        (
+            &["frobnicate", "--json"],
+            "msp-retarget",
+            "unrecognized subcommand 'frobnicate'",
+        ),
+        (
+            &["check", "in.msp", "--product", "{x}", "--json"],
+            "check",
+            "\"{x}\" is not a product code",
+        ),
+    ] {
+        let r = run(args);
+        r.code(2);
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", r.stdout));
+        assert_eq!(doc["schema_version"], 2, "{args:?}");
+        assert_eq!(doc["command"], command, "{args:?}");
+        assert_eq!(doc["outcome"], "error", "{args:?}");
+        assert_eq!(doc["error"]["kind"], "usage", "{args:?}");
+        let got = doc["error"]["reason"].as_str().unwrap();
+        assert!(got.starts_with(reason), "{args:?}: {got}");
+        assert!(r.stderr.starts_with("msp-retarget: "), "{}", r.stderr);
+    }
+});
+
+msptest!(colour_follows_the_option_and_no_color, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    let esc = '\u{1b}';
+    // Logs: -v logs a commit at info level.
+    let logs = |extra: &[&str], no_color: Option<&str>| {
+        let mut cmd = crate::util::cmd(&dir);
+        cmd.env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let mut args = vec!["-v", "retarget", "in.msp", "-i", I1, "-o", "out.msp"];
+        args.extend_from_slice(extra);
+        let r = crate::util::run(cmd, &args);
+        r.code(0);
+        let _ = std::fs::remove_file(dir.join("out.msp"));
+        assert!(r.stderr.contains("committed"), "{}", r.stderr);
+        r.stderr.contains(esc)
+    };
+    assert!(!logs(&[], None), "auto, not a terminal");
+    assert!(!logs(&["--color", "never"], None));
+    assert!(!logs(&["--color=auto"], Some("1")));
+    assert!(logs(&["--color", "always"], None));
+    assert!(logs(&["--color=always"], Some("1")), "the option wins");
+    // Errors: the program's name in colour, the message as it is.
+    let r = run(&["--color", "always", "inspect", "missing.msp"]);
+    r.code(2);
+    assert!(
+        r.stderr
+            .starts_with("\u{1b}[1;31mmsp-retarget:\u{1b}[0m missing.msp: "),
+        "{:?}",
+        r.stderr
+    );
+    let r = run(&["--color", "never", "inspect", "missing.msp"]);
+    assert!(!r.stderr.contains(esc), "{:?}", r.stderr);
+    // A value that is none of the three is a usage error.
+    let r = run(&["--color", "purple", "inspect", "in.msp"]);
+    r.code(2);
+    assert!(r.stderr.contains("purple"), "{}", r.stderr);
 });
 
 msptest!(a_usage_error_from_the_library, |dir, run| {

@@ -566,7 +566,11 @@ msptest!(json_of_errors, |dir, run| {
     let doc = error_doc(&r, "retarget");
     assert_eq!(doc.error.kind, "usage");
     assert_eq!(doc.error.file, None);
-    assert_eq!(doc.error.message, doc.error.reason);
+    assert_eq!(doc.error.part.as_deref(), Some("--instance"));
+    assert_eq!(
+        doc.error.message,
+        format!("--instance: {}", doc.error.reason)
+    );
 
     // From inspect.
     dir.write("empty.msp", b"");

@@ -6,25 +6,38 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod bulk;
+pub mod color;
 pub mod generate;
 pub mod progress;
 
 /// Retarget Windows Installer patches (.msp) to every instance of a
 /// multi-instance product, on any operating system.
 #[derive(Debug, Parser)]
-#[command(name = "msp-retarget", version, about, long_about = None)]
+#[command(name = "msp-retarget", version, about, long_about = None, max_term_width = 80)]
 #[command(
     after_help = "EXIT STATUS:\n  0  done, or already done (check: the patch applies to every product given)\n  1  refused on purpose (major upgrade, signed patch, ambiguous base, a result that would\n     not apply as planned); check: the patch does not apply to at least one product\n  2  error (bad input, usage, I/O)"
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
 
     /// Errors only: no report on stdout (a --json document is still
     /// printed) and no logs below error on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
+
+    /// When to colour logs, errors and help: auto (a terminal, unless
+    /// NO_COLOR is set or TERM=dumb), always, never.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value_t = color::ColorChoice::Auto,
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub color: color::ColorChoice,
 
     /// The subcommand.
     #[command(subcommand)]

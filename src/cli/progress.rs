@@ -128,7 +128,9 @@ impl Progress for BulkProgress {
         if matches!(file.outcome, FileOutcome::Refused | FileOutcome::Error)
             && let Some(e) = &file.error
         {
-            with_stderr(|err| writeln!(err, "msp-retarget: {}", e.message).ok());
+            with_stderr(|err| {
+                writeln!(err, "{} {}", crate::cli::color::error_prefix(), e.message).ok()
+            });
         }
     }
 
