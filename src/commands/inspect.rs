@@ -206,7 +206,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
                             revision,
                             char_count: summary::get_int(set, pid::CHAR_COUNT).map(|v| v as u32),
                             template: summary::get_string(set, pid::TEMPLATE).ok().flatten(),
-                            content_digest: 0,
+                            content: Default::default(),
                         };
                         report.transform = Some(TransformDetails::of(&t));
                     }

@@ -1,22 +1,23 @@
 //! Applying a [`Plan`] to a private copy of the patch.
 //!
 //! The copy already holds every byte of the input (see [`crate::store::commit`]);
-//! applying adds the planned substorages, rewrites the two summary streams
-//! that change and removes signature streams when asked. Nothing else in
-//! the copy is touched, so streams the plan does not change are neither
-//! read nor rewritten.
+//! applying adds the planned substorages (what differs from their sources
+//! comes from [`crate::edit::copy::streams_after`]), rewrites the root
+//! summary stream and removes signature streams when asked. Nothing else
+//! in the copy is touched, so streams the plan does not change are
+//! neither read nor rewritten.
 
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 use cfb::CompoundFile;
 
-use crate::edit::plan::{CopyPlan, Plan};
+use crate::edit::plan::Plan;
 use crate::error::{Context, Error, Result};
 use crate::format::container::{self, stream_part};
 use crate::format::names;
 use crate::format::summary::{SUMMARY_STREAM, pid, property_part};
-use crate::patch::{Patch, read_summary};
+use crate::patch::Patch;
 
 /// The root summary information as it must be after the plan: the input's
 /// stream with only Template and LastSavedBy changed.
@@ -31,21 +32,6 @@ pub fn root_summary_after(patch: &Patch, plan: &Plan) -> Result<Vec<u8>> {
             .at(property_part(id))
             .at(stream_part(&Path::new("/").join(SUMMARY_STREAM)))?;
     }
-    Ok(set.to_bytes())
-}
-
-/// The summary information of a copy: the source transform's stream with
-/// only RevisionNumber changed.
-pub fn copy_summary_after<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
-    copy: &CopyPlan,
-) -> Result<Vec<u8>> {
-    let dir = Path::new("/").join(&copy.source);
-    let mut set = read_summary(cf, &dir).at(container::storage_part(&copy.source))?;
-    set.set_string(pid::REVISION_NUMBER, &copy.revision_after)
-        .map_err(Error::from)
-        .at(property_part(pid::REVISION_NUMBER))
-        .at(container::storage_part(&copy.source))?;
     Ok(set.to_bytes())
 }
 
@@ -65,15 +51,8 @@ pub fn apply<W: Read + Write + Seek>(
                 container::storage_part(&copy.name)
             )));
         }
-        let summary = copy_summary_after(&mut patch.cf, copy)?;
-        let mut summary = Some(summary);
-        let mut replace = |rel: &Path| {
-            if rel == Path::new(SUMMARY_STREAM) {
-                summary.take()
-            } else {
-                None
-            }
-        };
+        let mut streams = crate::edit::copy::streams_after(&mut patch.cf, copy)?;
+        let mut replace = |rel: &Path| streams.take(rel);
         let source = Path::new("/").join(&copy.source);
         tracing::debug!(source = %copy.source, name = %copy.name, "copying transform");
         container::copy_storage(&mut patch.cf, &source, out, &target, &mut replace)

@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::edit::copy::{CopyOf, copy_of};
 use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
@@ -93,7 +94,8 @@ pub fn check_result<F>(
                     w.main == applied
                         || match (before.pair(&w.main), after.pair(applied)) {
                             (Some(src), Some(copy)) => {
-                                copy.is_copy_of(src, inst.instance, inst.upgrade_code)
+                                copy_of(src, copy, inst.instance, inst.upgrade_code)
+                                    .is_some_and(|d| declared_as(plan, copy, &d))
                             }
                             _ => false,
                         }
@@ -140,6 +142,29 @@ pub fn check_result<F>(
         msg.push_str(&format!("; and {more} more"));
     }
     Err(Error::refused(msg))
+}
+
+/// Whether the copy `copy`, recognised with the row changes `found`, has
+/// the ones the plan declares for it; a copy the plan did not make (one
+/// already in the input) has whatever it had.
+fn declared_as(plan: &Plan, copy: &Pair, found: &CopyOf) -> bool {
+    let declared = |name: &str| {
+        plan.copies
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.rows.as_slice())
+    };
+    match declared(&copy.main.name) {
+        None => true,
+        Some(main) => {
+            let partner = copy
+                .partner
+                .as_ref()
+                .and_then(|p| declared(&p.name))
+                .unwrap_or_default();
+            found.matches(main, partner)
+        }
+    }
 }
 
 /// Lint findings of `output` that `input` does not have; an error among

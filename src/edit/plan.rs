@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::edit::copy::CopyPlan;
+use crate::edit::copy::copy_of;
 use crate::edit::names::{InstanceTag, NameAllocator};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
@@ -131,22 +133,6 @@ pub struct InstancePlan {
     pub pairs: Vec<PairDecision>,
 }
 
-/// One new substorage: a copy of `source` named `name` whose summary
-/// RevisionNumber becomes `revision_after`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CopyPlan {
-    /// The instance it is made for.
-    pub instance: Guid,
-    /// Source substorage name.
-    pub source: String,
-    /// New substorage name.
-    pub name: String,
-    /// Source RevisionNumber.
-    pub revision_before: String,
-    /// RevisionNumber of the copy.
-    pub revision_after: String,
-}
-
 /// Every change of one retarget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -230,9 +216,9 @@ impl<'a> PairIndex<'a> {
                 && self.by_base.get(b).is_some_and(|(first, theirs)| {
                     first < my_first
                         && mine.iter().all(|m| {
-                            theirs
-                                .iter()
-                                .any(|t| m.is_copy_of(t, code, m.main.revision.upgrade_code))
+                            theirs.iter().any(|t| {
+                                copy_of(t, m, code, m.main.revision.upgrade_code).is_some()
+                            })
                         })
                 })
         })
@@ -299,11 +285,11 @@ fn resolve_base(patch: &Patch, req: &InstanceRequest, candidates: &[Guid]) -> Re
     }
 }
 
-/// The copy of `pair` that already serves `instance`, if any. With an
-/// upgrade code of the instance's own, a copy of a pair that checks the
-/// upgrade code must carry it. A copy made for `instance` has the
-/// instance's code as its from code, so only the instance's pairs are
-/// looked at.
+/// The copy of `pair` that already serves `instance`, if any: a copy with
+/// the row changes this plan would declare (none yet). With an upgrade
+/// code of the instance's own, a copy of a pair that checks the upgrade
+/// code must carry it. A copy made for `instance` has the instance's code
+/// as its from code, so only the instance's pairs are looked at.
 fn existing_copy<'a>(
     index: &PairIndex<'a>,
     pair: &Pair,
@@ -311,7 +297,7 @@ fn existing_copy<'a>(
     upgrade: Option<Guid>,
 ) -> Option<&'a Pair> {
     index.pairs_of(instance).iter().copied().find(|q| {
-        q.is_copy_of(pair, instance, upgrade)
+        copy_of(pair, q, instance, upgrade).is_some_and(|d| d.matches(&[], &[]))
             && (upgrade.is_none()
                 || !pair.main.validation().has(Validation::UPGRADE_CODE)
                 || q.main.revision.upgrade_code == upgrade)
@@ -450,6 +436,7 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                             req.instance,
                             own_upgrade.filter(|_| checks_upgrade),
                         ),
+                        rows: Vec::new(),
                     });
                     new_entries.push(format!(":{new}"));
                 };
@@ -665,9 +652,9 @@ mod tests {
             .iter()
             .map(|c| InstanceRequest::parse(&c.braced()).unwrap())
             .collect();
-        crate::patch::COPY_COMPARISONS.with(|c| c.set(0));
+        crate::edit::copy::COPY_COMPARISONS.with(|c| c.set(0));
         let plan = plan(&patch, &requests, &PlanOptions::default()).unwrap();
-        let comparisons = crate::patch::COPY_COMPARISONS.with(|c| c.get());
+        let comparisons = crate::edit::copy::COPY_COMPARISONS.with(|c| c.get());
         assert!(!plan.changes_anything());
         assert!(
             plan.instances

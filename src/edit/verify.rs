@@ -4,8 +4,9 @@
 //! plan: every entry of the input is present with the same metadata and, for
 //! streams, the same bytes (except the two summary streams the plan
 //! rewrites, which must equal exactly what the plan says, and removed
-//! signature streams); every planned copy is present and equal to its
-//! source except for RevisionNumber; nothing else was added; the patch
+//! signature streams); every planned copy is present and is its source
+//! with the declared differences ([`crate::edit::copy::verify_copy`]);
+//! nothing else was added; the patch
 //! re-reads with the planned Template and LastSavedBy and every listed
 //! transform resolves.
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::edit::apply::{copy_summary_after, root_summary_after};
+use crate::edit::apply::root_summary_after;
 use crate::edit::gate::{ResultCheck, check_result};
 use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
@@ -119,7 +120,7 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
     }
 }
 
-fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
+pub(crate) fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
     a.is_stream == b.is_stream
         && a.len == b.len
         && a.clsid == b.clsid
@@ -321,57 +322,12 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
         report.unchanged_entries += 1;
     }
 
-    // Every planned copy, equal to its source but for RevisionNumber.
+    // Every planned copy: its source with the declared differences.
     for copy in &plan.copies {
-        let src_dir = root.join(&copy.source);
-        let dst_dir = root.join(&copy.name);
-        for e in container::walk(&input.cf, &src_dir)? {
-            let rel = e
-                .path
-                .strip_prefix(&src_dir)
-                .unwrap_or(&e.path)
-                .to_path_buf();
-            let target = if rel.as_os_str().is_empty() {
-                dst_dir.clone()
-            } else {
-                dst_dir.join(&rel)
-            };
-            let o = out_entry(out, &target).ok_or_else(|| {
-                fail(format!(
-                    "the copy {} lacks {}",
-                    copy.name,
-                    container::path_text(&rel)
-                ))
-            })?;
-            accounted += 1;
-            report.added_entries += 1;
-            if rel == Path::new(SUMMARY_STREAM) {
-                let want = copy_summary_after(&mut input.cf, copy)?;
-                let got = container::read_stream_bounded(
-                    &mut out.cf,
-                    &target,
-                    crate::format::summary::MAX_SUMMARY_LEN,
-                )?;
-                if got != want {
-                    return Err(fail(format!(
-                        "the summary information of copy {} is not what the plan says",
-                        copy.name
-                    )));
-                }
-                report.bytes_compared += got.len() as u64;
-                continue;
-            }
-            if !meta_matches(&e, &o) {
-                return Err(fail(format!(
-                    "{} differs from its source in size, CLSID, state bits or timestamps",
-                    container::path_text(&target)
-                )));
-            }
-            if e.is_stream {
-                compare_streams(input, &e.path, out, &target)?;
-                report.bytes_compared += e.len;
-            }
-        }
+        let tally = crate::edit::copy::verify_copy(input, out, copy)?;
+        accounted += tally.entries;
+        report.added_entries += tally.entries;
+        report.bytes_compared += tally.bytes_compared;
     }
 
     if out_count != accounted {
@@ -389,7 +345,7 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
 }
 
 /// The metadata of the output's entry at `path`, if there is one.
-fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
+pub(crate) fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
     out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
 }
 
@@ -456,7 +412,7 @@ impl<R: std::io::Read> std::io::Read for Marked<R> {
     }
 }
 
-fn compare_streams<G: Read + Seek>(
+pub(crate) fn compare_streams<G: Read + Seek>(
     input: &mut Patch,
     a: &Path,
     out: &mut Patch<G>,

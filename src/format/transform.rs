@@ -119,7 +119,7 @@ pub mod write;
 
 pub use pool::StringPool;
 pub use rows::{RowKind, RowOp, Value, decode_rows, stream_name};
-pub use schema::{ColumnDef, ColumnKind, Schema, TableDef};
+pub use schema::{ColumnDef, ColumnKind, PER_INSTANCE_CELLS, Schema, TableDef};
 
 use schema::{columns_table, property_table, tables_table};
 

@@ -45,10 +45,42 @@ pub struct Transform {
     pub char_count: Option<u32>,
     /// Transform Template (`platform;language`), when present.
     pub template: Option<String>,
-    /// A digest of every stream of the storage except its summary
-    /// information: equal digests identify a copy of the same transform.
+    /// What the storage holds besides its summary information, as far as
+    /// telling a copy from its source needs (`edit::copy` decides).
     #[serde(skip)]
-    pub content_digest: u64,
+    pub content: Content,
+}
+
+/// The content of a transform storage other than its summary information,
+/// as neutral facts: digests of its streams and the decoded rows of the
+/// tables holding per-instance cells
+/// ([`crate::format::transform::PER_INSTANCE_CELLS`]). Reading decides
+/// nothing: what a copy may differ in from its source is `edit::copy`'s
+/// rule, applied to these facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Content {
+    /// Digest of the names and bytes of every stream but the summary
+    /// information: equal digests identify the same content.
+    pub digest: u64,
+    /// Each of those streams, in the order the storage lists them.
+    pub streams: Vec<StreamDigest>,
+    /// The rows of each per-instance table the storage has a stream for,
+    /// decoded with its own string pool and the standard definitions
+    /// ([`crate::format::transform::Schema::per_instance`]); empty when
+    /// there is none or one does not decode (its stream is then only
+    /// known by its digest).
+    pub tables: Vec<(String, Vec<crate::format::transform::RowOp>)>,
+}
+
+/// One stream of a transform storage, known by its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDigest {
+    /// The stream's name as stored (packed), relative to the storage.
+    pub name: String,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Digest of its bytes.
+    pub digest: u64,
 }
 
 impl Transform {
@@ -56,13 +88,6 @@ impl Transform {
     pub fn validation(&self) -> summary::Validation {
         CharCount(self.char_count.unwrap_or(0)).validation()
     }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Calls of [`Pair::is_copy_of`] on this thread: planning's tests bound
-    /// the work a plan does by it.
-    pub(crate) static COPY_COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// A main transform and its `#` partner.
@@ -78,39 +103,6 @@ impl Pair {
     /// The product code the pair was made for (main transform's from code).
     pub fn base(&self) -> Guid {
         self.main.revision.from.code
-    }
-
-    /// Whether this pair is a retargeted copy of `source` made for
-    /// `instance`: same streams, same CharCount, and a RevisionNumber that
-    /// is the source's with its base replaced by `instance`. The upgrade
-    /// code must be the source's, or `upgrade` when given (an instance with
-    /// an upgrade code of its own).
-    pub fn is_copy_of(&self, source: &Pair, instance: Guid, upgrade: Option<Guid>) -> bool {
-        #[cfg(test)]
-        COPY_COMPARISONS.with(|c| c.set(c.get() + 1));
-        let base = source.base();
-        // The source's codes with `base` replaced by `instance`: what
-        // parsing `src.revision.retargeted(base, instance, None)` gives,
-        // without building and parsing text for every comparison (planning
-        // compares every pair with every pair).
-        let swapped = |copy: &summary::CodeVersion, src: &summary::CodeVersion| {
-            copy.code == if src.code == base { instance } else { src.code }
-                && copy.version == src.version
-        };
-        let same = |copy: &Transform, src: &Transform| {
-            copy.content_digest == src.content_digest
-                && copy.char_count == src.char_count
-                && swapped(&copy.revision.from, &src.revision.from)
-                && swapped(&copy.revision.to, &src.revision.to)
-                && (copy.revision.upgrade_code == src.revision.upgrade_code
-                    || (upgrade.is_some() && copy.revision.upgrade_code == upgrade))
-        };
-        same(&self.main, &source.main)
-            && match (&source.partner, &self.partner) {
-                (None, None) => true,
-                (Some(sp), Some(cp)) => same(cp, sp),
-                _ => false,
-            }
     }
 }
 
@@ -328,34 +320,38 @@ pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> R
         .at(stream())?;
     let char_count = get_int(&set, pid::CHAR_COUNT).map(|v| v as u32);
     let template = get_string(&set, pid::TEMPLATE).at(stream())?;
-    let content_digest = content_digest(cf, &dir).at(part)?;
+    let content = read_content(cf, &dir).at(part)?;
     Ok(Transform {
         name,
         clsid,
         revision,
         char_count,
         template,
-        content_digest,
+        content,
     })
 }
 
-/// Digest of the names and bytes of every stream under `dir` except its
-/// summary information, read in chunks. SipHash with fixed keys (what
-/// `DefaultHasher::new` is) is deterministic, which is all this needs: it
-/// tells copies apart from different transforms, it is not a security
-/// boundary (verification compares bytes).
-fn content_digest<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<u64> {
+/// The facts of [`Content`] for the storage `dir`: every stream but the
+/// summary information read in chunks and digested, then the per-instance
+/// tables decoded. SipHash with fixed keys (what `DefaultHasher::new` is)
+/// is deterministic, which is all this needs: it tells copies apart from
+/// different transforms, it is not a security boundary (verification
+/// compares bytes).
+fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<Content> {
     use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let summary = dir.join(SUMMARY_STREAM);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut streams = Vec::new();
     for e in container::walk(cf, dir)? {
         if !e.is_stream || e.path == summary {
             continue;
         }
         let rel = e.path.strip_prefix(dir).unwrap_or(&e.path);
-        h.write(rel.to_string_lossy().as_bytes());
+        let name = rel.to_string_lossy().into_owned();
+        h.write(name.as_bytes());
         h.write_u64(e.len);
+        let mut one = std::collections::hash_map::DefaultHasher::new();
         let mut s = cf
             .open_stream(&e.path)
             .map_err(|err| Error::io("cannot open", err).at(container::stream_part(&e.path)))?;
@@ -366,8 +362,63 @@ fn content_digest<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Resul
             if n == 0 {
                 break;
             }
-            h.write(buf.get(..n).unwrap_or_default());
+            let chunk = buf.get(..n).unwrap_or_default();
+            h.write(chunk);
+            one.write(chunk);
         }
+        streams.push(StreamDigest {
+            name,
+            len: e.len,
+            digest: one.finish(),
+        });
     }
-    Ok(h.finish())
+    let tables = per_instance_tables(cf, dir, &streams).unwrap_or_default();
+    Ok(Content {
+        digest: h.finish(),
+        streams,
+        tables,
+    })
+}
+
+/// The rows of the per-instance tables of the storage `dir`, or `None`
+/// when it has none or one does not decode: reading a patch never fails
+/// on them (a table that does not decode is then known by its digest).
+fn per_instance_tables<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    dir: &Path,
+    streams: &[StreamDigest],
+) -> Option<Vec<(String, Vec<crate::format::transform::RowOp>)>> {
+    use crate::format::streamname;
+    use crate::format::transform::{self, Schema, StringPool};
+    let schema = Schema::per_instance();
+    let wanted: Vec<(&StreamDigest, &transform::TableDef)> = streams
+        .iter()
+        .filter_map(|s| {
+            let d = streamname::decode(&s.name);
+            d.is_table
+                .then(|| schema.table(&d.name))
+                .flatten()
+                .map(|def| (s, def))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let mut read = |name: &str, limit: u64| {
+        container::read_stream_bounded(cf, &dir.join(streamname::encode(name, true)), limit).ok()
+    };
+    let pool = read("_StringPool", transform::MAX_POOL_LEN)?;
+    let data = read("_StringData", transform::MAX_STRING_DATA_LEN)?;
+    let pool = StringPool::parse(&pool, &data).ok()?;
+    let mut out = Vec::new();
+    for (s, def) in wanted {
+        let bytes =
+            container::read_stream_bounded(cf, &dir.join(&s.name), transform::MAX_TABLE_LEN)
+                .ok()?;
+        out.push((
+            def.name.clone(),
+            transform::decode_rows(def, &bytes, &pool).ok()?,
+        ));
+    }
+    Some(out)
 }

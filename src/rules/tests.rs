@@ -34,7 +34,7 @@ fn transform(name: &str, flags: u16, template: Option<&str>, revision: &str) -> 
         revision: TransformRevision::parse(revision).unwrap(),
         char_count: Some((u32::from(flags) << 16) | 0x1F),
         template: template.map(str::to_string),
-        content_digest: 0,
+        content: Default::default(),
     }
 }
 

@@ -28,7 +28,7 @@ use std::path::Path;
 
 use cfb::CompoundFile;
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::container;
@@ -69,7 +69,7 @@ impl RowFilter {
 /// One row-level change of a transform, as an edit makes it and as
 /// [`changes_between`] finds it by decoding. Ordered (table, then key…) so
 /// that a declared list and a found one compare once both are sorted.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     /// A cell of an existing row changed.
@@ -843,7 +843,8 @@ fn carried<'r>(row: &'r RowOp, column: &str) -> Option<&'r Value> {
 /// key and kind), and rows `after` appends. Rows removed, reordered or
 /// re-keyed, and tables that lost their stream, are errors: an edit never
 /// does that, so a verification comparing this list with the declared one
-/// (sorted) fails.
+/// (sorted) fails. A table neither side can decode (no definition) is not
+/// looked at: an edit never writes it, so the caller compares its bytes.
 pub fn changes_between(before: &TransformEditor, after: &TransformEditor) -> Result<Vec<Change>> {
     let mut out = Vec::new();
     for name in before.tables.keys() {
@@ -851,7 +852,12 @@ pub fn changes_between(before: &TransformEditor, after: &TransformEditor) -> Res
             return Err(Error::verify(format!("table stream {name} is gone")));
         }
     }
+    let undecoded =
+        |e: &TransformEditor, name: &str| e.tables.get(name).is_some_and(|t| t.def.is_none());
     for name in after.tables.keys() {
+        if undecoded(before, name) && undecoded(after, name) {
+            continue;
+        }
         let old = before.rows(name)?;
         let new = after.rows(name)?;
         if new.len() < old.len() {

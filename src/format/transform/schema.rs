@@ -194,6 +194,28 @@ impl Schema {
     }
 }
 
+/// The cells Windows Installer products vary from one instance to the
+/// next, as (table, column): an instance that shares a component code with
+/// another shares the component itself (one component, two clients), so
+/// products whose instances isolate components give each instance its own
+/// ComponentId ("Authoring Multiple Instances with Instance Transforms",
+/// Windows Installer documentation; WiX `Component/@MultiInstance`). The
+/// tables named here are decoded without the product, with the
+/// definitions of [`Schema::per_instance`].
+pub const PER_INSTANCE_CELLS: &[(&str, &str)] = &[(COMPONENT, "ComponentId")];
+
+impl Schema {
+    /// The standard definitions of the tables of [`PER_INSTANCE_CELLS`]
+    /// (see [`Schema::standard`]): what reading a patch's transforms needs
+    /// to decode those cells without the product (a patch transform lists
+    /// only the columns it adds, and these tables exist in every product).
+    pub fn per_instance() -> Schema {
+        let mut schema = Schema::new();
+        schema.insert(component_table());
+        schema
+    }
+}
+
 pub(super) fn property_table() -> TableDef {
     TableDef::new(
         PROPERTY,
