@@ -27,6 +27,13 @@
  *       state of every installed product (see "products").
  *   query PRODUCTCODE
  *       The product's installed version and its registered patches.
+ *   transform PACKAGE.msi TRANSFORM [commit]
+ *       Opens the package in transacted mode, MsiDatabaseApplyTransformW
+ *       (TRANSFORM is ":NAME" for a transform embedded in the package, or a
+ *       path), prints rc, then every Property row (op=property name= value=)
+ *       and every Component row (op=component component= id=) as msi.dll
+ *       reads them after the transform; "commit" then writes the transformed
+ *       database back (MsiDatabaseCommit; pass a copy).
  *   products
  *       Every installed product with its version, and every registered patch.
  *   components DATABASE.msi TRANSFORM...
@@ -421,6 +428,67 @@ static int cmd_components(int argc, WCHAR **argv)
     return 0;
 }
 
+/* Prints every row of a two-column query as op=OP K=... V=... */
+static void print_rows(MSIHANDLE db, const WCHAR *sql, const char *op, const char *k,
+                       const char *v)
+{
+    MSIHANDLE view = 0, rec = 0;
+    WCHAR a[512], b[512];
+    char na[512], nb[512];
+    DWORD sa, sb;
+    UINT r = MsiDatabaseOpenViewW(db, sql, &view);
+    if (r == ERROR_SUCCESS)
+        r = MsiViewExecute(view, 0);
+    if (r != ERROR_SUCCESS) {
+        out("op=%s-error rc=%u\n", op, r);
+        if (view)
+            MsiCloseHandle(view);
+        return;
+    }
+    while (MsiViewFetch(view, &rec) == ERROR_SUCCESS) {
+        sa = sizeof a / sizeof a[0];
+        sb = sizeof b / sizeof b[0];
+        if (MsiRecordGetStringW(rec, 1, a, &sa) != ERROR_SUCCESS)
+            a[0] = 0;
+        if (MsiRecordGetStringW(rec, 2, b, &sb) != ERROR_SUCCESS)
+            b[0] = 0;
+        out("op=%s %s=%s %s=%s\n", op, k, nw(a, na, sizeof na), v, nw(b, nb, sizeof nb));
+        MsiCloseHandle(rec);
+    }
+    MsiCloseHandle(view);
+}
+
+static int cmd_transform(int argc, WCHAR **argv)
+{
+    WCHAR *package, *transform;
+    MSIHANDLE db = 0;
+    char a[1024], t[1024];
+    UINT r;
+
+    if (argc < 2)
+        return 2;
+    package = winpath(argv[0]);
+    transform = winpath(argv[1]);
+    if (!package || !transform)
+        return 2;
+    r = MsiOpenDatabaseW(package, MSIDBOPEN_TRANSACT, &db);
+    if (r != ERROR_SUCCESS) {
+        out("op=transform package=%s transform=%s open_rc=%u rc=-\n",
+            nw(argv[0], a, sizeof a), nw(argv[1], t, sizeof t), r);
+        return 0;
+    }
+    r = MsiDatabaseApplyTransformW(db, transform, 0);
+    out("op=transform package=%s transform=%s open_rc=0 rc=%u\n",
+        nw(argv[0], a, sizeof a), nw(argv[1], t, sizeof t), r);
+    print_rows(db, L"SELECT `Property`, `Value` FROM `Property`", "property", "name", "value");
+    print_rows(db, L"SELECT `Component`, `ComponentId` FROM `Component`", "component",
+               "component", "id");
+    if (argc > 2 && !wcscmp(argv[2], L"commit"))
+        out("op=commit rc=%u\n", MsiDatabaseCommit(db));
+    MsiCloseHandle(db);
+    return 0;
+}
+
 static int cmd_clients(int argc, WCHAR **argv)
 {
     char a[64], b[64];
@@ -448,6 +516,7 @@ static int usage(void)
         "       harness install PACKAGE.msi [PROPERTIES]\n"
         "       harness patch PRODUCTCODE|* PATCH.msp...\n"
         "       harness query PRODUCTCODE\n"
+        "       harness transform PACKAGE.msi TRANSFORM [commit]\n"
         "       harness products\n"
         "       harness components DATABASE.msi TRANSFORM...\n"
         "       harness clients COMPONENTCODE...\n");
@@ -466,6 +535,8 @@ int wmain(int argc, WCHAR **argv)
         r = cmd_sequence(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"install"))
         r = cmd_install(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"transform"))
+        r = cmd_transform(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"patch"))
         r = cmd_patch(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"query"))
