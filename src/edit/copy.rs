@@ -36,6 +36,10 @@
 //!   recorded ([`crate::patch::Content`]: stream digests, decoded
 //!   per-instance rows), and returns the row differences it carries
 //!   ([`CopyOf`]); [`CopyOf::matches`] compares them with a declaration.
+//!   Planning finds an existing copy only when it carries exactly the rows
+//!   the plan would declare for it (`rows` in `edit::plan::plan`, handed
+//!   to `existing_copy` and to the new [`CopyPlan`]s; none yet), so a
+//!   re-run with the same declarations finds the copies it made.
 //!   Recognition does no I/O, so planning stays pure; it does not look
 //!   into the string pool (a pool that differs is allowed when the decoded
 //!   rows differ only in per-instance cells). Verification does.
@@ -84,7 +88,7 @@ pub struct CopyPlan {
     /// RevisionNumber of the copy.
     pub revision_after: String,
     /// Row changes of the copy's table streams (per-instance cells only,
-    /// see [`check_declared`]), in any order.
+    /// see `check_declared`), in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<Change>,
 }

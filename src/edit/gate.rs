@@ -25,6 +25,7 @@ use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
+use crate::format::transform::edit::Change;
 use crate::patch::{Pair, Patch};
 use crate::product::facts::ProductFacts;
 use crate::rules::applicability::{ProductCheck, Verdict, evaluate_iter, made_for};
@@ -56,6 +57,13 @@ pub fn check_result<F>(
         new_findings: new_findings(input, output)?,
         ..ResultCheck::default()
     };
+    // The row changes the plan declares, by copy name: looked up for
+    // every instance, so indexed once.
+    let declared: HashMap<&str, &[Change]> = plan
+        .copies
+        .iter()
+        .map(|c| (c.name.as_str(), c.rows.as_slice()))
+        .collect();
     let before = Index::new(&input.targets, &input.pairs);
     let after = Index::new(&output.targets, &output.pairs);
     let mut problems: Vec<String> = Vec::new();
@@ -95,7 +103,7 @@ pub fn check_result<F>(
                         || match (before.pair(&w.main), after.pair(applied)) {
                             (Some(src), Some(copy)) => {
                                 copy_of(src, copy, inst.instance, inst.upgrade_code)
-                                    .is_some_and(|d| declared_as(plan, copy, &d))
+                                    .is_some_and(|d| declared_as(&declared, copy, &d))
                             }
                             _ => false,
                         }
@@ -147,20 +155,14 @@ pub fn check_result<F>(
 /// Whether the copy `copy`, recognised with the row changes `found`, has
 /// the ones the plan declares for it; a copy the plan did not make (one
 /// already in the input) has whatever it had.
-fn declared_as(plan: &Plan, copy: &Pair, found: &CopyOf) -> bool {
-    let declared = |name: &str| {
-        plan.copies
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.rows.as_slice())
-    };
-    match declared(&copy.main.name) {
+fn declared_as(declared: &HashMap<&str, &[Change]>, copy: &Pair, found: &CopyOf) -> bool {
+    match declared.get(copy.main.name.as_str()) {
         None => true,
         Some(main) => {
             let partner = copy
                 .partner
                 .as_ref()
-                .and_then(|p| declared(&p.name))
+                .and_then(|p| declared.get(p.name.as_str()).copied())
                 .unwrap_or_default();
             found.matches(main, partner)
         }

@@ -21,6 +21,7 @@ use crate::edit::names::{InstanceTag, NameAllocator};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
+use crate::format::transform::edit::Change;
 use crate::patch::{MAX_PAIRS, Pair, Patch, Transform};
 use crate::product::instances::{Instance, InstanceSource};
 
@@ -285,19 +286,21 @@ fn resolve_base(patch: &Patch, req: &InstanceRequest, candidates: &[Guid]) -> Re
     }
 }
 
-/// The copy of `pair` that already serves `instance`, if any: a copy with
-/// the row changes this plan would declare (none yet). With an upgrade
-/// code of the instance's own, a copy of a pair that checks the upgrade
-/// code must carry it. A copy made for `instance` has the instance's code
-/// as its from code, so only the instance's pairs are looked at.
+/// The copy of `pair` that already serves `instance`, if any: a copy
+/// carrying exactly the row changes this plan would declare for it
+/// (`rows`: main transform's, partner's). With an upgrade code of the
+/// instance's own, a copy of a pair that checks the upgrade code must
+/// carry it. A copy made for `instance` has the instance's code as its
+/// from code, so only the instance's pairs are looked at.
 fn existing_copy<'a>(
     index: &PairIndex<'a>,
     pair: &Pair,
     instance: Guid,
     upgrade: Option<Guid>,
+    rows: (&[Change], &[Change]),
 ) -> Option<&'a Pair> {
     index.pairs_of(instance).iter().copied().find(|q| {
-        copy_of(pair, q, instance, upgrade).is_some_and(|d| d.matches(&[], &[]))
+        copy_of(pair, q, instance, upgrade).is_some_and(|d| d.matches(rows.0, rows.1))
             && (upgrade.is_none()
                 || !pair.main.validation().has(Validation::UPGRADE_CODE)
                 || q.main.revision.upgrade_code == upgrade)
@@ -396,7 +399,9 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
             let upgrade_checked = pair.main.validation().has(Validation::UPGRADE_CODE);
             let upgrade = own_upgrade.filter(|_| upgrade_checked);
             let mut note = None;
-            let action = if let Some(q) = existing_copy(&index, pair, req.instance, upgrade) {
+            // The row changes a copy for this instance declares: none yet.
+            let rows: (&[Change], &[Change]) = (&[], &[]);
+            let action = if let Some(q) = existing_copy(&index, pair, req.instance, upgrade, rows) {
                 PairAction::AlreadyPresent {
                     name: q.main.name.clone(),
                 }
@@ -424,7 +429,7 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                 }
                 let name = names.allocate(&pair.main.name, &tag).map_err(Error::from)?;
                 let partner = pair.partner.as_ref().map(|_| format!("#{name}"));
-                let mut push = |src: &Transform, new: &str| {
+                let mut push = |src: &Transform, new: &str, rows: &[Change]| {
                     let checks_upgrade = src.validation().has(Validation::UPGRADE_CODE);
                     copies.push(CopyPlan {
                         instance: req.instance,
@@ -436,13 +441,13 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                             req.instance,
                             own_upgrade.filter(|_| checks_upgrade),
                         ),
-                        rows: Vec::new(),
+                        rows: rows.to_vec(),
                     });
                     new_entries.push(format!(":{new}"));
                 };
-                push(&pair.main, &name);
+                push(&pair.main, &name, rows.0);
                 if let (Some(src), Some(new)) = (&pair.partner, &partner) {
-                    push(src, new);
+                    push(src, new, rows.1);
                 }
                 PairAction::Copy { name, partner }
             } else {
@@ -667,6 +672,51 @@ mod tests {
             comparisons <= 4 * n as u64,
             "{comparisons} pair comparisons for {n} instances"
         );
+    }
+
+    /// Idempotence through the declared differences: a copy whose
+    /// ComponentId was changed as declared is the existing copy for a plan
+    /// that would declare the same change, and not for one that would
+    /// declare none (or another).
+    #[test]
+    fn an_existing_copy_is_one_with_the_row_changes_the_plan_would_declare() {
+        use crate::edit::copy::component_id;
+        use crate::format::transform::RowKind;
+        use crate::testkit::components::{ComponentSpec, TransformTables};
+        const G: &str = "{0A0A0A0A-0000-4000-8000-00000000000A}";
+        const G1: &str = "{1B1B1B1B-1111-4111-8111-11111111111B}";
+        const G2: &str = "{2C2C2C2C-2222-4222-8222-22222222222C}";
+        let i1 = "{11111111-1111-4111-8111-111111111111}";
+        let mut spec = crate::testkit::synth::PatchSpec::single_product();
+        spec.tables = Some(TransformTables::adding(
+            vec![ComponentSpec::new("NewComp", G)],
+            "1.0.1.0",
+        ));
+        let declared = vec![component_id(RowKind::Insert, "NewComp", G, G1)];
+        let a = crate::edit::verify::testing::apply_to_copy(
+            &spec,
+            &[i1],
+            &PlanOptions::default(),
+            |plan| {
+                for c in &mut plan.copies {
+                    if !c.source.starts_with('#') {
+                        c.rows = declared.clone();
+                    }
+                }
+            },
+        );
+        let out = Patch::open(&a.output).unwrap();
+        let index = PairIndex::new(&out);
+        let source = &out.pairs[0];
+        let instance = Guid::parse_braced(i1).unwrap();
+        let found = existing_copy(&index, source, instance, None, (&declared, &[]));
+        assert_eq!(
+            found.map(|p| p.main.name.as_str()),
+            Some(a.plan.copies[0].name.as_str())
+        );
+        assert!(existing_copy(&index, source, instance, None, (&[], &[])).is_none());
+        let other = vec![component_id(RowKind::Insert, "NewComp", G, G2)];
+        assert!(existing_copy(&index, source, instance, None, (&other, &[])).is_none());
     }
 
     #[test]

@@ -349,8 +349,6 @@ fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<
         }
         let rel = e.path.strip_prefix(dir).unwrap_or(&e.path);
         let name = rel.to_string_lossy().into_owned();
-        h.write(name.as_bytes());
-        h.write_u64(e.len);
         let mut one = std::collections::hash_map::DefaultHasher::new();
         let mut s = cf
             .open_stream(&e.path)
@@ -362,14 +360,18 @@ fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<
             if n == 0 {
                 break;
             }
-            let chunk = buf.get(..n).unwrap_or_default();
-            h.write(chunk);
-            one.write(chunk);
+            one.write(buf.get(..n).unwrap_or_default());
         }
+        // The whole content's digest is made of the streams' (name,
+        // length, digest): each byte is hashed once.
+        let digest = one.finish();
+        h.write(name.as_bytes());
+        h.write_u64(e.len);
+        h.write_u64(digest);
         streams.push(StreamDigest {
             name,
             len: e.len,
-            digest: one.finish(),
+            digest,
         });
     }
     let tables = per_instance_tables(cf, dir, &streams).unwrap_or_default();
