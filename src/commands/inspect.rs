@@ -14,9 +14,10 @@ use crate::format::container::{self, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::propset::{PropertySet, PropertyValue};
 use crate::format::streamname;
-use crate::format::summary::{self, PatchCodes, TransformRevision, pid};
+use crate::format::summary::{self, TransformRevision, pid};
 use crate::format::transform::view::{self, BaseRows, TransformChanges};
 use crate::format::transform::{Schema, read_transform_tables};
+use crate::patch::read::{About, Mode, Problem, read_parts};
 use crate::patch::{Transform, read_summary, read_transform};
 use crate::report::inspect::{
     EmbeddedStorage, InspectReport, PairDetails, PatchDetails, StreamInfo, SummaryProperty,
@@ -185,7 +186,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
     };
     match kind {
         FileKind::Patch => {
-            report.patch = Some(patch_details(&mut cf, summary.as_ref(), &mut problems));
+            report.patch = Some(patch_details(&mut cf, summary.as_ref(), &mut problems)?);
             report.tables = table_rows(
                 path,
                 &["MsiPatchMetadata", "MsiPatchSequence"],
@@ -256,62 +257,40 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
     Ok(report)
 }
 
+/// The patch as the lenient reader understands it; what it could not
+/// understand becomes problems.
 fn patch_details(
     cf: &mut CompoundFile<File>,
     set: Option<&PropertySet>,
     problems: &mut Vec<String>,
-) -> PatchDetails {
-    let text = |id| {
-        set.and_then(|s| summary::get_string(s, id).ok().flatten())
-            .unwrap_or_default()
-    };
-    let template = text(pid::TEMPLATE);
-    let codes = match PatchCodes::parse(&text(pid::REVISION_NUMBER)) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            problems.push(format!("RevisionNumber: {}", e.reason()));
-            None
-        }
-    };
-    for t in summary::split_list(&template) {
-        if let Err(e) = Guid::parse_braced(t.trim()) {
-            problems.push(format!("Template entry: {}", e.reason()));
-        }
+) -> Result<PatchDetails> {
+    let parts = read_parts(cf, set, Mode::Lenient)?;
+    for Problem { about, error: e } in &parts.problems {
+        problems.push(match about {
+            // The summary shows the property as stored.
+            About::Property(_) => continue,
+            About::PatchCode => format!("RevisionNumber: {}", e.reason()),
+            About::TemplateEntry => format!("Template entry: {}", e.reason()),
+            About::ListEntry => format!("LastSavedBy: {}", e.reason()),
+            About::Transform { name, .. } => format!("transform {}: {e}", show_name(name)),
+        });
     }
-    let mut pairs = Vec::new();
-    match summary::parse_transform_list(&text(pid::LAST_SAVED_BY)) {
-        Ok(list) => {
-            for p in list {
-                let read = |cf: &mut CompoundFile<File>, name: &str, problems: &mut Vec<String>| {
-                    match read_transform(cf, name) {
-                        Ok(t) => Some(TransformDetails::of(&t)),
-                        Err(e) => {
-                            problems.push(format!("transform {}: {e}", show_name(name)));
-                            None
-                        }
-                    }
-                };
-                let main = read(cf, &p.main, problems);
-                let partner = p.partner.as_deref().and_then(|n| read(cf, n, problems));
-                if let Some(main) = main {
-                    pairs.push(PairDetails { main, partner });
-                }
-            }
-        }
-        Err(e) => problems.push(format!("LastSavedBy: {}", e.reason())),
-    }
-    let names = container::root_names(cf);
-    PatchDetails {
-        codes,
-        targets: summary::split_list(&template)
+    Ok(PatchDetails {
+        codes: parts.codes,
+        targets: summary::split_list(&parts.template)
             .into_iter()
             .map(str::to_string)
             .collect(),
-        pairs,
-        signed: container::SIGNATURE_STREAMS
+        pairs: parts
+            .pairs
             .iter()
-            .any(|s| names.iter().any(|n| n == s)),
-    }
+            .map(|p| PairDetails {
+                main: TransformDetails::of(&p.main),
+                partner: p.partner.as_ref().map(TransformDetails::of),
+            })
+            .collect(),
+        signed: !parts.signatures.is_empty(),
+    })
 }
 
 /// The schema and old rows of a base database, read through the guarded
@@ -574,6 +553,43 @@ mod tests {
             Some(Value::Str("{22222222-2222-4222-8222-222222222222}".into()))
         );
         assert_eq!(rows[1].in_base, Some(false), "no ProductName in that base");
+    }
+
+    #[test]
+    fn a_broken_list_shows_the_pairs_check_reads_and_a_problem_per_bad_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let patch = dir.path().join("broken.msp");
+        let spec = crate::testkit::synth::PatchSpec {
+            extra_last_saved_by: Some(":rtmA.1;:#orphan;:#rtmA.1;:missing".into()),
+            ..crate::testkit::synth::PatchSpec::single_product()
+        };
+        crate::testkit::synth::write_patch_file(&spec, &patch).unwrap();
+        let r = inspect(&patch).unwrap();
+        let details = r.patch.unwrap();
+        let pairs: Vec<(&str, Option<&str>)> = details
+            .pairs
+            .iter()
+            .map(|p| {
+                (
+                    p.main.name.as_str(),
+                    p.partner.as_ref().map(|t| t.name.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(pairs, [("rtmA.1", Some("#rtmA.1"))]);
+        assert_eq!(
+            r.problems,
+            [
+                "LastSavedBy: LastSavedBy lists the partner :#orphan without its main \
+                 transform :orphan right before it",
+                "transform missing: LastSavedBy lists :missing but the file has no storage of \
+                 that name",
+            ]
+        );
+        // `check` reads the same pairs with the same reader.
+        let view = crate::rules::lint::read_lenient(&patch).unwrap();
+        let names: Vec<&str> = view.pairs.iter().map(|p| p.main.name.as_str()).collect();
+        assert_eq!(names, ["rtmA.1"]);
     }
 
     #[test]

@@ -23,9 +23,6 @@ pub const CLSID_DATABASE: Uuid = Uuid::from_u128(0x000C1084_0000_0000_C000_00000
 /// Root CLSID of a transform (.mst), also stamped on transform substorages.
 pub const CLSID_TRANSFORM: Uuid = Uuid::from_u128(0x000C1082_0000_0000_C000_000000000046);
 
-/// Streams that hold an Authenticode signature of the whole file.
-pub const SIGNATURE_STREAMS: [&str; 2] = ["\u{5}DigitalSignature", "\u{5}MsiDigitalSignatureEx"];
-
 /// The 8-byte signature every compound file starts with.
 const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 

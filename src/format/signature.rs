@@ -80,6 +80,22 @@ pub const RESIGN: &str = "sign the result again: `osslsigncode sign -pkcs12 CERT
 pub const DIGITAL_SIGNATURE: &str = "\u{5}DigitalSignature";
 /// The root stream that holds the metadata pre-hash.
 pub const DIGITAL_SIGNATURE_EX: &str = "\u{5}MsiDigitalSignatureEx";
+/// The root streams whose presence makes a file signed.
+pub const STREAMS: [&str; 2] = [DIGITAL_SIGNATURE, DIGITAL_SIGNATURE_EX];
+
+/// The signature entries at the root of `cf`, found as the compound file
+/// finds any name (ignoring case): what makes a file signed for the
+/// patch reader, `inspect`, the product editor and [`SignatureState::of`]
+/// alike. An entry of that name that is a storage counts: examining it
+/// says what is wrong with it.
+pub fn streams_present<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
+    STREAMS
+        .iter()
+        .filter(|n| cf.exists(Path::new("/").join(n)))
+        .map(|n| n.to_string())
+        .collect()
+}
+
 /// Longest `\005DigitalSignature` stream read: real ones hold a few
 /// certificates and weigh a few KiB to a few tens of KiB.
 pub const MAX_SIGNATURE_LEN: u64 = 4 << 20;
@@ -245,10 +261,7 @@ impl SignatureState {
     /// Examines `cf` (see [`examine`]); an unreadable signature becomes
     /// [`SignatureState::Unreadable`] instead of an error.
     pub fn of<F: Read + Seek>(cf: &mut CompoundFile<F>) -> SignatureState {
-        let any = [DIGITAL_SIGNATURE, DIGITAL_SIGNATURE_EX]
-            .iter()
-            .any(|n| cf.exists(Path::new("/").join(n)));
-        if !any {
+        if streams_present(cf).is_empty() {
             return SignatureState::Unsigned;
         }
         match examine(cf) {

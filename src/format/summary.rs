@@ -453,6 +453,40 @@ pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
     Ok(pairs)
 }
 
+/// Pairs the entries of a LastSavedBy list the way
+/// [`parse_transform_list`] does, but goes on past a bad entry: each entry
+/// is offered to that parser after the pair accepted last, so the parser
+/// alone decides what is valid, and a refused entry comes back with the
+/// parser's reason. A lenient reader reads the pairs; the refused entries
+/// are its problems.
+pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<(String, Error)>) {
+    let mut pairs: Vec<PairNames> = Vec::new();
+    let mut refused = Vec::new();
+    for entry in split_list(text) {
+        let context = pairs.last().map(|p| match &p.partner {
+            Some(q) => format!(":{};:{q}", p.main),
+            None => format!(":{}", p.main),
+        });
+        let probe = match &context {
+            Some(c) => format!("{c};{entry}"),
+            None => entry.to_string(),
+        };
+        match parse_transform_list(&probe) {
+            Ok(mut parsed) => {
+                if parsed.len() > usize::from(context.is_some()) {
+                    if let Some(new) = parsed.pop() {
+                        pairs.push(new);
+                    }
+                } else if let (Some(last), Some(p)) = (pairs.last_mut(), parsed.pop()) {
+                    last.partner = p.partner;
+                }
+            }
+            Err(e) => refused.push((entry.to_string(), e)),
+        }
+    }
+    (pairs, refused)
+}
+
 //==========================================================================//
 // Instance transforms
 

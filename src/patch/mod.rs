@@ -8,6 +8,7 @@
 //! result through an overlay of pending writes instead
 //! ([`Patch::from_reader`]).
 
+pub mod read;
 pub mod sequencing;
 
 use std::fs::File;
@@ -22,9 +23,10 @@ use crate::format::container::{self, FileKind, show_name, storage_part};
 use crate::format::guid::Guid;
 use crate::format::propset::PropertySet;
 use crate::format::summary::{
-    self, CharCount, MAX_SUMMARY_LEN, PairNames, PatchCodes, SUMMARY_STREAM, TransformRevision,
-    get_int, get_string, pid, property_part, require_string,
+    self, CharCount, MAX_SUMMARY_LEN, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int,
+    get_string, pid, property_part, require_string,
 };
+use read::Fault;
 
 /// Patches listing more transform pairs than this in LastSavedBy are
 /// refused before any transform is read: planning compares pairs with
@@ -194,64 +196,21 @@ impl<F: Read + Seek> Patch<F> {
 
     fn understand(path: &Path, mut cf: CompoundFile<F>) -> Result<Patch<F>> {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
-        let stream = container::stream_part(&Path::new("/").join(SUMMARY_STREAM));
-        let text = |id: u32| -> Result<String> { require_string(&summary, id).at(stream.clone()) };
-        let template = text(pid::TEMPLATE)?;
-        let last_saved_by = text(pid::LAST_SAVED_BY)?;
-        let revision = text(pid::REVISION_NUMBER)?;
-        let codes = PatchCodes::parse(&revision)
-            .at(property_part(pid::REVISION_NUMBER))
-            .at(stream.clone())?;
-        let mut targets = summary::split_list(&template)
-            .into_iter()
-            .map(|t| Guid::parse_braced(t.trim()))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| {
-                Error::format(format!("target list {template:?}: {}", e.reason()))
-                    .at(property_part(pid::TEMPLATE))
-                    .at(stream.clone())
-            })?;
-        // GUIDs compare canonically: `{G};{g}` is one product listed twice
-        // (`check` lints it), not two targets.
-        crate::format::guid::dedup_in_order(&mut targets);
-        let names = summary::parse_transform_list(&last_saved_by)
-            .at(property_part(pid::LAST_SAVED_BY))
-            .at(stream.clone())?;
-        if names.len() > MAX_PAIRS {
-            return Err(Error::format(format!(
-                "LastSavedBy lists {} transform pairs; patches with more than {MAX_PAIRS} \
-                 are refused",
-                names.len()
-            ))
-            .at(property_part(pid::LAST_SAVED_BY))
-            .at(stream));
-        }
-        let root_names = container::root_names(&cf);
-        let mut pairs = Vec::with_capacity(names.len());
-        for PairNames { main, partner } in names {
-            let main = read_transform(&mut cf, &main)?;
-            let partner = match partner {
-                Some(p) => Some(read_transform(&mut cf, &p)?),
-                None => None,
-            };
-            pairs.push(Pair { main, partner });
-        }
-        let signatures = container::SIGNATURE_STREAMS
-            .iter()
-            .filter(|s| root_names.iter().any(|n| n == *s))
-            .map(|s| s.to_string())
-            .collect();
+        let parts = read::read_parts(&mut cf, Some(&summary), read::Mode::Strict)?;
+        let codes = parts
+            .codes
+            .ok_or_else(|| Error::format("RevisionNumber holds no patch code"))?;
         Ok(Patch {
             path: path.to_path_buf(),
             cf,
             summary,
-            template,
-            targets,
-            last_saved_by,
+            template: parts.template,
+            targets: parts.targets,
+            last_saved_by: parts.last_saved_by,
             codes,
-            pairs,
-            root_names,
-            signatures,
+            pairs: parts.pairs,
+            root_names: parts.root_names,
+            signatures: parts.signatures,
         })
     }
 
@@ -268,37 +227,64 @@ impl<F: Read + Seek> Patch<F> {
 
 /// Reads one transform substorage named in LastSavedBy.
 pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> Result<Transform> {
+    read_listed(cf, name).map_err(|(_, e)| e)
+}
+
+/// [`read_transform`], saying which of its checks failed.
+fn read_listed<F: Read + Seek>(
+    cf: &mut CompoundFile<F>,
+    name: &str,
+) -> std::result::Result<Transform, (Fault, Error)> {
     // A name with a path separator, or "." / "..", would be resolved by
     // `Path::join` and `cfb` to an entry elsewhere in the file (a nested
     // storage, the root): a transform is a storage at the root.
-    let not_a_name = matches!(name, "" | "." | "..")
-        || name.contains(['/', '\\', ':', '!'])
-        || name.encode_utf16().count() > crate::format::names::MAX_NAME_UNITS;
-    if not_a_name {
-        return Err(Error::format(format!(
-            "LastSavedBy lists :{} but that is not the name of a storage at the root of \
-             the file (1 to {} UTF-16 units, none of / \\ : !)",
-            show_name(name),
-            crate::format::names::MAX_NAME_UNITS
-        )));
+    let not_a_name = if name.encode_utf16().count() > crate::format::names::MAX_NAME_UNITS {
+        Some(Fault::NameTooLong)
+    } else if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '!')) {
+        Some(Fault::ForbiddenChar(c))
+    } else if matches!(name, "" | "." | "..") {
+        Some(Fault::NotAName)
+    } else {
+        None
+    };
+    if let Some(fault) = not_a_name {
+        return Err((
+            fault,
+            Error::format(format!(
+                "LastSavedBy lists :{} but that is not the name of a storage at the root of \
+                 the file (1 to {} UTF-16 units, none of / \\ : !)",
+                show_name(name),
+                crate::format::names::MAX_NAME_UNITS
+            )),
+        ));
     }
     let dir = Path::new("/").join(name);
-    let part = storage_part(name);
     if !cf.exists(&dir) {
-        return Err(Error::format(format!(
-            "LastSavedBy lists :{} but the file has no storage of that name",
-            show_name(name)
-        )));
+        return Err((
+            Fault::Missing,
+            Error::format(format!(
+                "LastSavedBy lists :{} but the file has no storage of that name",
+                show_name(name)
+            )),
+        ));
     }
     if !cf.is_storage(&dir) {
-        return Err(Error::format(format!(
-            "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
-            show_name(name)
-        )));
+        return Err((
+            Fault::NotAStorage,
+            Error::format(format!(
+                "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
+                show_name(name)
+            )),
+        ));
     }
+    read_storage(cf, name).map_err(|e| (Fault::Unreadable, e))
+}
+
+/// Reads the transform storage `listed` names, which exists.
+fn read_storage<F: Read + Seek>(cf: &mut CompoundFile<F>, listed: &str) -> Result<Transform> {
     let entry = cf
-        .entry(&dir)
-        .map_err(|e| Error::io("cannot read", e).at(part.clone()))?;
+        .entry(Path::new("/").join(listed))
+        .map_err(|e| Error::io("cannot read", e).at(storage_part(listed)))?;
     let clsid = Guid(*entry.clsid());
     // The compound file finds names ignoring case, so LastSavedBy may
     // spell a storage `RTMA.1` that is stored as `rtmA.1`. Everything

@@ -82,11 +82,7 @@ fn read_inner(path: &Path) -> Result<ProductDatabase> {
         }
     }
     let root_names = container::root_names(&cf);
-    let signatures = container::SIGNATURE_STREAMS
-        .iter()
-        .filter(|s| cf.is_stream(Path::new("/").join(s)))
-        .map(|s| s.to_string())
-        .collect();
+    let signatures = crate::format::signature::streams_present(&cf);
     let summary = patch::read_summary(&mut cf, Path::new("/"))?;
     let pool_path = Path::new("/").join(streamname::encode("_StringPool", true));
     if !cf.is_stream(&pool_path) {

@@ -21,8 +21,9 @@ use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::names::MAX_NAME_UNITS;
 use crate::format::signature::{self, SignatureState};
-use crate::format::summary::{self, PairNames, PatchCodes, Validation, pid};
-use crate::patch::{Pair, Patch, read_summary, read_transform};
+use crate::format::summary::{self, PairNames, Validation};
+use crate::patch::read::{About, Fault, Mode, Problem, read_parts};
+use crate::patch::{Pair, Patch, read_summary};
 use crate::product::facts::ProductFacts;
 use crate::rules::applicability::{PairStatus, check_pair};
 
@@ -301,62 +302,41 @@ fn signer_text(r: &signature::SignatureReport) -> &str {
 //==========================================================================//
 // LastSavedBy
 
-/// Pairs the LastSavedBy entries the way [`summary::parse_transform_list`]
-/// does, but keeps going past bad entries: each entry is offered to that
-/// parser after the pair accepted last, so the parser alone decides what
-/// is valid, and a refused entry becomes a finding with its reason.
+/// The findings of a LastSavedBy list: the entries that
+/// [`summary::scan_transform_list`] refuses, names listed twice or too
+/// long for a storage, main transforms without a partner. Returns the
+/// pairs the scan accepted too.
 pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
-    let mut pairs: Vec<PairNames> = Vec::new();
+    let (pairs, refused) = summary::scan_transform_list(text);
     let mut out = Vec::new();
-    for entry in summary::split_list(text) {
-        let context = pairs.last().map(|p| match &p.partner {
-            Some(q) => format!(":{};:{q}", p.main),
-            None => format!(":{}", p.main),
-        });
-        let probe = match &context {
-            Some(c) => format!("{c};{entry}"),
-            None => entry.to_string(),
+    for (entry, e) in refused {
+        let (severity, code, what) = if !entry.starts_with(':') {
+            (
+                Severity::Error,
+                code::ENTRY_WITHOUT_COLON,
+                "Windows Installer skips it",
+            )
+        } else if entry == ":" {
+            (Severity::Error, code::EMPTY_ENTRY, "it names nothing")
+        } else if e.reason().contains("more than once") {
+            (
+                Severity::Error,
+                code::DUPLICATE_ENTRY,
+                "Windows Installer would apply it twice",
+            )
+        } else {
+            (
+                Severity::Error,
+                code::ORPHAN_PARTNER,
+                "a partner must come right after its main transform",
+            )
         };
-        match summary::parse_transform_list(&probe) {
-            Ok(mut parsed) => {
-                if parsed.len() > usize::from(context.is_some()) {
-                    if let Some(new) = parsed.pop() {
-                        pairs.push(new);
-                    }
-                } else if let (Some(last), Some(p)) = (pairs.last_mut(), parsed.pop()) {
-                    last.partner = p.partner;
-                }
-            }
-            Err(e) => {
-                let (severity, code, what) = if !entry.starts_with(':') {
-                    (
-                        Severity::Error,
-                        code::ENTRY_WITHOUT_COLON,
-                        "Windows Installer skips it",
-                    )
-                } else if entry == ":" {
-                    (Severity::Error, code::EMPTY_ENTRY, "it names nothing")
-                } else if e.reason().contains("more than once") {
-                    (
-                        Severity::Error,
-                        code::DUPLICATE_ENTRY,
-                        "Windows Installer would apply it twice",
-                    )
-                } else {
-                    (
-                        Severity::Error,
-                        code::ORPHAN_PARTNER,
-                        "a partner must come right after its main transform",
-                    )
-                };
-                out.push(Finding::new(
-                    severity,
-                    code,
-                    Some(entry),
-                    format!("{}; {what}", e.reason()),
-                ));
-            }
-        }
+        out.push(Finding::new(
+            severity,
+            code,
+            Some(&entry),
+            format!("{}; {what}", e.reason()),
+        ));
     }
     let mut seen = BTreeSet::new();
     for p in &pairs {
@@ -705,9 +685,10 @@ fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
 //==========================================================================//
 // Lenient reading
 
-/// Reads a patch file for `check`: only the compound file, the root
-/// CLSID and the root summary information must be readable; every
-/// listed transform that is missing or malformed becomes a finding.
+/// Reads a patch file for `check` with the lenient reader: only the
+/// compound file, the root CLSID and the root summary information must be
+/// readable; every listed transform that is missing or malformed becomes
+/// a finding.
 pub fn read_lenient(path: &Path) -> Result<PatchView> {
     let mut cf = container::open(path)?;
     let kind = container::kind_of(&cf);
@@ -719,114 +700,82 @@ pub fn read_lenient(path: &Path) -> Result<PatchView> {
 
 fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
     let set = read_summary(cf, Path::new("/")).at("root")?;
-    let text = |id| -> Result<String> {
-        Ok(summary::get_string(&set, id)
-            .at(summary::property_part(id))?
-            .unwrap_or_default())
-    };
-    let template = text(pid::TEMPLATE)?;
-    let last_saved_by = text(pid::LAST_SAVED_BY)?;
+    let parts = read_parts(cf, Some(&set), Mode::Lenient)?;
     let mut read_findings = Vec::new();
-    let patch_code = match PatchCodes::parse(&text(pid::REVISION_NUMBER)?) {
-        Ok(c) => Some(c.patch_code),
-        Err(e) => {
-            read_findings.push(Finding::new(
-                Severity::Error,
-                code::PATCH_CODE_INVALID,
-                None,
-                e.reason().to_string(),
-            ));
-            None
-        }
-    };
-    let mut targets: Vec<Guid> = summary::split_list(&template)
-        .into_iter()
-        .filter_map(|t| Guid::parse_braced(t.trim()).ok())
-        .collect();
-    // One product listed twice is one target (the lint reports it).
-    crate::format::guid::dedup_in_order(&mut targets);
-    let (names, _) = scan_transform_list(&last_saved_by);
-    let mut pairs = Vec::new();
-    for PairNames { main, partner } in names {
-        let main = read_one(cf, &main, &mut read_findings);
-        let partner = partner.and_then(|p| read_one(cf, &p, &mut read_findings));
-        if let Some(main) = main {
-            pairs.push(Pair { main, partner });
+    for problem in parts.problems {
+        if let Some(finding) = read_finding(problem)? {
+            read_findings.push(finding);
         }
     }
     let signature = SignatureState::of(cf);
     Ok(PatchView {
         path: path.to_path_buf(),
-        patch_code,
-        template,
-        targets,
-        last_saved_by,
-        pairs,
+        patch_code: parts.codes.map(|c| c.patch_code),
+        template: parts.template,
+        targets: parts.targets,
+        last_saved_by: parts.last_saved_by,
+        pairs: parts.pairs,
         signature,
         read_findings,
     })
 }
 
-fn read_one(
-    cf: &mut CompoundFile<File>,
-    name: &str,
-    out: &mut Vec<Finding>,
-) -> Option<crate::patch::Transform> {
-    if name.encode_utf16().count() > MAX_NAME_UNITS {
-        return None; // reported by the list scan
-    }
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '!')) {
-        out.push(Finding::new(
-            Severity::Error,
+/// The finding of a reading problem. A summary property that cannot be
+/// decoded is an error: nothing can be said of a patch whose Template or
+/// LastSavedBy is unknown. Template and LastSavedBy entries are reported
+/// by the lints of those lists, a name too long by the list's.
+fn read_finding(problem: Problem) -> Result<Option<Finding>> {
+    let Problem { about, error: e } = problem;
+    let (name, fault) = match about {
+        About::Property(id) => return Err(e.at(summary::property_part(id))),
+        About::PatchCode => {
+            return Ok(Some(Finding::new(
+                Severity::Error,
+                code::PATCH_CODE_INVALID,
+                None,
+                e.reason().to_string(),
+            )));
+        }
+        About::TemplateEntry | About::ListEntry => return Ok(None),
+        About::Transform { name, fault } => (name, fault),
+    };
+    let (code, message) = match fault {
+        Fault::NameTooLong => return Ok(None),
+        Fault::ForbiddenChar(c) => (
             code::INVALID_NAME,
-            Some(name),
             format!(
                 "the name :{} contains {c:?}, which compound-file names cannot hold: no such \
                  transform can exist",
-                show_name(name)
+                show_name(&name)
             ),
-        ));
-        return None;
-    }
-    let dir = Path::new("/").join(name);
-    if !cf.exists(&dir) {
-        out.push(Finding::new(
-            Severity::Error,
+        ),
+        Fault::Missing => (
             code::MISSING_TRANSFORM,
-            Some(name),
             format!(
                 "LastSavedBy lists :{} but the patch has no storage of that name; Windows \
                  Installer cannot apply it",
-                show_name(name)
+                show_name(&name)
             ),
-        ));
-        return None;
-    }
-    if !cf.is_storage(&dir) {
-        out.push(Finding::new(
-            Severity::Error,
+        ),
+        Fault::NotAStorage => (
             code::NOT_A_STORAGE,
-            Some(name),
             format!(
                 "LastSavedBy lists :{} but that entry is a stream, not a transform storage",
-                show_name(name)
+                show_name(&name)
             ),
-        ));
-        return None;
-    }
-    match read_transform(cf, name) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            out.push(Finding::new(
-                Severity::Error,
-                code::UNREADABLE_TRANSFORM,
-                Some(name),
-                format!(
-                    "transform {} cannot be read, so it can never validate: {e}",
-                    show_name(name)
-                ),
-            ));
-            None
-        }
-    }
+        ),
+        Fault::NotAName | Fault::Unreadable => (
+            code::UNREADABLE_TRANSFORM,
+            format!(
+                "transform {} cannot be read, so it can never validate: {e}",
+                show_name(&name)
+            ),
+        ),
+    };
+    Ok(Some(Finding::new(
+        Severity::Error,
+        code,
+        Some(&name),
+        message,
+    )))
 }
