@@ -444,7 +444,7 @@ pub fn verify_copy<G: Read + Seek>(
     out: &mut Patch<G>,
     copy: &CopyPlan,
 ) -> Result<CopyTally> {
-    use crate::edit::verify::{compare_streams, meta_matches, out_entry};
+    use crate::edit::compare::{compare_streams, meta_matches, out_entry};
     let fail = Error::verify;
     let root = Path::new("/");
     let src_dir = root.join(&copy.source);

@@ -5,6 +5,7 @@
 //! ([`gate`]).
 
 pub mod apply;
+mod compare;
 pub mod copy;
 pub mod engine;
 pub mod gate;

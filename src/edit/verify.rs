@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::edit::apply::root_summary_after;
+use crate::edit::compare::{compare_streams, meta_matches, out_entry};
 use crate::edit::gate::{ResultCheck, check_result};
 use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
-use crate::format::container::{self, EntryMeta, stream_part};
+use crate::format::container;
 use crate::format::layout::{Layout, overlaps};
 use crate::format::summary::SUMMARY_STREAM;
 use crate::patch::Patch;
@@ -118,15 +119,6 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
         });
         walked.unwrap_or(false)
     }
-}
-
-pub(crate) fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
-    a.is_stream == b.is_stream
-        && a.len == b.len
-        && a.clsid == b.clsid
-        && a.state_bits == b.state_bits
-        && a.created == b.created
-        && a.modified == b.modified
 }
 
 /// A written result to verify: a reader of it, its length, and the name
@@ -344,11 +336,6 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
     Ok(report)
 }
 
-/// The metadata of the output's entry at `path`, if there is one.
-pub(crate) fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
-    out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
-}
-
 /// Copy names must be distinct, and not names at the input's root,
 /// ignoring case as compound files do; counting relies on it.
 fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
@@ -395,61 +382,6 @@ fn first_unplanned<G: Read + Seek>(
         }
     }
     Ok(None)
-}
-
-/// A reader that remembers whether it failed, to tell which of two
-/// streams read side by side was unreadable.
-struct Marked<R> {
-    inner: R,
-    failed: bool,
-}
-
-impl<R: std::io::Read> std::io::Read for Marked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let r = self.inner.read(buf);
-        self.failed |= r.is_err();
-        r
-    }
-}
-
-pub(crate) fn compare_streams<G: Read + Seek>(
-    input: &mut Patch,
-    a: &Path,
-    out: &mut Patch<G>,
-    b: &Path,
-) -> Result<()> {
-    let input_error = |e: std::io::Error, what: &str| {
-        Error::io(format!("{what} the input's stream"), e)
-            .at(stream_part(a))
-            .in_file(&input.path)
-    };
-    let mut sa = Marked {
-        inner: input
-            .cf
-            .open_stream(a)
-            .map_err(|e| input_error(e, "cannot open"))?,
-        failed: false,
-    };
-    let mut sb = Marked {
-        inner: out
-            .cf
-            .open_stream(b)
-            .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?,
-        failed: false,
-    };
-    let equal = match container::streams_equal(&mut sa, &mut sb) {
-        Ok(equal) => equal,
-        Err(e) if sa.failed => return Err(input_error(e, "reading")),
-        Err(e) => return Err(Error::io("comparing", e).at(stream_part(b))),
-    };
-    if !equal {
-        return Err(Error::verify(format!(
-            "{} differs from the input's {}",
-            stream_part(b),
-            container::path_text(a)
-        )));
-    }
-    Ok(())
 }
 
 /// Test scaffolding shared with the check of the result's tests.
