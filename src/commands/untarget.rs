@@ -79,25 +79,17 @@ pub fn plan_untarget(
         });
     }
     let remove_codes: Vec<Guid> = out.iter().map(|i| i.instance).collect();
-    let template_after = patch
-        .template
-        .split(';')
-        .filter(|e| Guid::parse_braced(e.trim()).map_or(true, |g| !remove_codes.contains(&g)))
-        .collect::<Vec<_>>()
-        .join(";");
+    let template_after = summary::retain_list(&patch.template, |e| {
+        Guid::parse_braced(e.trim()).map_or(true, |g| !remove_codes.contains(&g))
+    });
     // LastSavedBy may spell a storage in another case than it is stored
     // (the compound file ignores case); `removed` holds stored names.
     let removed_keys: std::collections::HashSet<String> =
         removed.iter().map(|r| name_key(r)).collect();
-    let last_saved_by_after = patch
-        .last_saved_by
-        .split(';')
-        .filter(|e| {
-            e.strip_prefix(':')
-                .is_none_or(|name| !removed_keys.contains(&name_key(name)))
-        })
-        .collect::<Vec<_>>()
-        .join(";");
+    let last_saved_by_after = summary::retain_list(&patch.last_saved_by, |e| {
+        e.strip_prefix(':')
+            .is_none_or(|name| !removed_keys.contains(&name_key(name)))
+    });
     if summary::split_list(&template_after).is_empty() {
         return Err(Error::refused(
             "removing these products would leave the patch without any target",

@@ -365,6 +365,16 @@ pub fn append_list(text: &str, entries: &[String]) -> String {
     out
 }
 
+/// The entries of a `;`-list that `keep` accepts, joined again with the
+/// stored text of each kept (an empty entry, a stray space) as it is: the
+/// inverse of [`append_list`].
+pub fn retain_list(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    text.split(';')
+        .filter(|e| keep(e))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// A patch RevisionNumber: the patch code and the codes of the patches it
 /// obsoletes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -642,5 +652,6 @@ mod tests {
         assert_eq!(append_list("", &["a".into(), "b".into()]), "a;b");
         assert_eq!(append_list("x;", &["a".into()]), "x;a");
         assert_eq!(split_list("a;;b;"), ["a", "b"]);
+        assert_eq!(retain_list("a;;b; c", |e| e != "b"), "a;; c");
     }
 }

@@ -117,13 +117,7 @@ impl ProductFacts {
     /// language).
     pub fn instances_of(path: &Path) -> Result<Vec<ProductFacts>> {
         let base = ProductFacts::from_package(path)?;
-        let source = crate::product::instances::from_product(path)?;
-        if source.instances.is_empty() {
-            return Err(crate::error::Error::usage(
-                "defines no instance (no transform changes the ProductCode)",
-            )
-            .in_file(path));
-        }
+        let source = crate::product::instances::from_product(path)?.require_instances()?;
         Ok(source
             .instances
             .iter()

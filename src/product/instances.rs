@@ -59,6 +59,18 @@ impl InstanceSource {
     pub fn isolates_components(&self) -> bool {
         self.instances.iter().any(|i| !i.component_codes.is_empty())
     }
+
+    /// Refuses a source that defines no instance, for a caller that was
+    /// asked for its instances (a usage error naming the file).
+    pub fn require_instances(self) -> Result<InstanceSource> {
+        if self.instances.is_empty() {
+            return Err(
+                Error::usage("defines no instance (no transform changes the ProductCode)")
+                    .in_file(&self.path),
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// A transform of the product that is not an instance, and why.

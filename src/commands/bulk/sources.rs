@@ -39,14 +39,9 @@ impl InstanceSources for BuiltinSources {
 
     fn product(&self, path: &Path) -> Result<Vec<InstanceRequest>> {
         crate::store::journal::check_readable(path)?;
-        let source = crate::product::instances::from_product(path)?;
-        if source.instances.is_empty() {
-            return Err(
-                Error::usage("defines no instance (no transform changes the ProductCode)")
-                    .in_file(path),
-            );
-        }
-        Ok(source.requests())
+        Ok(crate::product::instances::from_product(path)?
+            .require_instances()?
+            .requests())
     }
 }
 
