@@ -4,12 +4,10 @@
 mod cli;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, FromArgMatches};
-use msp_retarget::Destination;
 use msp_retarget::Guid;
 use msp_retarget::ProductFacts;
 use msp_retarget::check_readable;
@@ -142,6 +140,16 @@ fn print_out(text: &str) {
     }
 }
 
+/// Prints a command's report: its JSON document with `--json`, else its
+/// rendering for people.
+fn emit<T: serde::Serialize>(command: &str, json: bool, report: &T, render: impl Fn(&T) -> String) {
+    if json {
+        print_json(&report::to_json(command, report));
+    } else {
+        print_out(&render(report));
+    }
+}
+
 /// Prints a JSON document to stdout, `-q` or not: it was asked for.
 fn print_json(text: &str) {
     write_stdout(text);
@@ -181,32 +189,16 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         for skipped in &source.skipped {
             tracing::info!(id = %skipped.id, reason = %skipped.reason, "not an instance");
         }
-        if source.instances.is_empty() {
-            return Err(
-                Error::usage("defines no instance (no transform changes the ProductCode)")
-                    .in_file(path),
-            );
-        }
-        instances.extend(source.requests());
+        instances.extend(source.require_instances()?.requests());
     }
     for path in &a.instances_file {
         for i in instances::from_list_file(path)? {
             instances.push(i.request(None, None));
         }
     }
-    let destination = match (&a.output, a.in_place, a.dry_run) {
-        (Some(out), false, false) => Destination::Output(out.clone()),
-        (None, true, false) => Destination::InPlace,
-        (None, false, true) => Destination::DryRun,
-        _ => {
-            return Err(Error::usage(
-                "give exactly one of -o OUT, --in-place, --dry-run",
-            ));
-        }
-    };
     let req = RetargetRequest {
         input: a.patch.clone(),
-        destination,
+        destination: a.destination.resolve()?,
         instances,
         options: PlanOptions {
             copy_all: a.copy_all,
@@ -214,23 +206,8 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         },
     };
     let r = retarget(&req)?;
-    if a.json {
-        print_json(&report::to_json("retarget", &r));
-    } else {
-        print_out(&report::render_retarget(&r));
-    }
+    emit("retarget", a.json, &r, report::render_retarget);
     Ok(0)
-}
-
-fn destination(output: &Option<PathBuf>, in_place: bool, dry_run: bool) -> Result<Destination> {
-    match (output, in_place, dry_run) {
-        (Some(out), false, false) => Ok(Destination::Output(out.clone())),
-        (None, true, false) => Ok(Destination::InPlace),
-        (None, false, true) => Ok(Destination::DryRun),
-        _ => Err(Error::usage(
-            "give exactly one of -o OUT, --in-place, --dry-run",
-        )),
-    }
 }
 
 fn run_untarget(a: &UntargetArgs) -> Result<u8> {
@@ -241,16 +218,12 @@ fn run_untarget(a: &UntargetArgs) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let req = UntargetRequest {
         input: a.patch.clone(),
-        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        destination: a.destination.resolve()?,
         instances,
         force: a.force,
     };
     let r = untarget(&req)?;
-    if a.json {
-        print_json(&report::to_json("untarget", &r));
-    } else {
-        print_out(&report::render_untarget(&r));
-    }
+    emit("untarget", a.json, &r, report::render_untarget);
     Ok(0)
 }
 
@@ -277,7 +250,7 @@ fn run_instances_add(a: &cli::InstancesAddArgs) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let req = msp_retarget::InstancesAddRequest {
         input: a.product.clone(),
-        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        destination: a.destination.resolve()?,
         instances,
         options: msp_retarget::AddOptions {
             product_name: Some(a.product_name.clone()),
@@ -289,27 +262,19 @@ fn run_instances_add(a: &cli::InstancesAddArgs) -> Result<u8> {
         mst_dir: a.mst_dir.clone(),
     };
     let r = msp_retarget::instances_add(&req)?;
-    if a.json {
-        print_json(&report::to_json("instances add", &r));
-    } else {
-        print_out(&report::instances::render(&r));
-    }
+    emit("instances add", a.json, &r, report::instances::render);
     Ok(0)
 }
 
 fn run_instances_remove(a: &cli::InstancesRemoveArgs) -> Result<u8> {
     let req = msp_retarget::InstancesRemoveRequest {
         input: a.product.clone(),
-        destination: destination(&a.output, a.in_place, a.dry_run)?,
+        destination: a.destination.resolve()?,
         ids: a.ids.clone(),
         strip_signature: a.strip_signature,
     };
     let r = msp_retarget::instances_remove(&req)?;
-    if a.json {
-        print_json(&report::to_json("instances remove", &r));
-    } else {
-        print_out(&report::instances::render(&r));
-    }
+    emit("instances remove", a.json, &r, report::instances::render);
     Ok(0)
 }
 
@@ -319,21 +284,13 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
         package: a.package.clone(),
     };
     let r = msp_retarget::inspect_with(&a.file, &options)?;
-    if a.json {
-        print_json(&report::to_json("inspect", &r));
-    } else {
-        print_out(&report::inspect::render(&r));
-    }
+    emit("inspect", a.json, &r, report::inspect::render);
     Ok(0)
 }
 
 fn run_recover(a: &RecoverArgs) -> Result<u8> {
     let r = recover(&a.files)?;
-    if a.json {
-        print_json(&report::to_json("recover", &r));
-    } else {
-        print_out(&report::recover::render(&r));
-    }
+    emit("recover", a.json, &r, report::recover::render);
     Ok(0)
 }
 
@@ -354,11 +311,9 @@ fn run_check(a: &CheckArgs) -> Result<u8> {
     if !a.details {
         r = r.brief();
     }
-    if a.json {
-        print_json(&report::to_json("check", &r));
-    } else {
-        print_out(&report::check::render_with(&r, a.details));
-    }
+    emit("check", a.json, &r, |r| {
+        report::check::render_with(r, a.details)
+    });
     Ok(r.exit_code())
 }
 
@@ -374,10 +329,6 @@ fn run_sequence(a: &SequenceArgs) -> Result<u8> {
         products: products_from(&a.packages, &a.products, &a.instances_from)?,
     };
     let r = sequence_files(&req)?;
-    if a.json {
-        print_json(&report::to_json("sequence", &r));
-    } else {
-        print_out(&report::sequence::render(&r));
-    }
+    emit("sequence", a.json, &r, report::sequence::render);
     Ok(r.exit_code())
 }

@@ -41,10 +41,6 @@ pub fn run(a: &BulkArgs, verbose: u8, quiet: bool) -> Result<u8> {
     };
     let progress = BulkProgress::new(progress::wanted(verbose, quiet));
     let r = bulk::run(&a.manifest, &opts, &BuiltinSources, &progress)?;
-    if a.json {
-        crate::print_json(&report::to_json("bulk", &r));
-    } else {
-        crate::print_out(&msp_retarget::report::bulk::render(&r));
-    }
+    crate::emit("bulk", a.json, &r, report::bulk::render);
     Ok(r.exit_code)
 }

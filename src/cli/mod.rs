@@ -169,9 +169,54 @@ pub struct SequenceArgs {
     pub json: bool,
 }
 
+/// Where an edit writes its result: exactly one of `-o`, `--in-place`,
+/// `--dry-run` (what a command says differently is set where it is
+/// flattened, with `mut_arg`).
+#[derive(Debug, Args)]
+#[group(id = "destination", required = true, multiple = false)]
+pub struct DestinationArgs {
+    /// Write the result to this file (atomically).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the input file atomically.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl DestinationArgs {
+    /// The library's destination (clap has checked that exactly one is
+    /// given; a caller that built the arguments by hand gets a usage error).
+    pub fn resolve(&self) -> msp_retarget::Result<msp_retarget::Destination> {
+        use msp_retarget::Destination;
+        match (&self.output, self.in_place, self.dry_run) {
+            (Some(out), false, false) => Ok(Destination::Output(out.clone())),
+            (None, true, false) => Ok(Destination::InPlace),
+            (None, false, true) => Ok(Destination::DryRun),
+            _ => Err(msp_retarget::Error::usage(
+                "give exactly one of -o OUT, --in-place, --dry-run",
+            )),
+        }
+    }
+}
+
+/// What one command says differently about the flag `id` (a flattened
+/// destination flag): changed where it stands, so that help, man page and
+/// completions list the flags in the same order (`mut_arg` would move it
+/// last).
+fn say(id: &'static str, f: impl Fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |a| if a.get_id() == id { f(a) } else { a }
+}
+
 /// Arguments of `retarget`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(mut_args(say("output", |a| a.help(
+    "Write the result to this file (atomically; the input is not opened for writing)"
+))))]
 #[command(group = clap::ArgGroup::new("instance_source").required(true).multiple(true).args(["instances", "instances_from", "instances_file"]))]
 pub struct RetargetArgs {
     /// The patch to retarget.
@@ -193,18 +238,9 @@ pub struct RetargetArgs {
     #[arg(long, value_name = "FILE")]
     pub instances_file: Vec<PathBuf>,
 
-    /// Write the result to this file (atomically; the input is not opened
-    /// for writing).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-
-    /// Replace the input file atomically.
-    #[arg(long)]
-    pub in_place: bool,
-
-    /// Print the plan and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub destination: DestinationArgs,
 
     /// Copy every pair of the base, also those that do not validate the
     /// product code (they would then validate twice for the instance).
@@ -223,7 +259,7 @@ pub struct RetargetArgs {
 
 /// Arguments of `untarget`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(mut_args(say("dry_run", |a| a.help("Print what would be removed and write nothing"))))]
 pub struct UntargetArgs {
     /// The patch to edit.
     pub patch: PathBuf,
@@ -237,17 +273,9 @@ pub struct UntargetArgs {
     )]
     pub instances: Vec<String>,
 
-    /// Write the result to this file (atomically).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-
-    /// Replace the input file atomically.
-    #[arg(long)]
-    pub in_place: bool,
-
-    /// Print what would be removed and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub destination: DestinationArgs,
 
     /// Also remove products the patch was originally built for.
     #[arg(long)]
@@ -297,7 +325,7 @@ pub enum InstancesCommand {
 
 /// Arguments of `instances add`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(mut_args(say("output", |a| a.value_name("OUT.msi"))))]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["instances", "count"]))]
 pub struct InstancesAddArgs {
     /// The product (.msi).
@@ -344,17 +372,9 @@ pub struct InstancesAddArgs {
     #[arg(long)]
     pub strip_signature: bool,
 
-    /// Write the result to this file (atomically).
-    #[arg(short, long, value_name = "OUT.msi")]
-    pub output: Option<PathBuf>,
-
-    /// Replace the input file atomically.
-    #[arg(long)]
-    pub in_place: bool,
-
-    /// Print the plan and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub destination: DestinationArgs,
 
     /// Print a JSON report on stdout.
     #[arg(long)]
@@ -363,7 +383,8 @@ pub struct InstancesAddArgs {
 
 /// Arguments of `instances remove`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["output", "in_place", "dry_run"]))]
+#[command(mut_args(say("output", |a| a.value_name("OUT.msi"))))]
+#[command(mut_args(say("dry_run", |a| a.help("Print what would be removed and write nothing"))))]
 pub struct InstancesRemoveArgs {
     /// The product (.msi).
     pub product: PathBuf,
@@ -377,17 +398,9 @@ pub struct InstancesRemoveArgs {
     #[arg(long)]
     pub strip_signature: bool,
 
-    /// Write the result to this file (atomically).
-    #[arg(short, long, value_name = "OUT.msi")]
-    pub output: Option<PathBuf>,
-
-    /// Replace the input file atomically.
-    #[arg(long)]
-    pub in_place: bool,
-
-    /// Print what would be removed and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub destination: DestinationArgs,
 
     /// Print a JSON report on stdout.
     #[arg(long)]
