@@ -80,6 +80,10 @@ pub use edit::plan::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use format::guid::Guid;
+/// The row changes a plan declares for a copy ([`CopyPlan::rows`]), with
+/// the kinds of row and the values they name.
+pub use format::transform::edit::Change;
+pub use format::transform::{RowKind, Value};
 pub use product::facts::{ProductFacts, ProductProperties};
 pub use product::instances::{self, Instance, InstanceSource};
 pub use store::journal::check_readable;
