@@ -169,10 +169,10 @@ fn sorted(rows: &[Change]) -> Vec<Change> {
 //==========================================================================//
 // Recognising a copy
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testkit"))]
 thread_local! {
-    /// Calls of [`copy_of`] on this thread: planning's tests bound the
-    /// work a plan does by it.
+    /// Calls of [`copy_of`] on this thread: tests bound the work a plan
+    /// (and a whole retarget) does by it, instead of timing it.
     pub(crate) static COPY_COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
@@ -206,7 +206,7 @@ pub fn copy_of(
     instance: Guid,
     upgrade: Option<Guid>,
 ) -> Option<CopyOf> {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testkit"))]
     COPY_COMPARISONS.with(|c| c.set(c.get() + 1));
     let base = source.base();
     let main = transform_copy_of(&source.main, &copy.main, base, instance, upgrade)?;

@@ -19,3 +19,18 @@ pub use crate::store::journal;
 pub mod patch {
     pub use crate::patch::*;
 }
+
+/// Work counters of the current thread, for tests that bound the work a
+/// run does instead of timing it.
+pub mod work {
+    /// Pair-with-pair comparisons (is this pair a copy of that one?) made
+    /// on this thread since the last [`reset`].
+    pub fn copy_comparisons() -> u64 {
+        crate::edit::copy::COPY_COMPARISONS.with(|c| c.get())
+    }
+
+    /// Sets the counters of this thread to zero.
+    pub fn reset() {
+        crate::edit::copy::COPY_COMPARISONS.with(|c| c.set(0));
+    }
+}
