@@ -14,6 +14,9 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use msp_retarget::testkit::streamname;
+use msp_retarget::testkit::synth::PatchSpec;
+
 use crate::util::{Dir, I1, I2, Snapshot, cmd, links_to_sector_zero, read, run};
 
 fn sample() -> Vec<u8> {
@@ -132,6 +135,77 @@ fn retarget_and_untarget_cycles_link_nothing_to_sector_zero() {
             Vec::<String>::new(),
             "after {args:?}"
         );
+    }
+}
+
+/// `bytes` written anew, streams and storages in the order of `first`
+/// (root stream names, unpacked) and then the rest: a layout like a
+/// signing tool's, which writes a file again from scratch, where the
+/// patch database's tables own the first mini sectors.
+fn relaid(bytes: &[u8], first: &[&str]) -> Vec<u8> {
+    let src = Dir::new();
+    let snap = Snapshot::of(&src.write("in.msp", bytes));
+    let version = if bytes[0x1E] == 9 {
+        cfb::Version::V3
+    } else {
+        cfb::Version::V4
+    };
+    let mut cf = cfb::CompoundFile::create_with_version(version, Cursor::new(Vec::new())).unwrap();
+    let packed: Vec<String> = first
+        .iter()
+        .map(|n| format!("/{}", streamname::encode(n, true)))
+        .collect();
+    let mut order: Vec<&String> = packed
+        .iter()
+        .filter(|p| snap.entries.contains_key(*p))
+        .collect();
+    order.extend(
+        snap.entries
+            .keys()
+            .filter(|p| *p != "/" && !packed.contains(p)),
+    );
+    cf.set_storage_clsid("/", snap.get("/").clsid).unwrap();
+    for path in order {
+        let e = snap.get(path);
+        if e.is_stream {
+            cf.create_stream(path).unwrap().write_all(&e.bytes).unwrap();
+        } else {
+            cf.create_storage(path).unwrap();
+            cf.set_storage_clsid(path, e.clsid).unwrap();
+        }
+    }
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
+}
+
+#[test]
+fn retargeting_rows_into_a_relaid_patch_links_nothing_to_sector_zero() {
+    // The edited tables first: the string data owns mini sector 0 and
+    // grows when the instances' rows are added (the layout osslsigncode
+    // itself writes, where the failure was first seen).
+    let first = ["_StringData", "_StringPool", "MsiPatchSequence"];
+    for version in [cfb::Version::V3, cfb::Version::V4] {
+        let dir = Dir::new();
+        let spec = PatchSpec {
+            version,
+            ..PatchSpec::single_product()
+        };
+        let built = read(&dir.patch("built.msp", &spec));
+        dir.write("p.msp", &relaid(&built, &first));
+        let before = Snapshot::of(&dir.join("p.msp"));
+        assert_eq!(before.links_to_zero, Vec::<String>::new());
+        run(
+            cmd(&dir),
+            &["retarget", "p.msp", "-i", I1, "-i", I2, "-o", "out.msp"],
+        )
+        .code(0);
+        let after = Snapshot::of(&dir.join("out.msp"));
+        let data = format!("/{}", streamname::encode("_StringData", true));
+        assert!(
+            after.get(&data).bytes.len() > before.get(&data).bytes.len(),
+            "the instances' rows added strings"
+        );
+        assert_eq!(after.links_to_zero, Vec::<String>::new(), "{version:?}");
     }
 }
 

@@ -47,6 +47,24 @@ struct PlanDoc {
     /// Only written when not empty (an untarget's removals).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     removed_storages: Vec<String>,
+    /// MsiPatchSequence rows mirrored for instances; only written when not
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sequence_rows_added: Vec<SequenceRowDoc>,
+    /// MsiPatchSequence rows an untarget removes; only written when not
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sequence_rows_removed: Vec<SequenceRowDoc>,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceRowDoc {
+    instance: String,
+    family: String,
+    product_code: String,
+    sequence: String,
+    attributes: Option<i32>,
 }
 
 #[derive(Debug, PartialEq, Deserialize, Serialize)]

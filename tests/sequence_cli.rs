@@ -329,7 +329,7 @@ fn the_shipped_sample_set_sequences_as_documented() {
 }
 
 #[test]
-fn check_says_when_an_instance_is_sequenced_unlike_its_base() {
+fn a_retargeted_instance_is_sequenced_like_its_base() {
     let f = Fixture::example(false);
     let out = f.path("QFE1-all.msp");
     let st = Command::cargo_bin("msp-retarget")
@@ -359,16 +359,21 @@ fn check_says_when_an_instance_is_sequenced_unlike_its_base() {
     let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     let warnings = |i: usize| v["products"][i]["warnings"].as_array().unwrap().clone();
     assert!(warnings(0).is_empty(), "{:?}", warnings(0));
-    let w = warnings(1);
-    assert_eq!(w.len(), 1, "{w:?}");
-    assert!(
-        w[0].as_str()
-            .unwrap()
-            .contains("MsiPatchSequence rows name only")
-    );
-    // And sequence orders the instance as a patch without sequencing data.
+    // The retarget mirrored the base's keyed row for the instance: no
+    // warning, and sequence orders the instance by family Sequence.
+    assert!(warnings(1).is_empty(), "{:?}", warnings(1));
     let (code, r) = json(&[&out, "--product", &instance]);
     assert_eq!(code, 0);
-    assert_eq!(r.products[0].sequence[0].family, None);
-    assert_eq!(r.products[0].choices[0].choice, "rows-for-other-products");
+    assert_eq!(
+        r.products[0].sequence[0].family.as_deref(),
+        Some("AppPatch")
+    );
+    assert!(
+        r.products[0]
+            .choices
+            .iter()
+            .all(|c| c.choice != "rows-for-other-products"),
+        "{:?}",
+        r.products[0].choices
+    );
 }

@@ -393,6 +393,64 @@ fn verdicts_equal_osslsigncode_verify() {
     assert_eq!(cases, 16);
 }
 
+#[test]
+#[ignore = "needs osslsigncode and openssl; CI installs them"]
+fn a_patch_whose_sequencing_rows_were_added_signs_and_verifies() {
+    // osslsigncode writes the signed file anew, the patch database's string
+    // data first; retargeting adds the instances' MsiPatchSequence rows, so
+    // that stream grows over the mini sectors it had (0 among them). The
+    // result must sign: before the cfb fork kept sector 0 at chain starts,
+    // osslsigncode stopped with "Get corrupted sector location 0x00000000".
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certificate(d);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.msp"),
+        d.join("sample.msp"),
+    )
+    .unwrap();
+    osslsigncode_sign(d, "sample.msp", "signed.msp", "sha256", false);
+    let i2 = "{22222222-2222-4222-8222-222222222222}";
+    let r = run(
+        d,
+        &[
+            "retarget",
+            "signed.msp",
+            "-i",
+            I1,
+            "-i",
+            i2,
+            "--strip-signature",
+            "-o",
+            "all.msp",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = msp_retarget::testkit::patch::sequencing::read_tables(&d.join("all.msp"))
+        .unwrap()
+        .rows;
+    for code in [PRODUCT, I1, i2] {
+        let code = msp_retarget::Guid::parse_braced(code).unwrap();
+        assert_eq!(
+            rows.iter().filter(|r| r.product_code == Some(code)).count(),
+            1,
+            "a row keyed to {code}: {rows:?}"
+        );
+    }
+    for (hash, dse) in [("sha256", true), ("sha256", false), ("sha1", true)] {
+        let out = format!("all-{hash}-{dse}.msp");
+        osslsigncode_sign(d, "all.msp", &out, hash, dse);
+        let (theirs, their_digest) = osslsigncode_verify(d, &out);
+        let (ours, our_digest, alg) = our_verdict(d, &out);
+        assert!(
+            theirs && ours,
+            "{out}: osslsigncode {theirs}, this tool {ours}"
+        );
+        assert_eq!(their_digest.as_deref(), Some(our_digest.as_str()), "{out}");
+        assert_eq!(alg, hash);
+    }
+}
+
 /// The ```sh blocks of docs/signing.md, in order.
 fn doc_blocks() -> Vec<String> {
     let doc =

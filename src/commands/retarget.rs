@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{InstanceRequest, PlanOptions, plan};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::patch::Patch;
 use crate::report::edit::RetargetReport;
 
@@ -32,8 +32,10 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;
     crate::store::journal::check_readable(&req.input)?;
-    let patch = Patch::open(&req.input)?;
-    let plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
+    let mut patch = Patch::open(&req.input)?;
+    let mut plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
+    let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
+    plan.add_sequence_rows(&rows);
     let mut report = RetargetReport {
         input: req.input.clone(),
         output: None,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::edit::engine::{Destination, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{Plan, derived_from};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::format::guid::Guid;
 use crate::format::names::name_key;
 use crate::format::summary;
@@ -105,6 +105,8 @@ pub fn plan_untarget(
         copies: Vec::new(),
         removed_streams: Vec::new(),
         removed_storages: removed,
+        sequence_rows_added: Vec::new(),
+        sequence_rows_removed: Vec::new(),
     };
     Ok((out, plan))
 }
@@ -124,8 +126,31 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
         )
         .in_file(&req.input));
     }
-    let (instances, plan) =
+    let (instances, mut plan) =
         plan_untarget(&patch, &req.instances, req.force).map_err(|e| e.in_file(&req.input))?;
+    let mut patch = patch;
+    let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
+    for i in &instances {
+        // The base is the product the instance's copies came from; an
+        // instance served without copies may mirror any other target.
+        let bases: Vec<Guid> = match derived_from(&patch, i.instance) {
+            Some(base) => vec![base],
+            None if !i.original_target => patch
+                .targets
+                .iter()
+                .copied()
+                .filter(|t| *t != i.instance)
+                .collect(),
+            None => Vec::new(),
+        };
+        for base in bases {
+            for row in crate::edit::sequence::rows_to_remove(&rows, base, i.instance) {
+                if !plan.sequence_rows_removed.contains(&row) {
+                    plan.sequence_rows_removed.push(row);
+                }
+            }
+        }
+    }
     let patch_code = patch.codes.patch_code;
     let (outcome, output, verification) = execute(
         patch,

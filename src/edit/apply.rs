@@ -3,9 +3,11 @@
 //! The copy already holds every byte of the input (see [`crate::store::commit`]);
 //! applying adds the planned substorages (what differs from their sources
 //! comes from [`crate::edit::copy::streams_after`]), rewrites the root
-//! summary stream and removes signature streams when asked. Nothing else
-//! in the copy is touched, so streams the plan does not change are
-//! neither read nor rewritten.
+//! summary stream, writes the patch database's MsiPatchSequence rows the
+//! plan declares (table stream and string pool, from
+//! [`crate::edit::sequence`]) and removes signature streams when asked.
+//! Nothing else in the copy is touched, so streams the plan does not
+//! change are neither read nor rewritten.
 
 use std::io::{Read, Seek, Write};
 use std::path::Path;
@@ -69,6 +71,24 @@ pub fn apply<W: Read + Write + Seek>(
         .and_then(|_| stream.flush())
         .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
     drop(stream);
+
+    // The patch's own database: MsiPatchSequence rows mirrored for
+    // instances (or removed with them), with the pool they reference.
+    if let Some(db) = crate::edit::sequence::database_after(
+        &mut patch.cf,
+        &plan.sequence_rows_added,
+        &plan.sequence_rows_removed,
+    )? {
+        for (path, bytes) in crate::edit::sequence::changed_paths(&db) {
+            let mut stream = out
+                .create_stream(&path)
+                .map_err(|e| Error::io("cannot rewrite", e).at(stream_part(&path)))?;
+            stream
+                .write_all(bytes)
+                .and_then(|_| stream.flush())
+                .map_err(|e| Error::io("writing", e).at(stream_part(&path)))?;
+        }
+    }
 
     for name in &plan.removed_storages {
         let path = Path::new("/").join(name);

@@ -12,4 +12,5 @@ pub mod gate;
 pub mod instances;
 pub mod names;
 pub mod plan;
+pub mod sequence;
 pub mod verify;

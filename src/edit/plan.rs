@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::edit::copy::CopyPlan;
 use crate::edit::copy::copy_of;
 use crate::edit::names::{InstanceTag, NameAllocator};
+use crate::edit::sequence::{OwnRow, SequenceRowPlan};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
@@ -156,6 +157,14 @@ pub struct Plan {
     /// Substorages removed (by `untarget`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_storages: Vec<String>,
+    /// MsiPatchSequence rows added to the patch's own database: each row
+    /// keyed to a base, mirrored for an instance of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequence_rows_added: Vec<SequenceRowPlan>,
+    /// MsiPatchSequence rows removed (by `untarget`): the mirrored rows of
+    /// the instances removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequence_rows_removed: Vec<SequenceRowPlan>,
 }
 
 impl Plan {
@@ -166,6 +175,23 @@ impl Plan {
             || !self.copies.is_empty()
             || !self.removed_streams.is_empty()
             || !self.removed_storages.is_empty()
+            || !self.sequence_rows_added.is_empty()
+            || !self.sequence_rows_removed.is_empty()
+    }
+
+    /// Declares the MsiPatchSequence rows each instance gets: for every
+    /// row of `rows` (the patch's own, in stored order) keyed to the
+    /// instance's base, the same row keyed to the instance, unless the
+    /// instance already has a row of that family. An instance that gets a
+    /// row is one the retarget changes.
+    pub fn add_sequence_rows(&mut self, rows: &[OwnRow]) {
+        for inst in &mut self.instances {
+            let added = crate::edit::sequence::rows_to_add(rows, inst.base, inst.instance);
+            if !added.is_empty() {
+                inst.status = InstanceStatus::Retarget;
+            }
+            self.sequence_rows_added.extend(added);
+        }
     }
 }
 
@@ -505,6 +531,8 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         copies,
         removed_streams,
         removed_storages: Vec::new(),
+        sequence_rows_added: Vec::new(),
+        sequence_rows_removed: Vec::new(),
     })
 }
 

@@ -4,9 +4,10 @@
 //! plan: every entry of the input is present with the same metadata and, for
 //! streams, the same bytes (except the two summary streams the plan
 //! rewrites, which must equal exactly what the plan says, and removed
-//! signature streams); every planned copy is present and is its source
-//! with the declared differences ([`crate::edit::copy::verify_copy`]);
-//! nothing else was added; the patch
+//! signature streams, and the patch database's streams holding the
+//! declared MsiPatchSequence rows, see [`crate::edit::sequence`]); every
+//! planned copy is present and is its source with the declared differences
+//! ([`crate::edit::copy::verify_copy`]); nothing else was added; the patch
 //! re-reads with the planned Template and LastSavedBy and every listed
 //! transform resolves.
 
@@ -254,6 +255,14 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
     check_copy_names_distinct(input, plan)?;
     let mut accounted = 0usize;
     let mut report = Verification::default();
+    // The patch database's streams the plan changes (MsiPatchSequence
+    // rows), checked as a whole: exact bytes and row-level differences.
+    let database_streams = crate::edit::sequence::check_root_streams(
+        &mut input.cf,
+        &mut out.cf,
+        &plan.sequence_rows_added,
+        &plan.sequence_rows_removed,
+    )?;
 
     // Every input entry, unchanged.
     for e in container::walk(&input.cf, root)? {
@@ -286,6 +295,10 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
                 ));
             }
             report.bytes_compared += got.len() as u64;
+            continue;
+        }
+        if database_streams.contains(&e.path) {
+            report.bytes_compared += o.len;
             continue;
         }
         if e.path == root {

@@ -122,6 +122,21 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             };
             let _ = writeln!(s, "    {line}");
         }
+        for row in plan
+            .sequence_rows_added
+            .iter()
+            .filter(|r| r.instance == inst.instance)
+        {
+            let _ = writeln!(
+                s,
+                "    MsiPatchSequence row added: family {} at {}{}",
+                row.family,
+                row.sequence,
+                row.attributes
+                    .map(|a| format!(", Attributes {a}"))
+                    .unwrap_or_default()
+            );
+        }
     }
     for name in &plan.removed_streams {
         let _ = writeln!(

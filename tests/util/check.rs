@@ -240,6 +240,10 @@ pub fn check_retarget(src: &Snapshot, out: &Snapshot, expect: &Expect) -> Vec<Fo
         );
     }
 
+    // The patch database: every table as it was, but MsiPatchSequence
+    // gains, per instance, the base's keyed rows keyed to the instance.
+    let database_changed = check_database(src, out, &requests);
+
     // Every input entry unchanged, nothing but the copies added.
     let root_summary = format!("/{}", super::SUMMARY);
     let mut want: BTreeSet<String> = BTreeSet::new();
@@ -254,7 +258,10 @@ pub fn check_retarget(src: &Snapshot, out: &Snapshot, expect: &Expect) -> Vec<Fo
             .get(path)
             .unwrap_or_else(|| panic!("{path:?} of the input is missing"));
         assert_eq!(e.meta(), o.meta(), "metadata of {path:?}");
-        if *path != root_summary {
+        // Table streams (the packed names start with U+4840) are
+        // compared row by row above when the database changed.
+        let table_stream = path.starts_with("/\u{4840}") && !path[1..].contains('/');
+        if *path != root_summary && !(database_changed && table_stream) {
             assert!(e.bytes == o.bytes, "bytes of {path:?} changed");
         }
     }
@@ -343,4 +350,80 @@ pub fn targets(snap: &Snapshot) -> Vec<String> {
 /// Copies of the output by name, for lookups.
 pub fn by_name(found: &[FoundCopy]) -> BTreeMap<&str, &FoundCopy> {
     found.iter().map(|c| (c.name.as_str(), c)).collect()
+}
+
+/// The patch database of `snap` (its root streams) opened with the `msi`
+/// crate.
+fn database(snap: &Snapshot) -> msi::Package<std::io::Cursor<Vec<u8>>> {
+    let mut cf = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    cf.set_storage_clsid("/", snap.entries["/"].clsid).unwrap();
+    for (path, e) in &snap.entries {
+        if e.is_stream && !path[1..].contains('/') {
+            use std::io::Write;
+            cf.create_stream(path).unwrap().write_all(&e.bytes).unwrap();
+        }
+    }
+    cf.flush().unwrap();
+    let bytes = cf.into_inner().into_inner();
+    msi::Package::open(std::io::Cursor::new(bytes)).unwrap()
+}
+
+type Rows = Vec<Vec<String>>;
+
+fn table_rows(p: &mut msi::Package<std::io::Cursor<Vec<u8>>>, table: &str) -> Rows {
+    let mut rows: Rows = p
+        .select_rows(msi::Select::table(table))
+        .unwrap()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| match &r[i] {
+                    msi::Value::Str(s) => format!("s:{s}"),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Checks the patch database of `out` against `src`: every table's rows
+/// equal, except MsiPatchSequence, which gains for each (base, instance)
+/// every row keyed to the base (ProductCode compared ignoring case) whose
+/// family has no row keyed to the instance, keyed to the instance in
+/// upper case. Returns whether any row was expected to be added.
+fn check_database(src: &Snapshot, out: &Snapshot, requests: &[(Guid, Guid)]) -> bool {
+    let mut a = database(src);
+    let mut b = database(out);
+    let names: Vec<String> = a.tables().map(|t| t.name().to_string()).collect();
+    let out_names: Vec<String> = b.tables().map(|t| t.name().to_string()).collect();
+    assert_eq!(names, out_names, "tables of the patch database");
+    let mut added = false;
+    for name in names {
+        let before = table_rows(&mut a, &name);
+        let after = table_rows(&mut b, &name);
+        if name != "MsiPatchSequence" {
+            assert_eq!(before, after, "rows of table {name}");
+            continue;
+        }
+        let code = |s: &str| s.strip_prefix("s:").unwrap_or("").to_uppercase();
+        let mut want = before.clone();
+        for (base, instance) in requests {
+            let (base, instance) = (base.braced(), instance.braced());
+            for row in &before {
+                let has = want
+                    .iter()
+                    .any(|r| r[0] == row[0] && code(&r[1]) == instance);
+                if code(&row[1]) == base && !has {
+                    let mut copy = row.clone();
+                    copy[1] = format!("s:{instance}");
+                    want.push(copy);
+                    added = true;
+                }
+            }
+        }
+        want.sort();
+        assert_eq!(after, want, "rows of MsiPatchSequence");
+    }
+    added
 }
