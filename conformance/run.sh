@@ -601,7 +601,7 @@ expect_component() { # INSTANCE-ID TRANSFORM WANT WHAT
 # this product), and the original transform the base code to every instance.
 case_components() {
   [ "$TOOL_OK" = 1 ] || { fail "$TOOL_ERR"; return; }
-  local o i base code want copy json out mode list
+  local o i base code want copy json out mode list l
   declare -gA MAIN_OF=() WANT_OF=()
   wine_run components "$NC_PRODUCT"; o="$WR"
   base="$(component_id "$o" NewComp)"
@@ -638,6 +638,43 @@ case_components() {
       expect_component "$i" "$out:$copy" "${WANT_OF[$i]}" "copy $copy ($mode)"
     done
   done
+  # Installed: two instance packages (the product before the patch, carrying
+  # the instance's ProductCode and MainComp code, as the instance transform
+  # gives them) and the patch retargeted from the product: each instance's
+  # NewComp code has one client, that instance; the base's code has none.
+  out="$CDIR/from-product.msp"
+  [ -s "$out" ] || return
+  local pkg before="$CDIR/before.msi"
+  cp "$NC_PRODUCT" "$before" && chmod u+w "$before" &&
+    msibuild "$before" -q "DELETE FROM Component WHERE Component='NewComp'" &&
+    msibuild "$before" -q "DELETE FROM FeatureComponents WHERE Component_='NewComp'" &&
+    msibuild "$before" -q "UPDATE Property SET Value='1.0.0.0' WHERE Property='ProductVersion'" ||
+    { fail "msibuild could not make the product before the patch"; return; }
+  F_FROM=1.0.0.0
+  for i in Instance1 Instance2; do
+    code="$(jq -r --arg i "$i" '.plan.instances[] | select(.id == $i) | .instance' "$CDIR/from-product.json")"
+    pkg="$CDIR/$i.msi"
+    cp "$before" "$pkg" &&
+      msibuild "$pkg" -q "UPDATE Property SET Value='$code' WHERE Property='ProductCode'" &&
+      msibuild "$pkg" -q "UPDATE Component SET ComponentId='${MAIN_OF[$i]}' WHERE Component='MainComp'" ||
+      { fail "msibuild could not make $i.msi"; return; }
+    install_pkg "$pkg" "$code" || return
+    wine_run trace patch "$code" "$out"; o="$WR"
+    [ "$(kv "$(product_line "$o" "$code")" version)" = 1.0.1.0 ] ||
+      fail "$i: version $(kv "$(product_line "$o" "$code")" version) after patching, expected 1.0.1.0"
+    [ "$(accepted_for "$o.trace" "$code")" = "rtmNC.1_$i #rtmNC.1_$i" ] ||
+      fail "$i: accepted transforms [$(accepted_for "$o.trace" "$code")], expected [rtmNC.1_$i #rtmNC.1_$i]"
+  done
+  wine_run clients "${WANT_OF[Instance1]}" "${WANT_OF[Instance2]}" "$base"; o="$WR"
+  for i in Instance1 Instance2; do
+    code="$(jq -r --arg i "$i" '.plan.instances[] | select(.id == $i) | .instance' "$CDIR/from-product.json")"
+    l="$(grep -F "op=clients component=${WANT_OF[$i]} " "$o.out")"
+    [ "$(kv "$l" count)" = 1 ] || fail "$i: NewComp ${WANT_OF[$i]} has $(kv "$l" count) clients, expected 1"
+    grep -qF "op=client component=${WANT_OF[$i]} product=$code" "$o.out" ||
+      fail "$i: NewComp ${WANT_OF[$i]} is not registered to $code"
+  done
+  l="$(grep -F "op=clients component=$base " "$o.out")"
+  [ "$(kv "$l" count)" = 0 ] || fail "the base's NewComp $base has $(kv "$l" count) clients, expected 0"
 }
 
 # instances-add: `msp-retarget instances add` on the product, then msi.dll
@@ -721,6 +758,7 @@ done
 CASES+=("wine-quirks|${FAMILIES[0]}|case_quirks")
 CASES+=("sequence-status|${FAMILIES[0]}|case_sequence")
 CASES+=("instances-add|${FAMILIES[0]}|case_instances")
+CASES+=("components|${FAMILIES[0]}|case_components")
 
 selected() {
   [ $# -le 1 ] && return 0

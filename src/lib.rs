@@ -74,6 +74,7 @@ pub use edit::instances::{
     AddOptions, InstancesPlan, InstancesVerification, IsolatedComponent, Isolation,
     NewInstanceRequest, PlannedInstance, RemovedInstance,
 };
+pub use edit::isolate::{CodeSource, ComponentAction, ComponentDecision, ComponentIsolation};
 pub use edit::plan::{
     CopyPlan, InstancePlan, InstanceRequest, InstanceStatus, PairAction, PairDecision, Plan,
     PlanOptions,

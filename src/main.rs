@@ -203,6 +203,7 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
         options: PlanOptions {
             copy_all: a.copy_all,
             strip_signature: a.strip_signature,
+            isolation: msp_retarget::ComponentIsolation::parse(&a.isolate_components)?,
         },
     };
     let r = retarget(&req)?;

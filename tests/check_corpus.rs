@@ -254,6 +254,8 @@ fn retargeted_corpus_patches_apply_to_their_instances() {
                 instance,
                 id: Some("Instance1".into()),
                 upgrade_code: None,
+                component_codes: Default::default(),
+                product_isolates: false,
             }],
             options: PlanOptions::default(),
         })

@@ -8,6 +8,10 @@ mod util;
 // determinism, dry runs, copy decisions, names.
 mod engine;
 
+// Component isolation: patches that add components, retargeted to
+// products whose instances isolate them, and back.
+mod isolate;
+
 // Refusals and errors of the engine, with their exact text.
 mod errors;
 

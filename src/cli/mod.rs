@@ -247,6 +247,18 @@ pub struct RetargetArgs {
     #[arg(long)]
     pub copy_all: bool,
 
+    /// Which components the patch adds get a code of each instance's own
+    /// in its copy: `auto` (when the product's instance transforms isolate
+    /// components), `all`, `none`, or a list of Component keys. A code the
+    /// instance's own transform gives comes first; otherwise WiX's
+    /// MultiInstance derivation from the instance id.
+    #[arg(
+        long,
+        value_name = "auto|all|none|KEY[,KEY...]",
+        default_value = "auto"
+    )]
+    pub isolate_components: String,
+
     /// Remove the patch's digital signature instead of refusing a signed
     /// patch; the result must be signed again.
     #[arg(long)]

@@ -93,9 +93,6 @@ pub struct CopyPlan {
     pub rows: Vec<Change>,
 }
 
-// Declared by the isolation of components, which builds on this module;
-// the tests use it now.
-#[allow(dead_code)]
 /// The declaration "Component row `key` (an insert or an update row, as
 /// the source has it): ComponentId `old` → `new`".
 pub fn component_id(row: RowKind, key: &str, old: &str, new: &str) -> Change {

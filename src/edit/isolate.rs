@@ -32,12 +32,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::guid::{Guid, multi_instance_component_code};
-use crate::format::transform::{RowKind, RowOp, Value};
 
 /// Which components a retarget isolates (`--isolate-components`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Isolation {
+pub enum ComponentIsolation {
     /// Isolate when the product's instance transforms show that it
     /// isolates components; otherwise report that the instances share the
     /// new components.
@@ -52,13 +51,13 @@ pub enum Isolation {
     None,
 }
 
-impl Isolation {
+impl ComponentIsolation {
     /// Parses `auto`, `all`, `none` or `KEY[,KEY…]`.
-    pub fn parse(text: &str) -> Result<Isolation> {
+    pub fn parse(text: &str) -> Result<ComponentIsolation> {
         match text.trim() {
-            "auto" => Ok(Isolation::Auto),
-            "all" => Ok(Isolation::All),
-            "none" => Ok(Isolation::None),
+            "auto" => Ok(ComponentIsolation::Auto),
+            "all" => Ok(ComponentIsolation::All),
+            "none" => Ok(ComponentIsolation::None),
             "" => Err(Error::usage(
                 "--isolate-components needs auto, all, none or a list of component keys",
             )),
@@ -70,7 +69,7 @@ impl Isolation {
                         i + 1
                     )));
                 }
-                Ok(Isolation::Keys(keys))
+                Ok(ComponentIsolation::Keys(keys))
             }
         }
     }
@@ -141,45 +140,27 @@ pub struct InstanceFacts<'a> {
     pub product_isolates: bool,
 }
 
-/// The components a transform's Component rows insert: (key, ComponentId
-/// as written), in row order; rows with a null ComponentId (unmanaged
-/// components have no code to isolate) are left out, and a later insert
-/// of the same key replaces an earlier one, as applying the rows would.
-pub fn inserted_components(rows: &[RowOp]) -> Vec<(String, String)> {
-    let mut out: IndexMap<String, String> = IndexMap::new();
-    for row in rows.iter().filter(|r| r.kind == RowKind::Insert) {
-        if let (Some(Value::Str(key)), Some(Value::Str(id))) =
-            (row.key.first(), row.get("ComponentId"))
-        {
-            out.insert(key.clone(), id.clone());
-        } else if let Some(Value::Str(key)) = row.key.first() {
-            out.shift_remove(key);
-        }
-    }
-    out.into_iter().collect()
-}
-
 /// Decides, for one instance, the code of each component that the main
 /// transform `transform` inserts (`inserted`, from
-/// [`inserted_components`]). Refuses an instance without an id when a
+/// [`crate::patch::Transform::inserted_components`]). Refuses an instance without an id when a
 /// component must be derived for it.
 pub fn decide(
     transform: &str,
     inserted: &[(String, String)],
     facts: &InstanceFacts<'_>,
-    mode: &Isolation,
+    mode: &ComponentIsolation,
 ) -> Result<Vec<ComponentDecision>> {
     let mut out = Vec::with_capacity(inserted.len());
     for (key, before) in inserted {
         let own = facts
             .codes
             .get(key)
-            .filter(|_| *mode != Isolation::None);
+            .filter(|_| *mode != ComponentIsolation::None);
         let wanted = match mode {
-            Isolation::Auto => facts.product_isolates,
-            Isolation::All => true,
-            Isolation::Keys(keys) => keys.iter().any(|k| k == key),
-            Isolation::None => false,
+            ComponentIsolation::Auto => facts.product_isolates,
+            ComponentIsolation::All => true,
+            ComponentIsolation::Keys(keys) => keys.iter().any(|k| k == key),
+            ComponentIsolation::None => false,
         };
         let action = if let Some(code) = own {
             if code == before {
@@ -225,22 +206,48 @@ pub fn decide(
     Ok(out)
 }
 
-fn shared_reason(mode: &Isolation, key: &str) -> String {
+/// The decisions for the components a main transform that is not copied
+/// for the instance inserts: the instance applies the original row, and
+/// shares the component.
+pub fn not_copied(transform: &str, inserted: &[(String, String)]) -> Vec<ComponentDecision> {
+    inserted
+        .iter()
+        .map(|(key, before)| ComponentDecision {
+            transform: transform.to_string(),
+            component: key.clone(),
+            code_before: before.clone(),
+            action: ComponentAction::Shared {
+                reason: format!(
+                    "{transform} is not copied for the instance (it does not validate the \
+                     product code), so the instance applies its row as it is and shares \
+                     component {key}"
+                ),
+            },
+        })
+        .collect()
+}
+
+fn shared_reason(mode: &ComponentIsolation, key: &str) -> String {
     match mode {
-        Isolation::Auto => format!(
+        ComponentIsolation::Auto => format!(
             "no instance transform read shows that the product isolates components, so every \
              instance shares component {key}: uninstalling one instance leaves its files to \
              the others (--isolate-components all gives each instance its own code)"
         ),
-        Isolation::Keys(_) => format!("--isolate-components does not list {key}"),
-        Isolation::None | Isolation::All => "--isolate-components none".to_string(),
+        ComponentIsolation::Keys(_) => format!("--isolate-components does not list {key}"),
+        ComponentIsolation::None | ComponentIsolation::All => {
+            "--isolate-components none".to_string()
+        }
     }
 }
 
 /// Refuses keys of `--isolate-components KEY,…` that no main transform
 /// inserts (`inserted`: every key inserted), which are typing mistakes.
-pub fn check_keys<'a>(mode: &Isolation, inserted: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    let Isolation::Keys(keys) = mode else {
+pub fn check_keys<'a>(
+    mode: &ComponentIsolation,
+    inserted: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let ComponentIsolation::Keys(keys) = mode else {
         return Ok(());
     };
     let inserted: Vec<&str> = inserted.into_iter().collect();
@@ -262,11 +269,16 @@ pub fn check_keys<'a>(mode: &Isolation, inserted: impl IntoIterator<Item = &'a s
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::format::transform::{RowKind, RowOp, Value};
 
     const G: &str = "{8E1A4F27-6C3D-4B58-A9E0-1F2A3B4C5D6E}";
     const I1: &str = "{1A2B3C4D-1111-4A5B-8C6D-7E8F90A1B2C1}";
 
-    fn facts<'a>(id: Option<&'a str>, codes: &'a IndexMap<String, String>, iso: bool) -> InstanceFacts<'a> {
+    fn facts<'a>(
+        id: Option<&'a str>,
+        codes: &'a IndexMap<String, String>,
+        iso: bool,
+    ) -> InstanceFacts<'a> {
         InstanceFacts {
             instance: Guid::parse_braced(I1).unwrap(),
             id,
@@ -278,30 +290,50 @@ mod tests {
     fn inserted() -> Vec<(String, String)> {
         vec![
             ("NewComp".into(), G.into()),
-            ("Other".into(), "{11111111-2222-4333-8444-555555555555}".into()),
+            (
+                "Other".into(),
+                "{11111111-2222-4333-8444-555555555555}".into(),
+            ),
         ]
     }
 
     #[test]
     fn parse_modes() {
-        assert_eq!(Isolation::parse("auto").unwrap(), Isolation::Auto);
-        assert_eq!(Isolation::parse("all").unwrap(), Isolation::All);
-        assert_eq!(Isolation::parse("none").unwrap(), Isolation::None);
         assert_eq!(
-            Isolation::parse("A, B").unwrap(),
-            Isolation::Keys(vec!["A".into(), "B".into()])
+            ComponentIsolation::parse("auto").unwrap(),
+            ComponentIsolation::Auto
         );
-        let e = Isolation::parse("A,,B").unwrap_err().to_string();
+        assert_eq!(
+            ComponentIsolation::parse("all").unwrap(),
+            ComponentIsolation::All
+        );
+        assert_eq!(
+            ComponentIsolation::parse("none").unwrap(),
+            ComponentIsolation::None
+        );
+        assert_eq!(
+            ComponentIsolation::parse("A, B").unwrap(),
+            ComponentIsolation::Keys(vec!["A".into(), "B".into()])
+        );
+        let e = ComponentIsolation::parse("A,,B").unwrap_err().to_string();
         assert!(e.contains("key 2"), "{e}");
-        assert!(Isolation::parse("").is_err());
+        assert!(ComponentIsolation::parse("").is_err());
     }
 
     #[test]
     fn the_instance_transform_comes_first_then_the_derivation() {
         let mut codes = IndexMap::new();
-        codes.insert("NewComp".to_string(), "{ABCDEF01-2345-4678-9ABC-DEF012345678}".to_string());
-        let d = decide("t", &inserted(), &facts(Some("Instance1"), &codes, true), &Isolation::Auto)
-            .unwrap();
+        codes.insert(
+            "NewComp".to_string(),
+            "{ABCDEF01-2345-4678-9ABC-DEF012345678}".to_string(),
+        );
+        let d = decide(
+            "t",
+            &inserted(),
+            &facts(Some("Instance1"), &codes, true),
+            &ComponentIsolation::Auto,
+        )
+        .unwrap();
         assert_eq!(
             d[0].action,
             ComponentAction::Isolated {
@@ -309,7 +341,8 @@ mod tests {
                 source: CodeSource::InstanceTransform
             }
         );
-        let want = multi_instance_component_code("{11111111-2222-4333-8444-555555555555}", "Instance1");
+        let want =
+            multi_instance_component_code("{11111111-2222-4333-8444-555555555555}", "Instance1");
         assert_eq!(
             d[1].action,
             ComponentAction::Isolated {
@@ -323,38 +356,65 @@ mod tests {
     #[test]
     fn auto_shares_unless_the_product_isolates() {
         let none = IndexMap::new();
-        let d = decide("t", &inserted(), &facts(None, &none, false), &Isolation::Auto).unwrap();
+        let d = decide(
+            "t",
+            &inserted(),
+            &facts(None, &none, false),
+            &ComponentIsolation::Auto,
+        )
+        .unwrap();
         assert!(d.iter().all(|c| c.new_code().is_none()));
-        let ComponentAction::Shared { reason } = &d[0].action else { panic!() };
+        let ComponentAction::Shared { reason } = &d[0].action else {
+            panic!()
+        };
         assert!(reason.contains("shares component NewComp"), "{reason}");
     }
 
     #[test]
     fn derivation_without_an_id_is_refused() {
         let none = IndexMap::new();
-        let e = decide("rtm.1", &inserted(), &facts(None, &none, false), &Isolation::All).unwrap_err();
+        let e = decide(
+            "rtm.1",
+            &inserted(),
+            &facts(None, &none, false),
+            &ComponentIsolation::All,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Refused);
         let e = e.to_string();
-        assert!(e.contains("has no instance id") && e.contains("rtm.1"), "{e}");
+        assert!(
+            e.contains("has no instance id") && e.contains("rtm.1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn keys_pick_components_and_unknown_keys_are_refused() {
         let none = IndexMap::new();
-        let mode = Isolation::Keys(vec!["Other".into()]);
+        let mode = ComponentIsolation::Keys(vec!["Other".into()]);
         let d = decide("t", &inserted(), &facts(Some("I"), &none, false), &mode).unwrap();
         assert!(d[0].new_code().is_none());
         assert!(d[1].new_code().is_some());
         assert!(check_keys(&mode, ["NewComp", "Other"]).is_ok());
-        let e = check_keys(&Isolation::Keys(vec!["Typo".into()]), ["NewComp"]).unwrap_err();
+        let e =
+            check_keys(&ComponentIsolation::Keys(vec!["Typo".into()]), ["NewComp"]).unwrap_err();
         assert!(e.to_string().contains("names Typo"), "{e}");
     }
 
     #[test]
     fn none_leaves_even_the_instance_transform_codes() {
         let mut codes = IndexMap::new();
-        codes.insert("NewComp".to_string(), "{ABCDEF01-2345-4678-9ABC-DEF012345678}".to_string());
-        let d = decide("t", &inserted(), &facts(Some("I"), &codes, true), &Isolation::None).unwrap();
+        codes.insert(
+            "NewComp".to_string(),
+            "{ABCDEF01-2345-4678-9ABC-DEF012345678}".to_string(),
+        );
+        let d = decide(
+            "t",
+            &inserted(),
+            &facts(Some("I"), &codes, true),
+            &ComponentIsolation::None,
+        )
+        .unwrap();
         assert!(d.iter().all(|c| c.new_code().is_none()));
     }
 
@@ -371,6 +431,9 @@ mod tests {
             )],
         };
         let rows = vec![row("A", Some(G)), row("B", None), row("A", Some(I1))];
-        assert_eq!(inserted_components(&rows), [("A".to_string(), I1.to_string())]);
+        assert_eq!(
+            crate::patch::inserted_components(&rows),
+            [("A".to_string(), I1.to_string())]
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod copy;
 pub mod engine;
 pub mod gate;
 pub mod instances;
+pub mod isolate;
 pub mod names;
 pub mod plan;
 pub mod sequence;

@@ -13,16 +13,20 @@
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::edit::copy::CopyPlan;
+use crate::edit::copy::component_id;
 use crate::edit::copy::copy_of;
+use crate::edit::isolate::{self, ComponentDecision, ComponentIsolation, InstanceFacts};
 use crate::edit::names::{InstanceTag, NameAllocator};
 use crate::edit::sequence::{OwnRow, SequenceRowPlan};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
 use crate::format::transform::edit::Change;
+use crate::format::transform::{RowKind, Value};
 use crate::patch::{MAX_PAIRS, Pair, Patch, Transform};
 use crate::product::instances::{Instance, InstanceSource};
 
@@ -40,6 +44,14 @@ pub struct InstanceRequest {
     /// The instance's own UpgradeCode, when it differs from the base's.
     #[serde(default)]
     pub upgrade_code: Option<Guid>,
+    /// The ComponentId the instance's own transform gives each component,
+    /// by key (read from the product with `--instances-from`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub component_codes: IndexMap<String, String>,
+    /// Whether the instance transforms of the product it was read from
+    /// isolate components (what `--isolate-components auto` follows).
+    #[serde(default)]
+    pub product_isolates: bool,
 }
 
 impl InstanceRequest {
@@ -54,6 +66,8 @@ impl InstanceRequest {
             instance,
             id: None,
             upgrade_code: None,
+            component_codes: IndexMap::new(),
+            product_isolates: false,
         })
     }
 }
@@ -66,6 +80,10 @@ pub struct PlanOptions {
     pub copy_all: bool,
     /// Remove signature streams instead of refusing a signed patch.
     pub strip_signature: bool,
+    /// Which components the patch adds get a code of each instance's own
+    /// (see [`crate::edit::isolate`]).
+    #[serde(default)]
+    pub isolation: ComponentIsolation,
 }
 
 /// What happens to one pair for one instance.
@@ -133,6 +151,10 @@ pub struct InstancePlan {
     pub template_added: bool,
     /// One decision per pair of the base.
     pub pairs: Vec<PairDecision>,
+    /// One decision per component the base's copied main transforms add
+    /// (empty when they add none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentDecision>,
 }
 
 /// Every change of one retarget.
@@ -324,13 +346,54 @@ fn existing_copy<'a>(
     instance: Guid,
     upgrade: Option<Guid>,
     rows: (&[Change], &[Change]),
-) -> Option<&'a Pair> {
-    index.pairs_of(instance).iter().copied().find(|q| {
-        copy_of(pair, q, instance, upgrade).is_some_and(|d| d.matches(rows.0, rows.1))
-            && (upgrade.is_none()
-                || !pair.main.validation().has(Validation::UPGRADE_CODE)
-                || q.main.revision.upgrade_code == upgrade)
-    })
+) -> Result<Option<&'a Pair>> {
+    let mut other = None;
+    for &q in index.pairs_of(instance) {
+        let upgrade_ok = upgrade.is_none()
+            || !pair.main.validation().has(Validation::UPGRADE_CODE)
+            || q.main.revision.upgrade_code == upgrade;
+        match copy_of(pair, q, instance, upgrade) {
+            Some(d) if upgrade_ok && d.matches(rows.0, rows.1) => return Ok(Some(q)),
+            Some(d) if upgrade_ok => other = Some((q, d)),
+            _ => {}
+        }
+    }
+    // A copy for the instance with other component codes: a second copy
+    // would give the instance two valid pairs.
+    if let Some((q, d)) = other {
+        return Err(Error::refused(format!(
+            "{} is already a copy of {} for instance {instance}, with other component codes \
+             ({}) than this retarget gives ({}); untarget the instance first to make it again",
+            q.main.name,
+            pair.main.name,
+            show_codes(&d.main),
+            show_codes(rows.0)
+        )));
+    }
+    Ok(None)
+}
+
+/// Component codes of row changes, for messages: `Key -> code`, or `none`.
+fn show_codes(rows: &[Change]) -> String {
+    let shown: Vec<String> = rows
+        .iter()
+        .filter_map(|c| match c {
+            Change::Cell {
+                key,
+                new: Value::Str(new),
+                ..
+            } => Some(match key.first() {
+                Some(Value::Str(k)) => format!("{k} -> {new}"),
+                _ => new.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if shown.is_empty() {
+        "none".to_string()
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// Computes the plan. Pure: reads only the understood patch.
@@ -362,6 +425,9 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     // read back (and verified), so it is refused here, before any work
     // and while planning costs little.
     let mut pairs_after = patch.pairs.len();
+    // Every Component key the copied main transforms insert, to refuse
+    // `--isolate-components KEY` naming none of them.
+    let mut inserted_keys: Vec<String> = Vec::new();
     for (done, req) in requests.iter().enumerate() {
         let base = resolve_base(patch, req, &candidates)?;
         if let Some(earlier) = planned.get(&req.instance).map(|&k| &instances[k]) {
@@ -415,6 +481,13 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         }
         let tag = InstanceTag::for_instance(req.id.as_deref(), req.instance.0);
         let mut decisions = Vec::new();
+        let mut components = Vec::new();
+        let facts = InstanceFacts {
+            instance: req.instance,
+            id: req.id.as_deref(),
+            codes: &req.component_codes,
+            product_isolates: req.product_isolates,
+        };
         for &pair in pairs {
             let validates = pair.main.validation().has(Validation::PRODUCT);
             // An upgrade code of the instance's own matters only to pairs
@@ -425,13 +498,31 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
             let upgrade_checked = pair.main.validation().has(Validation::UPGRADE_CODE);
             let upgrade = own_upgrade.filter(|_| upgrade_checked);
             let mut note = None;
-            // The row changes a copy for this instance declares: none yet.
-            let rows: (&[Change], &[Change]) = (&[], &[]);
-            let action = if let Some(q) = existing_copy(&index, pair, req.instance, upgrade, rows) {
+            // The codes this instance's copy gives the components the main
+            // transform adds; only copies carry them, so they are decided
+            // for pairs that are copied (or already were).
+            let inserted = pair.main.inserted_components();
+            let copied = validates || upgrade.is_some() || opts.copy_all;
+            let chosen = if copied {
+                isolate::decide(&pair.main.name, &inserted, &facts, &opts.isolation)?
+            } else {
+                isolate::not_copied(&pair.main.name, &inserted)
+            };
+            let rows: Vec<Change> = chosen
+                .iter()
+                .filter_map(|d| {
+                    d.new_code().map(|code| {
+                        component_id(RowKind::Insert, &d.component, &d.code_before, code)
+                    })
+                })
+                .collect();
+            let action = if let Some(q) =
+                existing_copy(&index, pair, req.instance, upgrade, (&rows, &[]))?
+            {
                 PairAction::AlreadyPresent {
                     name: q.main.name.clone(),
                 }
-            } else if validates || upgrade.is_some() || opts.copy_all {
+            } else if copied {
                 if !validates && upgrade.is_some() {
                     note = Some(format!(
                         "{} does not check the product code but checks the upgrade code, \
@@ -471,9 +562,9 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                     });
                     new_entries.push(format!(":{new}"));
                 };
-                push(&pair.main, &name, rows.0);
+                push(&pair.main, &name, &rows);
                 if let (Some(src), Some(new)) = (&pair.partner, &partner) {
-                    push(src, new, rows.1);
+                    push(src, new, &[]);
                 }
                 PairAction::Copy { name, partner }
             } else {
@@ -492,6 +583,8 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
                 action,
                 note,
             });
+            inserted_keys.extend(inserted.into_iter().map(|(k, _)| k));
+            components.extend(chosen);
         }
         let template_added = !patch.targets_product(req.instance);
         if template_added {
@@ -513,9 +606,13 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
             },
             template_added,
             pairs: decisions,
+            components,
         });
     }
 
+    if !requests.is_empty() {
+        isolate::check_keys(&opts.isolation, inserted_keys.iter().map(String::as_str))?;
+    }
     let removed_streams = if opts.strip_signature {
         patch.signatures.clone()
     } else {
@@ -554,6 +651,8 @@ impl Instance {
             instance: self.product_code,
             id: self.id.clone(),
             upgrade_code: self.upgrade_code.filter(|u| Some(*u) != base_upgrade_code),
+            component_codes: self.component_codes.clone(),
+            product_isolates: false,
         }
     }
 }
@@ -561,9 +660,13 @@ impl Instance {
 impl InstanceSource {
     /// Retarget requests for every instance found.
     pub fn requests(&self) -> Vec<InstanceRequest> {
+        let isolates = self.isolates_components();
         self.instances
             .iter()
-            .map(|i| i.request(Some(self.base), self.base_upgrade_code))
+            .map(|i| InstanceRequest {
+                product_isolates: isolates,
+                ..i.request(Some(self.base), self.base_upgrade_code)
+            })
             .collect()
     }
 }
@@ -737,14 +840,25 @@ mod tests {
         let index = PairIndex::new(&out);
         let source = &out.pairs[0];
         let instance = Guid::parse_braced(i1).unwrap();
-        let found = existing_copy(&index, source, instance, None, (&declared, &[]));
+        let found = existing_copy(&index, source, instance, None, (&declared, &[])).unwrap();
         assert_eq!(
             found.map(|p| p.main.name.as_str()),
             Some(a.plan.copies[0].name.as_str())
         );
-        assert!(existing_copy(&index, source, instance, None, (&[], &[])).is_none());
+        // A copy with other row changes is not the existing copy, and a
+        // second copy would give the instance two valid pairs: refused.
+        let e = existing_copy(&index, source, instance, None, (&[], &[])).unwrap_err();
+        assert!(e.to_string().contains("with other component codes"), "{e}");
         let other = vec![component_id(RowKind::Insert, "NewComp", G, G2)];
-        assert!(existing_copy(&index, source, instance, None, (&other, &[])).is_none());
+        let e = existing_copy(&index, source, instance, None, (&other, &[])).unwrap_err();
+        assert!(e.to_string().contains(G2), "{e}");
+        // Another instance has no copy at all.
+        let i2 = Guid::parse_braced("{22222222-2222-4222-8222-222222222222}").unwrap();
+        assert!(
+            existing_copy(&index, source, i2, None, (&[], &[]))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

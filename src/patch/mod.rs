@@ -90,6 +90,41 @@ impl Transform {
     pub fn validation(&self) -> summary::Validation {
         CharCount(self.char_count.unwrap_or(0)).validation()
     }
+
+    /// The Component rows of its content (decoded when the patch was read;
+    /// empty when it has none or they did not decode).
+    pub fn component_rows(&self) -> &[crate::format::transform::RowOp] {
+        self.content
+            .tables
+            .iter()
+            .find(|(name, _)| name == crate::format::transform::COMPONENT)
+            .map(|(_, rows)| rows.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The components it inserts: see [`inserted_components`].
+    pub fn inserted_components(&self) -> Vec<(String, String)> {
+        inserted_components(self.component_rows())
+    }
+}
+
+/// The components Component rows insert: (key, ComponentId as written),
+/// in row order; rows with a null ComponentId (unmanaged components have
+/// no code to isolate) are left out, and a later insert of the same key
+/// replaces an earlier one, as applying the rows would.
+pub fn inserted_components(rows: &[crate::format::transform::RowOp]) -> Vec<(String, String)> {
+    use crate::format::transform::{RowKind, Value};
+    let mut out: indexmap::IndexMap<String, String> = indexmap::IndexMap::new();
+    for row in rows.iter().filter(|r| r.kind == RowKind::Insert) {
+        if let (Some(Value::Str(key)), Some(Value::Str(id))) =
+            (row.key.first(), row.get("ComponentId"))
+        {
+            out.insert(key.clone(), id.clone());
+        } else if let Some(Value::Str(key)) = row.key.first() {
+            out.shift_remove(key);
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// A main transform and its `#` partner.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::edit::engine::Outcome;
 pub use crate::edit::gate::ResultCheck;
+use crate::edit::isolate::{CodeSource, ComponentAction, ComponentDecision};
 use crate::edit::plan::{InstanceStatus, PairAction, Plan};
 pub use crate::edit::verify::Verification;
 use crate::format::guid::Guid;
@@ -67,6 +68,25 @@ pub struct UntargetReport {
 /// Lists longer than this (in bytes) are summarised after a real run.
 const LIST_SHOWN_IN_FULL: usize = 400;
 
+/// One component decision, for people.
+fn component_line(c: &ComponentDecision) -> String {
+    match &c.action {
+        ComponentAction::Isolated { code, source } => format!(
+            "component {} {} -> {code} ({})",
+            c.component,
+            c.code_before,
+            match source {
+                CodeSource::InstanceTransform => "the instance's own transform",
+                CodeSource::MultiInstance => "MultiInstance code of the instance id",
+            }
+        ),
+        ComponentAction::Shared { reason } => format!(
+            "component {} {} shared: {reason}",
+            c.component, c.code_before
+        ),
+    }
+}
+
 /// Renders a retarget report for people.
 pub fn render_retarget(r: &RetargetReport) -> String {
     let mut s = String::new();
@@ -121,6 +141,9 @@ pub fn render_retarget(r: &RetargetReport) -> String {
                 }
             };
             let _ = writeln!(s, "    {line}");
+            for c in inst.components.iter().filter(|c| c.transform == d.source) {
+                let _ = writeln!(s, "      {}", component_line(c));
+            }
         }
         for row in plan
             .sequence_rows_added

@@ -53,6 +53,9 @@ pub mod code {
     pub const DUPLICATE_ENTRY: &str = "duplicate-entry";
     /// A listed name is longer than 31 UTF-16 units.
     pub const NAME_TOO_LONG: &str = "name-too-long";
+    /// Main transforms add a component with one code for several products
+    /// (instances would share it).
+    pub const SHARED_NEW_COMPONENT: &str = "shared-new-component";
     /// A listed name has a character compound files forbid.
     pub const INVALID_NAME: &str = "invalid-name";
     /// A listed storage does not exist.
@@ -563,6 +566,64 @@ fn lint_pairs(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
         }
     }
     lint_ambiguity(targets, pairs, out);
+    lint_shared_components(targets, pairs, out);
+}
+
+/// Components that main transforms add with one code for several
+/// products: each pair's Component inserts serve the product it was made
+/// for, or every Template product when it does not check the product
+/// code. Products that install side by side then share the component
+/// (one component, several clients): uninstalling one leaves its files to
+/// the others. Instances of a product that isolates components need
+/// their own codes (`retarget --isolate-components`); products that mean
+/// to share a component are told so too, as a warning.
+fn lint_shared_components(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
+    use indexmap::IndexMap;
+    let mut served: IndexMap<(String, String), Vec<Guid>> = IndexMap::new();
+    for p in pairs {
+        let inserted = p.main.inserted_components();
+        if inserted.is_empty() {
+            continue;
+        }
+        let products: Vec<Guid> = if p.main.validation().has(Validation::PRODUCT) {
+            vec![p.base()]
+        } else {
+            targets.to_vec()
+        };
+        for (key, code) in inserted {
+            let list = served.entry((key, code.to_ascii_uppercase())).or_default();
+            for g in &products {
+                if !list.contains(g) {
+                    list.push(*g);
+                }
+            }
+        }
+    }
+    for ((key, code), products) in served {
+        if products.len() < 2 {
+            continue;
+        }
+        let shown: Vec<String> = products.iter().take(6).map(Guid::braced).collect();
+        let more = products.len().saturating_sub(6);
+        out.push(Finding::new(
+            Severity::Warning,
+            code::SHARED_NEW_COMPONENT,
+            Some(&key),
+            format!(
+                "component {key} is added with one code, {code}, for {} products ({}{}): \
+                 installed side by side they share it, and uninstalling one leaves its files \
+                 to the others; if they are instances of a product that isolates components, \
+                 retarget with --isolate-components to give each its own code",
+                products.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
 }
 
 /// Two pairs that both validate for one product: tried on the products the

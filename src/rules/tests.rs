@@ -720,6 +720,8 @@ fn a_retargeted_patch_lints_clean_and_applies_to_its_instance() {
             instance,
             id: None,
             upgrade_code: None,
+            component_codes: Default::default(),
+            product_isolates: false,
         }],
         options: PlanOptions::default(),
     })

@@ -361,6 +361,8 @@ pub fn inst(instance: &str) -> InstanceRequest {
         instance: guid(instance),
         id: None,
         upgrade_code: None,
+        component_codes: Default::default(),
+        product_isolates: false,
     }
 }
 

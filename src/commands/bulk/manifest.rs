@@ -314,6 +314,8 @@ impl Manifest {
                     .as_ref()
                     .map(|u| guid(u, format!("instances[{i}].upgrade_code")))
                     .transpose()?,
+                component_codes: Default::default(),
+                product_isolates: false,
             });
         }
 
@@ -405,6 +407,7 @@ impl Manifest {
             options: PlanOptions {
                 copy_all: raw.copy_all,
                 strip_signature: raw.strip_signature,
+                ..PlanOptions::default()
             },
             instances,
             instance_files,
