@@ -756,3 +756,33 @@ msptest!(inspect_lists_them_and_retarget_takes_them, |dir, run| {
     ]);
     r.code(0);
 });
+
+msptest!(
+    check_warns_when_instances_share_a_product_name,
+    |dir, run| {
+        product(&dir, "p.msi");
+        dir.patch("fix.msp", &PatchSpec::single_product());
+        run(&[
+            "instances",
+            "add",
+            "p.msi",
+            "--count",
+            "2",
+            "--product-name",
+            "{name}",
+            "-o",
+            "same.msi",
+        ])
+        .code(0);
+        run(&["instances", "add", "p.msi", "--count", "2", "-o", "own.msi"]).code(0);
+        let r = run(&["check", "fix.msp", "--instances-from", "same.msi"]);
+        assert!(
+            r.stderr
+                .contains("instances Instance1 and Instance2 share the ProductName \"Sample\""),
+            "{}",
+            r.stderr
+        );
+        let r = run(&["check", "fix.msp", "--instances-from", "own.msi"]);
+        assert!(!r.stderr.contains("share the ProductName"), "{}", r.stderr);
+    }
+);

@@ -325,6 +325,86 @@ enum RecoveryDoc {
     Discarded,
 }
 
+/// Mirrors `msp_retarget::report::instances::InstancesReport`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct InstancesDoc {
+    schema_version: u32,
+    command: String,
+    input: String,
+    output: Option<String>,
+    outcome: String,
+    plan: InstancesPlanDoc,
+    verification: Option<InstancesVerificationDoc>,
+    mst_files: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct InstancesPlanDoc {
+    base_product_code: String,
+    base_product_name: Option<String>,
+    added: Vec<AddedInstanceDoc>,
+    removed: Vec<RemovedInstanceDoc>,
+    removed_streams: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AddedInstanceDoc {
+    id: String,
+    product_code: String,
+    derived: bool,
+    product_name: Option<String>,
+    upgrade_code: Option<String>,
+    components: Vec<IsolatedComponentDoc>,
+    revision_number: String,
+    changes: Vec<ChangeDoc>,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct IsolatedComponentDoc {
+    component: String,
+    from: String,
+    to: String,
+}
+
+/// A row of an instance transform (the only kind of change it holds).
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+enum ChangeDoc {
+    RowAdded {
+        table: String,
+        key: Vec<ValueDoc>,
+        row: String,
+        columns: Vec<(String, ValueDoc)>,
+    },
+}
+
+/// A table value: `{"str": "..."}`, `{"int": 1}`, `"null"`.
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum ValueDoc {
+    Null,
+    Int(i32),
+    Str(String),
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RemovedInstanceDoc {
+    id: String,
+    product_code: String,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct InstancesVerificationDoc {
+    entries_unchanged: u64,
+    transforms_checked: u64,
+}
+
 //===========================================================================//
 // Reading documents
 
@@ -773,6 +853,107 @@ msptest!(
 
 //===========================================================================//
 // The mirrors themselves
+
+//===========================================================================//
+// instances add / remove --json
+
+msptest!(json_of_instances_add_and_remove, |dir, run| {
+    let product = msp_retarget::testkit::synth::product_database_with(
+        &[
+            ("ProductCode", PRODUCT_A),
+            ("ProductVersion", "1.0.0.0"),
+            ("ProductName", "Sample"),
+        ],
+        &[("Core", Some("{C28843DA-EF08-41CC-BA75-D2B99D8A1983}"))],
+        0,
+    )
+    .unwrap();
+    dir.write("p.msi", &product);
+    let r = run(&[
+        "instances",
+        "add",
+        "p.msi",
+        "-i",
+        &format!("Blue={I1}"),
+        "--isolate-components",
+        "all",
+        "-o",
+        "out.msi",
+        "--json",
+    ]);
+    r.code(0);
+    let doc: InstancesDoc = document(&r.stdout, "instances add");
+    assert_eq!(doc.outcome, "done");
+    assert_eq!(doc.output.as_deref(), Some("out.msi"));
+    let added = &doc.plan.added[0];
+    assert_eq!(added.product_code, I1);
+    assert!(!added.derived);
+    assert_eq!(added.product_name.as_deref(), Some("Sample (Blue)"));
+    assert_eq!(
+        added.revision_number,
+        format!("{PRODUCT_A}1.0.0.0;{I1}1.0.0.0;")
+    );
+    assert_eq!(added.components[0].component, "Core");
+    assert_eq!(
+        added.changes[0],
+        ChangeDoc::RowAdded {
+            table: "Component".into(),
+            key: vec![ValueDoc::Str("Core".into())],
+            row: "update".into(),
+            columns: vec![(
+                "ComponentId".into(),
+                ValueDoc::Str(added.components[0].to.clone())
+            )],
+        }
+    );
+    assert_eq!(added.changes.len(), 3);
+    assert_eq!(doc.verification.as_ref().unwrap().transforms_checked, 1);
+    let dry = run(&[
+        "instances",
+        "add",
+        "p.msi",
+        "--count",
+        "1",
+        "--dry-run",
+        "--json",
+    ]);
+    dry.code(0);
+    let doc: InstancesDoc = document(&dry.stdout, "instances add");
+    assert_eq!(doc.outcome, "planned");
+    assert!(doc.verification.is_none() && doc.output.is_none());
+    assert!(doc.plan.added[0].derived);
+    let rm = run(&[
+        "instances",
+        "remove",
+        "out.msi",
+        "blue",
+        "-o",
+        "back.msi",
+        "--json",
+    ]);
+    rm.code(0);
+    let doc: InstancesDoc = document(&rm.stdout, "instances remove");
+    assert_eq!(
+        doc.plan.removed,
+        [RemovedInstanceDoc {
+            id: "Blue".into(),
+            product_code: I1.into()
+        }]
+    );
+    let bad = run(&[
+        "instances",
+        "add",
+        "p.msi",
+        "-i",
+        "a/b",
+        "-o",
+        "x.msi",
+        "--json",
+    ]);
+    bad.code(2);
+    let err = error_doc(&bad, "instances add");
+    assert_eq!(err.outcome, "error");
+});
 
 #[test]
 fn mirrors_reject_unknown_and_missing_fields() {

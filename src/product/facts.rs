@@ -118,6 +118,7 @@ impl ProductFacts {
     pub fn instances_of(path: &Path) -> Result<Vec<ProductFacts>> {
         let base = ProductFacts::from_package(path)?;
         let source = crate::product::instances::from_product(path)?.require_instances()?;
+        warn_shared_names(path, &source);
         Ok(source
             .instances
             .iter()
@@ -312,6 +313,31 @@ fn read_package_unguarded(path: &Path) -> Result<ProductFacts> {
 /// Parses a language id (decimal, as ProductLanguage stores it).
 pub fn parse_language(text: &str) -> Option<u16> {
     text.trim().parse().ok()
+}
+
+/// Warns (on the log, which is on by default) when two instances of the
+/// product show the same ProductName (their own, or the base's when their
+/// transform keeps it): Add/Remove Programs then lists them alike, which
+/// is how instances get mixed up. Linear in the instances.
+fn warn_shared_names(path: &Path, source: &crate::product::instances::InstanceSource) {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for i in &source.instances {
+        let Some(name) = i
+            .product_name
+            .as_deref()
+            .or(source.base_product_name.as_deref())
+        else {
+            continue;
+        };
+        let id = i.id.as_deref().unwrap_or("?");
+        if let Some(first) = seen.insert(name, id) {
+            tracing::warn!(
+                "{}: instances {first} and {id} share the ProductName {name:?}: Add/Remove \
+                 Programs lists them alike (instances add --product-name gives each its own)",
+                path.display()
+            );
+        }
+    }
 }
 
 #[cfg(test)]
