@@ -92,19 +92,18 @@ pub fn render_retarget(r: &RetargetReport) -> String {
     let mut s = String::new();
     let plan = &r.plan;
     let head = match (r.outcome, &r.output) {
-        (Outcome::Done, Some(out)) => {
-            format!("retargeted {} -> {}", r.input.display(), out.display())
-        }
         (Outcome::AlreadyDone, Some(out)) if *out != r.input => format!(
             "{} is already retargeted; copied unchanged to {}",
             r.input.display(),
             out.display()
         ),
-        (Outcome::AlreadyDone, _) => {
-            format!("{}: already retargeted, nothing to do", r.input.display())
-        }
-        (Outcome::Planned, _) => format!("dry run for {} (nothing written)", r.input.display()),
-        (Outcome::Done, None) => format!("retargeted {}", r.input.display()),
+        _ => head(
+            "retargeted",
+            "already retargeted, nothing to do",
+            r.outcome,
+            &r.input,
+            r.output.as_deref(),
+        ),
     };
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "patch {}", r.patch_code);
@@ -171,7 +170,40 @@ pub fn render_retarget(r: &RetargetReport) -> String {
     }
     // A dry run shows the lists in full: that is what it is for. After a
     // real run, long lists are summarised (the JSON report has them).
-    let full = r.outcome == Outcome::Planned;
+    render_lists(&mut s, plan, r.outcome == Outcome::Planned);
+    if let Some(v) = &r.verification {
+        let _ = writeln!(
+            s,
+            "verified: {} entries unchanged, {} entries added, {} bytes compared",
+            v.unchanged_entries, v.added_entries, v.bytes_compared
+        );
+        render_checked(&mut s, &v.checked);
+    }
+    s
+}
+
+/// The first line of an edit's report: what became of `input`, with the
+/// edit's `done` verb and what it says when there was `nothing` to do.
+fn head(
+    done: &str,
+    nothing: &str,
+    outcome: Outcome,
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> String {
+    match (outcome, output) {
+        (Outcome::Done, Some(out)) => {
+            format!("{done} {} -> {}", input.display(), out.display())
+        }
+        (Outcome::Done, None) => format!("{done} {}", input.display()),
+        (Outcome::Planned, _) => format!("dry run for {} (nothing written)", input.display()),
+        (Outcome::AlreadyDone, _) => format!("{}: {nothing}", input.display()),
+    }
+}
+
+/// The Template and LastSavedBy a plan leaves, where it changes them: in
+/// `full`, or summarised when long.
+fn render_lists(s: &mut String, plan: &Plan, full: bool) {
     for (label, before, after) in [
         ("Template:   ", &plan.template_before, &plan.template_after),
         (
@@ -195,15 +227,6 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             );
         }
     }
-    if let Some(v) = &r.verification {
-        let _ = writeln!(
-            s,
-            "verified: {} entries unchanged, {} entries added, {} bytes compared",
-            v.unchanged_entries, v.added_entries, v.bytes_compared
-        );
-        render_checked(&mut s, &v.checked);
-    }
-    s
 }
 
 /// The check of the result: what was re-checked and what lint found new.
@@ -228,14 +251,13 @@ fn render_checked(s: &mut String, c: &crate::edit::gate::ResultCheck) {
 /// Renders an untarget report for people.
 pub fn render_untarget(r: &UntargetReport) -> String {
     let mut s = String::new();
-    let head = match (r.outcome, &r.output) {
-        (Outcome::Done, Some(out)) => {
-            format!("untargeted {} -> {}", r.input.display(), out.display())
-        }
-        (Outcome::Planned, _) => format!("dry run for {} (nothing written)", r.input.display()),
-        (Outcome::AlreadyDone, _) => format!("{}: nothing to remove", r.input.display()),
-        (Outcome::Done, None) => format!("untargeted {}", r.input.display()),
-    };
+    let head = head(
+        "untargeted",
+        "nothing to remove",
+        r.outcome,
+        &r.input,
+        r.output.as_deref(),
+    );
     let _ = writeln!(s, "{head}");
     for i in &r.instances {
         let what = if i.removed_transforms.is_empty() {
@@ -255,12 +277,8 @@ pub fn render_untarget(r: &UntargetReport) -> String {
         };
         let _ = writeln!(s, "  {}{original}: {template}; removed {what}", i.instance);
     }
-    if r.plan.template_after != r.plan.template_before {
-        let _ = writeln!(s, "Template:    {}", r.plan.template_after);
-    }
-    if r.plan.last_saved_by_after != r.plan.last_saved_by_before {
-        let _ = writeln!(s, "LastSavedBy: {}", r.plan.last_saved_by_after);
-    }
+    // Removals shorten the lists: they are always shown in full.
+    render_lists(&mut s, &r.plan, true);
     if let Some(v) = &r.verification {
         render_checked(&mut s, &v.checked);
     }
