@@ -48,6 +48,13 @@
  *   clients COMPONENTCODE...
  *       MsiEnumClientsW: one line per client product of each component,
  *       then a line with the count.
+ *   patchseq PATCH.msp
+ *       Opens the patch's own database read-only as a patch file
+ *       (MSIDBOPEN_READONLY + MSIDBOPEN_PATCHFILE) and reads
+ *       SELECT `PatchFamily`, `ProductCode`, `Sequence`, `Attributes` FROM
+ *       `MsiPatchSequence`: one line per row in the order msi.dll gives
+ *       (a NULL ProductCode or Attributes is printed as "-"), then a line
+ *       with the return code.
  *
  * Arguments that start with '/' are taken as Unix paths and passed to
  * Windows as Z:\... paths.
@@ -508,6 +515,52 @@ static int cmd_clients(int argc, WCHAR **argv)
     return 0;
 }
 
+static int cmd_patchseq(int argc, WCHAR **argv)
+{
+    MSIHANDLE db = 0, view = 0, rec = 0;
+    WCHAR *path, fam[128], code[64], seq[64];
+    char a[512], b[128], c[64], d[64], e[16];
+    DWORD cch;
+    UINT r;
+
+    if (argc < 1)
+        return 2;
+    path = winpath(argv[0]);
+    r = MsiOpenDatabaseW(path, MSIDBOPEN_READONLY + MSIDBOPEN_PATCHFILE, &db);
+    out("op=open patch=%s rc=%u\n", nw(argv[0], a, sizeof a), r);
+    free(path);
+    if (r)
+        return 0;
+    r = MsiDatabaseOpenViewW(db,
+        L"SELECT `PatchFamily`, `ProductCode`, `Sequence`, `Attributes` FROM `MsiPatchSequence`",
+        &view);
+    if (!r)
+        r = MsiViewExecute(view, 0);
+    while (!r && MsiViewFetch(view, &rec) == ERROR_SUCCESS) {
+        cch = 128;
+        if (MsiRecordGetStringW(rec, 1, fam, &cch))
+            fam[0] = 0;
+        cch = 64;
+        if (MsiRecordIsNull(rec, 2) || MsiRecordGetStringW(rec, 2, code, &cch))
+            wcscpy(code, L"-");
+        cch = 64;
+        if (MsiRecordGetStringW(rec, 3, seq, &cch))
+            seq[0] = 0;
+        if (MsiRecordIsNull(rec, 4))
+            strcpy(e, "-");
+        else
+            snprintf(e, sizeof e, "%d", MsiRecordGetInteger(rec, 4));
+        out("op=patchseq family=%s product=%s sequence=%s attributes=%s\n",
+            nw(fam, b, sizeof b), nw(code, c, sizeof c), nw(seq, d, sizeof d), e);
+        MsiCloseHandle(rec);
+    }
+    out("op=patchseq-done rc=%u\n", r);
+    if (view)
+        MsiCloseHandle(view);
+    MsiCloseHandle(db);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -519,7 +572,8 @@ static int usage(void)
         "       harness transform PACKAGE.msi TRANSFORM [commit]\n"
         "       harness products\n"
         "       harness components DATABASE.msi TRANSFORM...\n"
-        "       harness clients COMPONENTCODE...\n");
+        "       harness clients COMPONENTCODE...\n"
+        "       harness patchseq PATCH.msp\n");
     return 2;
 }
 
@@ -545,6 +599,8 @@ int wmain(int argc, WCHAR **argv)
         r = cmd_components(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"clients"))
         r = cmd_clients(argc - 2, argv + 2);
+    else if (!wcscmp(argv[1], L"patchseq"))
+        r = cmd_patchseq(argc - 2, argv + 2);
     else if (!wcscmp(argv[1], L"products")) {
         print_products();
         r = 0;

@@ -744,6 +744,51 @@ case_instances() {
     fail "patching Instance2 ($c2): [$(product_line "$o" "$c2")] [$base_lines]; expected Wine to patch the base code instead (quirk 8 changed?)"
 }
 
+# ---------------------------------------------------- sequencing rows ----
+# MsiPatchSequence rows keyed to the base are mirrored for each instance
+# (docs/applicability.md). The corpus patches carry only NULL-keyed rows, so
+# the input is PatchAv101.msp with a row keyed to its base added by msibuild
+# (which also stamps the database CLSID on the root and none on the
+# substorages: the root's patch CLSID is put back, the rows are all this case
+# reads). Wine's msi.dll reads the rows of the input, of the retargeted patch
+# and of that patch untargeted from I1, each opened as a patch file.
+wine_patchseq() { # PATCH -> sorted "family product sequence attributes" lines
+  wine_run patchseq "$1"
+  grep -q '^op=patchseq-done rc=0$' "$WR.out" ||
+    fail "msi.dll could not read MsiPatchSequence of $(basename "$1"): $(grep '^op=open\|^op=patchseq-done' "$WR.out" | tr '\n' ' ')"
+  sed -n 's/^op=patchseq family=\([^ ]*\) product=\([^ ]*\) sequence=\([^ ]*\) attributes=\(.*\)$/\1 \2 \3 \4/p' "$WR.out" | sort
+}
+
+case_patch_sequence() {
+  local keyed="$CDIR/keyed.msp" out="$CDIR/keyed-all.msp" back="$CDIR/keyed-i2.msp" dir0 got want
+  cp "$F_PATCH" "$keyed" && chmod u+w "$keyed" &&
+    msibuild "$keyed" -q "INSERT INTO MsiPatchSequence (PatchFamily, ProductCode, Sequence, Attributes) VALUES ('SP', '$F_BASE', '1.0.1.0', 1)" ||
+    { fail "msibuild could not add a keyed row"; return; }
+  # Root CLSID {000C1086-...} (patch) instead of msibuild's {000C1084-...}: the
+  # first byte of the root entry's CLSID (version 3: 512-byte sectors).
+  dir0="$(od -An -tu4 -j48 -N4 "$keyed" | tr -d ' ')"
+  printf '\x86' | dd of="$keyed" bs=1 seek=$(((dir0 + 1) * 512 + 0x50)) conv=notrunc status=none
+  [ "$(summary_field "$keyed" Template)" = "$F_BASE" ] || { fail "keyed.msp lost its Template"; return; }
+  "$TOOL" retarget "$keyed" --instance "$I1" --instance "$I2" -o "$out" >"$CDIR/retarget.log" 2>&1 ||
+    { fail "msp-retarget retarget keyed.msp failed (see $CDIR/retarget.log)"; return; }
+  "$TOOL" untarget "$out" --instance "$I1" -o "$back" >"$CDIR/untarget.log" 2>&1 ||
+    { fail "msp-retarget untarget failed (see $CDIR/untarget.log)"; return; }
+  local null="SP - 1.0.1.0 1" base="SP $F_BASE 1.0.1.0 1" i1="SP $I1 1.0.1.0 1" i2="SP $I2 1.0.1.0 1"
+  got="$(wine_patchseq "$keyed")"
+  want="$(printf '%s\n' "$null" "$base" | sort)"
+  [ "$got" = "$want" ] || fail "input rows [$(tr '\n' ';' <<<"$got")], expected [$(tr '\n' ';' <<<"$want")]"
+  got="$(wine_patchseq "$out")"
+  want="$(printf '%s\n' "$null" "$base" "$i1" "$i2" | sort)"
+  [ "$got" = "$want" ] || fail "retargeted rows [$(tr '\n' ';' <<<"$got")], expected [$(tr '\n' ';' <<<"$want")]"
+  got="$(wine_patchseq "$back")"
+  want="$(printf '%s\n' "$null" "$base" "$i2" | sort)"
+  [ "$got" = "$want" ] || fail "rows after untargeting I1 [$(tr '\n' ';' <<<"$got")], expected [$(tr '\n' ';' <<<"$want")]"
+  # The corpus patch itself (NULL row only) gains no row.
+  need_out || return
+  got="$(wine_patchseq "$F_OUT")"
+  [ "$got" = "$null" ] || fail "$(basename "$F_OUT") rows [$(tr '\n' ';' <<<"$got")], expected [$null]"
+}
+
 CASES=()
 for fam in "${FAMILIES[@]}"; do
   load_family "$fam"
@@ -757,6 +802,7 @@ for fam in "${FAMILIES[@]}"; do
 done
 CASES+=("wine-quirks|${FAMILIES[0]}|case_quirks")
 CASES+=("sequence-status|${FAMILIES[0]}|case_sequence")
+CASES+=("patch-sequence-rows|${FAMILIES[0]}|case_patch_sequence")
 CASES+=("instances-add|${FAMILIES[0]}|case_instances")
 CASES+=("components|${FAMILIES[0]}|case_components")
 
