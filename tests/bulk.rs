@@ -3,14 +3,14 @@
 //! JSON report's shape, manifest errors, and nothing written when the
 //! manifest is wrong.
 
-mod util;
-
 use std::path::{Path, PathBuf};
 
 use msp_retarget::testkit::synth::PatchSpec;
 use serde::Deserialize;
 
-use util::{Dir, I1, I2, PRODUCT_A, PRODUCT_B, Run, Snapshot, inst, many_instances, pid, read};
+use crate::util::{
+    self, Dir, I1, I2, PRODUCT_A, PRODUCT_B, Run, Snapshot, inst, many_instances, pid, read,
+};
 
 const OTHER: &str = "{99999999-9999-4999-8999-999999999999}";
 

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde::Deserialize;
 
 use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
@@ -36,8 +35,7 @@ fn product_msi(path: &Path, props: &[(&str, &str)]) {
 }
 
 fn check(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .arg("check")
         .args(args)
         .output()

@@ -38,7 +38,7 @@ use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 
 fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"))
+    crate::util::bin().to_path_buf()
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

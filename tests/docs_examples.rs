@@ -103,7 +103,7 @@ fn fixtures() -> Dir {
         )
         .as_bytes(),
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_msp-retarget"))
+    let status = Command::new(crate::util::bin())
         .current_dir(dir.path())
         .args([
             "-q",
@@ -217,7 +217,7 @@ fn substitute(text: &str) -> String {
 
 /// Runs `block` in `dir`; the failure as text.
 fn run(dir: &Dir, block: &Block) -> Result<(), String> {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"));
+    let bin = crate::util::bin().to_path_buf();
     let path = format!(
         "{}:{}",
         bin.parent().unwrap().display(),

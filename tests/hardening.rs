@@ -12,14 +12,13 @@ use std::process::Output;
 
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 const I2: &str = "{22222222-2222-4222-8222-222222222222}";
 
 fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"))
+    crate::util::bin().to_path_buf()
 }
 
 fn spec_bytes(spec: &PatchSpec) -> Vec<u8> {

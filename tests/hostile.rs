@@ -21,7 +21,7 @@ const SUMMARY: &str = "/\u{5}SummaryInformation";
 const TEMPLATE: u32 = 7;
 
 fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"))
+    crate::util::bin().to_path_buf()
 }
 
 /// Runs the binary with `args` (and `stdin`, if given) in `dir`.

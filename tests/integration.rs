@@ -42,3 +42,27 @@ mod docs_examples;
 
 // No chain links to sector 0 (what osslsigncode needs to sign a file).
 mod chains;
+
+// bulk: manifests, parallel runs, the summary and JSON report.
+mod bulk;
+
+// check through the command line: verdicts, exit codes, JSON.
+mod check_cli;
+
+// Killed and starved runs: an in-place edit is all or nothing.
+mod crash;
+
+// Resource limits: huge declared sizes, deep nesting, full disks.
+mod hardening;
+
+// Hostile neighbours: journals, destinations, instance lists.
+mod hostile;
+
+// Broken input through the command line, one malformation per case.
+mod malformed;
+
+// sequence through the command line.
+mod sequence_cli;
+
+// Authenticode signatures: verdicts, stripping, osslsigncode.
+mod signing;

@@ -385,7 +385,7 @@ struct Ran {
 fn run_bin(args: &[&std::ffi::OsStr]) -> Ran {
     let mut cmd = assert_cmd::Command::new("prlimit");
     cmd.arg(format!("--fsize={FILE_SIZE_LIMIT}"))
-        .arg(env!("CARGO_BIN_EXE_msp-retarget"));
+        .arg(crate::util::bin());
     cmd.args(args).env_remove("RUST_LOG").timeout(TIME_LIMIT);
     let started = Instant::now();
     let out = cmd.output().expect("running the binary");
@@ -1079,8 +1079,7 @@ fn r_msi_panics_on_a_null_table_name_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.msp");
     std::fs::write(&input, null_table_name(valid())).unwrap();
-    let out = assert_cmd::Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .arg("inspect")
         .arg(&input)
         .timeout(TIME_LIMIT)
@@ -1190,7 +1189,7 @@ fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {
 fn run_limited(args: &[&std::ffi::OsStr]) -> std::process::Output {
     std::process::Command::new("prlimit")
         .arg("--as=2000000000")
-        .arg(env!("CARGO_BIN_EXE_msp-retarget"))
+        .arg(crate::util::bin())
         .args(args)
         .output()
         .expect("running prlimit (util-linux)")
@@ -1411,7 +1410,7 @@ fn run_guarded(args: &[&std::ffi::OsStr]) -> Ran {
     let mut cmd = assert_cmd::Command::new("prlimit");
     cmd.arg("--as=2000000000")
         .arg(format!("--fsize={FILE_SIZE_LIMIT}"))
-        .arg(env!("CARGO_BIN_EXE_msp-retarget"));
+        .arg(crate::util::bin());
     cmd.args(args).env_remove("RUST_LOG").timeout(TIME_LIMIT);
     let started = Instant::now();
     let out = cmd.output().expect("running the binary");

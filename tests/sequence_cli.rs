@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde::Deserialize;
 
 use msp_retarget::testkit::synth::{
@@ -67,8 +66,7 @@ impl Fixture {
 }
 
 fn sequence(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .arg("sequence")
         .args(args)
         .output()
@@ -332,8 +330,7 @@ fn the_shipped_sample_set_sequences_as_documented() {
 fn a_retargeted_instance_is_sequenced_like_its_base() {
     let f = Fixture::example(false);
     let out = f.path("QFE1-all.msp");
-    let st = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let st = crate::util::command()
         .args([
             "retarget",
             &f.path("QFE1.msp"),
@@ -350,8 +347,7 @@ fn a_retargeted_instance_is_sequenced_like_its_base() {
         String::from_utf8_lossy(&st.stderr)
     );
     let instance = format!("{INSTANCE},1.0.0.0,1033,{UC}");
-    let check = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let check = crate::util::command()
         .args(["check", &out, "--package", &f.path("product.msi")])
         .args(["--product", &instance, "--json"])
         .output()

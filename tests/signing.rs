@@ -13,8 +13,6 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
-
 use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 /// Product code and upgrade code of `PatchSpec::single_product()`, and an
@@ -30,8 +28,7 @@ struct Ran {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Ran {
-    let out = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .current_dir(dir)
         .args(args)
         .output()
@@ -503,7 +500,7 @@ fn the_docs_osslsigncode_recipe_runs_as_written() {
         d.join("testdata/sample.msp"),
     )
     .unwrap();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_msp-retarget"));
+    let bin = crate::util::bin().to_path_buf();
     let path = format!(
         "{}:{}",
         bin.parent().unwrap().display(),

@@ -18,8 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::util::{Dir, I1, I2, PRODUCT_A};
 
-#[path = "../shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 
 /// The instance list every retarget uses.
 const INSTANCES: [&str; 2] = [I1, I2];
@@ -77,7 +76,7 @@ impl Record {
     /// stderr, then every file `outputs` names (or its absence) and the
     /// folder's listing.
     fn run(&mut self, dir: &Dir, case: &str, args: &[&str], outputs: &[&str]) {
-        let out = Command::new(env!("CARGO_BIN_EXE_msp-retarget"))
+        let out = Command::new(crate::util::bin())
             .current_dir(dir.path())
             .env_remove("RUST_LOG")
             .args(args)

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test module uses its own subset
 
 pub mod check;
+pub mod corpus;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -415,8 +416,23 @@ pub fn many_instances(n: usize) -> Vec<String> {
 
 /// The `msp-retarget` binary, run in `dir`.
 pub fn cmd(dir: &Dir) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("msp-retarget").expect("the binary is built");
-    cmd.current_dir(dir.path()).env_remove("RUST_LOG");
+    let mut cmd = command();
+    cmd.current_dir(dir.path());
+    cmd
+}
+
+/// The command-line binary under test. Every test runs it from here:
+/// through [`command`], or by this path where it runs under another
+/// program (`prlimit`, a shell).
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_msp-retarget"))
+}
+
+/// A command running the binary, without the caller's `RUST_LOG` (logs
+/// on stderr would change what tests compare).
+pub fn command() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin());
+    cmd.env_remove("RUST_LOG");
     cmd
 }
 

@@ -24,7 +24,7 @@
 //! storage's own table streams that point at the string. That is what
 //! `msi.dll` writes: in every transform and database of the corpus (built
 //! by WiX through `msi.dll`; 14 transforms, 9 databases) each stored count
-//! equals those cells exactly (corpus suite `transform_write_corpus`).
+//! equals those cells exactly (corpus suite `tests/corpus/transform_write.rs`).
 //! Wine's `dlls/msi/string.c` loads that field as the string's persistent
 //! count, treats an id whose counts are zero as free (`st_find_free_entry`
 //! reuses it for the next new string) and, when saving, writes an

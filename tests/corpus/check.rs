@@ -3,7 +3,7 @@
 //! verdicts written down by hand from the files' contents (below).
 //!
 //! Every test here is ignored by default; run them with
-//! `cargo test --test check_corpus -- --ignored`. The folder is
+//! `cargo test --test corpus check -- --ignored`. The folder is
 //! `$MSP_CORPUS_DIR` when set, else `../shared/corpus` next to the
 //! repository. A missing folder fails the suite rather than skipping it.
 //!
@@ -34,8 +34,7 @@ use msp_retarget::report::check::{CheckStatus, PairStatus, Verdict};
 use msp_retarget::testkit::applicability::evaluate;
 use msp_retarget::testkit::lint::lint_patch;
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 use shared_corpus::wix3 as file;
 
 //===========================================================================//
@@ -203,8 +202,7 @@ fn no_corpus_patch_has_lint_findings() {
 #[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn the_command_line_agrees() {
     let run = |patch: &str, product: &str| {
-        assert_cmd::Command::cargo_bin("msp-retarget")
-            .unwrap()
+        crate::util::command()
             .arg("check")
             .arg(file(patch))
             .arg("--package")

@@ -1,7 +1,7 @@
 //! Corpus suite: real WiX-built patches from `../shared/corpus`.
 //!
 //! Every test here is ignored by default; run them with
-//! `cargo test --test corpus -- --ignored`. The folder is
+//! `cargo test --test corpus retarget -- --ignored`. The folder is
 //! `$MSP_CORPUS_DIR` when set, else `../shared/corpus` next to the
 //! repository. A missing folder fails the suite rather than skipping it,
 //! so a CI job that asks for the corpus cannot pass vacuously.
@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 
 use msp_retarget::testkit::propset::PropertySet;
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 use shared_corpus::corpus_dir;
 
 //===========================================================================//

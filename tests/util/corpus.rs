@@ -1,6 +1,6 @@
 //! Where the corpus suites find the shared corpus of real WiX-built
 //! patches and packages: `$MSP_CORPUS_DIR`, else `../shared/corpus` beside
-//! the repository. Included by each corpus suite with `#[path]`.
+//! the repository.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,6 @@ pub fn corpus_dir() -> PathBuf {
 }
 
 /// A file of the corpus's `wix3` folder, which must exist.
-#[allow(dead_code)] // not every suite names files
 pub fn wix3(name: &str) -> PathBuf {
     let path = corpus_dir().join("wix3").join(name);
     assert!(path.is_file(), "corpus file {} is missing", path.display());

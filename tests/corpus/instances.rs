@@ -3,7 +3,7 @@
 //! `../shared/corpus`.
 //!
 //! Every test here is ignored by default; run them with
-//! `cargo test --test instances_corpus -- --ignored`. The folder is
+//! `cargo test --test corpus instances -- --ignored`. The folder is
 //! `$MSP_CORPUS_DIR` when set, else `../shared/corpus` next to the
 //! repository. A missing folder fails the suite rather than skipping it,
 //! so a CI job that asks for the corpus cannot pass vacuously.
@@ -16,8 +16,7 @@ use msp_retarget::testkit::container;
 use msp_retarget::testkit::patch;
 use msp_retarget::testkit::transform::{self, RowKind, Schema, Value};
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 use shared_corpus::wix3;
 
 //===========================================================================//
@@ -302,7 +301,7 @@ fn patch_for_instance_product(dir: &Path) -> PathBuf {
 }
 
 fn run_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_msp-retarget"))
+    std::process::Command::new(crate::util::bin())
         .args(args)
         .output()
         .unwrap()

@@ -5,7 +5,7 @@
 //! written back byte for byte, and an edit changes only what it declares.
 //!
 //! Ignored by default; run with
-//! `cargo test --test transform_write_corpus -- --ignored`. The folder is
+//! `cargo test --test corpus transform_write -- --ignored`. The folder is
 //! `$MSP_CORPUS_DIR` when set, else `../shared/corpus` next to the
 //! repository; a missing folder fails the suite.
 
@@ -21,8 +21,7 @@ use msp_retarget::testkit::transform::write::{
 };
 use msp_retarget::testkit::transform::{Schema, Value, decode_rows};
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 use shared_corpus::wix3;
 
 /// The tables of every corpus database, merged.
@@ -321,8 +320,7 @@ fn every_corpus_database_reencodes_to_the_same_bytes_in_key_order() {
 #[test]
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn inspect_shows_what_a_wix_patch_changes() {
-    let out = assert_cmd::Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .arg("inspect")
         .arg(wix3("PatchAv101.msp"))
         .arg("--package")

@@ -1,6 +1,6 @@
 //! `sequence` on the real WiX-built patches of the shared corpus against
 //! their products (ignored by default; run with
-//! `cargo test --test sequence_corpus -- --ignored`; the folder is
+//! `cargo test --test corpus sequence -- --ignored`; the folder is
 //! `$MSP_CORPUS_DIR`, else `../shared/corpus`).
 //!
 //! The expected orders are written by hand from the patches' tables
@@ -25,16 +25,13 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-#[path = "shared/corpus.rs"]
-mod shared_corpus;
+use crate::util::corpus as shared_corpus;
 use shared_corpus::wix3 as file;
 
 fn run(args: &[String]) -> (i32, Value) {
-    let out = Command::cargo_bin("msp-retarget")
-        .unwrap()
+    let out = crate::util::command()
         .arg("sequence")
         .args(args)
         .arg("--json")
@@ -173,8 +170,7 @@ fn retargeted_patches_are_sequenced_alike_for_base_and_instance() {
     let mut outputs = Vec::new();
     for name in ["gdr1.msp", "rtmldr.msp"] {
         let out = dir.path().join(name);
-        let st = Command::cargo_bin("msp-retarget")
-            .unwrap()
+        let st = crate::util::command()
             .args(["retarget", &s(file(name)), "--instance", INSTANCE, "-o"])
             .arg(&out)
             .output()
