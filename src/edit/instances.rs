@@ -704,6 +704,10 @@ fn verify_result<G: Read + Seek>(
     let mut report = InstancesVerification::default();
     let in_entries = container::walk(&input, Path::new("/"))?;
     let out_entries = container::walk(&out, Path::new("/"))?;
+    // Looked up once per entry of the input and per instance: an index,
+    // so that verifying n instances costs n lookups, not n scans.
+    let out_index: HashMap<&Path, &container::EntryMeta> =
+        out_entries.iter().map(|o| (o.path.as_path(), o)).collect();
     let top = |p: &Path| {
         p.components()
             .nth(1)
@@ -739,7 +743,7 @@ fn verify_result<G: Read + Seek>(
                 return Err(fail(format!("stream {shown} changed")));
             }
         } else {
-            let Some(o) = out_entries.iter().find(|o| o.path == e.path) else {
+            let Some(o) = out_index.get(e.path.as_path()) else {
                 return Err(fail(format!("storage {shown} is missing")));
             };
             if o.clsid != e.clsid || o.is_stream {
@@ -751,7 +755,7 @@ fn verify_result<G: Read + Seek>(
     for (inst, streams) in job.plan.added.iter().zip(job.streams) {
         let dir = Path::new("/").join(&inst.id);
         let at = |what: String| fail(format!("instance {}: {what}", inst.id));
-        let Some(entry) = out_entries.iter().find(|o| o.path == dir) else {
+        let Some(entry) = out_index.get(dir.as_path()) else {
             return Err(at("its storage is missing".into()));
         };
         if entry.is_stream || entry.clsid != CLSID_TRANSFORM {
