@@ -93,7 +93,11 @@ enum Dest<'a> {
 
 fn retarget_cmd(bin: &Path, input: &Path, codes: &[String], dest: Dest<'_>) -> Command {
     let mut c = Command::new(bin);
-    c.arg("-q").arg("retarget").arg(input);
+    // 1000 instances go past the documented transform limit on purpose.
+    c.arg("-q")
+        .arg("retarget")
+        .arg(input)
+        .arg("--beyond-transform-limit");
     for code in codes {
         c.arg("-i").arg(code);
     }

@@ -204,6 +204,7 @@ fn run_retarget(a: &RetargetArgs) -> Result<u8> {
             copy_all: a.copy_all,
             strip_signature: a.strip_signature,
             isolation: msp_retarget::ComponentIsolation::parse(&a.isolate_components)?,
+            beyond_transform_limit: a.beyond_transform_limit,
         },
     };
     let r = retarget(&req)?;

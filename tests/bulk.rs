@@ -102,7 +102,7 @@ fn bulk(dir: &Dir, args: &[&str]) -> Run {
 fn doc(run: &Run) -> BulkDoc {
     let d: BulkDoc = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("the bulk report does not parse: {e}\n{}", run.stdout));
-    assert_eq!((d.schema_version, d.command.as_str()), (2, "bulk"));
+    assert_eq!((d.schema_version, d.command.as_str()), (3, "bulk"));
     assert_eq!(i32::from(d.exit_code), run.code);
     assert_eq!(d.totals.files, d.files.len());
     for f in &d.files {
@@ -444,7 +444,7 @@ fn refused_manifest(text: &str, expect: &str) {
     let failed: FailedDoc = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         (failed.schema_version, failed.command.as_str()),
-        (2, "bulk")
+        (3, "bulk")
     );
     assert_eq!(failed.outcome, "error");
     assert_eq!(failed.error.file.as_deref(), Some(Path::new("bulk.toml")));

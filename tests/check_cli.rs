@@ -118,6 +118,9 @@ struct Facts {
     platform: Option<String>,
     source: String,
     complete: bool,
+    /// Only written for an instance of a product database.
+    #[serde(default)]
+    instance_id: Option<String>,
 }
 
 #[allow(dead_code)]
@@ -318,7 +321,7 @@ fn json_has_the_documented_shape() {
     ]);
     assert_eq!(code, 1, "{err}");
     let r: Report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert_eq!(r.schema_version, 2);
+    assert_eq!(r.schema_version, 3);
     assert_eq!(r.command, "check");
     assert_eq!(r.outcome, "not_applicable");
     assert_eq!(r.targets, [PRODUCT]);

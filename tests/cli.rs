@@ -246,6 +246,39 @@ msptest!(a_major_upgrade_is_refused, |dir, run| {
     );
 });
 
+msptest!(more_than_255_transforms_are_refused_up_front, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    // The patch lists 2 transforms; each instance adds a pair.
+    let args = |n: usize| {
+        let mut args = vec!["retarget".to_string(), "in.msp".into()];
+        for code in crate::util::many_instances(n) {
+            args.push("-i".into());
+            args.push(code);
+        }
+        args
+    };
+    fn as_str(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let mut over = args(127); // 2 + 254 = 256
+    over.extend(["-o".into(), "out.msp".into()]);
+    let err = failing(&dir, &as_str(&over), 1);
+    assert!(
+        err.starts_with(
+            "msp-retarget: in.msp: the result would list 256 transforms in LastSavedBy \
+             (the patch has 2, the 127 instances add 254); Windows Installer documents that \
+             a package applies no more than 255 transforms"
+        ),
+        "{err}"
+    );
+    let mut under = args(126); // 2 + 252 = 254
+    under.push("--dry-run".into());
+    run(&as_str(&under)).code(0);
+    over.push("--beyond-transform-limit".into());
+    run(&as_str(&over)).code(0);
+    assert!(dir.join("out.msp").exists());
+});
+
 msptest!(an_ambiguous_base_is_refused, |dir, run| {
     dir.patch("ab.msp", &PatchSpec::two_products());
     let err = failing(&dir, &["retarget", "ab.msp", "-i", I1, "--in-place"], 1);
@@ -391,7 +424,7 @@ msptest!(a_usage_error_with_json_is_a_json_document, |dir, run| {
         r.code(2);
         let doc: serde_json::Value = serde_json::from_str(&r.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", r.stdout));
-        assert_eq!(doc["schema_version"], 2, "{args:?}");
+        assert_eq!(doc["schema_version"], 3, "{args:?}");
         assert_eq!(doc["command"], command, "{args:?}");
         assert_eq!(doc["outcome"], "error", "{args:?}");
         assert_eq!(doc["error"]["kind"], "usage", "{args:?}");

@@ -37,10 +37,10 @@ struct RetargetDoc {
 #[serde(deny_unknown_fields)]
 struct PlanDoc {
     patch_code: String,
-    template_before: String,
-    template_after: String,
-    last_saved_by_before: String,
-    last_saved_by_after: String,
+    template_before: Vec<String>,
+    template_after: Vec<String>,
+    last_saved_by_before: Vec<String>,
+    last_saved_by_after: Vec<String>,
     instances: Vec<InstanceDoc>,
     copies: Vec<CopyDoc>,
     removed_streams: Vec<String>,
@@ -412,7 +412,7 @@ struct InstancesVerificationDoc {
 /// holds every field the document has and nothing more, and that the
 /// envelope's two fields come first.
 fn document<T: DeserializeOwned + Serialize>(text: &str, command: &str) -> T {
-    let head = format!("{{\n  \"schema_version\": 2,\n  \"command\": \"{command}\",\n");
+    let head = format!("{{\n  \"schema_version\": 3,\n  \"command\": \"{command}\",\n");
     assert!(text.starts_with(&head), "envelope of:\n{text}");
     let value: serde_json::Value = serde_json::from_str(text).expect("one JSON document");
     let doc: T = serde_json::from_value(value.clone())
@@ -428,7 +428,7 @@ fn document<T: DeserializeOwned + Serialize>(text: &str, command: &str) -> T {
 
 fn retarget_doc(r: &Run) -> RetargetDoc {
     let doc: RetargetDoc = document(&r.stdout, "retarget");
-    assert_eq!(doc.schema_version, 2);
+    assert_eq!(doc.schema_version, 3);
     doc
 }
 
@@ -457,7 +457,7 @@ msptest!(json_of_a_retarget, |dir, run| {
     assert_eq!(doc.targets_before, [PRODUCT_A]);
     let plan = &doc.plan;
     assert_eq!(plan.patch_code, doc.patch_code);
-    assert_eq!(plan.template_after, format!("{PRODUCT_A};{I1};{I2}"));
+    assert_eq!(plan.template_after, [PRODUCT_A, I1, I2]);
     assert_eq!(plan.instances.len(), 2);
     let first = &plan.instances[0];
     assert_eq!(
@@ -969,7 +969,7 @@ fn mirrors_reject_unknown_and_missing_fields() {
     assert!(serde_json::from_str::<VerificationDoc>(extra).is_err());
     // A missing optional field deserializes, so document() compares the
     // round trip: this one would come back with "partner": null.
-    let text = "{\n  \"schema_version\": 2,\n  \"command\": \"x\",\n  \"action\": \"copy\",\n  \
+    let text = "{\n  \"schema_version\": 3,\n  \"command\": \"x\",\n  \"action\": \"copy\",\n  \
                 \"source\": \"a\",\n  \"name\": \"b\"\n}";
     #[derive(Deserialize, Serialize)]
     struct Wrapped {

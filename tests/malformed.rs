@@ -481,6 +481,8 @@ fn run_case(c: Case) {
     let out_folder = output.parent().map(Path::to_path_buf).unwrap_or_default();
     let folder_before = names_in(&out_folder);
 
+    // Some cases list hundreds of pairs on purpose: they test reading, not
+    // the documented transform limit a plain run refuses.
     let ran = run_bin(&[
         "retarget".as_ref(),
         input.as_os_str(),
@@ -488,6 +490,7 @@ fn run_case(c: Case) {
         I1.as_ref(),
         "-o".as_ref(),
         output.as_os_str(),
+        "--beyond-transform-limit".as_ref(),
     ]);
     // Output-path failures name the output; everything else the input.
     let named = if custom_output { &output } else { &input };
@@ -894,7 +897,11 @@ fn retarget_counted(
         input: input.clone(),
         destination: msp_retarget::Destination::Output(dir.path().join("out.msp")),
         instances: vec![msp_retarget::InstanceRequest::parse(I1).expect("an instance")],
-        options: msp_retarget::PlanOptions::default(),
+        // Hundreds of pairs on purpose: past the transform limit.
+        options: msp_retarget::PlanOptions {
+            beyond_transform_limit: true,
+            ..msp_retarget::PlanOptions::default()
+        },
     };
     msp_retarget::testkit::work::reset();
     let result = msp_retarget::retarget(&request);

@@ -187,7 +187,7 @@ fn the_example_is_ordered_qfe1_qfe2_sp1_whatever_the_order_given() {
         &f.path("product.msi"),
     ]);
     assert_eq!(code, 0);
-    assert_eq!(r.schema_version, 2);
+    assert_eq!(r.schema_version, 3);
     assert_eq!(r.command, "sequence");
     assert_eq!(r.products.len(), 1);
     let p = &r.products[0];

@@ -264,6 +264,12 @@ pub struct RetargetArgs {
     #[arg(long)]
     pub strip_signature: bool,
 
+    /// List more than 255 transforms in LastSavedBy (the documented most a
+    /// package applies; whether a patch's count is not documented) instead
+    /// of refusing.
+    #[arg(long)]
+    pub beyond_transform_limit: bool,
+
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,

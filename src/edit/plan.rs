@@ -84,7 +84,16 @@ pub struct PlanOptions {
     /// (see [`crate::edit::isolate`]).
     #[serde(default)]
     pub isolation: ComponentIsolation,
+    /// Go past [`MAX_APPLIED_TRANSFORMS`] transforms in LastSavedBy
+    /// instead of refusing.
+    pub beyond_transform_limit: bool,
 }
+
+/// The most transforms Windows Installer documents a package applies in
+/// one installation or update (MSI SDK, "Applying Transforms"). Whether
+/// the transforms a patch lists count toward it is not documented, so a
+/// retarget that would list more is refused unless allowed.
+pub const MAX_APPLIED_TRANSFORMS: usize = 255;
 
 /// What happens to one pair for one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,18 +166,37 @@ pub struct InstancePlan {
     pub components: Vec<ComponentDecision>,
 }
 
+/// A `;`-list kept as the summary stores it (the plan writes it back as
+/// it is), shown in JSON as an array of its non-empty entries, the shape
+/// `inspect` and `check` give Template.
+mod list_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(crate::format::summary::split_list(text))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(Vec::<String>::deserialize(d)?.join(";"))
+    }
+}
+
 /// Every change of one retarget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// The patch code (left unchanged).
     pub patch_code: Guid,
-    /// Template before.
+    /// Template before (JSON: an array of its entries).
+    #[serde(with = "list_text")]
     pub template_before: String,
-    /// Template after.
+    /// Template after (JSON: an array of its entries).
+    #[serde(with = "list_text")]
     pub template_after: String,
-    /// LastSavedBy before.
+    /// LastSavedBy before (JSON: an array of its entries).
+    #[serde(with = "list_text")]
     pub last_saved_by_before: String,
-    /// LastSavedBy after.
+    /// LastSavedBy after (JSON: an array of its entries).
+    #[serde(with = "list_text")]
     pub last_saved_by_after: String,
     /// Per instance, in request order.
     pub instances: Vec<InstancePlan>,
@@ -610,6 +638,20 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
         });
     }
 
+    let listed = summary::split_list(&patch.last_saved_by).len();
+    let after = listed + new_entries.len();
+    if !new_entries.is_empty() && after > MAX_APPLIED_TRANSFORMS && !opts.beyond_transform_limit {
+        return Err(Error::refused(format!(
+            "the result would list {after} transforms in LastSavedBy (the patch has {listed}, \
+             the {} instances add {}); Windows Installer documents that a package applies no \
+             more than {MAX_APPLIED_TRANSFORMS} transforms in an installation or update (MSI \
+             SDK, Applying Transforms) and does not say whether a patch's count: retarget to \
+             fewer instances per patch, or allow it explicitly (--beyond-transform-limit) once \
+             tested on Windows",
+            instances.len(),
+            new_entries.len()
+        )));
+    }
     if !requests.is_empty() {
         isolate::check_keys(&opts.isolation, inserted_keys.iter().map(String::as_str))?;
     }

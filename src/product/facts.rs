@@ -37,6 +37,10 @@ pub struct ProductFacts {
     /// Whether the facts are complete (read from a package): then a
     /// missing value is absent from the product, not unknown.
     pub complete: bool,
+    /// The instance id (the instance transform's name) when the facts are
+    /// those of an instance a product database defines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
 }
 
 impl ProductFacts {
@@ -50,6 +54,7 @@ impl ProductFacts {
             platform: None,
             source: code.braced(),
             complete: false,
+            instance_id: None,
         }
     }
 
@@ -99,6 +104,7 @@ impl ProductFacts {
             platform: None,
             source: format!("--product {text}"),
             complete: false,
+            instance_id: None,
         })
     }
 
@@ -125,6 +131,7 @@ impl ProductFacts {
             .map(|i| ProductFacts {
                 code: i.product_code,
                 upgrade_code: i.upgrade_code.or(base.upgrade_code),
+                instance_id: i.id.clone(),
                 source: format!(
                     "instance {} of {}",
                     i.id.as_deref().unwrap_or("?"),
@@ -307,6 +314,7 @@ fn read_package_unguarded(path: &Path) -> Result<ProductFacts> {
         platform,
         source: path.display().to_string(),
         complete: true,
+        instance_id: None,
     })
 }
 

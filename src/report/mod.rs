@@ -26,7 +26,10 @@ use crate::error::{Error, ErrorKind};
 
 /// Version of the JSON documents; bumped when a field changes meaning or
 /// disappears (adding fields does not bump it).
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// 3: retarget's and untarget's `plan.template_*` and
+/// `plan.last_saved_by_*` are arrays of entries (were `;`-joined strings).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The JSON envelope: every document has these two fields first.
 #[derive(Debug, Serialize)]

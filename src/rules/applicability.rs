@@ -332,6 +332,7 @@ pub fn made_for(pair: &Pair) -> ProductFacts {
         platform: None,
         source: format!("the product {} was made for", m.name),
         complete: true,
+        instance_id: None,
     }
 }
 

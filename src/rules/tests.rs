@@ -54,6 +54,7 @@ fn facts(code: &str, version: Option<&str>, lang: Option<u16>, up: Option<&str>)
         platform: Some("Intel".into()),
         source: "test".into(),
         complete: true,
+        instance_id: None,
     }
 }
 

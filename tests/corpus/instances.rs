@@ -570,3 +570,36 @@ fn inspect_shows_the_product_facts_and_its_instances() {
         .collect();
     assert_eq!(codes, [INSTANCE1, INSTANCE2, INSTANCE3]);
 }
+
+#[test]
+#[ignore = "corpus suite: run with --ignored; reads ../shared/corpus or $MSP_CORPUS_DIR"]
+fn check_json_names_each_instance_by_id_in_a_field() {
+    let product = wix3("instance-transforms.msi");
+    let out = run_cli(&[
+        "check".as_ref(),
+        wix3("PatchAv101.msp").as_os_str(),
+        "--instances-from".as_ref(),
+        product.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 3);
+    let found: Vec<(String, String)> = doc["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["facts"]["instance_id"].as_str().unwrap().to_string(),
+                p["facts"]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("Instance1", INSTANCE1),
+        ("Instance2", INSTANCE2),
+        ("Instance3", INSTANCE3),
+    ]
+    .map(|(id, code)| (id.to_string(), code.to_string()));
+    assert_eq!(found, expected);
+}

@@ -385,7 +385,12 @@ pub fn request(
         input: input.to_path_buf(),
         destination,
         instances: instances.to_vec(),
-        options: PlanOptions::default(),
+        // The engine's tests retarget to 200 instances on purpose, past
+        // the transform limit a plain run refuses.
+        options: PlanOptions {
+            beyond_transform_limit: true,
+            ..PlanOptions::default()
+        },
     }
 }
 

@@ -77,6 +77,7 @@ fn product(code: &str, version: &str) -> SeqProduct {
             platform: None,
             source: "test".into(),
             complete: true,
+            instance_id: None,
         },
         instance_id: None,
     }
