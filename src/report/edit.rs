@@ -68,8 +68,10 @@ pub struct UntargetReport {
 /// Lists longer than this (in bytes) are summarised after a real run.
 const LIST_SHOWN_IN_FULL: usize = 400;
 
-/// One component decision, for people.
-fn component_line(c: &ComponentDecision) -> String {
+/// One component decision, for people. A reason for sharing is given in
+/// full the first time only (`said`): the same sentence once per copy and
+/// instance would bury the rest of the report.
+fn component_line(c: &ComponentDecision, said: &mut Vec<String>) -> String {
     match &c.action {
         ComponentAction::Isolated { code, source } => format!(
             "component {} {} -> {code} ({})",
@@ -80,10 +82,17 @@ fn component_line(c: &ComponentDecision) -> String {
                 CodeSource::MultiInstance => "MultiInstance code of the instance id",
             }
         ),
-        ComponentAction::Shared { reason } => format!(
-            "component {} {} shared: {reason}",
+        ComponentAction::Shared { reason } if said.contains(reason) => format!(
+            "component {} {} shared (as above)",
             c.component, c.code_before
         ),
+        ComponentAction::Shared { reason } => {
+            said.push(reason.clone());
+            format!(
+                "component {} {} shared: {reason}",
+                c.component, c.code_before
+            )
+        }
     }
 }
 
@@ -107,6 +116,7 @@ pub fn render_retarget(r: &RetargetReport) -> String {
     };
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "patch {}", r.patch_code);
+    let mut said = Vec::new();
     for inst in &plan.instances {
         let id = inst
             .id
@@ -141,7 +151,7 @@ pub fn render_retarget(r: &RetargetReport) -> String {
             };
             let _ = writeln!(s, "    {line}");
             for c in inst.components.iter().filter(|c| c.transform == d.source) {
-                let _ = writeln!(s, "      {}", component_line(c));
+                let _ = writeln!(s, "      {}", component_line(c, &mut said));
             }
         }
         for row in plan
