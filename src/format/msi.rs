@@ -26,10 +26,48 @@ pub fn guarded<T>(
     if let Err(e) = check_before_msi(path) {
         return Ok(Err(e));
     }
-    crate::error::contain_panics(read).map_err(|why| Panicked {
-        why,
-        part: null_table_name(path),
-    })
+    match crate::error::contain_panics(read) {
+        Ok(Err(e)) if e.part().is_none() => Ok(Err(match part_named_in(e.reason()) {
+            Some(part) => e.at(part),
+            None => e,
+        })),
+        Ok(found) => Ok(found),
+        Err(why) => Err(Panicked {
+            why,
+            part: null_table_name(path).or_else(|| null_column_field(path)),
+        }),
+    }
+}
+
+/// The part of the database an error of the `msi` crate is about, read
+/// from its message: the crate's errors while opening a database name a
+/// table only inside the text (`_Columns mentions table ""`, `Repeated key
+/// in "_Validation" table`) or not at all (an unknown code page), while
+/// this crate's errors name the part apart from the reason.
+fn part_named_in(reason: &str) -> Option<String> {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = &reason[reason.find(after)? + after.len()..];
+        let rest = rest.strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_owned())
+    };
+    if reason.contains("_Columns mentions table")
+        || reason.contains("does not have a complete set of columns")
+        || reason.contains("No columns found for table")
+    {
+        // The crate checks `_Columns` against `_Tables`: the definition
+        // at fault is in `_Columns`.
+        Some("table _Columns".to_owned())
+    } else if reason.contains("codepage for string pool") {
+        Some("table _StringPool".to_owned())
+    } else if reason.contains("codepage for property set") {
+        Some(container::stream_part(&Path::new("/").join(SUMMARY_STREAM)))
+    } else if reason.contains("Unrecognized package CLSID") {
+        Some("root storage".to_owned())
+    } else {
+        quoted("Repeated key in ")
+            .or_else(|| quoted("Table "))
+            .map(|table| format!("table {table}"))
+    }
 }
 
 /// A panic of the `msi` crate on a file, contained.
@@ -80,6 +118,37 @@ fn null_table_name(path: &Path) -> Option<String> {
         .map(|i| format!("table _Tables, row {} (a table without a name)", i + 1))
 }
 
+/// The first row of `_Columns` with a null Table, Number, Name or Type
+/// (the `msi` crate unwraps each), as a part name; `None` when there is
+/// none or the table cannot be read. `_Columns` is stored a column at a
+/// time: every Table reference, then every Number (2 bytes), every Name,
+/// every Type (2 bytes). Reads at most [`MAX_POOL_LEN`] bytes.
+fn null_column_field(path: &Path) -> Option<String> {
+    let mut cf = container::open(path).ok()?;
+    let pool = Path::new("/").join(streamname::encode("_StringPool", true));
+    let columns = Path::new("/").join(streamname::encode("_Columns", true));
+    let header = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN).ok()?;
+    let code_page = u32::from_le_bytes(header.get(..4)?.try_into().ok()?);
+    let width = if code_page & 0x8000_0000 != 0 { 3 } else { 2 };
+    let bytes = container::read_stream_bounded(&mut cf, &columns, MAX_POOL_LEN).ok()?;
+    let rows = bytes.len() / (2 * width + 4);
+    let fields = [
+        ("Table", 0, width),
+        ("Number", rows * width, 2),
+        ("Name", rows * (width + 2), width),
+        ("Type", rows * (2 * width + 2), 2),
+    ];
+    (0..rows).find_map(|i| {
+        fields.iter().find_map(|&(name, start, size)| {
+            let at = start + i * size;
+            bytes[at..at + size]
+                .iter()
+                .all(|&b| b == 0)
+                .then(|| format!("table _Columns, row {} (a null {name})", i + 1))
+        })
+    })
+}
+
 /// Checks what the `msi` crate trusts when it opens the database in
 /// `path`, so that a hostile file cannot make it allocate without bound:
 /// every stream's declared length must fit in the file (the crate sizes
@@ -117,6 +186,21 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
         return Err(Error::format(format!(
             "{} bytes: not a 4-byte header followed by 4-byte entries",
             entries.len()
+        ))
+        .at(container::stream_part(&pool)));
+    }
+    let code_page = u32::from_le_bytes([entries[0], entries[1], entries[2], entries[3]]);
+    // Bit 31 flags 3-byte string references; the rest is the code page,
+    // which the crate refuses without naming the table when it does not
+    // know it.
+    let id = code_page & 0x7FFF_FFFF;
+    if i32::try_from(id)
+        .ok()
+        .and_then(msi::CodePage::from_id)
+        .is_none()
+    {
+        return Err(Error::format(format!(
+            "code page {id} is not one an installer database can use"
         ))
         .at(container::stream_part(&pool)));
     }
@@ -183,4 +267,35 @@ fn check_strings_as_msi_reads_them(b: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_of_the_msi_crate_name_their_part() {
+        let cases = [
+            (
+                "x: _Columns mentions table \"\", which isn't in _Tables",
+                Some("table _Columns"),
+            ),
+            (
+                "x: Repeated key in \"_Validation\" table: (\"\", \"\")",
+                Some("table _Validation"),
+            ),
+            (
+                "x: Table \"Property\" has no column named \"Property\"",
+                Some("table Property"),
+            ),
+            (
+                "x: Unknown codepage for string pool (12345)",
+                Some("table _StringPool"),
+            ),
+            ("x: failed to fill whole buffer", None),
+        ];
+        for (reason, part) in cases {
+            assert_eq!(part_named_in(reason).as_deref(), part, "{reason}");
+        }
+    }
 }
