@@ -398,6 +398,7 @@ pub fn transform(data: &[u8]) {
             let _ = read_transform_tables(&mut cf, storage, &Schema::property_only());
             let _ = read_transform_tables(&mut cf, storage, &schema);
             let _ = property_changes(&mut cf, storage, &schema);
+            editor_round_trip(&mut cf, storage, &schema);
         }
         let _ = msp_retarget::instances::from_product(&path);
         let _ = std::fs::remove_file(&path);
@@ -414,7 +415,9 @@ pub fn transform(data: &[u8]) {
     let (Some(pool), Some(strings)) = (take(&mut rest), take(&mut rest)) else {
         return;
     };
-    let Ok(pool) = StringPool::parse(&pool, &strings) else {
+    let pool_bytes = pool;
+    let Ok(pool) = StringPool::parse(&pool_bytes, &strings) else {
+        writer_round_trip(&pool_bytes, &strings, &[], rest);
         return;
     };
     for id in 0..pool.len() as u32 + 2 {
@@ -447,6 +450,94 @@ pub fn transform(data: &[u8]) {
     for table in &tables {
         let _ = decode_rows(table, rest, &pool);
     }
+    writer_round_trip(&pool_bytes, &strings, &tables, rest);
+}
+
+/// The writer's codecs on raw streams: a pool `PoolEditor::parse` accepts
+/// is written back byte for byte by `to_streams`; rows that
+/// `decode_raw_rows` (transform rows) or `decode_db_rows` (database
+/// columns) accept encode back to exactly their bytes, with 2- and 3-byte
+/// string references.
+fn writer_round_trip(
+    pool: &[u8],
+    strings: &[u8],
+    tables: &[msp_retarget::testkit::transform::TableDef],
+    rows: &[u8],
+) {
+    use msp_retarget::testkit::transform::database::{decode_db_rows, encode_db_rows};
+    use msp_retarget::testkit::transform::write::{PoolEditor, decode_raw_rows, encode_raw_rows};
+    if let Ok(editor) = PoolEditor::parse(pool, strings) {
+        let (p, d) = editor.to_streams();
+        assert!(
+            p == pool && d == strings,
+            "an unedited pool was not written back as read"
+        );
+        for id in 0..editor.len() as u32 + 2 {
+            let _ = editor.get(id);
+        }
+    }
+    for table in tables {
+        for long_refs in [false, true] {
+            if let Ok(decoded) = decode_raw_rows(table, rows, long_refs) {
+                let encoded = encode_raw_rows(table, &decoded, long_refs)
+                    .expect("decoded transform rows encode again");
+                assert!(encoded == rows, "transform rows of {} changed", table.name);
+            }
+            if let Ok(decoded) = decode_db_rows(table, rows, long_refs) {
+                let encoded = encode_db_rows(table, &decoded, long_refs)
+                    .expect("decoded database rows encode again");
+                assert!(encoded == rows, "database rows of {} changed", table.name);
+            }
+        }
+    }
+}
+
+/// The transform editor on one storage: when it loads, an edit-free
+/// `finish` changes nothing, and one row inserted into `Property` comes
+/// out as streams that load again and hold the row.
+fn editor_round_trip(
+    cf: &mut cfb::CompoundFile<Cursor<&[u8]>>,
+    storage: &Path,
+    schema: &msp_retarget::testkit::transform::Schema,
+) {
+    use msp_retarget::testkit::transform::edit::TransformEditor;
+    use msp_retarget::testkit::transform::{RowKind, Value};
+    let Ok(mut editor) = TransformEditor::load(cf, storage, schema) else {
+        return;
+    };
+    let _ = editor.table_names().count();
+    for name in editor.table_names().map(str::to_owned).collect::<Vec<_>>() {
+        let _ = editor.rows(&name);
+    }
+    let unedited = editor.finish().expect("an unedited transform finishes");
+    assert!(unedited.is_empty(), "an unedited transform changed");
+    let row = [
+        Value::Str("MSP_RETARGET_FUZZ".into()),
+        Value::Str("1".into()),
+    ];
+    if editor.insert_row("Property", &row).is_err() {
+        return;
+    }
+    let Ok(out) = editor.finish() else {
+        return;
+    };
+    let (pool, data) = out
+        .pool
+        .clone()
+        .unwrap_or_else(|| editor.pool().to_streams());
+    let tables: Vec<(String, Vec<u8>)> = out
+        .tables
+        .iter()
+        .map(|(n, b)| (n.clone(), b.clone()))
+        .collect();
+    let again = TransformEditor::from_streams(&pool, &data, tables, schema)
+        .expect("the streams an edit writes load again");
+    let rows = again.rows("Property").expect("the edited Property decodes");
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == RowKind::Insert && r.key.first() == Some(&row[0])),
+        "the inserted row is not there"
+    );
 }
 
 //===========================================================================//
@@ -1081,11 +1172,73 @@ pub fn product(data: &[u8]) {
         names_file("from_product", &e);
     }
     let _ = msp_retarget::inspect(&path);
+    instances_add(&dir, &path);
     assert!(
         std::fs::read(&path).expect("reading the input back") == data,
         "the product changed"
     );
     let _ = std::fs::remove_file(&path);
+}
+
+/// `instances add` of two instances to the product at `path`, written to a new file beside it: a failure names the product
+/// and leaves nothing beside it; a success leaves an output that lists
+/// the two instances, and `instances remove` of one of them from it ends
+/// with one instance or an error naming the output.
+fn instances_add(dir: &Path, path: &Path) {
+    use msp_retarget::{
+        AddOptions, InstancesAddRequest, InstancesRemoveRequest, NewInstanceRequest,
+        instances_add, instances_remove,
+    };
+    let out = dir.join("multi.msi");
+    let _ = std::fs::remove_file(&out);
+    let before = names_in(dir);
+    let req = InstancesAddRequest {
+        input: path.to_path_buf(),
+        destination: Destination::Output(out.clone()),
+        instances: ["FuzzA", "FuzzB"]
+            .iter()
+            .map(|id| NewInstanceRequest {
+                id: (*id).to_owned(),
+                product_code: None,
+            })
+            .collect(),
+        options: AddOptions::default(),
+        mst_dir: None,
+    };
+    match instances_add(&req) {
+        Err(e) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("{}: ", path.display())),
+                "instances add: the error does not name the product: {text}"
+            );
+            assert!(names_in(dir) == before, "a failed instances add left a file");
+        }
+        Ok(_) => {
+            let listed = msp_retarget::instances::from_product(&out)
+                .expect("the output of instances add re-reads");
+            let ids: Vec<String> = listed.instances.iter().filter_map(|i| i.id.clone()).collect();
+            for id in ["FuzzA", "FuzzB"] {
+                assert!(
+                    ids.iter().any(|i| i.eq_ignore_ascii_case(id)),
+                    "instance {id} missing from {ids:?}"
+                );
+            }
+            let remove = InstancesRemoveRequest {
+                input: out.clone(),
+                destination: Destination::InPlace,
+                ids: vec!["FuzzA".into()],
+                strip_signature: false,
+            };
+            if let Err(e) = instances_remove(&remove) {
+                assert!(
+                    e.to_string().starts_with(&format!("{}: ", out.display())),
+                    "instances remove: the error does not name the file: {e}"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&out);
 }
 
 /// Product seeds for [`product`]: a product database with a Property
