@@ -458,3 +458,107 @@ fn property_changes_without_a_property_definition_use_the_well_known_one() {
     let changes = property_changes(&mut cf, Path::new("/T"), &Schema::new()).unwrap();
     assert_eq!(changes, strs(&[("A", "b")]));
 }
+
+//==========================================================================//
+// The writer and the editors on hostile streams
+
+/// A pool header with the 3-byte reference flag over `strings`.
+fn long_pool(strings: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    pool_streams(strings, 1252 | LONG_REFS_FLAG)
+}
+
+#[test]
+fn hostile_streams_are_refused_by_the_editors_with_the_table_named() {
+    use super::database::DatabaseEditor;
+    use super::edit::TransformEditor;
+    let schema = Schema::property_only();
+    let (pool, data) = pool_streams(&["Property", "Value"], 1252);
+    let (lpool, ldata) = long_pool(&["Property", "Value"]);
+    let tx = |pool: &[u8], data: &[u8], rows: Vec<u8>| {
+        err_text(TransformEditor::from_streams(
+            pool,
+            data,
+            [(PROPERTY.to_string(), rows)],
+            &schema,
+        ))
+    };
+    let db = |pool: &[u8], data: &[u8], rows: Vec<u8>| {
+        err_text(DatabaseEditor::from_streams(
+            pool,
+            data,
+            [(PROPERTY.to_string(), rows)],
+            &schema,
+        ))
+    };
+    // Truncated pool: a header cut, an entry cut, a long length cut.
+    assert!(tx(&pool[..3], &data, Vec::new()).contains("4-byte header"));
+    assert!(tx(&pool[..6], &data, Vec::new()).contains("partial entry"));
+    let mut cut = pool.clone();
+    cut.extend_from_slice(&[0, 0, 1, 0]);
+    assert!(tx(&cut, &data, Vec::new()).contains("32-bit length"));
+    // A huge declared length, and a count of strings past the data.
+    let mut huge = pool.clone();
+    huge.extend_from_slice(&[0, 0, 1, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    assert!(tx(&huge, &data, Vec::new()).contains("_StringData has only"));
+    let mut many = pool.clone();
+    many.extend(std::iter::repeat_n([0xFF, 0xFF, 1, 0], 10_000).flatten());
+    assert!(db(&many, &data, Vec::new()).contains("_StringData has only"));
+    // 3-byte references with rows of 2-byte widths: an insert of two
+    // string columns is 2 + 6 bytes, so 2 + 4 bytes is cut.
+    let e = tx(&lpool, &ldata, words(&[0x0201, 1, 2]));
+    assert!(
+        e.contains("stream Property") && e.contains("truncated row"),
+        "{e}"
+    );
+    // Database rows (column-wise) not a whole number of 6-byte rows.
+    let e = db(&lpool, &ldata, vec![1, 0, 0, 2, 0]);
+    assert!(
+        e.contains("stream Property") && e.contains("6-byte rows"),
+        "{e}"
+    );
+    let e = db(&pool, &data, vec![1, 0, 0]);
+    assert!(
+        e.contains("stream Property") && e.contains("4-byte rows"),
+        "{e}"
+    );
+    // String references past the pool.
+    let e = tx(&pool, &data, words(&[0x0201, 1, 9]));
+    assert!(
+        e.contains("stream Property") && e.contains("string id 9"),
+        "{e}"
+    );
+    let e = db(&pool, &data, words(&[1, 0x7777]));
+    assert!(
+        e.contains("stream Property") && e.contains("string id 30583"),
+        "{e}"
+    );
+}
+
+proptest! {
+    #[test]
+    fn random_streams_through_the_editors_never_panic_and_round_trip(
+        pool in proptest::collection::vec(any::<u8>(), 0..64),
+        data in proptest::collection::vec(any::<u8>(), 0..64),
+        rows in proptest::collection::vec(any::<u8>(), 0..120),
+        long in any::<bool>(),
+    ) {
+        use super::database::DatabaseEditor;
+        use super::edit::TransformEditor;
+        let mut pool = pool;
+        if let Some(b) = pool.get_mut(3) {
+            *b = if long { 0x80 } else { 0 };
+        }
+        let schema = Schema::property_only();
+        let streams = || [(PROPERTY.to_string(), rows.clone())];
+        if let Ok(t) = TransformEditor::from_streams(&pool, &data, streams(), &schema) {
+            let out = t.finish().unwrap();
+            prop_assert!(out.is_empty());
+            let _ = t.rows(PROPERTY);
+        }
+        if let Ok(d) = DatabaseEditor::from_streams(&pool, &data, streams(), &schema) {
+            let out = d.finish().unwrap();
+            prop_assert!(out.is_empty());
+            let _ = d.rows(PROPERTY);
+        }
+    }
+}
