@@ -545,6 +545,27 @@ fn run_case(c: Case) {
         assert!(ran.stderr.starts_with(&prefix), "{context}");
     }
     assert_eq!(checksum(&input), before, "sequence changed the input");
+
+    // inspect --tables decodes every transform's rows (the transform
+    // view): the same bar.
+    let ran = run_bin(&["inspect".as_ref(), input.as_os_str(), "--tables".as_ref()]);
+    let context = format!(
+        "inspect --tables: exit {:?}, stderr:\n{}",
+        ran.code, ran.stderr
+    );
+    assert!(ran.elapsed < TIME_LIMIT, "{context}");
+    assert!(!ran.stderr.contains("panicked"), "{context}");
+    assert!(matches!(ran.code, Some(0..=2)), "{context}");
+    if ran.code == Some(2) {
+        let prefix = format!("msp-retarget: {}: ", input.display());
+        assert!(ran.stderr.starts_with(&prefix), "{context}");
+        assert_eq!(ran.stderr.lines().count(), 1, "{context}");
+    }
+    assert_eq!(
+        checksum(&input),
+        before,
+        "inspect --tables changed the input"
+    );
 }
 
 /// One test per case: `name: input, retarget outcome, inspect outcome;`.
