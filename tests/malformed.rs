@@ -1635,4 +1635,26 @@ product_cases! {
     }), "msi", &[], [0, 2, 0, 0, 0, 0, 2];
     p_an_instance_with_garbage_property: product_with_instance(vec![0xEE; 13]), "msi", &["storage Inst1", "Property"], [0, 2, 0, 0, 0, 2, 2];
     p_an_instance_with_an_empty_property: product_with_instance(Vec::new()), "msi", &[], [0, 2, 0, 0, 0, 0, 2];
+    // Regression (found by the `product` fuzz target): a stream no command
+    // reads but `instances add` copies and verifies, with a mini chain that
+    // loops; the error named the output ("stream … does not read"), not
+    // the product whose chain it is.
+    p_a_stream_whose_mini_chain_loops: a_looping_unread_stream(), "msi", &[], [0, 2, 0, 0, 0, 2, 2];
+}
+
+/// `product()` with a 200-byte stream `Junk` (four mini sectors) whose
+/// second mini sector leads back to its first.
+fn a_looping_unread_stream() -> Vec<u8> {
+    let bytes = with_cfb(product(), |cf| {
+        cf.create_stream("/Junk")
+            .and_then(|mut s| s.write_all(&[0x4A; 200]))
+            .expect("adding a stream");
+    });
+    raw_of(bytes, |i| {
+        let s = i.entry("/Junk");
+        let start = i.start_of(&s);
+        let second = get_u32(&i.0, i.minifat_slot(start));
+        let at = i.minifat_slot(second);
+        put_u32(&mut i.0, at, start);
+    })
 }

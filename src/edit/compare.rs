@@ -28,9 +28,9 @@ pub(crate) fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<E
 
 /// A reader that remembers whether it failed, to tell which of two
 /// streams read side by side was unreadable.
-struct Marked<R> {
-    inner: R,
-    failed: bool,
+pub(crate) struct Marked<R> {
+    pub(crate) inner: R,
+    pub(crate) failed: bool,
 }
 
 impl<R: std::io::Read> std::io::Read for Marked<R> {

@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use cfb::CompoundFile;
 use serde::Serialize;
 
+use crate::edit::compare::Marked;
 use crate::edit::engine::EditJob;
 use crate::edit::verify::Written;
 use crate::error::{Error, Result};
@@ -731,15 +732,28 @@ fn verify_result<G: Read + Seek>(
             if !out.is_stream(&e.path) {
                 return Err(fail(format!("stream {shown} is missing")));
             }
-            let mut a = input
-                .open_stream(&e.path)
-                .map_err(|err| Error::io("cannot open", err).in_file(&job.db.path))?;
+            let mut a = Marked {
+                inner: input
+                    .open_stream(&e.path)
+                    .map_err(|err| Error::io("cannot open", err).in_file(&job.db.path))?,
+                failed: false,
+            };
             let mut b = out
                 .open_stream(&e.path)
                 .map_err(|err| fail(format!("stream {shown} does not open: {err}")))?;
-            if !container::streams_equal(&mut a, &mut b)
-                .map_err(|err| fail(format!("stream {shown} does not read: {err}")))?
-            {
+            // The output's stream is the input's, copied: when the input's
+            // chain does not read (a loop, a sector past the end), the fault
+            // is the product's, and the message must say so.
+            let equal = match container::streams_equal(&mut a, &mut b) {
+                Ok(equal) => equal,
+                Err(err) if a.failed => {
+                    return Err(Error::io("reading the product's stream", err)
+                        .at(container::stream_part(&e.path))
+                        .in_file(&job.db.path));
+                }
+                Err(err) => return Err(fail(format!("stream {shown} does not read: {err}"))),
+            };
+            if !equal {
                 return Err(fail(format!("stream {shown} changed")));
             }
         } else {
