@@ -25,6 +25,7 @@ use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
 use crate::format::container;
 use crate::format::layout::{Layout, overlaps};
+use crate::format::structure::{Chains, LARGE_STREAM_LEN};
 use crate::format::summary::SUMMARY_STREAM;
 use crate::patch::Patch;
 use crate::rules::lint::PatchView;
@@ -48,7 +49,14 @@ pub struct Verification {
 }
 
 /// Streams at least this long are checked by layout when possible.
-const VOUCH_MIN_LEN: u64 = 1024 * 1024;
+const VOUCH_MIN_LEN: u64 = LARGE_STREAM_LEN;
+
+#[cfg(test)]
+thread_local! {
+    /// Chains the layout check walked on this thread: its tests check that
+    /// an untouched large stream is vouched for without a walk.
+    static CHAINS_WALKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// What the layout check needs: both files' layouts and the ranges the
 /// edit wrote.
@@ -56,15 +64,20 @@ struct LayoutCheck<'a, H> {
     input: (File, Layout),
     output: (H, Layout),
     written: &'a [(u64, u64)],
+    /// What the structure check established of the input's large streams.
+    chains: Chains,
+    /// Whether no sector the edit touched lies in an intact large chain of
+    /// the input (worked out on first need).
+    untouched: Option<bool>,
 }
 
 impl<H: Read + Seek> LayoutCheck<'_, H> {
     fn new<'a>(
-        input: &Path,
+        input: &Patch,
         mut output: H,
         written: &'a [(u64, u64)],
     ) -> Option<LayoutCheck<'a, H>> {
-        let mut f = File::open(input).ok()?;
+        let mut f = File::open(&input.path).ok()?;
         let in_layout = Layout::read_streams_from(&mut f, VOUCH_MIN_LEN).ok()?;
         if in_layout.streams.is_empty() {
             // Nothing large enough to vouch for: the result's layout is
@@ -76,7 +89,34 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
             input: (f, in_layout),
             output: (output, out_layout),
             written,
+            chains: input.chains.clone(),
+            untouched: None,
         })
+    }
+
+    /// Whether the edit provably touched no sector of an intact large
+    /// chain of the input: from the sectors it wrote and the FAT entries
+    /// it changed (`Layout::touched_sectors`), not from a walk of the
+    /// chains. Any doubt (or error) answers false.
+    fn edit_missed_large_chains(&mut self) -> bool {
+        if let Some(known) = self.untouched {
+            return known;
+        }
+        let (in_file, in_layout) = (&mut self.input.0, &self.input.1);
+        let (out_file, out_layout) = (&mut self.output.0, &self.output.1);
+        let untouched = match in_layout.touched_sectors(in_file, out_layout, out_file, self.written)
+        {
+            Ok(Some(touched)) => in_layout
+                .outside_large_chains(in_file, &touched)
+                .unwrap_or(false),
+            _ => false,
+        };
+        tracing::debug!(
+            untouched,
+            "large chains of the input left alone by the edit"
+        );
+        self.untouched = Some(untouched);
+        untouched
     }
 
     /// Whether the stream at `path` provably holds the same bytes in both
@@ -96,6 +136,15 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
         {
             return false;
         }
+        // Same directory entry in both files, an intact chain that no
+        // other chain shares (the input's structure check), and no sector
+        // of it written or relinked by the edit: the output reads the same
+        // sectors, which hold the same bytes.
+        if self.chains.is_intact(a.start, a.len) && self.edit_missed_large_chains() {
+            return true;
+        }
+        #[cfg(test)]
+        CHAINS_WALKED.with(|c| c.set(c.get() + 1));
         let sector_len = self.input.1.sector_len();
         let written = self.written;
         let (out_file, out_layout) = (&mut self.output.0, &self.output.1);
@@ -176,7 +225,7 @@ pub fn verify<G: Read + Seek, H: Read + Seek>(
     layout: Option<(H, &[(u64, u64)])>,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
-    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(&input.path, h, w));
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(input, h, w));
     let mut out = reopen(result)?;
     let input_path = input.path.clone();
     let mut report = verify_inner(input, plan, &mut out, layout.as_mut()).map_err(|e| {
@@ -428,9 +477,22 @@ pub(crate) mod testing {
         options: &PlanOptions,
         edit: impl FnOnce(&mut Plan),
     ) -> Applied {
+        apply_to_copy_of(spec, |_| {}, requests, options, edit)
+    }
+
+    /// [`apply_to_copy`], with `damage` changing the written patch before
+    /// it is opened.
+    pub(crate) fn apply_to_copy_of(
+        spec: &PatchSpec,
+        damage: impl FnOnce(&Path),
+        requests: &[&str],
+        options: &PlanOptions,
+        edit: impl FnOnce(&mut Plan),
+    ) -> Applied {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in.msp");
         write_patch_file(spec, &input).unwrap();
+        damage(&input);
         let mut patch = Patch::open(&input).unwrap();
         let requests: Vec<InstanceRequest> = requests
             .iter()
@@ -464,7 +526,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::apply_to_copy;
+    use super::testing::{apply_to_copy, apply_to_copy_of};
     use super::*;
     use crate::edit::plan::{PlanOptions, plan};
     use crate::testkit::synth::{PatchSpec, write_patch_file};
@@ -518,11 +580,86 @@ mod tests {
         assert!(v.bytes_compared >= spec.cabinet_len, "{v:?}");
     }
 
+    fn chains_walked() -> u64 {
+        CHAINS_WALKED.with(|c| c.get())
+    }
+
     #[test]
     fn large_untouched_streams_are_vouched_for_by_layout() {
+        let before = chains_walked();
         let v = verify_after(|_, _| {}).unwrap();
         assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);
         assert!(v.bytes_compared > 0, "small streams are still compared");
+        assert_eq!(
+            chains_walked(),
+            before,
+            "vouched for without walking its chain"
+        );
+    }
+
+    /// Ends the 2 MiB cabinet's chain of the file at `path` at its middle
+    /// sector; returns the file offset of the FAT entry changed.
+    fn cut_cabinet_chain(path: &Path) -> u64 {
+        let mut f = File::open(path).unwrap();
+        let layout = Layout::read(&mut f).unwrap();
+        let place = *layout
+            .streams
+            .values()
+            .find(|p| p.len == 2 * 1024 * 1024)
+            .unwrap();
+        let mut sectors = Vec::new();
+        layout
+            .walk_chain(&mut f, place, |s, _, _| {
+                sectors.push(s);
+                true
+            })
+            .unwrap();
+        let middle = sectors[sectors.len() / 2];
+        let (fat_start, _) = layout.fat_range_of(middle).unwrap();
+        let per = layout.sector_len() / 4;
+        let at = fat_start + (u64::from(middle) % per) * 4;
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(&0xFFFF_FFFEu32.to_le_bytes()).unwrap();
+        at
+    }
+
+    #[test]
+    fn a_relinked_sector_of_a_large_stream_is_walked_and_caught() {
+        let before = chains_walked();
+        let e = verify_after(|path, written| {
+            // The cabinet's chain now ends at its middle sector, as an
+            // edit that relinked that sector would leave it.
+            let at = cut_cabinet_chain(path);
+            written.push((at, at + 4));
+            written.sort_unstable();
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Verify, "{e}");
+        assert!(chains_walked() > before, "a touched chain is walked");
+    }
+
+    #[test]
+    fn a_cut_large_chain_in_the_input_is_walked_and_blamed_on_the_input() {
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        let before = chains_walked();
+        let mut a = apply_to_copy_of(
+            &spec,
+            |path| {
+                cut_cabinet_chain(path);
+            },
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        let e = verify_file(&mut a.patch, &a.plan, &a.output, Some(&a.written), false).unwrap_err();
+        assert!(
+            chains_walked() > before,
+            "a chain not known intact is walked"
+        );
+        assert_eq!(e.file(), Some(a.patch.path.as_path()), "{e}");
+        assert!(e.to_string().contains("the input's stream"), "{e}");
     }
 
     #[test]

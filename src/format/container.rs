@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::format::structure::Chains;
 
 /// Root CLSID of a patch (.msp).
 pub const CLSID_PATCH: Uuid = Uuid::from_u128(0x000C1086_0000_0000_C000_000000000046);
@@ -69,6 +70,12 @@ pub use crate::format::names::{path_text, show_name, storage_part, stream_part};
 /// interrupted in-place edit left the file half-written is the caller's
 /// question (`store::journal::check_readable`): reading knows no journal.
 pub fn open(path: &Path) -> Result<CompoundFile<File>> {
+    open_checked(path).map(|(cf, _)| cf)
+}
+
+/// [`open`], with what the structure check established about the file's
+/// large streams.
+pub fn open_checked(path: &Path) -> Result<(CompoundFile<File>, Chains)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     if meta.is_dir() {
         return Err(
@@ -76,12 +83,22 @@ pub fn open(path: &Path) -> Result<CompoundFile<File>> {
         );
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
-    open_reader(file, meta.len(), path)
+    open_reader_checked(file, meta.len(), path)
 }
 
 /// Opens the compound file that `reader` holds, `len` bytes long, with the
 /// checks of [`open`]; `path` names it in errors.
-pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result<CompoundFile<F>> {
+pub fn open_reader<F: Read + Seek>(file: F, len: u64, path: &Path) -> Result<CompoundFile<F>> {
+    open_reader_checked(file, len, path).map(|(cf, _)| cf)
+}
+
+/// [`open_reader`], with what the structure check established about the
+/// file's large streams.
+pub fn open_reader_checked<F: Read + Seek>(
+    mut file: F,
+    len: u64,
+    path: &Path,
+) -> Result<(CompoundFile<F>, Chains)> {
     let mut magic = [0u8; 8];
     let got = file
         .rewind()
@@ -101,7 +118,7 @@ pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result
     // Before `cfb` opens it: nesting depth (its open and every walk over
     // its entries cost time and memory quadratic in the depth) and
     // cross-linked chains (which it reads without noticing).
-    crate::format::structure::check(&mut file).map_err(|e| e.in_file(path))?;
+    let chains = crate::format::structure::check(&mut file).map_err(|e| e.in_file(path))?;
     file.rewind()
         .map_err(|e| Error::io("reading", e).in_file(path))?;
     let cf = CompoundFile::open(file).map_err(|e| {
@@ -110,7 +127,7 @@ pub fn open_reader<F: Read + Seek>(mut file: F, len: u64, path: &Path) -> Result
             .in_file(path)
     })?;
     check_declared_lengths(&cf, len).map_err(|e| e.in_file(path))?;
-    Ok(cf)
+    Ok((cf, chains))
 }
 
 /// Refuses a directory entry that declares more bytes than the whole file

@@ -8,6 +8,14 @@
 //! a gigabyte comparison into a walk over a few megabytes of allocation
 //! tables. Small streams are still compared byte for byte.
 //!
+//! Not even that walk is needed when the input's structure check found the
+//! stream's chain intact and shared with no other chain
+//! (`crate::format::structure::Chains`): the sectors the edit wrote and the
+//! FAT entries it changed (found from the few FAT sectors it wrote,
+//! [`Layout::touched_sectors`]) then only have to lie outside every large
+//! chain ([`Layout::outside_large_chains`]), which the other chains of the
+//! file tell. A gigabyte cabinet is vouched for by reading a few kilobytes.
+//!
 //! Hand-written because the `cfb` crate does not expose sector chains,
 //! start sectors or the writes it makes. Only what this needs is read
 //! ([MS-CFB] 2.2 header, 2.3 FAT, 2.5 DIFAT, 2.6 directory entries), and
@@ -17,9 +25,11 @@
 //!
 //! [MS-CFB]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-cfb/
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+
+use crate::format::structure::LARGE_STREAM_LEN;
 
 const MAX_REGULAR_SECTOR: u32 = 0xFFFF_FFFA;
 const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
@@ -65,7 +75,16 @@ pub struct StreamPlace {
 pub struct Layout {
     sector_len: u64,
     num_sectors: u64,
+    /// Sectors as the structure check counts them (a partial last sector
+    /// counts): no chain it followed reaches this far.
+    chain_limit: u64,
     fat_sectors: Vec<u32>,
+    difat_sectors: Vec<u32>,
+    /// First sectors of the chains other than large streams' that the
+    /// structure check follows: the directory, the MiniFAT, the mini
+    /// stream, and the streams in regular sectors shorter than
+    /// [`LARGE_STREAM_LEN`].
+    other_chains: Vec<u32>,
     /// Stream paths (as `cfb` spells them, with a leading `/`) to places.
     pub streams: HashMap<PathBuf, StreamPlace>,
 }
@@ -124,9 +143,11 @@ struct Node {
 }
 
 impl Node {
-    fn parse(e: &[u8], min_len: u64) -> io::Result<Node> {
+    /// `len_mask` keeps the low 32 bits of the length in a version-3 file,
+    /// whose high bits readers ignore ([MS-CFB] 2.6.3).
+    fn parse(e: &[u8], min_len: u64, len_mask: u64) -> io::Result<Node> {
         let kind = e.get(0x42).copied().unwrap_or(0);
-        let len = u64_at(e, 0x78)?;
+        let len = u64_at(e, 0x78)? & len_mask;
         let named = kind == 1 || (kind == 2 && len >= min_len);
         let name = if named {
             let name_len = (u16_at(e, 0x40)? as usize).min(64);
@@ -169,6 +190,7 @@ impl Layout {
             return Err(bad(format!("sector shift {shift} is neither 9 nor 12")));
         }
         let sector_len = 1u64 << shift;
+        let len_mask = if shift == 9 { 0xFFFF_FFFF } else { u64::MAX };
         let num_sectors = file_len.saturating_sub(sector_len) / sector_len;
         let num_fat = u64::from(u32_at(&header, 0x2C)?);
         if num_fat > num_sectors {
@@ -188,12 +210,12 @@ impl Layout {
             sector_len,
             cache: None,
         };
-        let mut difat_seen = 0u64;
+        let mut difat_sectors = Vec::new();
         while (fat_sectors.len() as u64) < num_fat && first_difat <= MAX_REGULAR_SECTOR {
-            difat_seen += 1;
-            if difat_seen > num_sectors {
+            if difat_sectors.len() as u64 >= num_sectors {
                 return Err(bad("the DIFAT chain loops"));
             }
+            difat_sectors.push(first_difat);
             let data = sectors.read(first_difat)?;
             let per = (sector_len / 4 - 1) as usize;
             for i in 0..per {
@@ -216,7 +238,10 @@ impl Layout {
         let mut layout = Layout {
             sector_len,
             num_sectors,
+            chain_limit: file_len.div_ceil(sector_len).saturating_sub(1),
             fat_sectors,
+            difat_sectors,
+            other_chains: vec![first_dir, u32_at(&header, 0x3C)?],
             streams: HashMap::new(),
         };
         let cutoff = u64::from(u32_at(&header, 0x38)?);
@@ -237,15 +262,15 @@ impl Layout {
                 return Err(bad("the directory chain loops or leaves the file"));
             }
             for raw in sectors.read(sector)?.chunks_exact(DIR_ENTRY_LEN) {
-                dir.push(Node::parse(raw, min_len)?);
+                dir.push(Node::parse(raw, min_len, len_mask)?);
             }
             sector = sectors.fat_entry(&layout.fat_sectors, sector)?;
         }
-        layout.index_directory(&dir, cutoff)?;
+        layout.index_directory(&dir, cutoff, file_len)?;
         Ok(layout)
     }
 
-    fn index_directory(&mut self, dir: &[Node], cutoff: u64) -> io::Result<()> {
+    fn index_directory(&mut self, dir: &[Node], cutoff: u64, file_len: u64) -> io::Result<()> {
         let entry = |i: u32| -> io::Result<&Node> {
             dir.get(i as usize)
                 .ok_or_else(|| bad(format!("directory entry {i} is out of range")))
@@ -253,7 +278,11 @@ impl Layout {
         // Depth-first over the sibling trees; every entry is visited at
         // most once, which bounds the walk and breaks cycles.
         let mut seen = vec![false; dir.len()];
-        let root_child = entry(0)?.child;
+        let root = entry(0)?;
+        if root.len > 0 {
+            self.other_chains.push(root.start);
+        }
+        let root_child = root.child;
         let mut stack: Vec<(u32, PathBuf)> = vec![(root_child, PathBuf::from("/"))];
         while let Some((id, parent)) = stack.pop() {
             if id == NO_STREAM {
@@ -269,6 +298,16 @@ impl Layout {
             let e = entry(id)?;
             stack.push((e.left, parent.clone()));
             stack.push((e.right, parent.clone()));
+            // The streams in regular sectors whose chains the structure
+            // check claims (in the same words as it does).
+            if e.kind == 2
+                && e.len > 0
+                && e.len <= file_len
+                && e.len >= cutoff
+                && e.len < LARGE_STREAM_LEN
+            {
+                self.other_chains.push(e.start);
+            }
             match (e.kind, &e.name) {
                 (1, Some(name)) => stack.push((e.child, parent.join(&**name))),
                 // Streams carry a name only when long enough to list.
@@ -325,6 +364,138 @@ impl Layout {
         // A chain longer than its stream is not what a well-formed stream
         // has; the caller then compares bytes instead.
         Ok(sector == END_OF_CHAIN)
+    }
+
+    /// The sectors that an edit may have changed in `output`, a file that
+    /// started as an exact copy of this one (`input`) and on which only the
+    /// byte ranges `written` (sorted, merged) changed: the sectors those
+    /// ranges lie in, and the sectors whose FAT entry differs between the
+    /// two files. Only the FAT sectors that moved or were written are read,
+    /// so the cost follows the edit, not the file. `None` when that cannot
+    /// be told so (the output is shorter, or its FAT covers less).
+    pub fn touched_sectors<F: Read + Seek, G: Read + Seek>(
+        &self,
+        in_file: &mut F,
+        output: &Layout,
+        out_file: &mut G,
+        written: &[(u64, u64)],
+    ) -> io::Result<Option<Vec<u32>>> {
+        let sl = self.sector_len;
+        if output.sector_len != sl
+            || output.num_sectors < self.num_sectors
+            || output.fat_sectors.len() < self.fat_sectors.len()
+        {
+            return Ok(None);
+        }
+        let mut touched: Vec<u32> = Vec::new();
+        for &(start, end) in written {
+            if end <= sl {
+                continue; // the header
+            }
+            let first = start.max(sl) / sl - 1;
+            let last = (end - 1) / sl - 1;
+            if last > output.chain_limit {
+                return Ok(None); // not a range of the output
+            }
+            touched.extend((first..=last).filter_map(|s| u32::try_from(s).ok()));
+        }
+        let per = (sl / 4) as usize;
+        let mut ins = Sectors {
+            file: in_file,
+            sector_len: sl,
+            cache: None,
+        };
+        let mut outs = Sectors {
+            file: out_file,
+            sector_len: sl,
+            cache: None,
+        };
+        for (k, (&a, &b)) in self.fat_sectors.iter().zip(&output.fat_sectors).enumerate() {
+            let at = (u64::from(b) + 1) * sl;
+            if a == b && !overlaps(written, at, at + sl) {
+                continue; // the same bytes in both files
+            }
+            let (old, new) = (ins.read(a)?, outs.read(b)?);
+            for i in 0..per {
+                if old.get(4 * i..4 * i + 4) != new.get(4 * i..4 * i + 4)
+                    && let Ok(s) = u32::try_from(k * per + i)
+                {
+                    touched.push(s);
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        Ok(Some(touched))
+    }
+
+    /// Whether none of `sectors` (sorted) can lie in the chain of a large
+    /// stream that the structure check found intact ([`Chains`]): each is
+    /// past the sectors it followed, or its FAT entry is neither a sector
+    /// nor the end of a chain (every sector of an intact chain has one of
+    /// those), or it lies in one of the other chains the check followed
+    /// (which share no sector with an intact one). Reads the FAT sectors of
+    /// those sectors and of the other chains (the directory, the MiniFAT,
+    /// the mini stream, the short streams): what an edit reads anyway, not
+    /// the large streams' chains. Only meaningful for a file that passed
+    /// the structure check; any doubt answers false.
+    ///
+    /// [`Chains`]: crate::format::structure::Chains
+    pub fn outside_large_chains<F: Read + Seek>(
+        &self,
+        file: &mut F,
+        sectors: &[u32],
+    ) -> io::Result<bool> {
+        let mut fat = Sectors {
+            file,
+            sector_len: self.sector_len,
+            cache: None,
+        };
+        let mut others: Option<HashSet<u32>> = None;
+        for &t in sectors {
+            if u64::from(t) >= self.chain_limit {
+                continue;
+            }
+            let Ok(next) = fat.fat_entry(&self.fat_sectors, t) else {
+                continue; // past the FAT: in no chain
+            };
+            if next > MAX_REGULAR_SECTOR && next != END_OF_CHAIN {
+                continue;
+            }
+            let others = match &mut others {
+                Some(o) => o,
+                None => others.insert(self.other_chain_sectors(&mut fat)?),
+            };
+            if !others.contains(&t) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every sector of the chains in `other_chains`, and the FAT and DIFAT
+    /// sectors, followed as the structure check follows them; a sector seen
+    /// twice ends its chain (in a file that passed the check, only a chain
+    /// running into itself does that), so each is read once.
+    fn other_chain_sectors<F: Read + Seek>(
+        &self,
+        fat: &mut Sectors<'_, F>,
+    ) -> io::Result<HashSet<u32>> {
+        let mut seen: HashSet<u32> = self
+            .fat_sectors
+            .iter()
+            .chain(&self.difat_sectors)
+            .copied()
+            .collect();
+        let per = self.sector_len / 4;
+        let covered = (self.fat_sectors.len() as u64 * per).min(self.chain_limit);
+        for &start in &self.other_chains {
+            let mut s = start;
+            while s <= MAX_REGULAR_SECTOR && u64::from(s) < covered && seen.insert(s) {
+                s = fat.fat_entry(&self.fat_sectors, s)?;
+            }
+        }
+        Ok(seen)
     }
 
     /// The FAT entry of `sector` (the next sector of its chain).

@@ -35,7 +35,39 @@ use crate::error::{Error, Result};
 /// How deeply storages may nest: a storage at the root is at depth 1.
 pub const MAX_DEPTH: u32 = 16;
 
+/// Streams at least this long have their chains recorded in [`Chains`]:
+/// verification vouches for such streams by their layout.
+pub const LARGE_STREAM_LEN: u64 = 1024 * 1024;
+
+/// What a complete check established about a file's large streams (of at
+/// least [`LARGE_STREAM_LEN`] bytes in regular sectors): those whose chain
+/// is exactly as long as the stream, ends with the end-of-chain mark, and
+/// shares no sector with any other chain the check followed (the FAT and
+/// DIFAT sectors, the directory, the MiniFAT, the mini stream and every
+/// stream in regular sectors). Every sector of such a chain has a FAT
+/// entry that is a sector of the file or the end of a chain, and belongs
+/// to no other chain: that lets verification show that an edit left the
+/// stream alone from the few sectors the edit touched, without walking a
+/// chain of millions of sectors (`crate::format::layout`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chains {
+    /// `(start sector, length)` of each such stream.
+    intact: Vec<(u32, u64)>,
+    /// Whether the check followed every chain of the file: the other
+    /// chains' sectors are then known not to belong to the large ones.
+    complete: bool,
+}
+
+impl Chains {
+    /// Whether the large stream starting at `start`, `len` bytes long, has
+    /// an intact chain that no other chain shares.
+    pub fn is_intact(&self, start: u32, len: u64) -> bool {
+        self.complete && self.intact.contains(&(start, len))
+    }
+}
+
 const MAX_REGULAR_SECTOR: u32 = 0xFFFF_FFFA;
+const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
 const NO_STREAM: u32 = 0xFFFF_FFFF;
 const HEADER_DIFAT_ENTRIES: usize = 109;
 const DIR_ENTRY_LEN: usize = 128;
@@ -64,14 +96,15 @@ enum Fault {
 }
 
 /// Refuses a compound file whose storages nest deeper than [`MAX_DEPTH`]
-/// or whose chains are cross-linked (see the module documentation). The
-/// caller names the file.
-pub fn check<F: Read + Seek>(file: &mut F) -> Result<()> {
+/// or whose chains are cross-linked (see the module documentation), and
+/// returns what it established about the file's large streams. The caller
+/// names the file.
+pub fn check<F: Read + Seek>(file: &mut F) -> Result<Chains> {
     let Some(mut scan) = Scan::read(file).ok().flatten() else {
-        return Ok(());
+        return Ok(Chains::default());
     };
     match scan.fault() {
-        None => Ok(()),
+        None => Ok(std::mem::take(&mut scan.chains)),
         Some(Fault::TooDeep { id, depth }) => Err(Error::format(format!(
             "storage {} is nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
             scan.path_of(id)
@@ -126,7 +159,10 @@ struct Scan {
     cutoff: u64,
     dir: Vec<Node>,
     num_sectors: u64,
+    sector_len: u64,
     file_len: u64,
+    /// Filled in by a check that finds no fault.
+    chains: Chains,
     /// Parent storage of each entry reached from the root (for names).
     parent: Vec<u32>,
 }
@@ -219,7 +255,9 @@ impl Scan {
             cutoff: u64::from(field(0x38)),
             dir: Vec::new(),
             num_sectors,
+            sector_len,
             file_len,
+            chains: Chains::default(),
             parent: Vec::new(),
         };
         let mask = if shift == 9 { 0xFFFF_FFFF } else { u64::MAX };
@@ -361,8 +399,19 @@ impl Scan {
                 continue;
             }
             if node.len >= self.cutoff {
-                if let Some(f) = claim(&self.chain(node.start), id) {
+                let chain = self.chain(node.start);
+                if let Some(f) = claim(&chain, id) {
                     return Some(f);
+                }
+                // Intact: as many sectors as the length needs, the last
+                // one marked end-of-chain (a chain that loops never is).
+                let intact = node.len >= LARGE_STREAM_LEN
+                    && chain.len() as u64 == node.len.div_ceil(self.sector_len)
+                    && chain
+                        .last()
+                        .is_some_and(|&s| self.fat.get(s as usize) == Some(&END_OF_CHAIN));
+                if intact {
+                    self.chains.intact.push((node.start, node.len));
                 }
                 continue;
             }
@@ -388,6 +437,7 @@ impl Scan {
                 s = self.minifat[s as usize];
             }
         }
+        self.chains.complete = true;
         None
     }
 
@@ -485,6 +535,48 @@ mod tests {
             e.contains("stream first and stream second share mini sector"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn intact_large_chains_are_recorded_and_cut_ones_are_not() {
+        let mut cf =
+            cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+                .unwrap();
+        let len = 2 * LARGE_STREAM_LEN;
+        cf.create_stream("/cab")
+            .unwrap()
+            .write_all(&vec![7u8; len as usize])
+            .unwrap();
+        cf.create_stream("/small")
+            .unwrap()
+            .write_all(&[1u8; 9000])
+            .unwrap();
+        cf.flush().unwrap();
+        let mut bytes = cf.into_inner().into_inner();
+        let at = entry_at(&bytes, "cab");
+        let start = u32::from_le_bytes(bytes[at + 0x74..at + 0x78].try_into().unwrap());
+        let chains = check(&mut Cursor::new(bytes.clone())).unwrap();
+        assert!(chains.is_intact(start, len));
+        assert!(
+            !chains.is_intact(start, len - 512),
+            "the length is part of the fact"
+        );
+        // The chain ends after its second sector (an entry of the first
+        // FAT sector, which holds sectors 0 to 127).
+        let fat0 = u32::from_le_bytes(bytes[0x4C..0x50].try_into().unwrap()) as usize;
+        let second = u32::from_le_bytes(
+            bytes[(fat0 + 1) * 512 + 4 * start as usize..][..4]
+                .try_into()
+                .unwrap(),
+        );
+        assert!(
+            second < 128,
+            "the test's cabinet starts in the first FAT sector"
+        );
+        let slot = (fat0 + 1) * 512 + 4 * second as usize;
+        bytes[slot..slot + 4].copy_from_slice(&0xFFFF_FFFEu32.to_le_bytes());
+        let chains = check(&mut Cursor::new(bytes)).unwrap();
+        assert!(!chains.is_intact(start, len));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::error::{Context, Error, Result};
 use crate::format::container::{self, FileKind, show_name, storage_part};
 use crate::format::guid::Guid;
 use crate::format::propset::PropertySet;
+use crate::format::structure::Chains;
 use crate::format::summary::{
     self, CharCount, MAX_SUMMARY_LEN, PatchCodes, SUMMARY_STREAM, TransformRevision, get_int,
     get_string, pid, property_part, require_string,
@@ -166,6 +167,9 @@ pub struct Patch<F = File> {
     pub root_names: Vec<String>,
     /// Signature streams present at the root.
     pub signatures: Vec<String>,
+    /// What the structure check found of the file's large streams, on
+    /// which verification's layout check relies.
+    pub(crate) chains: Chains,
 }
 
 impl<F> std::fmt::Debug for Patch<F> {
@@ -195,8 +199,8 @@ impl Patch {
     /// Opens `path`, checks that it is a patch, and decodes its summary
     /// information and every transform pair named in LastSavedBy.
     pub fn open(path: &Path) -> Result<Patch> {
-        let cf = container::open(path)?;
-        Patch::from_compound(path, cf)
+        let (cf, chains) = container::open_checked(path)?;
+        Patch::from_compound(path, cf, chains)
     }
 }
 
@@ -204,11 +208,11 @@ impl<F: Read + Seek> Patch<F> {
     /// Reads a patch from `reader`, `len` bytes long, with the checks of
     /// [`Patch::open`]; `path` names it in errors.
     pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F>> {
-        let cf = container::open_reader(reader, len, path)?;
-        Patch::from_compound(path, cf)
+        let (cf, chains) = container::open_reader_checked(reader, len, path)?;
+        Patch::from_compound(path, cf, chains)
     }
 
-    fn from_compound(path: &Path, cf: CompoundFile<F>) -> Result<Patch<F>> {
+    fn from_compound(path: &Path, cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
         let kind = container::kind_of(&cf);
         if kind != FileKind::Patch {
             return Err(Error::format(format!(
@@ -226,10 +230,10 @@ impl<F: Read + Seek> Patch<F> {
             ))
             .in_file(path));
         }
-        Patch::understand(path, cf).in_file(path)
+        Patch::understand(path, cf, chains).in_file(path)
     }
 
-    fn understand(path: &Path, mut cf: CompoundFile<F>) -> Result<Patch<F>> {
+    fn understand(path: &Path, mut cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
         let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
         let parts = read::read_parts(&mut cf, Some(&summary), read::Mode::Strict)?;
         let codes = parts
@@ -246,6 +250,7 @@ impl<F: Read + Seek> Patch<F> {
             pairs: parts.pairs,
             root_names: parts.root_names,
             signatures: parts.signatures,
+            chains,
         })
     }
 
