@@ -167,6 +167,24 @@ struct Scan {
     parent: Vec<u32>,
 }
 
+/// Who claims sectors, in the order of the check.
+#[derive(Debug, Clone, Copy)]
+enum Claimant {
+    /// The FAT sectors the header and the DIFAT list.
+    FatSectors,
+    /// The DIFAT chain's sectors.
+    DifatSectors,
+    /// The chain from a start sector.
+    Chain(u32),
+}
+
+/// The sectors claimed so far (one bit each), and by whom: each claimant
+/// with its owner and how many sectors it claimed.
+struct Claims {
+    taken: Vec<u64>,
+    done: Vec<(Claimant, u32, u64)>,
+}
+
 /// Why reading stopped: `None` leaves the file to `cfb`.
 type Read_<T> = io::Result<Option<T>>;
 
@@ -261,7 +279,8 @@ impl Scan {
             parent: Vec::new(),
         };
         let mask = if shift == 9 { 0xFFFF_FFFF } else { u64::MAX };
-        for sector in scan.chain(scan.dir_start) {
+        let dir_sectors: Vec<u32> = scan.chain(scan.dir_start).collect();
+        for sector in dir_sectors {
             let Some(data) = read_sector(file, sector_len, sector)? else {
                 return Ok(None);
             };
@@ -283,7 +302,8 @@ impl Scan {
                 });
             }
         }
-        for sector in scan.chain(scan.minifat_start) {
+        let minifat_sectors: Vec<u32> = scan.chain(scan.minifat_start).collect();
+        for sector in minifat_sectors {
             let Some(data) = read_sector(file, sector_len, sector)? else {
                 return Ok(None);
             };
@@ -305,17 +325,27 @@ impl Scan {
     /// The sectors of the chain from `start`, in order, ending where the
     /// FAT does not point to a sector of the file, after at most as many
     /// steps as the file has sectors (a loop is `cfb`'s to report).
-    fn chain(&self, start: u32) -> Vec<u32> {
-        let mut out = Vec::new();
+    fn chain(&self, start: u32) -> impl Iterator<Item = u32> + '_ {
         let mut s = start;
-        while s <= MAX_REGULAR_SECTOR && (s as usize) < self.fat.len() {
-            if out.len() as u64 >= self.num_sectors {
-                break;
+        let mut steps = 0u64;
+        std::iter::from_fn(move || {
+            if s > MAX_REGULAR_SECTOR || s as usize >= self.fat.len() || steps >= self.num_sectors {
+                return None;
             }
-            out.push(s);
-            s = self.fat[s as usize];
+            steps += 1;
+            let here = s;
+            s = self.fat[here as usize];
+            Some(here)
+        })
+    }
+
+    /// The sectors a claimant claims, in order.
+    fn sectors_of(&self, c: Claimant) -> Box<dyn Iterator<Item = u32> + '_> {
+        match c {
+            Claimant::FatSectors => Box::new(self.fat_sectors.iter().copied()),
+            Claimant::DifatSectors => Box::new(self.difat_sectors.iter().copied()),
+            Claimant::Chain(start) => Box::new(self.chain(start)),
         }
-        out
     }
 
     /// The first fault: storages too deep, then cross-linked chains.
@@ -350,34 +380,22 @@ impl Scan {
             }
         }
 
-        // Every sector to one owner.
-        let mut owner = vec![FREE; self.fat.len()];
-        let mut claim = |sectors: &[u32], who: u32| -> Option<Fault> {
-            for &s in sectors {
-                let slot = owner.get_mut(s as usize)?;
-                if *slot == who {
-                    return None; // a chain running into itself: `cfb`'s to report
-                }
-                if *slot != FREE {
-                    return Some(Fault::CrossLinked {
-                        sector: s,
-                        mini: false,
-                        first: *slot,
-                        second: who,
-                    });
-                }
-                *slot = who;
-            }
-            None
+        // Every sector to one owner: the sectors' owners are claimed in a
+        // fixed order, one bit per sector (a 1 GiB file of 512-byte sectors
+        // has two million), and the owner a conflict names is looked up
+        // again only when there is one.
+        let mut claims = Claims {
+            taken: vec![0u64; self.fat.len().div_ceil(64)],
+            done: Vec::new(),
         };
         let fixed = [
-            (self.fat_sectors.clone(), FAT),
-            (self.difat_sectors.clone(), DIFAT),
-            (self.chain(self.dir_start), DIRECTORY),
-            (self.chain(self.minifat_start), MINIFAT),
+            (Claimant::FatSectors, FAT),
+            (Claimant::DifatSectors, DIFAT),
+            (Claimant::Chain(self.dir_start), DIRECTORY),
+            (Claimant::Chain(self.minifat_start), MINIFAT),
         ];
-        for (sectors, who) in fixed {
-            if let Some(f) = claim(&sectors, who) {
+        for (c, who) in fixed {
+            if let Err(f) = self.claim(&mut claims, c, who) {
                 return Some(f);
             }
         }
@@ -388,31 +406,38 @@ impl Scan {
             return None;
         }
         if root.len > 0
-            && let Some(f) = claim(&self.chain(root.start), MINI_STREAM)
+            && let Err(f) = self.claim(&mut claims, Claimant::Chain(root.start), MINI_STREAM)
         {
             return Some(f);
+        }
+        for &id in &order {
+            let node = &self.dir[id as usize];
+            if node.kind != 2 || node.len == 0 || node.len > self.file_len || node.len < self.cutoff
+            {
+                continue;
+            }
+            let (start, len) = (node.start, node.len);
+            let (count, last) = match self.claim(&mut claims, Claimant::Chain(start), id) {
+                Ok(c) => c,
+                Err(f) => return Some(f),
+            };
+            // Intact: as many sectors as the length needs, the last one
+            // marked end-of-chain (a chain that loops never is).
+            let intact = len >= LARGE_STREAM_LEN
+                && count == len.div_ceil(self.sector_len)
+                && last.is_some_and(|s| self.fat.get(s as usize) == Some(&END_OF_CHAIN));
+            if intact {
+                self.chains.intact.push((start, len));
+            }
         }
         let mut mini_owner = vec![FREE; self.minifat.len()];
         for &id in &order {
             let node = &self.dir[id as usize];
-            if node.kind != 2 || node.len == 0 || node.len > self.file_len {
-                continue;
-            }
-            if node.len >= self.cutoff {
-                let chain = self.chain(node.start);
-                if let Some(f) = claim(&chain, id) {
-                    return Some(f);
-                }
-                // Intact: as many sectors as the length needs, the last
-                // one marked end-of-chain (a chain that loops never is).
-                let intact = node.len >= LARGE_STREAM_LEN
-                    && chain.len() as u64 == node.len.div_ceil(self.sector_len)
-                    && chain
-                        .last()
-                        .is_some_and(|&s| self.fat.get(s as usize) == Some(&END_OF_CHAIN));
-                if intact {
-                    self.chains.intact.push((node.start, node.len));
-                }
+            if node.kind != 2
+                || node.len == 0
+                || node.len > self.file_len
+                || node.len >= self.cutoff
+            {
                 continue;
             }
             let mut s = node.start;
@@ -439,6 +464,55 @@ impl Scan {
         }
         self.chains.complete = true;
         None
+    }
+
+    /// Claims the sectors of `c` for `who`, up to the first sector past the
+    /// allocation table or the first it claimed already (a chain running
+    /// into itself, `cfb`'s to report); returns how many it claimed and the
+    /// last one, or the fault of a sector another owner claimed first.
+    fn claim(
+        &self,
+        claims: &mut Claims,
+        c: Claimant,
+        who: u32,
+    ) -> std::result::Result<(u64, Option<u32>), Fault> {
+        let mut count = 0u64;
+        let mut last = None;
+        for s in self.sectors_of(c) {
+            let Some(word) = claims.taken.get_mut(s as usize / 64) else {
+                break;
+            };
+            let bit = 1u64 << (s % 64);
+            if s as usize >= self.fat.len() {
+                break;
+            }
+            if *word & bit != 0 {
+                if self.sectors_of(c).take(count as usize).any(|t| t == s) {
+                    break;
+                }
+                return Err(Fault::CrossLinked {
+                    sector: s,
+                    mini: false,
+                    first: self.first_owner(claims, s),
+                    second: who,
+                });
+            }
+            *word |= bit;
+            count += 1;
+            last = Some(s);
+        }
+        claims.done.push((c, who, count));
+        Ok((count, last))
+    }
+
+    /// Which earlier claimant took sector `s` (the error path only: each
+    /// claimant's sectors are followed again as far as it claimed them).
+    fn first_owner(&self, claims: &Claims, s: u32) -> u32 {
+        claims
+            .done
+            .iter()
+            .find(|&&(c, _, count)| self.sectors_of(c).take(count as usize).any(|t| t == s))
+            .map_or(FREE, |&(_, who, _)| who)
     }
 
     /// The path of entry `id` inside the file, from its parents.
@@ -577,6 +651,47 @@ mod tests {
         bytes[slot..slot + 4].copy_from_slice(&0xFFFF_FFFEu32.to_le_bytes());
         let chains = check(&mut Cursor::new(bytes)).unwrap();
         assert!(!chains.is_intact(start, len));
+    }
+
+    #[test]
+    fn streams_sharing_a_sector_are_refused_naming_both_and_a_loop_is_left_to_cfb() {
+        let mut cf =
+            cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+                .unwrap();
+        for name in ["/first", "/second"] {
+            cf.create_stream(name)
+                .unwrap()
+                .write_all(&[1u8; 9000])
+                .unwrap();
+        }
+        cf.flush().unwrap();
+        let bytes = cf.into_inner().into_inner();
+        check(&mut Cursor::new(bytes.clone())).unwrap();
+        let fat0 = u32::from_le_bytes(bytes[0x4C..0x50].try_into().unwrap()) as usize;
+        let fat_slot = |s: u32| (fat0 + 1) * 512 + 4 * s as usize;
+        let first = entry_at(&bytes, "first");
+        let start = u32::from_le_bytes(bytes[first + 0x74..first + 0x78].try_into().unwrap());
+        let next = u32::from_le_bytes(bytes[fat_slot(start)..][..4].try_into().unwrap());
+        assert!(next < 128, "the test's streams lie in the first FAT sector");
+
+        // The second stream starts inside the first one's chain.
+        let mut linked = bytes.clone();
+        let second = entry_at(&linked, "second");
+        linked[second + 0x74..second + 0x78].copy_from_slice(&next.to_le_bytes());
+        let e = check(&mut Cursor::new(linked)).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "stream first and stream second share sector {next}"
+            )),
+            "{e}"
+        );
+
+        // The first stream's chain runs back into itself: `cfb`'s to report.
+        let mut looped = bytes;
+        let at = fat_slot(next);
+        looped[at..at + 4].copy_from_slice(&start.to_le_bytes());
+        let chains = check(&mut Cursor::new(looped)).unwrap();
+        assert!(chains.complete, "every chain was followed");
     }
 
     #[test]
