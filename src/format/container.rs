@@ -326,8 +326,11 @@ where
 
 /// Compares two streams byte for byte without loading either whole.
 pub fn streams_equal(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
-    let mut ba = vec![0u8; 64 * 1024];
-    let mut bb = vec![0u8; 64 * 1024];
+    // The buffers start small and grow while reads fill them: verification
+    // compares thousands of streams of a few kilobytes, and zeroing two
+    // 64 KiB buffers for each was a tenth of a 100-instance edit.
+    let mut ba = vec![0u8; 4096];
+    let mut bb = vec![0u8; 4096];
     loop {
         let na = read_up_to(a, &mut ba)?;
         let nb = read_up_to(b, &mut bb)?;
@@ -336,6 +339,10 @@ pub fn streams_equal(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
         }
         if na == 0 {
             return Ok(true);
+        }
+        if na == ba.len() && ba.len() < 64 * 1024 {
+            ba.resize(ba.len() * 2, 0);
+            bb.resize(bb.len() * 2, 0);
         }
     }
 }
@@ -457,5 +464,12 @@ mod tests {
         assert!(streams_equal(&mut &b"abc"[..], &mut &b"abc"[..]).unwrap());
         assert!(!streams_equal(&mut &b"abc"[..], &mut &b"abd"[..]).unwrap());
         assert!(!streams_equal(&mut &b"abc"[..], &mut &b"ab"[..]).unwrap());
+        // Past the buffers' first size and their largest.
+        let long: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut changed = long.clone();
+        changed[250_000] ^= 1;
+        assert!(streams_equal(&mut &long[..], &mut &long.clone()[..]).unwrap());
+        assert!(!streams_equal(&mut &long[..], &mut &changed[..]).unwrap());
+        assert!(!streams_equal(&mut &long[..], &mut &long[..299_999]).unwrap());
     }
 }
