@@ -7,6 +7,7 @@
 pub mod components;
 pub mod failpoint;
 pub mod synth;
+pub mod tables;
 
 pub use crate::error::contain_panics;
 pub use crate::format::{

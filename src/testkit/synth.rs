@@ -122,7 +122,7 @@ pub struct PatchSpec {
     /// Real table streams for every pair's main transform (its partner
     /// then gets a ProductVersion update), instead of opaque filler: see
     /// [`super::components`].
-    pub tables: Option<super::components::TransformTables>,
+    pub tables: Option<super::tables::TransformTables>,
     /// Compound-file version: `V4` (4096-byte sectors, `cfb`'s default) or
     /// `V3` (512-byte sectors, what msi.dll and WiX write, so eight times
     /// as many sectors and FAT entries for the same cabinet).
@@ -291,9 +291,9 @@ pub fn write_patch<W: Read + Write + Seek>(spec: &PatchSpec, out: W) -> io::Resu
         let partner = pair.partner_name();
         let (main_tables, partner_tables) = match &spec.tables {
             Some(t) => (
-                Some(super::components::transform_streams(t)?),
-                Some(super::components::transform_streams(
-                    &super::components::TransformTables {
+                Some(super::tables::transform_streams(t)?),
+                Some(super::tables::transform_streams(
+                    &super::tables::TransformTables {
                         properties: vec![("ProductVersion".into(), pair.to_version.clone())],
                         ..Default::default()
                     },
