@@ -22,14 +22,13 @@ use std::io::{self, Cursor, Read, Seek, Write};
 use std::path::Path;
 
 use crate::format::guid::{Guid, multi_instance_component_code};
-use crate::format::streamname;
 use crate::format::transform::edit::TransformEditor;
 use crate::format::transform::{COMPONENT, PROPERTY, Value};
 
 pub use super::tables::{
     CODE_PAGE, ComponentSpec, FEATURE, TransformTables, schema, transform_streams,
 };
-use super::tables::{FEATURE_COMPONENTS, other};
+use super::tables::{FEATURE_COMPONENTS, encoded_streams, other};
 
 //==========================================================================//
 // Products with instance transforms
@@ -333,15 +332,7 @@ fn write_instance<F: Read + Write + Seek>(
             )
             .map_err(other)?;
     }
-    let out = editor.finish().map_err(other)?;
-    let (pool, data) = editor.pool().to_streams();
-    let mut streams = vec![
-        (streamname::encode("_StringPool", true), pool),
-        (streamname::encode("_StringData", true), data),
-    ];
-    for (name, bytes) in out.tables {
-        streams.push((streamname::encode(&name, true), bytes));
-    }
+    let streams = encoded_streams(&editor)?;
     let pair = super::synth::PairSpec {
         name: instance.id.clone(),
         from_code: spec.product_code.clone(),

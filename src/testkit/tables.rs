@@ -150,6 +150,12 @@ pub fn transform_streams(tables: &TransformTables) -> io::Result<Vec<(String, Ve
                 .map_err(other)?;
         }
     }
+    encoded_streams(&editor)
+}
+
+/// Every stream an editor's transform holds, under its stored name: the
+/// string pool and each table it wrote.
+pub(crate) fn encoded_streams(editor: &TransformEditor) -> io::Result<Vec<(String, Vec<u8>)>> {
     let out = editor.finish().map_err(other)?;
     let (pool, data) = editor.pool().to_streams();
     let mut streams = vec![

@@ -1,4 +1,5 @@
 use super::*;
+use crate::format::streamname;
 use crate::format::transform::RowKind;
 
 /// The transform `streams` describe, decoded against the standard schema.
