@@ -498,7 +498,7 @@ msptest!(inspect_shows_code_targets_and_pairs, |dir, run| {
     let out = &r.stdout;
     assert!(out.starts_with("ab.msp: a patch (.msp)\n"), "{out}");
     assert!(out.contains("patch code  {3B0E9C51-8D2A-4F7B-A6C4-1E5D9F2B7A02}\n"));
-    assert!(out.contains(&format!("targets     {PRODUCT_A} {PRODUCT_B}\n")));
+    assert!(out.contains(&format!("targets (2):\n  {PRODUCT_A}\n  {PRODUCT_B}\n")));
     assert!(out.contains("signed      no\n"));
     assert!(out.contains("transform pairs (2):\n"));
     for name in ["  rtmA.1\n", "    #rtmA.1\n", "  rtmB.1\n", "    #rtmB.1\n"] {
@@ -518,13 +518,83 @@ msptest!(inspect_shows_code_targets_and_pairs, |dir, run| {
     .code(0);
     let r = run(&["inspect", "out.msp"]);
     r.code(0);
-    assert!(
-        r.stdout
-            .contains(&format!("targets     {PRODUCT_A} {PRODUCT_B} {I1}\n"))
-    );
+    assert!(r.stdout.contains(&format!(
+        "targets (3):\n  {PRODUCT_A}\n  {PRODUCT_B}\n  {I1}\n"
+    )));
     assert!(r.stdout.contains("  rtmB.1_11111111\n"));
     assert!(r.stdout.contains("    #rtmB.1_11111111\n"));
     assert!(r.stdout.contains(&format!("    from     {I1} 1.0.0.0\n")));
+});
+
+msptest!(inspect_of_a_hundred_targets_wraps_them, |dir, run| {
+    dir.patch("in.msp", &PatchSpec::single_product());
+    let instances = crate::util::many_instances(101);
+    dir.write("instances.txt", instances.join("\n").as_bytes());
+    run(&[
+        "retarget",
+        "in.msp",
+        "--instances-file",
+        "instances.txt",
+        "-o",
+        "out.msp",
+    ])
+    .code(0);
+    let r = run(&["inspect", "out.msp"]);
+    r.code(0);
+    let out = &r.stdout;
+    // One code per line, counted, so that grep finds each on its own line.
+    assert!(
+        out.contains(&format!(
+            "targets (102):\n  {PRODUCT_A}\n  {}\n",
+            instances[0]
+        )),
+        "{out}"
+    );
+    for code in &instances {
+        assert!(out.contains(&format!("\n  {code}\n")), "{code} in\n{out}");
+    }
+    // Template and LastSavedBy are wrapped at their separators to 80
+    // columns; their lines, the indent taken off, join back into the values.
+    let stored = Snapshot::of(&dir.join("out.msp"));
+    let summary = &out[out.find("summary information:\n").unwrap()..];
+    let lines: Vec<&str> = summary.lines().collect();
+    let indent = " ".repeat(25);
+    for (id, name) in [
+        (pid::TEMPLATE, "Template"),
+        (pid::LAST_SAVED_BY, "LastSavedBy"),
+    ] {
+        let head = format!("  {id:>2} {name:<19} ");
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("{name} in\n{summary}"));
+        let more = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with(&indent))
+            .count();
+        assert!(more > 10, "{name} wrapped in {} lines", more + 1);
+        let wrapped = &lines[at..=at + more];
+        for line in wrapped {
+            assert!(line.len() <= 80, "{} columns: {line}", line.len());
+        }
+        let value: String = wrapped.iter().map(|l| &l[25..]).collect();
+        assert_eq!(value, stored.text("", id), "{name}");
+    }
+    // The metadata tables are headed by their column names.
+    assert!(
+        out.contains("MsiPatchSequence (102 rows):\n  PatchFamily "),
+        "{out}"
+    );
+    let metadata = &out[out.find("MsiPatchMetadata (").unwrap()..];
+    let header = metadata.lines().nth(1).unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["Company", "Property", "Value"]
+    );
+    // JSON keeps the list and the columns as they were.
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["inspect", "out.msp", "--json"]).stdout).unwrap();
+    assert_eq!(json["patch"]["targets"].as_array().unwrap().len(), 102);
 });
 
 msptest!(inspect_a_signed_patch_and_other_kinds, |dir, run| {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::format::container::{self, FileKind, show_name};
-use crate::format::summary::{CharCount, PatchCodes, TransformRevision};
+use crate::format::summary::{CharCount, PatchCodes, TransformRevision, pid};
 use crate::patch::Transform;
 
 pub use crate::format::transform::view::{ColumnChange, RowChange, TableChanges, TransformChanges};
@@ -304,6 +304,78 @@ fn render_signature(s: &mut String, sig: &crate::format::signature::SignatureRep
     );
 }
 
+/// The width long list values are wrapped to.
+const WIDTH: usize = 80;
+
+/// Widest a table column is padded to; a longer cell overflows its column
+/// instead of widening every row.
+const MAX_COLUMN: usize = 40;
+
+/// `value` cut after `;` separators into lines of at most `width`
+/// characters (a single entry longer than that gets a line of its own), so
+/// that Template and LastSavedBy with a hundred entries read as a column.
+/// Values without `;` or short enough stay one line; the lines joined give
+/// back the value.
+fn wrap_list(value: &str, width: usize) -> Vec<&str> {
+    if value.chars().count() <= width || !value.contains(';') {
+        return vec![value];
+    }
+    let mut lines = Vec::new();
+    let (mut start, mut end, mut used) = (0, 0, 0);
+    for piece in value.split_inclusive(';') {
+        let len = piece.chars().count();
+        if end > start && used + len > width {
+            lines.push(&value[start..end]);
+            start = end;
+            used = 0;
+        }
+        end += piece.len();
+        used += len;
+    }
+    lines.push(&value[start..end]);
+    lines
+}
+
+/// A table as `msiinfo export` heads it: the column names, then the rows,
+/// each column padded to its widest cell (at most [`MAX_COLUMN`]).
+fn render_table(s: &mut String, t: &TableRows) {
+    let _ = writeln!(s, "{} ({} rows):", t.name, t.rows.len());
+    let columns = t
+        .columns
+        .len()
+        .max(t.rows.iter().map(Vec::len).max().unwrap_or(0));
+    let mut widths = vec![0usize; columns];
+    let header = t.columns.iter().map(String::as_str);
+    for (i, cell) in header.clone().enumerate() {
+        widths[i] = widths[i].max(cell.chars().count());
+    }
+    for row in &t.rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |s: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::from("  ");
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            let pad = widths[i]
+                .min(MAX_COLUMN)
+                .saturating_sub(cell.chars().count());
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+        let _ = writeln!(s, "{}", text.trim_end());
+    };
+    if !t.columns.is_empty() {
+        line(s, &mut header.clone());
+    }
+    for row in &t.rows {
+        line(s, &mut row.iter().map(String::as_str));
+    }
+}
+
 /// Renders an inspect report for people.
 pub fn render(r: &InspectReport) -> String {
     let mut s = String::new();
@@ -320,15 +392,22 @@ pub fn render(r: &InspectReport) -> String {
                 let _ = writeln!(s, "obsoletes   {o}");
             }
         }
-        let _ = writeln!(
-            s,
-            "targets     {}",
-            if p.targets.is_empty() {
-                "(none)".to_string()
-            } else {
-                p.targets.join(" ")
+        // One code per line past the first, so that a patch retargeted to
+        // a hundred instances stays readable and `grep` finds each code.
+        match p.targets.as_slice() {
+            [] => {
+                let _ = writeln!(s, "targets     (none)");
             }
-        );
+            [one] => {
+                let _ = writeln!(s, "targets     {one}");
+            }
+            many => {
+                let _ = writeln!(s, "targets ({}):", many.len());
+                for t in many {
+                    let _ = writeln!(s, "  {t}");
+                }
+            }
+        }
         let _ = writeln!(s, "signed      {}", if p.signed { "yes" } else { "no" });
         if let Some(sig) = &r.signature {
             render_signature(&mut s, sig);
@@ -402,14 +481,22 @@ pub fn render(r: &InspectReport) -> String {
         let _ = writeln!(s, "instances (0): no embedded instance transform");
     }
     for t in &r.tables {
-        let _ = writeln!(s, "{} ({} rows):", t.name, t.rows.len());
-        for row in &t.rows {
-            let _ = writeln!(s, "  {}", row.join(" | "));
-        }
+        render_table(&mut s, t);
     }
     let _ = writeln!(s, "summary information:");
     for p in &r.summary {
-        let _ = writeln!(s, "  {:>2} {:<19} {}", p.id, p.name, p.value);
+        let head = format!("  {:>2} {:<19} ", p.id, p.name);
+        // Only the two lists that grow with the instances wrap; other
+        // values (a transform's RevisionNumber has `;` too) stay one line.
+        let width = match p.id {
+            pid::TEMPLATE | pid::LAST_SAVED_BY => WIDTH.saturating_sub(head.len()),
+            _ => usize::MAX,
+        };
+        let mut lines = wrap_list(&p.value, width).into_iter();
+        let _ = writeln!(s, "{head}{}", lines.next().unwrap_or_default());
+        for line in lines {
+            let _ = writeln!(s, "{:w$}{line}", "", w = head.len());
+        }
     }
     let _ = writeln!(s, "streams ({}):", r.streams.len());
     for st in &r.streams {
@@ -430,6 +517,34 @@ pub fn render(r: &InspectReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_wrap_at_separators_and_join_back() {
+        let value = "aaaa;bbbb;cccc;dddddddddddd;e";
+        assert_eq!(wrap_list(value, 100), [value]);
+        assert_eq!(wrap_list("no separator at all", 4), ["no separator at all"]);
+        let lines = wrap_list(value, 10);
+        assert_eq!(lines, ["aaaa;bbbb;", "cccc;", "dddddddddddd;", "e"]);
+        assert_eq!(lines.concat(), value);
+    }
+
+    #[test]
+    fn tables_are_headed_and_aligned() {
+        let t = TableRows {
+            name: "T".into(),
+            columns: vec!["A".into(), "Longer".into(), "C".into()],
+            rows: vec![
+                vec!["".into(), "x".into(), "".into()],
+                vec!["wide cell".into(), "y".into(), "z".into()],
+            ],
+        };
+        let mut s = String::new();
+        render_table(&mut s, &t);
+        assert_eq!(
+            s,
+            "T (2 rows):\n  A          Longer  C\n             x\n  wide cell  y       z\n"
+        );
+    }
 
     #[test]
     fn filetime_formats_known_dates() {
