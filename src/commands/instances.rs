@@ -1,7 +1,6 @@
 //! `instances add` and `instances remove`: make a product multi-instance
 //! by embedding instance transforms, or take some out. Read → plan →
-//! apply (to a private copy, or for `--in-place` to an overlay of the
-//! product) → verify → commit, through the same engine as a retarget.
+//! apply (to an overlay of the product) → verify → commit, through the same engine as a retarget.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
-//! The whole retarget, end to end: read → understand → plan → apply (to a
-//! private copy, or for `--in-place` to an overlay of the patch) → verify →
-//! commit. The library entry point that the CLI, bulk runs and other
+//! The whole retarget, end to end: read → understand → plan → apply (to an
+//! overlay of the patch) → verify → commit (a copy renamed into place, or
+//! for `--in-place` the changed blocks through a journal). The library entry point that the CLI, bulk runs and other
 //! programs call.
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! `untarget`: the inverse of a retarget. Removes the transform copies made
 //! for some instances and their Template entries, with the same safety as a
-//! retarget (private copy, verification, atomic commit).
+//! retarget (an overlay of the input, verification, atomic commit).
 //!
 //! A product whose transform pairs are not copies of another product's
 //! pairs is one of the patch's original targets; removing it is refused

@@ -1,12 +1,12 @@
-//! Applying a [`Plan`] to a private copy of the patch.
+//! Applying a [`Plan`] to an overlay of the patch.
 //!
-//! The copy already holds every byte of the input (see [`crate::store::commit`]);
+//! The overlay reads as every byte of the input (see [`crate::store::overlay`]);
 //! applying adds the planned substorages (what differs from their sources
 //! comes from [`crate::edit::copy::streams_after`]), rewrites the root
 //! summary stream, writes the patch database's MsiPatchSequence rows the
 //! plan declares (table stream and string pool, from
 //! [`crate::edit::sequence`]) and removes signature streams when asked.
-//! Nothing else in the copy is touched, so streams the plan does not
+//! Nothing else is touched, so streams the plan does not
 //! change are neither read nor rewritten.
 
 use std::io::{Read, Seek, Write};

@@ -1,8 +1,9 @@
 //! The edit engine that every command writing a file shares (retarget,
 //! untarget, instances): where the result goes
 //! ([`Destination`]), how an edit ended ([`Outcome`]), and [`execute`]:
-//! apply a plan to a private copy (or, in place, to an overlay of the
-//! patch), verify it, then commit it (atomic rename, or the redo journal).
+//! apply a plan to an overlay of the input, verify it there, then commit
+//! it (a copy of the input with the overlay's blocks written into it,
+//! renamed into place; or in place, the blocks through the redo journal).
 
 use std::fs;
 use std::io::{Read, Seek, Write};
@@ -85,8 +86,8 @@ pub(crate) fn lock_for_edit(input: &Path, destination: &Destination) -> Result<O
 
 /// One edit of a compound file that the engine carries out: a patch's
 /// retarget or untarget ([`PatchJob`]), or a product's instances
-/// ([`crate::edit::instances`]). The engine owns where the bytes go (a
-/// private copy, an overlay, the journal); the job says what changes and
+/// ([`crate::edit::instances`]). The engine owns where the bytes go (an
+/// overlay, then a copy or the journal); the job says what changes and
 /// how to check the result.
 pub(crate) trait EditJob {
     /// What verification reports.
@@ -97,7 +98,7 @@ pub(crate) trait EditJob {
     fn input(&self) -> &Path;
     /// How many things the edit adds, for the log.
     fn size(&self) -> usize;
-    /// Performs the edit on `out` (a copy of the input, or an overlay of it).
+    /// Performs the edit on `out` (an overlay of the input).
     fn apply<F: Read + Write + Seek>(&mut self, out: &mut cfb::CompoundFile<F>) -> Result<()>;
     /// Re-reads `result` and checks it against the input and the edit;
     /// `layout` reads the result raw, with the byte ranges the edit wrote.
@@ -170,8 +171,9 @@ pub(crate) fn execute(
 
 /// Carries out an edit: nothing for a dry run; a plain copy when nothing
 /// changes (none in place); in place, an edit of an overlay of the file,
-/// verified and then written through a journal; otherwise apply to a
-/// private copy, verify, commit.
+/// verified and then written through a journal; otherwise the same edit
+/// of an overlay, verified, then written into a copy of the input that
+/// is renamed into place.
 pub(crate) fn run<J: EditJob>(
     mut job: J,
     input: &Path,
@@ -201,42 +203,65 @@ pub(crate) fn run<J: EditJob>(
         return Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)));
     }
 
-    let staged = Staged::copy_of(&mut patch_file(input)?, dest)?;
-    tracing::debug!(temp = %staged.path().display(), "copied the input");
-    let written = {
-        // `cfb` edits the copy through an overlay: its many small writes
-        // to directory and FAT sectors gather in memory, and reach the
-        // file as a few large writes. The overlay's blocks are also what
-        // verification needs to know about which bytes the edit touched.
-        let overlay = edit_overlay(&mut job, staged.reopen()?, dest, "the temporary copy")?;
-        tracing::debug!("edited the copy");
-        // No sync here: the commit syncs the copy once, after
-        // verification, before the rename.
-        overlay
-            .write_pending()
-            .map_err(|e| Error::io("writing the temporary copy", e).in_file(dest))?;
-        overlay.written()
-    };
-    tracing::debug!(ranges = written.len(), "applied the plan");
-    let layout_reader = patch_file(staged.path())?;
+    // The edit goes to an overlay of the input, as in place, and is
+    // verified there; only then is the input copied (`copy_file_range`,
+    // which shares the extents on a file system that can, XFS or btrfs)
+    // and the edit's blocks written into the copy. The copy is never
+    // read: where its extents are shared its pages are not in the cache
+    // (the input's are), and reading its allocation tables back from the
+    // disk cost seconds for a gigabyte patch of 512-byte sectors.
+    //
+    // The temporary file is created first, so that a destination that
+    // cannot be written is reported before any work; it stays empty until
+    // the result is verified. Any failure drops it, which deletes it.
+    let mut staged = Staged::empty(dest)?;
+    let file = patch_file(input)?;
+    let modified = file.metadata().and_then(|m| m.modified()).ok();
+    let overlay = edit_overlay(&mut job, file, dest, "the input")?;
+    let written = overlay.written();
+    tracing::debug!(
+        ranges = written.len(),
+        "applied the plan to an overlay of the input"
+    );
     let verification = job
         .verify(
-            verify::Written::open(staged.path()).map_err(|e| e.in_file(dest))?,
-            Some((layout_reader, &written[..])),
+            verify::Written {
+                reader: overlay.reader(),
+                len: overlay.len(),
+                path: dest,
+            },
+            Some((overlay.reader(), &written[..])),
         )
         .map_err(|e| e.in_file(dest))?;
     tracing::debug!("verified");
     let size = job.size();
     drop(job);
+    // The copy is of the file handle the edit read, so a file renamed
+    // over the input's name meanwhile is not what is copied; a change of
+    // its length or modification time since it was opened (another
+    // program writing it: the edit lock only keeps this tool's own runs
+    // apart) refuses the result.
+    staged.fill_from(overlay.base(), overlay.base_len())?;
+    if overlay.base().metadata().and_then(|m| m.modified()).ok() != modified {
+        return Err(Error::new(
+            crate::error::ErrorKind::Io,
+            "the input changed while it was being edited",
+        )
+        .in_file(input));
+    }
+    tracing::debug!(temp = %staged.path().display(), "copied the input");
+    // No sync here: the commit syncs the copy once, before the rename.
+    overlay
+        .write_pending_to(staged.file())
+        .map_err(|e| Error::io("writing the temporary copy", e).in_file(dest))?;
     staged.commit(permissions)?;
     forget_stale_journal(dest);
     tracing::info!(output = %dest.display(), added = size, "committed");
     Ok((Outcome::Done, Some(dest.to_path_buf()), Some(verification)))
 }
 
-/// Applies the job to an overlay of `file` (the temporary copy, or the
-/// input itself in place), whose pending blocks spill to `dest`'s folder;
-/// `what` names the file in errors.
+/// Applies the job to an overlay of `file` (the input), whose pending
+/// blocks spill to `dest`'s folder; `what` names the file in errors.
 fn edit_overlay<J: EditJob>(
     job: &mut J,
     file: fs::File,
@@ -358,7 +383,7 @@ fn forget_stale_journal(dest: &Path) {
 /// its allocation tables with sector numbers from the file, and a few
 /// inconsistencies its open does not check (an empty stream whose start
 /// sector is garbage, freed when the stream is removed) make it panic
-/// mid-edit. The edit is of a private copy or an overlay, so a panic
+/// mid-edit. The edit is of an overlay, so a panic
 /// leaves nothing behind; it is reported as a malformed input.
 fn apply_contained<J: EditJob, F: Read + Write + Seek>(
     job: &mut J,

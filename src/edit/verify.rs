@@ -1,7 +1,8 @@
 //! Verification of a written result before it is committed.
 //!
-//! The output is re-opened from disk and checked against the input and the
-//! plan: every entry of the input is present with the same metadata and, for
+//! The result is re-opened from its bytes (through the overlay that holds
+//! the edit over the unchanged input) and checked against the input and
+//! the plan: every entry of the input is present with the same metadata and, for
 //! streams, the same bytes (except the two summary streams the plan
 //! rewrites, which must equal exactly what the plan says, and removed
 //! signature streams, and the patch database's streams holding the
@@ -29,7 +30,6 @@ use crate::format::structure::{Chains, LARGE_STREAM_LEN};
 use crate::format::summary::SUMMARY_STREAM;
 use crate::patch::Patch;
 use crate::rules::lint::PatchView;
-use crate::store::readahead::ReadAhead;
 
 /// What verification looked at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -182,17 +182,18 @@ pub struct Written<'a, G> {
     pub path: &'a Path,
 }
 
-impl<'a> Written<'a, ReadAhead<File>> {
-    /// The result file at `path`, read ahead: verification reads all of a
-    /// result's new streams, sector by sector.
-    pub fn open(path: &'a Path) -> Result<Written<'a, ReadAhead<File>>> {
+#[cfg(test)]
+impl<'a> Written<'a, File> {
+    /// The result file at `path` (the tests verify files; a command
+    /// verifies an overlay of its input).
+    pub fn open(path: &'a Path) -> Result<Written<'a, File>> {
         let file = File::open(path).map_err(|e| Error::io("cannot reopen the result", e))?;
         let len = file
             .metadata()
             .map_err(|e| Error::io("cannot reopen the result", e))?
             .len();
         Ok(Written {
-            reader: ReadAhead::new(file),
+            reader: file,
             len,
             path,
         })
@@ -469,8 +470,9 @@ pub(crate) mod testing {
     }
 
     /// Writes `spec` to a temporary folder, plans `requests` on it, lets
-    /// `edit` change the plan (as a faulty planner would) and applies it to
-    /// a copy through an overlay, as `retarget -o` does.
+    /// `edit` change the plan (as a faulty planner would), applies it to
+    /// an overlay of a copy and writes the overlay's blocks into the copy:
+    /// the bytes `retarget -o` writes.
     pub(crate) fn apply_to_copy(
         spec: &PatchSpec,
         requests: &[&str],
@@ -512,7 +514,7 @@ pub(crate) mod testing {
         let mut cf = cfb::CompoundFile::open(&mut overlay).unwrap();
         crate::edit::apply::apply(&mut patch, &plan, &mut cf).unwrap();
         drop(cf);
-        overlay.write_pending().unwrap();
+        overlay.write_pending_to(overlay.base()).unwrap();
         let written = overlay.written();
         Applied {
             _dir: dir,

@@ -1,10 +1,11 @@
 //! Private copies and atomic commits.
 //!
 //! A retarget never writes to the user's file or to the output name
-//! directly. It copies the input into a temporary file in the destination's
-//! own folder (same file system, so the final rename is atomic), works and
-//! verifies there, then syncs the data, renames the copy over the
-//! destination and syncs the folder. If anything fails before the rename,
+//! directly. It creates a temporary file in the destination's own folder
+//! (same file system, so the final rename is atomic); once the edit is
+//! verified (on an overlay of the input, [`crate::store::overlay`]) it
+//! copies the input there, writes the edit's blocks into the copy, syncs
+//! it, renames it over the destination and syncs the folder. If anything fails before the rename,
 //! the temporary file is deleted and neither the input nor the destination
 //! has changed; a process killed before the rename leaves at most a hidden
 //! `.NAME.*.msp-retarget.tmp` file, never a partial file under the output
@@ -184,6 +185,39 @@ impl Staged {
         Ok(staged)
     }
 
+    /// Copies all of `input` (from its start, whatever its position) into
+    /// this temporary file, which must be empty: the kernel's
+    /// copy_file_range where the platform has it, which shares the extents
+    /// instead of copying them on a file system that can (XFS with reflink,
+    /// btrfs). `len` is the length the input had when it was read: a copy
+    /// of another length means the input changed meanwhile, and is an
+    /// error.
+    pub fn fill_from(&mut self, input: &File, len: u64) -> Result<()> {
+        let mut from = input;
+        let copied = from
+            .rewind()
+            .and_then(|_| io::copy(&mut from, self.temp.as_file_mut()))
+            .map_err(|e| {
+                Error::io("copying the input to a temporary file", e).in_file(&self.dest)
+            })?;
+        if copied != len {
+            return Err(Error::new(
+                crate::error::ErrorKind::Io,
+                format!(
+                    "the input changed while it was being edited ({len} bytes when read, \
+                     {copied} when copied)"
+                ),
+            )
+            .in_file(&self.dest));
+        }
+        Ok(())
+    }
+
+    /// The temporary file, for positional writes.
+    pub fn file(&self) -> &File {
+        self.temp.as_file()
+    }
+
     /// Creates a temporary file next to `dest` holding `bytes`.
     pub fn with_bytes(bytes: &[u8], dest: &Path) -> Result<Staged> {
         let mut staged = Staged::empty(dest)?;
@@ -196,7 +230,7 @@ impl Staged {
     }
 
     /// An empty temporary file next to `dest`.
-    fn empty(dest: &Path) -> Result<Staged> {
+    pub fn empty(dest: &Path) -> Result<Staged> {
         let folder = folder_of(dest);
         let stem = dest
             .file_name()
@@ -236,6 +270,7 @@ impl Staged {
     }
 
     /// A second read-write handle on the temporary file.
+    #[cfg(test)]
     pub fn reopen(&self) -> Result<File> {
         self.temp
             .reopen()
@@ -314,6 +349,36 @@ mod tests {
         staged.commit(None).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"input bytes!");
         assert_eq!(fs::read(&src).unwrap(), b"input bytes");
+    }
+
+    #[test]
+    fn a_copy_of_another_length_than_read_is_an_error_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.msp");
+        fs::write(&src, b"input bytes").unwrap();
+        let dest = dir.path().join("out.msp");
+        let input = File::open(&src).unwrap();
+
+        let mut staged = Staged::empty(&dest).unwrap();
+        staged.fill_from(&input, 11).unwrap();
+        let mut copied = String::new();
+        staged
+            .reopen()
+            .unwrap()
+            .read_to_string(&mut copied)
+            .unwrap();
+        assert_eq!(copied, "input bytes");
+        drop(staged);
+
+        // The input grew after it was read: the copy is refused.
+        let mut staged = Staged::empty(&dest).unwrap();
+        let e = staged.fill_from(&input, 5).unwrap_err();
+        assert!(e.to_string().contains("changed while"), "{e}");
+        assert_eq!(e.file(), Some(dest.as_path()));
+        drop(staged);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "a temporary file was left");
+        assert!(!dest.exists());
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! the unchanged file; the file itself is only ever read. Verification then
 //! re-opens the result through [`Overlay::reader`], and the commit
 //! ([`crate::store::journal`]) writes the dirty blocks, and only those, to the
-//! file. An edit to a new output (`-o`) goes through an overlay of its
-//! private copy too, then [`Overlay::write_pending`]: `cfb` rewrites the
+//! file. An edit to a new output (`-o`) goes through an overlay of the
+//! input too, is verified the same way, and [`Overlay::write_pending_to`]
+//! then writes the blocks into a copy of the input: `cfb` rewrites the
 //! same directory and FAT entries hundreds of thousands of times in a
 //! large edit, a few bytes at a time, and the overlay turns those into a
 //! few large writes.
@@ -502,14 +503,14 @@ impl<B: ReadAt> Seek for Overlay<B> {
     }
 }
 
-impl Overlay<File> {
-    /// Writes the pending blocks into the file underneath, which must be
-    /// writable: for a private copy (`-o`), where nothing needs a journal.
+impl<B: ReadAt> Overlay<B> {
+    /// Writes the pending blocks into `file`, a copy of the file underneath
+    /// (`-o` and the copy-and-rename path, where nothing needs a journal).
     /// The length is set first, then each run of blocks is written in
     /// pieces of at most 1 MiB.
-    pub fn write_pending(&self) -> io::Result<()> {
+    pub fn write_pending_to(&self, file: &File) -> io::Result<()> {
         if self.len != self.base_len {
-            self.base.set_len(self.len)?;
+            file.set_len(self.len)?;
         }
         let mut buf = Vec::new();
         for (start, end) in self.written() {
@@ -522,7 +523,7 @@ impl Overlay<File> {
                 if self.read_at(&mut buf, at)? != n {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                write_all_at(&self.base, &buf, at)?;
+                write_all_at(file, &buf, at)?;
                 at += n as u64;
             }
         }
