@@ -13,7 +13,7 @@
 //! ([`msp_retarget_fuzz::transform_seeds`]); `corpus/journal` in-place
 //! edit journals ([`msp_retarget_fuzz::journal_seeds`]); `corpus/signature`
 //! signature streams ([`msp_retarget_fuzz::signature_seeds`]);
-//! `corpus/product` product databases and the whole files
+//! `corpus/product` and `corpus/instances` product databases and the whole files
 //! ([`msp_retarget_fuzz::product_seeds`]).
 
 use std::path::PathBuf;
@@ -36,6 +36,7 @@ fn main() {
         ("journal", &journals),
         ("signature", &signatures),
         ("product", &products),
+        ("instances", &products),
     ] {
         let dir = out.join(target);
         std::fs::create_dir_all(&dir).expect("creating the corpus folder");
@@ -45,7 +46,7 @@ fn main() {
     }
     println!(
         "{} seeds for pipeline and layout, {} for propset, {} for transform, {} for journal, \
-         {} for signature, {} for product, in {}",
+         {} for signature, {} for product and instances, in {}",
         files.len(),
         props.len(),
         transforms.len(),

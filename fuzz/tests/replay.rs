@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use msp_retarget_fuzz::{
-    Seeds, file_seeds, journal, journal_seeds, layout, pipeline, product, product_seeds, propset,
-    propset_seeds, signature, signature_seeds, transform, transform_seeds,
+    Seeds, file_seeds, instances, journal, journal_seeds, layout, pipeline, product, product_seeds,
+    propset, propset_seeds, signature, signature_seeds, transform, transform_seeds,
 };
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 7] = [
+const TARGETS: [(&str, Check); 8] = [
     ("propset", propset as Check),
     ("layout", layout as Check),
     ("transform", transform as Check),
@@ -31,6 +31,7 @@ const TARGETS: [(&str, Check); 7] = [
     ("pipeline", pipeline as Check),
     ("journal", journal as Check),
     ("product", product as Check),
+    ("instances", instances as Check),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -52,7 +53,7 @@ fn seeds_of(target: &str) -> Seeds {
         "transform" => transform_seeds(&files),
         "journal" => journal_seeds(),
         "signature" => signature_seeds(&files),
-        "product" => product_seeds(&files),
+        "product" | "instances" => product_seeds(&files),
         _ => files,
     }
 }
