@@ -674,3 +674,86 @@ fn verbose_runs_log_each_file() {
     assert!(run.stderr.contains("bulk run prepared"), "{}", run.stderr);
     assert!(run.stderr.contains("patches/good.msp"), "{}", run.stderr);
 }
+
+#[test]
+fn isolate_components_is_set_for_the_run_and_per_group() {
+    use msp_retarget::testkit::components::{
+        new_component_patch, new_component_product, write_product,
+    };
+    let dir = Dir::new();
+    dir.write(
+        "product.msi",
+        &write_product(&new_component_product()).unwrap(),
+    );
+    for name in ["a/one.msp", "b/two.msp", "c/three.msp"] {
+        mkdir(&dir, name.split('/').next().unwrap());
+        dir.patch(name, &new_component_patch());
+    }
+    dir.patch("alone.msp", &new_component_patch());
+    dir.write(
+        "bulk.toml",
+        b"output_dir = \"out\"\n\
+          isolate_components = \"none\"\n\n\
+          [[instances_from]]\npath = \"product.msi\"\n\n\
+          [[patches]]\npaths = [\"a/*.msp\"]\nisolate_components = \"auto\"\n\n\
+          [[patches]]\npaths = [\"b/*.msp\"]\n\n\
+          [[patches]]\npaths = [\"c/*.msp\"]\nisolate_components = \"NewCmop\"\n",
+    );
+    let run = bulk(&dir, &["bulk.toml", "--json"]);
+    run.code(2);
+    let d = doc(&run);
+    assert_eq!(
+        outcomes(&d),
+        pairs(&[
+            ("one.msp", "done"),
+            ("two.msp", "done"),
+            ("three.msp", "error")
+        ])
+    );
+    let actions = |f: &FileDoc| -> Vec<String> {
+        f.report.as_ref().unwrap().plan["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["components"][0]["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(actions(&d.files[0]), ["isolated", "isolated"]);
+    assert_eq!(actions(&d.files[1]), ["shared", "shared"]);
+    let reason = &d.files[2].error.as_ref().unwrap().reason;
+    assert!(reason.contains("NewCmop"), "{reason}");
+    assert!(!dir.join("out/three.msp").exists());
+
+    // Each written file is what `retarget` with the same choice writes.
+    for (out, isolation) in [("out/one.msp", "auto"), ("out/two.msp", "none")] {
+        util::run(
+            util::cmd(&dir),
+            &[
+                "retarget",
+                "alone.msp",
+                "--instances-from",
+                "product.msi",
+                "--isolate-components",
+                isolation,
+                "-o",
+                "alone-out.msp",
+            ],
+        )
+        .code(0);
+        assert_eq!(
+            read(&dir.join(out)),
+            read(&dir.join("alone-out.msp")),
+            "{out}"
+        );
+        std::fs::remove_file(dir.join("alone-out.msp")).unwrap();
+    }
+}
+
+#[test]
+fn a_bad_isolate_components_value_is_refused_with_its_key() {
+    refused_manifest(
+        "output_dir = \"out\"\n[[instances]]\ncode = \"{11111111-1111-4111-8111-111111111111}\"\n\
+         [[patches]]\npaths = [\"p.msp\"]\nisolate_components = \"A,,B\"\n",
+        "line 6, patches[0].isolate_components: \"A,,B\" is not auto, all, none",
+    );
+}

@@ -6,6 +6,7 @@
 //! output_dir = "out"            # or: in_place = true
 //! copy_all = false
 //! strip_signature = false
+//! isolate_components = "auto"   # or all, none, "KEY,KEY"
 //!
 //! [[instances]]
 //! code = "{11111111-1111-4111-8111-111111111111}"
@@ -22,6 +23,7 @@
 //! [[patches]]
 //! paths = ["patches/*.msp"]
 //! instances = ["Customer1"]     # optional: only these instances (ids or codes)
+//! isolate_components = "none"   # optional: this group's own choice
 //! ```
 //!
 //! Parsing checks everything that can be checked without touching another
@@ -34,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::edit::isolate::ComponentIsolation;
 use crate::edit::plan::{InstanceRequest, PlanOptions};
 use crate::error::{Error, Result};
 use crate::format::guid::Guid;
@@ -113,6 +116,8 @@ pub struct PatchGroup {
     pub patterns: Vec<Pattern>,
     /// The instances of this group; `None` for all of the manifest's.
     pub select: Option<Vec<Selector>>,
+    /// This group's `isolate_components`; `None` for the manifest's.
+    pub isolation: Option<ComponentIsolation>,
     /// Where the group starts.
     pub place: Place,
 }
@@ -150,6 +155,7 @@ struct Raw {
     copy_all: bool,
     #[serde(default)]
     strip_signature: bool,
+    isolate_components: Option<Spanned<String>>,
     #[serde(default)]
     instances: Vec<Spanned<RawInstance>>,
     #[serde(default)]
@@ -180,6 +186,7 @@ struct RawSource {
 struct RawGroup {
     paths: Spanned<Vec<Spanned<String>>>,
     instances: Option<Spanned<Vec<Spanned<String>>>>,
+    isolate_components: Option<Spanned<String>>,
 }
 
 /// Turns byte offsets into places.
@@ -284,6 +291,26 @@ impl Manifest {
             }
         };
 
+        // The same values as `retarget --isolate-components`, checked by the
+        // same parser; the reason is worded with the manifest's key.
+        let isolation = |s: &Spanned<String>, key: String| -> Result<ComponentIsolation> {
+            ComponentIsolation::parse(s.get_ref()).map_err(|_| {
+                err(
+                    &loc.place(s.span(), key),
+                    format!(
+                        "{:?} is not auto, all, none or a comma-separated list of component \
+                         keys (none of them empty)",
+                        s.get_ref()
+                    ),
+                )
+            })
+        };
+        let default_isolation = raw
+            .isolate_components
+            .as_ref()
+            .map(|s| isolation(s, "isolate_components".into()))
+            .transpose()?
+            .unwrap_or_default();
         let guid = |s: &Spanned<String>, key: String| -> Result<Guid> {
             Guid::parse_lenient(s.get_ref())
                 .map_err(|e| err(&loc.place(s.span(), key), e.reason().to_string()))
@@ -392,9 +419,15 @@ impl Manifest {
                         .collect::<Result<Vec<_>>>()?,
                 ),
             };
+            let group_isolation = r
+                .isolate_components
+                .as_ref()
+                .map(|s| isolation(s, format!("patches[{g}].isolate_components")))
+                .transpose()?;
             groups.push(PatchGroup {
                 patterns,
                 select,
+                isolation: group_isolation,
                 place,
             });
         }
@@ -407,6 +440,7 @@ impl Manifest {
             options: PlanOptions {
                 copy_all: raw.copy_all,
                 strip_signature: raw.strip_signature,
+                isolation: default_isolation,
                 ..PlanOptions::default()
             },
             instances,
@@ -421,6 +455,16 @@ impl Manifest {
         Error::usage(reason)
             .in_file(&self.path)
             .at(place.to_string())
+    }
+
+    /// The decision options for the patches of `group`: the manifest's,
+    /// with the group's own `isolate_components` when it has one.
+    pub fn options_for(&self, group: &PatchGroup) -> PlanOptions {
+        let mut options = self.options.clone();
+        if let Some(isolation) = &group.isolation {
+            options.isolation = isolation.clone();
+        }
+        options
     }
 
     /// `path` resolved against the manifest's folder (absolute paths stay).
@@ -569,6 +613,49 @@ instances = ["Customer1", "{I1}"]
                 }
             }
         }
+    }
+
+    #[test]
+    fn isolate_components_is_read_like_the_option_and_a_group_overrides_it() {
+        let m = parse(
+            "output_dir = \"o\"\nisolate_components = \"A, B\"\n[[patches]]\npaths = [\"a\"]\n\
+             [[patches]]\npaths = [\"b\"]\nisolate_components = \"none\"\n",
+        )
+        .unwrap();
+        let keys = ComponentIsolation::Keys(vec!["A".into(), "B".into()]);
+        assert_eq!(m.options.isolation, keys);
+        assert_eq!(m.groups[0].isolation, None);
+        assert_eq!(m.options_for(&m.groups[0]).isolation, keys);
+        assert_eq!(m.groups[1].isolation, Some(ComponentIsolation::None));
+        assert_eq!(
+            m.options_for(&m.groups[1]).isolation,
+            ComponentIsolation::None
+        );
+        // Left out: auto, as the option's default.
+        let m = parse("output_dir = \"o\"\n[[patches]]\npaths = [\"a\"]\n").unwrap();
+        assert_eq!(m.options.isolation, ComponentIsolation::Auto);
+
+        let msg = message(
+            "output_dir = \"o\"\nisolate_components = \"A,,B\"\n[[patches]]\npaths = [\"a\"]\n",
+        );
+        assert!(
+            msg.starts_with("ci/bulk.toml: line 2, isolate_components: \"A,,B\" is not auto"),
+            "{msg}"
+        );
+        let msg = message(
+            "output_dir = \"o\"\n[[patches]]\npaths = [\"a\"]\nisolate_components = \" \"\n",
+        );
+        assert!(
+            msg.starts_with("ci/bulk.toml: line 4, patches[0].isolate_components: \" \" is not"),
+            "{msg}"
+        );
+        let msg = message(
+            "output_dir = \"o\"\nisolate_components = true\n[[patches]]\npaths = [\"a\"]\n",
+        );
+        assert!(
+            msg.starts_with("ci/bulk.toml: line 2, isolate_components: invalid type"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::commands::bulk::manifest::{Manifest, Output, PatchGroup, Pattern, Pic
 use crate::commands::bulk::sources::{InstanceSources, load_instances};
 use crate::commands::retarget::{RetargetRequest, retarget};
 use crate::edit::engine::Destination;
-use crate::edit::plan::InstanceRequest;
+use crate::edit::isolate::ComponentIsolation;
+use crate::edit::plan::{InstanceRequest, PlanOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::report::bulk::{BulkReport, FileReport};
 
@@ -44,6 +45,8 @@ pub struct Job {
     pub in_place: bool,
     /// The instances it is retargeted to.
     pub instances: Vec<InstanceRequest>,
+    /// Which components it isolates (its group's, else the manifest's).
+    pub isolation: ComponentIsolation,
     /// The input's size, for progress.
     pub bytes: u64,
 }
@@ -99,6 +102,7 @@ pub fn prepare(m: &Manifest, instances: &[InstanceRequest]) -> Result<Vec<Job>> 
     let mut jobs = Vec::new();
     for (g, group) in m.groups.iter().enumerate() {
         let selected = select(m, group, instances)?;
+        let isolation = m.options_for(group).isolation;
         for pattern in &group.patterns {
             for input in expand(m, pattern)? {
                 let key = fs::canonicalize(&input).unwrap_or_else(|_| input.clone());
@@ -123,6 +127,7 @@ pub fn prepare(m: &Manifest, instances: &[InstanceRequest]) -> Result<Vec<Job>> 
                     input,
                     in_place,
                     instances: selected.clone(),
+                    isolation: isolation.clone(),
                     bytes,
                 });
             }
@@ -343,7 +348,10 @@ fn run_one(m: &Manifest, job: &Job, dry_run: bool) -> FileReport {
         input: job.input.clone(),
         destination,
         instances: job.instances.clone(),
-        options: m.options.clone(),
+        options: PlanOptions {
+            isolation: job.isolation.clone(),
+            ..m.options.clone()
+        },
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| retarget(&req)))
         .unwrap_or_else(|payload| {
