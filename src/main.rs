@@ -96,10 +96,22 @@ fn usage_error(e: &clap::Error, early: &cli::color::Early) -> ExitCode {
     let first = lines.next().unwrap_or_default();
     let reason = first.strip_prefix("error: ").unwrap_or(first).trim();
     if early.json {
+        // The reason with what clap lists under it (the missing
+        // arguments), up to the blank line before the usage.
+        let listed: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let full = match listed.is_empty() {
+            true => reason.to_string(),
+            false => format!("{reason} {}", listed.join(" ")),
+        };
         let command = early.command.as_deref().unwrap_or("msp-retarget");
         print_json(&report::to_json(
             command,
-            &ErrorReport::from_error(&Error::usage(reason)),
+            &ErrorReport::from_error(&Error::usage(full)),
         ));
     }
     let mut message = format!("{} {reason}", cli::color::error_prefix());

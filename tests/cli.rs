@@ -430,6 +430,10 @@ msptest!(a_usage_error_with_json_is_a_json_document, |dir, run| {
         assert_eq!(doc["error"]["kind"], "usage", "{args:?}");
         let got = doc["error"]["reason"].as_str().unwrap();
         assert!(got.starts_with(reason), "{args:?}: {got}");
+        if command == "retarget" {
+            // What is missing, not only that something is.
+            assert!(got.contains("--output <OUT>|--in-place|--dry-run"), "{got}");
+        }
         assert!(r.stderr.starts_with("msp-retarget: "), "{}", r.stderr);
     }
 });

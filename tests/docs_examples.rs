@@ -50,6 +50,7 @@ const FILES: &[(&str, &str)] = &[
     ("ab.msp", "the two-product preset (products A and B)"),
     ("fix-all.msp", "fix.msp retargeted to I1, I2 and I3"),
     ("product.msi", "a Property table with product A's facts"),
+    ("multi.msi", "product.msi with three instance transforms"),
     ("instances.txt", "I1 and I2 with ids"),
     ("bulk.toml", "testdata/sample.msp to I1 and I2, into out/"),
     ("testdata/", "the repository's testdata/"),
@@ -91,6 +92,21 @@ fn fixtures() -> Dir {
     ])
     .unwrap();
     dir.write("product.msi", &product);
+    let status = Command::new(crate::util::bin())
+        .current_dir(dir.path())
+        .args([
+            "-q",
+            "instances",
+            "add",
+            "product.msi",
+            "--count",
+            "3",
+            "-o",
+            "multi.msi",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "making multi.msi");
     dir.write(
         "instances.txt",
         format!("Customer1 {I1}\nCustomer2 {I2}\n").as_bytes(),
@@ -312,6 +328,55 @@ fn every_shell_example_in_the_docs_runs() {
 fn docs_examples_needing_tools() {
     let ran = run_documents(true);
     assert!(ran > 0);
+}
+
+/// The example commands of `msp-retarget --help`: the indented lines
+/// under EXAMPLES that start with the program's name, with the lines a
+/// ` \\` continues.
+fn help_examples() -> Vec<String> {
+    let out = Command::new(crate::util::bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let examples = help
+        .split("\nEXAMPLES:\n")
+        .nth(1)
+        .expect("an EXAMPLES section in --help");
+    let mut commands: Vec<String> = Vec::new();
+    let mut continued = false;
+    for line in examples
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+    {
+        let text = line.trim();
+        if continued {
+            commands.last_mut().unwrap().push_str(&format!("\n{text}"));
+        } else if text.starts_with("msp-retarget ") {
+            commands.push(text.to_string());
+        }
+        continued = text.ends_with('\\');
+    }
+    commands
+}
+
+#[test]
+fn the_examples_of_the_top_level_help_run_on_the_samples() {
+    let commands = help_examples();
+    assert!(commands.len() >= 4, "{commands:?}");
+    let dir = fixtures();
+    let block = Block {
+        doc: "msp-retarget --help".to_string(),
+        line: 0,
+        mark: Mark::Run,
+        text: format!("\n{}\n", commands.join("\n")),
+    };
+    run(&dir, &block).unwrap_or_else(|e| panic!("{e}"));
+    // What they made is there: the bulk output and the result the CI
+    // check passed.
+    assert!(dir.join("out").is_dir());
+    assert!(dir.join("fix-all.msp").is_file());
 }
 
 #[test]

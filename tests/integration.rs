@@ -25,6 +25,9 @@ mod cli;
 // tests run).
 mod completions;
 
+// --version and the man pages.
+mod help;
+
 // The JSON schema of --json, pinned by mirror structs.
 mod json;
 

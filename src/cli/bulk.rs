@@ -8,9 +8,6 @@ use msp_retarget::{Result, report};
 
 use crate::cli::progress::{self, BulkProgress};
 
-/// The examples of `bulk --help`.
-pub const EXAMPLES: &str = "EXAMPLES:\n  msp-retarget bulk bulk.toml\n  msp-retarget bulk ci/bulk.toml --jobs 4 --json > bulk-report.json\n  msp-retarget bulk bulk.toml --dry-run\n\nA manifest (paths relative to its folder; see docs/bulk.md):\n  output_dir = \"out\"            # or: in_place = true\n  [[instances]]\n  code = \"{11111111-1111-4111-8111-111111111111}\"\n  id = \"Customer1\"\n  [[patches]]\n  paths = [\"patches/*.msp\"]\n\nExit status: 2 if any file failed, 1 if any was refused, else 0.";
-
 /// Arguments of `bulk`.
 #[derive(Debug, Args)]
 pub struct BulkArgs {

@@ -1,42 +1,16 @@
 //! `msp-retarget completions SHELL` and `msp-retarget man`: shell
-//! completion scripts and a roff man page, both generated from the clap
-//! definition so that they never drift from the real options.
+//! completion scripts and roff man pages (one per command), generated from
+//! the clap definition so that they never drift from the real options.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, ValueEnum};
 use clap_complete::Shell;
 use clap_mangen::roff::{Roff, bold, roman};
 
 use crate::cli::Cli;
-
-/// The examples of `completions --help`.
-pub const COMPLETIONS_EXAMPLES: &str = "EXAMPLES:\n  msp-retarget completions bash > ~/.local/share/bash-completion/completions/msp-retarget\n  msp-retarget completions zsh > ~/.zfunc/_msp-retarget\n  msp-retarget completions fish > ~/.config/fish/completions/msp-retarget.fish\n  msp-retarget completions powershell >> $PROFILE";
-
-/// The examples of `man --help`.
-pub const MAN_EXAMPLES: &str = "EXAMPLES:\n  msp-retarget man > msp-retarget.1 && man ./msp-retarget.1\n  msp-retarget man | gzip > /usr/local/share/man/man1/msp-retarget.1.gz";
-
-/// The exit codes, one row per code, for the man page.
-const EXIT_STATUS: [(&str, &str); 3] = [
-    (
-        "0",
-        "Done, or already done: nothing needed to change. For check: the patch applies to every \
-         product given. For bulk: every file was done or already done.",
-    ),
-    (
-        "1",
-        "Refused on purpose: a major-upgrade patch, a signed patch (without \
-         --strip-signature), an ambiguous base, a result that would not apply as planned (the \
-         result is checked like check does before it is written). For check: the patch does not \
-         apply (or cannot be shown to apply) to at least one product. For bulk: at least one file \
-         was refused and none failed.",
-    ),
-    (
-        "2",
-        "Error: bad input, bad usage or manifest, I/O, failed verification. Nothing is written \
-         for a file that fails. For bulk: at least one file failed.",
-    ),
-];
+use crate::cli::help::{self, Section};
 
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
@@ -46,9 +20,37 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Arguments of `man` (none).
+/// The pages `man PAGE` knows, after `msp-retarget-` (a test checks that
+/// they are the commands'; a literal list because the list of values is
+/// part of the definition the commands are read from).
+const PAGE_NAMES: [&str; 12] = [
+    "retarget",
+    "untarget",
+    "inspect",
+    "check",
+    "sequence",
+    "recover",
+    "bulk",
+    "instances",
+    "instances-add",
+    "instances-remove",
+    "completions",
+    "man",
+];
+
+/// Arguments of `man`.
 #[derive(Debug, Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// The page to print: a command's (msp-retarget-PAGE(1)); by default
+    /// msp-retarget(1).
+    #[arg(value_name = "PAGE", value_parser = clap::builder::PossibleValuesParser::new(PAGE_NAMES))]
+    pub page: Option<String>,
+
+    /// Write every page into this folder (made if missing) instead of
+    /// printing one.
+    #[arg(long, value_name = "DIR", conflicts_with = "page")]
+    pub dir: Option<PathBuf>,
+}
 
 /// A stand-in for the program's name while the bash script is generated:
 /// no hyphen, no underscore, and found nowhere else in the script.
@@ -107,70 +109,171 @@ pub fn completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes the man page: the generated title, name, synopsis, description
-/// and global options, then every command's full help with its examples,
-/// then the exit status.
-pub fn man(out: &mut dyn Write) -> io::Result<()> {
-    let mut page = Vec::new();
-    render_man(&mut page)?;
-    // Each section rendered on its own repeats roff's two-line preamble
-    // (the `Aq` string); keep the first.
-    let text = String::from_utf8_lossy(&page);
+/// One man page: its name (the file's, without `.1`) and its roff text.
+#[derive(Debug)]
+pub struct Page {
+    /// `msp-retarget` or `msp-retarget-COMMAND`.
+    pub name: String,
+    /// The page (roff, man macros).
+    pub text: String,
+}
+
+/// The text after the options of the command at `path` (its names below
+/// the program's); the same `--help` prints (a test checks it).
+fn sections(path: &[&str]) -> &'static [Section] {
+    match path {
+        [] => help::MAIN,
+        ["retarget"] => help::RETARGET,
+        ["untarget"] => help::UNTARGET,
+        ["inspect"] => help::INSPECT,
+        ["check"] => help::CHECK,
+        ["sequence"] => help::SEQUENCE,
+        ["recover"] => help::RECOVER,
+        ["bulk"] => help::BULK,
+        ["instances"] => help::INSTANCES,
+        ["instances", "add"] => help::INSTANCES_ADD,
+        ["instances", "remove"] => help::INSTANCES_REMOVE,
+        ["completions"] => help::COMPLETIONS,
+        ["man"] => help::MAN,
+        _ => &[],
+    }
+}
+
+/// Every man page: msp-retarget(1), then one per command and subcommand,
+/// in the order of `--help`.
+pub fn pages() -> Vec<Page> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    collect(&cmd, &mut Vec::new(), None, &mut out);
+    out
+}
+
+fn collect<'a>(
+    cmd: &'a clap::Command,
+    path: &mut Vec<&'a str>,
+    parent: Option<&str>,
+    out: &mut Vec<Page>,
+) {
+    let name = page_name(path);
+    out.push(Page {
+        text: render_page(cmd, path, parent),
+        name: name.clone(),
+    });
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        path.push(sub.get_name());
+        collect(sub, path, Some(&name), out);
+        path.pop();
+    }
+}
+
+fn page_name(path: &[&str]) -> String {
+    std::iter::once("msp-retarget")
+        .chain(path.iter().copied())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// One page: title, NAME, SYNOPSIS, DESCRIPTION, the options (clap_mangen
+/// renders them, as paragraphs the reader's width fills), COMMANDS when
+/// the command has subcommands, the sections of [`sections`], SEE ALSO.
+fn render_page(cmd: &clap::Command, path: &[&str], parent: Option<&str>) -> String {
+    let name = page_name(path);
+    let date = env!("MSP_RETARGET_COMMIT_DATE");
+    let man = clap_mangen::Man::new(cmd.clone())
+        .title(name.as_str())
+        .date(date)
+        .source(format!("msp-retarget {}", env!("CARGO_PKG_VERSION")))
+        .manual("User Commands");
+    let sections = sections(path);
+    let mut raw = Vec::new();
+    let mut roff = Roff::new();
+    roff.control("SH", ["NAME"]);
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    roff.text([roman(format!("{name} - {about}"))]);
+    roff.control("SH", ["SYNOPSIS"]);
+    // clap's usage line, or the one a command gives (`override_usage`).
+    let rendered = cmd.clone().render_usage().to_string();
+    let usage = rendered.trim_start_matches("Usage:").trim().to_string();
+    roff.control("nf", []);
+    for (k, line) in usage.lines().enumerate() {
+        let line = line.trim();
+        let program = std::iter::once("msp-retarget")
+            .chain(path.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match line.strip_prefix(program.as_str()) {
+            Some(rest) if k == 0 => roff.text([bold(program.as_str()), roman(rest)]),
+            _ => roff.text([roman(format!("    {line}"))]),
+        };
+    }
+    roff.control("fi", []);
+    roff.control("SH", ["DESCRIPTION"]);
+    roff.text([roman(format!("{about}."))]);
+    for p in help::description(sections) {
+        roff.control("PP", []);
+        roff.text([roman(p)]);
+    }
+    // The title line, then NAME to DESCRIPTION, then the options; each
+    // piece repeats roff's two-line preamble, which [`dedup_preamble`]
+    // keeps once.
+    let _ = man.render_title(&mut raw);
+    let _ = roff.to_writer(&mut raw);
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        let _ = man.render_options_section(&mut raw);
+    }
+    let mut roff = Roff::new();
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    if !subs.is_empty() {
+        roff.control("SH", ["COMMANDS"]);
+        for sub in &subs {
+            roff.control("TP", []);
+            roff.text([bold(format!("{name}-{}", sub.get_name())), roman("(1)")]);
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            roff.text([roman(format!("{about}."))]);
+        }
+    }
+    help::roff(sections, &mut roff);
+    roff.control("SH", ["SEE ALSO"]);
+    let mut see: Vec<String> = parent.iter().map(|p| p.to_string()).collect();
+    if parent.is_some_and(|p| p != "msp-retarget") {
+        see.insert(0, "msp-retarget".to_string());
+    }
+    see.extend(subs.iter().map(|s| format!("{name}-{}", s.get_name())));
+    let mut refs = Vec::new();
+    for (k, s) in see.iter().enumerate() {
+        if k > 0 {
+            refs.push(roman(", "));
+        }
+        refs.push(bold(s.as_str()));
+        refs.push(roman("(1)"));
+    }
+    if !refs.is_empty() {
+        refs.push(roman(". "));
+    }
+    refs.push(roman(
+        "The user guide, docs/guide.md in the source distribution, and beside it \
+         bulk.md, ci.md, applicability.md and troubleshooting.md.",
+    ));
+    roff.text(refs);
+    let _ = roff.to_writer(&mut raw);
+    dedup_preamble(&String::from_utf8_lossy(&raw))
+}
+
+/// `text` with roff's two-line preamble (the `Aq` string) kept only where
+/// it first appears.
+fn dedup_preamble(text: &str) -> String {
     let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
     for line in text.lines() {
         let preamble = line.starts_with(".ie \\n(.g") || line.starts_with(".el .ds Aq");
         if preamble && !seen.insert(line) {
             continue;
         }
-        writeln!(out, "{line}")?;
+        out.push_str(line);
+        out.push('\n');
     }
-    Ok(())
-}
-
-fn render_man(out: &mut dyn Write) -> io::Result<()> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    let page = clap_mangen::Man::new(cmd.clone());
-    page.render_title(out)?;
-    page.render_name_section(out)?;
-    page.render_synopsis_section(out)?;
-    page.render_description_section(out)?;
-    page.render_options_section(out)?;
-
-    let mut roff = Roff::new();
-    roff.control("SH", ["COMMANDS"]);
-    for sub in cmd.get_subcommands_mut() {
-        if sub.get_name() == "help" {
-            continue;
-        }
-        let title = format!("{} {}", "msp-retarget", sub.get_name());
-        roff.control("SS", [title.as_str()]);
-        if let Some(about) = sub.get_about() {
-            roff.text([roman(about.to_string())]);
-        }
-        // clap's own long help: usage, arguments, options and examples,
-        // kept as laid out.
-        let help = sub.render_long_help().to_string();
-        roff.control("PP", []);
-        roff.control("nf", []);
-        for line in help.lines().skip_while(|l| !l.starts_with("Usage:")) {
-            roff.text([roman(line)]);
-        }
-        roff.control("fi", []);
-    }
-    roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in EXIT_STATUS {
-        roff.control("TP", []);
-        roff.text([bold(code)]);
-        roff.text([roman(meaning)]);
-    }
-    roff.control("SH", ["SEE ALSO"]);
-    roff.text([roman(
-        "docs/guide.md, docs/bulk.md, docs/ci.md, docs/applicability.md and \
-         docs/troubleshooting.md in the source distribution.",
-    )]);
-    roff.to_writer(out)?;
-    page.render_version_section(out)
+    out
 }
 
 /// Runs `completions`.
@@ -182,11 +285,31 @@ pub fn run_completions(a: &CompletionsArgs) -> msp_retarget::Result<u8> {
     Ok(0)
 }
 
-/// Runs `man`.
-pub fn run_man(_a: &ManArgs) -> msp_retarget::Result<u8> {
-    let mut out = Vec::new();
-    man(&mut out).map_err(|e| msp_retarget::Error::io("rendering the man page", e))?;
-    crate::write_stdout(&String::from_utf8_lossy(&out));
+/// Runs `man`: one page on stdout, or every page into `--dir`.
+pub fn run_man(a: &ManArgs) -> msp_retarget::Result<u8> {
+    let Some(dir) = &a.dir else {
+        let name = match &a.page {
+            Some(page) => format!("msp-retarget-{page}"),
+            None => "msp-retarget".to_string(),
+        };
+        let page = pages()
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| msp_retarget::Error::usage(format!("no man page {name}")))?;
+        crate::write_stdout(&page.text);
+        return Ok(0);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| {
+        msp_retarget::Error::io("making the folder for the man pages", e).in_file(dir)
+    })?;
+    let mut written = String::new();
+    for page in pages() {
+        let path = dir.join(format!("{}.1", page.name));
+        std::fs::write(&path, &page.text)
+            .map_err(|e| msp_retarget::Error::io("writing a man page", e).in_file(&path))?;
+        written.push_str(&format!("wrote {}\n", path.display()));
+    }
+    crate::print_out(&written);
     Ok(0)
 }
 
@@ -256,30 +379,144 @@ mod tests {
         assert!(retarget.contains("'--instance'"), "{retarget}");
     }
 
-    #[test]
-    fn the_man_page_has_every_command_and_the_exit_status() {
+    /// Every command with its path below the program, the program first.
+    fn commands() -> Vec<(Vec<String>, clap::Command)> {
+        fn walk(
+            cmd: &clap::Command,
+            path: &mut Vec<String>,
+            out: &mut Vec<(Vec<String>, clap::Command)>,
+        ) {
+            out.push((path.clone(), cmd.clone()));
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                path.push(sub.get_name().to_string());
+                walk(sub, path, out);
+                path.pop();
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
         let mut out = Vec::new();
-        man(&mut out).unwrap();
-        let text = String::from_utf8(out).expect("UTF-8 man page");
-        assert!(text.contains("\n.TH msp-retarget 1 "), "{}", &text[..80]);
-        for section in ["NAME", "SYNOPSIS", "COMMANDS", "\"EXIT STATUS\""] {
-            assert!(text.contains(&format!(".SH {section}")), "no {section}");
+        walk(&cmd, &mut Vec::new(), &mut out);
+        out
+    }
+
+    #[test]
+    fn help_and_man_pages_say_the_same_after_the_options() {
+        for (path, cmd) in commands() {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let after = cmd
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(!sections(&path).is_empty(), "{path:?}: no sections");
+            assert_eq!(after, help::text(sections(&path)), "{path:?}");
         }
-        assert_eq!(text.matches(".el .ds Aq").count(), 1, "one preamble");
-        for name in subcommands() {
+    }
+
+    #[test]
+    fn help_fits_80_columns_as_laid_out() {
+        for (path, mut cmd) in commands() {
+            let help = cmd.render_long_help().to_string();
+            for line in help.lines() {
+                assert!(line.chars().count() <= 80, "{path:?}: {line:?}");
+            }
+            // clap re-wraps a line of the text after the options that is
+            // too long, which loses its indentation: none is.
+            let after = cmd
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(help.contains(&after), "{path:?}: re-wrapped:\n{help}");
+            let usage = cmd.render_usage().to_string();
+            for line in usage.lines() {
+                assert!(line.chars().count() <= 80, "{path:?}: usage {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_page_names_are_the_commands() {
+        let names: Vec<String> = pages().into_iter().map(|p| p.name).collect();
+        let mut expected = vec!["msp-retarget".to_string()];
+        expected.extend(PAGE_NAMES.iter().map(|p| format!("msp-retarget-{p}")));
+        assert_eq!(names, expected);
+        assert_eq!(commands().len(), names.len());
+    }
+
+    #[test]
+    fn every_page_is_roff_with_its_sections_and_no_pasted_help() {
+        for page in pages() {
+            let text = &page.text;
             assert!(
-                text.contains(&format!(".SS \"msp-retarget {name}\"")),
-                "no {name}"
+                text.contains(&format!("\n.TH {} 1 ", page.name)),
+                "{}: {}",
+                page.name,
+                &text[..80]
             );
+            for section in [
+                "NAME",
+                "SYNOPSIS",
+                "DESCRIPTION",
+                "OPTIONS",
+                "EXAMPLES",
+                "\"SEE ALSO\"",
+            ] {
+                assert!(
+                    text.contains(&format!("\n.SH {section}\n")),
+                    "{}: no {section}",
+                    page.name
+                );
+            }
+            assert_eq!(
+                text.matches(".el .ds Aq").count(),
+                1,
+                "{}: one preamble",
+                page.name
+            );
+            // Options are paragraphs the reader's width fills, not the
+            // lines of --help kept as they are.
+            assert!(!text.contains("Usage:"), "{}", page.name);
+            assert!(!text.contains("Options:"), "{}", page.name);
+            for line in text.lines() {
+                assert!(
+                    !line.starts_with('.') || line.len() >= 2,
+                    "{}: bare request {line:?}",
+                    page.name
+                );
+            }
         }
-        assert!(text.contains("EXAMPLES"));
-        let status = text
+        let main = &pages()[0].text;
+        let status = main
             .split(".SH \"EXIT STATUS\"")
             .nth(1)
             .and_then(|t| t.split(".SH").next())
             .expect("an EXIT STATUS section");
-        for command in ["For check", "For bulk", "would not apply as planned"] {
-            assert!(status.contains(command), "EXIT STATUS lacks {command:?}");
+        for needle in ["For check", "For bulk", "would not apply as planned"] {
+            assert!(status.contains(needle), "EXIT STATUS lacks {needle:?}");
+        }
+        for name in PAGE_NAMES.iter().filter(|p| !p.contains('-')) {
+            assert!(
+                main.contains(&format!("\\fBmsp\\-retarget\\-{name}\\fR(1)")),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn example_commands_fit_a_man_page() {
+        for (path, _) in commands() {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let examples = help::example_commands(sections(&path));
+            assert!(!examples.is_empty(), "{path:?}: no examples");
+            for command in examples {
+                assert!(command.starts_with("msp-retarget "), "{command}");
+                for line in help::command_lines(command) {
+                    assert!(
+                        line.chars().count() <= help::EXAMPLE_WIDTH,
+                        "{path:?}: {line:?}"
+                    );
+                }
+            }
         }
     }
 }

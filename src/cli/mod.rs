@@ -8,15 +8,21 @@ use clap::{Args, Parser, Subcommand};
 pub mod bulk;
 pub mod color;
 pub mod generate;
+pub mod help;
 pub mod progress;
 
 /// Retarget Windows Installer patches (.msp) to every instance of a
 /// multi-instance product, on any operating system.
 #[derive(Debug, Parser)]
-#[command(name = "msp-retarget", version, about, long_about = None, max_term_width = 80)]
 #[command(
-    after_help = "EXIT STATUS:\n  0  done, or already done (check: the patch applies to every product given)\n  1  refused on purpose (major upgrade, signed patch, ambiguous base, a result that would\n     not apply as planned); check: the patch does not apply to at least one product\n  2  error (bad input, usage, I/O)"
+    name = "msp-retarget",
+    version = env!("MSP_RETARGET_VERSION"),
+    long_version = long_version(),
+    about,
+    long_about = None,
+    max_term_width = 80
 )]
+#[command(after_help = help::text(help::MAIN))]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
@@ -44,59 +50,56 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `--version` prints after the name: the crate version, the commit
+/// and its date when the build knew them (see build.rs), then the full
+/// commit and the target, one per line (`-V` prints the first line only).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| env!("MSP_RETARGET_LONG_VERSION").replace("\\n", "\n"));
+    &TEXT
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make a patch apply to product instances as well as to its base product.
-    #[command(
-        after_help = "EXAMPLES:\n  msp-retarget retarget fix.msp --instance {I1} --instance {I2} -o fix-all.msp\n  msp-retarget retarget fix.msp --instances-from product.msi -o fix-all.msp\n  msp-retarget retarget fix.msp --instances-file instances.txt --in-place\n  msp-retarget retarget ab.msp --instance {A}={I1} --instance {B}={I2} --in-place\n  msp-retarget retarget fix.msp --instance {I1} --dry-run --json"
-    )]
+    #[command(after_help = help::text(help::RETARGET))]
     Retarget(RetargetArgs),
     /// Remove the transform copies and Template entries of instances.
-    #[command(
-        after_help = "EXAMPLES:\n  msp-retarget untarget fix-all.msp --instance {I2} -o fix.msp\n  msp-retarget untarget fix-all.msp --instance {I1} --instance {I2} --in-place"
-    )]
+    #[command(after_help = help::text(help::UNTARGET))]
     Untarget(UntargetArgs),
     /// Show what is in a patch, database or transform.
-    #[command(
-        after_help = "EXAMPLES:\n  msp-retarget inspect fix.msp\n  msp-retarget inspect product.msi --json\n  msp-retarget inspect product.msi --tables\n  msp-retarget inspect fix.msp --package product.msi"
-    )]
+    #[command(after_help = help::text(help::INSPECT))]
     Inspect(InspectArgs),
     /// Tell whether a patch installs on given products, and why; lint the patch.
-    #[command(
-        after_help = "PRODUCTS:\n  --package PRODUCT.msi reads ProductCode, ProductVersion, ProductLanguage and\n  UpgradeCode from the database's Property table. --product CODE[,VERSION[,LANGUAGE[,UPGRADECODE]]]\n  gives them by hand; facts left out are unknown, and a check that needs one cannot decide.\n\nEXIT STATUS:\n  0  the patch applies to every product given\n  1  it does not apply (or cannot be shown to apply) to at least one\n  2  error (unreadable patch or package, bad arguments)\n\nEXAMPLES:\n  msp-retarget check fix.msp --package product.msi\n  msp-retarget check fix-all.msp --package product.msi --instances-from product.msi\n  msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --product {I2},1.0.0.0,1033 --json"
-    )]
+    #[command(after_help = help::text(help::CHECK))]
     Check(CheckArgs),
     /// Tell, per product, which patches apply in which order and why the others do not.
-    #[command(
-        after_help = "Windows Installer's documented patch sequencing (MSI 3.0 and later): patches without\nMsiPatchSequence data first (installed ones in the order applied, then the new ones in\nthe order given), obsolete ones eliminated, minor upgrades ordered by the version they\nproduce, small updates after the highest minor upgrade they target, superseded patches\neliminated; every patch judged against the product as the patches before it leave it.\n\nEXIT STATUS:\n  0  every patch given applies to at least one product\n  1  some patch applies to no product given\n  2  error (unreadable patch or package, bad arguments, more than 127 patches for a\n     product, sequencing data that orders patches in a circle)\n\nEXAMPLES:\n  msp-retarget sequence qfe1.msp qfe2.msp sp1.msp --package product.msi\n  msp-retarget sequence qfe2.msp --installed sp1.msp --package product.msi --json\n  msp-retarget sequence *.msp --package product.msi --instances-from product.msi"
-    )]
+    #[command(after_help = help::text(help::SEQUENCE))]
     Sequence(SequenceArgs),
     /// Complete or discard the journal an interrupted --in-place edit left.
-    #[command(
-        after_help = "An --in-place edit writes .NAME.msp-retarget.journal beside the patch before it\nchanges the patch. If the process is killed or the machine stops before the edit ends,\nthe journal stays: a complete journal is replayed (the edit is completed), an\nincomplete one is deleted (the patch was not touched yet). retarget and untarget\n--in-place do this by themselves; inspect, check and -o runs never write the patch:\nthey refuse it while a complete journal lies beside it and say to run this. A journal\nthat does not fit the patch (its before-image is not the patch's bytes, or its\nlengths are not what its records write) is refused and kept, never replayed.\n\nEXAMPLES:\n  msp-retarget recover fix.msp\n  msp-retarget recover patches/*.msp --json"
-    )]
+    #[command(after_help = help::text(help::RECOVER))]
     Recover(RecoverArgs),
     /// Retarget every patch a manifest names, several at once.
-    #[command(after_help = bulk::EXAMPLES)]
+    #[command(after_help = help::text(help::BULK))]
     Bulk(bulk::BulkArgs),
     /// Add instance transforms to a product (.msi), or remove them.
-    #[command(
-        subcommand,
-        after_help = "EXAMPLES:\n  msp-retarget instances add product.msi --count 3 -o multi.msi\n  msp-retarget instances remove multi.msi Instance3 --in-place"
-    )]
+    #[command(subcommand, after_help = help::text(help::INSTANCES))]
     Instances(InstancesCommand),
     /// Print a shell completion script.
-    #[command(after_help = generate::COMPLETIONS_EXAMPLES)]
+    #[command(after_help = help::text(help::COMPLETIONS))]
     Completions(generate::CompletionsArgs),
-    /// Print the man page (roff).
-    #[command(after_help = generate::MAN_EXAMPLES)]
+    /// Print a man page (roff), or write them all into a folder.
+    #[command(after_help = help::text(help::MAN))]
     Man(generate::ManArgs),
 }
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products", "instances_from"]))]
+#[command(
+    override_usage = "msp-retarget check [OPTIONS] PATCH\n       (--package MSI | --product CODE[,...] | --instances-from MSI)..."
+)]
 pub struct CheckArgs {
     /// The patch to check.
     pub patch: PathBuf,
@@ -135,6 +138,9 @@ pub struct CheckArgs {
 /// Arguments of `sequence`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("product_facts").required(true).multiple(true).args(["packages", "products", "instances_from"]))]
+#[command(
+    override_usage = "msp-retarget sequence [OPTIONS] PATCH... [--installed PATCH...]\n       (--package MSI | --product CODE[,...] | --instances-from MSI)..."
+)]
 pub struct SequenceArgs {
     /// The patches to apply, in the order given.
     #[arg(required = true)]
@@ -218,6 +224,9 @@ fn say(id: &'static str, f: impl Fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap:
     "Write the result to this file (atomically; the input is not opened for writing)"
 ))))]
 #[command(group = clap::ArgGroup::new("instance_source").required(true).multiple(true).args(["instances", "instances_from", "instances_file"]))]
+#[command(
+    override_usage = "msp-retarget retarget [OPTIONS] PATCH\n       (-i INSTANCE | --instances-from PRODUCT | --instances-file FILE)...\n       (-o OUT | --in-place | --dry-run)"
+)]
 pub struct RetargetArgs {
     /// The patch to retarget.
     pub patch: PathBuf,
@@ -278,6 +287,9 @@ pub struct RetargetArgs {
 /// Arguments of `untarget`.
 #[derive(Debug, Args)]
 #[command(mut_args(say("dry_run", |a| a.help("Print what would be removed and write nothing"))))]
+#[command(
+    override_usage = "msp-retarget untarget [OPTIONS] PATCH (-i INSTANCE)...\n       (-o OUT | --in-place | --dry-run)"
+)]
 pub struct UntargetArgs {
     /// The patch to edit.
     pub patch: PathBuf,
@@ -330,14 +342,10 @@ pub struct InspectArgs {
 #[derive(Debug, Subcommand)]
 pub enum InstancesCommand {
     /// Make a product multi-instance: embed one instance transform per id.
-    #[command(
-        after_help = "Each transform sets ProductCode (given, or derived from the base ProductCode and the\nid: the same on every run), ProductName (default \"{name} ({id})\"), UpgradeCode when\ngiven, the --property NAME to the id, and ComponentId of the isolated components.\nInstall an instance with: msiexec /i PRODUCT.msi MSINEWINSTANCE=1 TRANSFORMS=:ID\n\nEXAMPLES:\n  msp-retarget instances add product.msi --count 3 -o multi.msi\n  msp-retarget instances add product.msi --instance Blue --instance Green={I2} --in-place\n  msp-retarget instances add product.msi --count 2 --property INSTANCEID --isolate-components all -o multi.msi\n  msp-retarget instances add product.msi --count 2 --mst-dir transforms --dry-run --json"
-    )]
+    #[command(after_help = help::text(help::INSTANCES_ADD))]
     Add(InstancesAddArgs),
     /// Remove instance transforms from a product.
-    #[command(
-        after_help = "EXAMPLES:\n  msp-retarget instances remove multi.msi Instance3 -o two.msi\n  msp-retarget instances remove multi.msi Instance1 Instance2 --in-place"
-    )]
+    #[command(after_help = help::text(help::INSTANCES_REMOVE))]
     Remove(InstancesRemoveArgs),
 }
 
@@ -345,6 +353,9 @@ pub enum InstancesCommand {
 #[derive(Debug, Args)]
 #[command(mut_args(say("output", |a| a.value_name("OUT.msi"))))]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["instances", "count"]))]
+#[command(
+    override_usage = "msp-retarget instances add [OPTIONS] PRODUCT\n       (-i ID[={CODE}]... | --count N) (-o OUT.msi | --in-place | --dry-run)"
+)]
 pub struct InstancesAddArgs {
     /// The product (.msi).
     pub product: PathBuf,
@@ -403,6 +414,9 @@ pub struct InstancesAddArgs {
 #[derive(Debug, Args)]
 #[command(mut_args(say("output", |a| a.value_name("OUT.msi"))))]
 #[command(mut_args(say("dry_run", |a| a.help("Print what would be removed and write nothing"))))]
+#[command(
+    override_usage = "msp-retarget instances remove [OPTIONS] PRODUCT ID...\n       (-o OUT.msi | --in-place | --dry-run)"
+)]
 pub struct InstancesRemoveArgs {
     /// The product (.msi).
     pub product: PathBuf,
