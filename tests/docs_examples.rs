@@ -50,7 +50,10 @@ const FILES: &[(&str, &str)] = &[
     ("ab.msp", "the two-product preset (products A and B)"),
     ("fix-all.msp", "fix.msp retargeted to I1, I2 and I3"),
     ("product.msi", "a Property table with product A's facts"),
-    ("multi.msi", "product.msi with three instance transforms"),
+    (
+        "multi.msi",
+        "product.msi with instances Instance1..3: I1, I2, I3",
+    ),
     ("instances.txt", "I1 and I2 with ids"),
     ("bulk.toml", "testdata/sample.msp to I1 and I2, into out/"),
     ("testdata/", "the repository's testdata/"),
@@ -94,16 +97,14 @@ fn fixtures() -> Dir {
     dir.write("product.msi", &product);
     let status = Command::new(crate::util::bin())
         .current_dir(dir.path())
+        .args(["-q", "instances", "add", "product.msi", "-o", "multi.msi"])
         .args([
-            "-q",
-            "instances",
-            "add",
-            "product.msi",
-            "--count",
-            "3",
-            "-o",
-            "multi.msi",
+            "-i",
+            &format!("Instance1={I1}"),
+            "-i",
+            &format!("Instance2={I2}"),
         ])
+        .args(["-i", &format!("Instance3={I3}")])
         .status()
         .unwrap();
     assert!(status.success(), "making multi.msi");
@@ -330,11 +331,12 @@ fn docs_examples_needing_tools() {
     assert!(ran > 0);
 }
 
-/// The example commands of `msp-retarget --help`: the indented lines
-/// under EXAMPLES that start with the program's name, with the lines a
-/// ` \\` continues.
-fn help_examples() -> Vec<String> {
+/// The example commands of `msp-retarget COMMAND... --help`: the indented
+/// lines under EXAMPLES that start with the program's name, with the
+/// lines a ` \` continues.
+fn help_examples(command: &[&str]) -> Vec<String> {
     let out = Command::new(crate::util::bin())
+        .args(command)
         .arg("--help")
         .output()
         .unwrap();
@@ -343,7 +345,7 @@ fn help_examples() -> Vec<String> {
     let examples = help
         .split("\nEXAMPLES:\n")
         .nth(1)
-        .expect("an EXAMPLES section in --help");
+        .unwrap_or_else(|| panic!("no EXAMPLES in {command:?} --help"));
     let mut commands: Vec<String> = Vec::new();
     let mut continued = false;
     for line in examples
@@ -361,9 +363,74 @@ fn help_examples() -> Vec<String> {
     commands
 }
 
+/// The commands with their own help and examples (a test checks that
+/// they are all: one man page each, besides the program's), with the
+/// folder of the fixtures their examples are written for and what a
+/// reader has already done (the folders completion scripts go into).
+const COMMANDS: &[(&[&str], &str, &str)] = &[
+    (&["retarget"], "", ""),
+    (&["untarget"], "", ""),
+    (&["inspect"], "", ""),
+    (&["check"], "", ""),
+    // The Multiple Patching Example of testdata/README.md.
+    (&["sequence"], "testdata/sequence", ""),
+    (&["recover"], "", ""),
+    (&["bulk"], "", ""),
+    (&["instances"], "", ""),
+    (&["instances", "add"], "", ""),
+    (&["instances", "remove"], "", ""),
+    (
+        &["completions"],
+        "",
+        "mkdir -p ~/.local/share/bash-completion/completions ~/.zfunc \
+         ~/.config/fish/completions\nPROFILE=profile.ps1",
+    ),
+    (&["man"], "", ""),
+];
+
+/// Every example of every command's --help runs on the shipped samples,
+/// each command's in a fresh copy of the fixtures, in order, and exits 0
+/// (the examples show commands that succeed, so exit 1 counts as a
+/// failure too).
+#[test]
+fn the_examples_of_every_command_help_run_on_the_samples() {
+    let pages = Dir::new();
+    let out = Command::new(crate::util::bin())
+        .args(["-q", "man", "--dir"])
+        .arg(pages.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_dir(pages.path()).unwrap().count(),
+        COMMANDS.len() + 1
+    );
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (command, folder, setup) in COMMANDS {
+        let dir = fixtures();
+        let examples = help_examples(command);
+        assert!(!examples.is_empty(), "{command:?}: no examples");
+        for example in examples {
+            ran += 1;
+            let block = Block {
+                doc: format!("msp-retarget {} --help", command.join(" ")),
+                line: 0,
+                mark: Mark::Run,
+                text: format!("\ncd ./{folder}\n{setup}\n{example}\n"),
+            };
+            if let Err(e) = run(&dir, &block) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran >= 30, "only {ran} examples");
+}
+
 #[test]
 fn the_examples_of_the_top_level_help_run_on_the_samples() {
-    let commands = help_examples();
+    let commands = help_examples(&[]);
     assert!(commands.len() >= 4, "{commands:?}");
     let dir = fixtures();
     let block = Block {

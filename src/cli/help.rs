@@ -324,11 +324,11 @@ pub const CHECK: &[Section] = &[
         ("", "msp-retarget check fix.msp --package product.msi"),
         (
             "",
-            "msp-retarget check fix-all.msp --package product.msi \\\n--instances-from product.msi",
+            "msp-retarget check fix-all.msp --package product.msi \\\n--instances-from multi.msi",
         ),
         (
             "",
-            "msp-retarget check fix.msp --product {I1},1.0.0.0,1033 --json",
+            "msp-retarget check fix-all.msp --json \\\n--product {I1},1.0.0.0,1033,{UPGRADE-CODE}",
         ),
     ]),
 ];
@@ -361,15 +361,11 @@ pub const SEQUENCE: &[Section] = &[
     Section::Examples(&[
         (
             "",
-            "msp-retarget sequence qfe1.msp qfe2.msp sp1.msp --package product.msi",
+            "msp-retarget sequence sp1.msp qfe2.msp qfe1.msp --package product.msi",
         ),
         (
             "",
             "msp-retarget sequence qfe2.msp --installed sp1.msp \\\n--package product.msi --json",
-        ),
-        (
-            "",
-            "msp-retarget sequence *.msp --package product.msi \\\n--instances-from product.msi",
         ),
     ]),
 ];
@@ -391,7 +387,7 @@ pub const RECOVER: &[Section] = &[
     ),
     Section::Examples(&[
         ("", "msp-retarget recover fix.msp"),
-        ("", "msp-retarget recover patches/*.msp --json"),
+        ("", "msp-retarget recover *.msp --json"),
     ]),
 ];
 
@@ -401,7 +397,7 @@ pub const BULK: &[Section] = &[
         ("", "msp-retarget bulk bulk.toml"),
         (
             "",
-            "msp-retarget bulk ci/bulk.toml --jobs 4 --json > bulk-report.json",
+            "msp-retarget bulk bulk.toml --jobs 4 --json > bulk-report.json",
         ),
         ("", "msp-retarget bulk bulk.toml --dry-run"),
     ]),
@@ -465,7 +461,7 @@ pub const INSTANCES_ADD: &[Section] = &[
         ),
         (
             "",
-            "msp-retarget instances add product.msi --count 2 \\\n--mst-dir transforms --dry-run --json",
+            "msp-retarget instances add product.msi --count 2 --mst-dir . \\\n--dry-run --json",
         ),
     ]),
 ];
@@ -508,8 +504,11 @@ pub const MAN: &[Section] = &[
         ],
     ),
     Section::Examples(&[
-        ("", "msp-retarget man --dir /usr/local/share/man/man1"),
+        ("", "msp-retarget man --dir ~/.local/share/man/man1"),
         ("", "msp-retarget man retarget > msp-retarget-retarget.1"),
-        ("", "msp-retarget man | man -l -"),
+        (
+            "",
+            "msp-retarget man instances-add | gzip > msp-retarget-instances-add.1.gz",
+        ),
     ]),
 ];
