@@ -95,9 +95,30 @@ pub fn open_reader<F: Read + Seek>(file: F, len: u64, path: &Path) -> Result<Com
 /// [`open_reader`], with what the structure check established about the
 /// file's large streams.
 pub fn open_reader_checked<F: Read + Seek>(
+    file: F,
+    len: u64,
+    path: &Path,
+) -> Result<(CompoundFile<F>, Chains)> {
+    open_reader_checked_with(file, len, path, None)
+}
+
+/// [`open_reader_checked`] of the result of an edit that left the intact
+/// large chains `input` records as they were (see
+/// [`crate::format::structure::check_edited`]).
+pub fn open_edited_checked<F: Read + Seek>(
+    file: F,
+    len: u64,
+    path: &Path,
+    input: &Chains,
+) -> Result<(CompoundFile<F>, Chains)> {
+    open_reader_checked_with(file, len, path, Some(input))
+}
+
+fn open_reader_checked_with<F: Read + Seek>(
     mut file: F,
     len: u64,
     path: &Path,
+    input: Option<&Chains>,
 ) -> Result<(CompoundFile<F>, Chains)> {
     let mut magic = [0u8; 8];
     let got = file
@@ -118,7 +139,11 @@ pub fn open_reader_checked<F: Read + Seek>(
     // Before `cfb` opens it: nesting depth (its open and every walk over
     // its entries cost time and memory quadratic in the depth) and
     // cross-linked chains (which it reads without noticing).
-    let chains = crate::format::structure::check(&mut file).map_err(|e| e.in_file(path))?;
+    let chains = match input {
+        Some(input) => crate::format::structure::check_edited(&mut file, input),
+        None => crate::format::structure::check(&mut file),
+    }
+    .map_err(|e| e.in_file(path))?;
     file.rewind()
         .map_err(|e| Error::io("reading", e).in_file(path))?;
     let cf = CompoundFile::open(file).map_err(|e| {

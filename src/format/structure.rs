@@ -29,6 +29,7 @@
 //! [MS-CFB]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-cfb/
 
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -56,6 +57,12 @@ pub struct Chains {
     /// Whether the check followed every chain of the file: the other
     /// chains' sectors are then known not to belong to the large ones.
     complete: bool,
+    /// The sectors of those chains, one bit each (empty when there are
+    /// none): what a check of an edited copy of the file starts from
+    /// ([`check_edited`]) instead of following them again.
+    sectors: Arc<[u64]>,
+    /// The sector size the record is in.
+    sector_len: u64,
 }
 
 impl Chains {
@@ -63,6 +70,11 @@ impl Chains {
     /// an intact chain that no other chain shares.
     pub fn is_intact(&self, start: u32, len: u64) -> bool {
         self.complete && self.intact.contains(&(start, len))
+    }
+
+    /// Whether the check found any intact large chain.
+    pub fn any_intact(&self) -> bool {
+        self.complete && !self.intact.is_empty()
     }
 }
 
@@ -72,6 +84,19 @@ const NO_STREAM: u32 = 0xFFFF_FFFF;
 const HEADER_DIFAT_ENTRIES: usize = 109;
 const DIR_ENTRY_LEN: usize = 128;
 const MINI_SECTOR_LEN: u64 = 64;
+
+#[cfg(test)]
+thread_local! {
+    /// Sectors claimed by following chains on this thread: the tests of
+    /// [`check_edited`] check that it does not follow the recorded ones.
+    static SECTORS_CLAIMED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Sectors claimed by following chains on this thread so far (tests).
+#[cfg(test)]
+pub(crate) fn sectors_claimed() -> u64 {
+    SECTORS_CLAIMED.with(|c| c.get())
+}
 
 /// Who a sector belongs to: a directory entry's id, or one of these.
 const FREE: u32 = u32::MAX;
@@ -100,10 +125,31 @@ enum Fault {
 /// returns what it established about the file's large streams. The caller
 /// names the file.
 pub fn check<F: Read + Seek>(file: &mut F) -> Result<Chains> {
+    check_with(file, None)
+}
+
+/// [`check`] of the result of an edit of a file whose check gave `input`,
+/// where the caller has shown that the edit left every intact large chain
+/// of `input` as it was: no sector of them written, and no FAT entry of
+/// them changed (the sectors an edit touched, from the FAT sectors it
+/// wrote: `crate::format::layout::Layout::touched_sectors`). Such a chain
+/// is then a chain of the result, sector for sector, so its sectors are
+/// claimed from `input`'s record rather than by following it again (two
+/// million sectors for a 1 GiB cabinet in 512-byte sectors); every other
+/// chain is followed and claimed as [`check`] does, so a chain of the
+/// result that shares a sector with the cabinet's is still refused, and
+/// so is a second entry pointing at the cabinet's chain. When the result
+/// has no stream entry of the same start and length for one of them (the
+/// edit removed it), every chain is followed.
+pub fn check_edited<F: Read + Seek>(file: &mut F, input: &Chains) -> Result<Chains> {
+    check_with(file, Some(input).filter(|c| c.any_intact()))
+}
+
+fn check_with<F: Read + Seek>(file: &mut F, input: Option<&Chains>) -> Result<Chains> {
     let Some(mut scan) = Scan::read(file).ok().flatten() else {
         return Ok(Chains::default());
     };
-    match scan.fault() {
+    match scan.fault(input) {
         None => Ok(std::mem::take(&mut scan.chains)),
         Some(Fault::TooDeep { id, depth }) => Err(Error::format(format!(
             "storage {} is nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
@@ -348,8 +394,10 @@ impl Scan {
         }
     }
 
-    /// The first fault: storages too deep, then cross-linked chains.
-    fn fault(&mut self) -> Option<Fault> {
+    /// The first fault: storages too deep, then cross-linked chains. With
+    /// `input`, the intact large chains it records are claimed from it
+    /// (see [`check_edited`]).
+    fn fault(&mut self, input: Option<&Chains>) -> Option<Fault> {
         let n = self.dir.len();
         if self.dir.first().is_none_or(|root| root.kind != 5) {
             return None;
@@ -384,10 +432,23 @@ impl Scan {
         // fixed order, one bit per sector (a 1 GiB file of 512-byte sectors
         // has two million), and the owner a conflict names is looked up
         // again only when there is one.
+        let words = self.fat.len().div_ceil(64);
         let mut claims = Claims {
-            taken: vec![0u64; self.fat.len().div_ceil(64)],
+            taken: vec![0u64; words],
             done: Vec::new(),
         };
+        // The sectors of this file's intact large chains, for the record.
+        let mut large: Vec<u64> = Vec::new();
+        let skipped = match input {
+            Some(pre) => self.preclaim(&mut claims, pre, &order),
+            None => Vec::new(),
+        };
+        if !skipped.is_empty()
+            && let Some(pre) = input
+        {
+            large = vec![0u64; words];
+            large[..pre.sectors.len()].copy_from_slice(&pre.sectors);
+        }
         let fixed = [
             (Claimant::FatSectors, FAT),
             (Claimant::DifatSectors, DIFAT),
@@ -417,18 +478,41 @@ impl Scan {
                 continue;
             }
             let (start, len) = (node.start, node.len);
-            let (count, last) = match self.claim(&mut claims, Claimant::Chain(start), id) {
-                Ok(c) => c,
-                Err(f) => return Some(f),
-            };
+            if skipped.contains(&id) {
+                // Claimed from the input's record, intact there and
+                // left alone by the edit.
+                self.chains.intact.push((start, len));
+                continue;
+            }
+            let is_large = len >= LARGE_STREAM_LEN;
+            if is_large && large.is_empty() {
+                large = vec![0u64; words];
+            }
+            let also = if is_large { Some(&mut large[..]) } else { None };
+            let (count, last) =
+                match self.claim_marking(&mut claims, Claimant::Chain(start), id, also) {
+                    Ok(c) => c,
+                    Err(f) => return Some(f),
+                };
             // Intact: as many sectors as the length needs, the last one
             // marked end-of-chain (a chain that loops never is).
-            let intact = len >= LARGE_STREAM_LEN
+            let intact = is_large
                 && count == len.div_ceil(self.sector_len)
                 && last.is_some_and(|s| self.fat.get(s as usize) == Some(&END_OF_CHAIN));
             if intact {
                 self.chains.intact.push((start, len));
+            } else if is_large {
+                // Not part of the record: its sectors are taken back out.
+                for t in self.chain(start).take(count as usize) {
+                    if let Some(word) = large.get_mut(t as usize / 64) {
+                        *word &= !(1u64 << (t % 64));
+                    }
+                }
             }
+        }
+        if !self.chains.intact.is_empty() {
+            self.chains.sectors = Arc::from(large);
+            self.chains.sector_len = self.sector_len;
         }
         let mut mini_owner = vec![FREE; self.minifat.len()];
         for &id in &order {
@@ -466,6 +550,47 @@ impl Scan {
         None
     }
 
+    /// Claims for the streams of `order` that `input` records as intact
+    /// large chains the sectors `input` records, as their owners; returns
+    /// those streams' ids. Nothing is claimed (and every chain is then
+    /// followed) unless each recorded chain is the chain of a stream of
+    /// this file (the first in `order` with the same start and length) and
+    /// the record fits this file's sectors.
+    fn preclaim(&self, claims: &mut Claims, input: &Chains, order: &[u32]) -> Vec<u32> {
+        let fits = input.sector_len == self.sector_len
+            && input.sectors.len() <= claims.taken.len()
+            && input.sectors.iter().rposition(|&w| w != 0).is_none_or(|i| {
+                (i as u64 * 64 + 63 - u64::from(input.sectors[i].leading_zeros()))
+                    < self.fat.len() as u64
+            });
+        if !fits {
+            return Vec::new();
+        }
+        let mut ids = Vec::with_capacity(input.intact.len());
+        for &(start, len) in &input.intact {
+            let found = order.iter().copied().find(|&id| {
+                let node = &self.dir[id as usize];
+                node.kind == 2
+                    && node.start == start
+                    && node.len == len
+                    && len >= self.cutoff
+                    && len <= self.file_len
+                    && !ids.contains(&id)
+            });
+            match found {
+                Some(id) => ids.push(id),
+                None => return Vec::new(),
+            }
+        }
+        claims.taken[..input.sectors.len()].copy_from_slice(&input.sectors);
+        for (&(start, len), &id) in input.intact.iter().zip(&ids) {
+            claims
+                .done
+                .push((Claimant::Chain(start), id, len.div_ceil(self.sector_len)));
+        }
+        ids
+    }
+
     /// Claims the sectors of `c` for `who`, up to the first sector past the
     /// allocation table or the first it claimed already (a chain running
     /// into itself, `cfb`'s to report); returns how many it claimed and the
@@ -476,9 +601,37 @@ impl Scan {
         c: Claimant,
         who: u32,
     ) -> std::result::Result<(u64, Option<u32>), Fault> {
+        self.claim_marking(claims, c, who, None)
+    }
+
+    /// [`Scan::claim`], also setting each claimed sector's bit in `also`.
+    fn claim_marking(
+        &self,
+        claims: &mut Claims,
+        c: Claimant,
+        who: u32,
+        also: Option<&mut [u64]>,
+    ) -> std::result::Result<(u64, Option<u32>), Fault> {
+        // A chain is followed without a boxed iterator: the cabinet's has
+        // millions of sectors.
+        match c {
+            Claimant::Chain(start) => self.claim_from(claims, self.chain(start), c, who, also),
+            _ => self.claim_from(claims, self.sectors_of(c), c, who, also),
+        }
+    }
+
+    /// Claims the sectors `sectors` yields ([`Scan::claim_marking`]).
+    fn claim_from(
+        &self,
+        claims: &mut Claims,
+        sectors: impl Iterator<Item = u32>,
+        c: Claimant,
+        who: u32,
+        mut also: Option<&mut [u64]>,
+    ) -> std::result::Result<(u64, Option<u32>), Fault> {
         let mut count = 0u64;
         let mut last = None;
-        for s in self.sectors_of(c) {
+        for s in sectors {
             let Some(word) = claims.taken.get_mut(s as usize / 64) else {
                 break;
             };
@@ -498,6 +651,11 @@ impl Scan {
                 });
             }
             *word |= bit;
+            #[cfg(test)]
+            SECTORS_CLAIMED.with(|c| c.set(c.get() + 1));
+            if let Some(w) = also.as_deref_mut().and_then(|a| a.get_mut(s as usize / 64)) {
+                *w |= bit;
+            }
             count += 1;
             last = Some(s);
         }
@@ -692,6 +850,121 @@ mod tests {
         looped[at..at + 4].copy_from_slice(&start.to_le_bytes());
         let chains = check(&mut Cursor::new(looped)).unwrap();
         assert!(chains.complete, "every chain was followed");
+    }
+
+    /// A version-3 file with a 2 MiB cabinet and a small stream; its
+    /// check; the cabinet's start sector.
+    fn with_cabinet() -> (Vec<u8>, Chains, u32) {
+        let mut cf =
+            cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+                .unwrap();
+        cf.create_stream("/cab")
+            .unwrap()
+            .write_all(&vec![7u8; 2 * LARGE_STREAM_LEN as usize])
+            .unwrap();
+        cf.create_stream("/small")
+            .unwrap()
+            .write_all(&[1u8; 9000])
+            .unwrap();
+        cf.flush().unwrap();
+        let bytes = cf.into_inner().into_inner();
+        let at = entry_at(&bytes, "cab");
+        let start = u32::from_le_bytes(bytes[at + 0x74..at + 0x78].try_into().unwrap());
+        let chains = check(&mut Cursor::new(bytes.clone())).unwrap();
+        assert!(chains.is_intact(start, 2 * LARGE_STREAM_LEN));
+        (bytes, chains, start)
+    }
+
+    /// `bytes` edited by `cfb`: `edit` runs on it, then it is flushed.
+    fn edited(
+        bytes: Vec<u8>,
+        edit: impl FnOnce(&mut cfb::CompoundFile<Cursor<Vec<u8>>>),
+    ) -> Vec<u8> {
+        let mut cf = cfb::CompoundFile::open(Cursor::new(bytes)).unwrap();
+        edit(&mut cf);
+        cf.flush().unwrap();
+        cf.into_inner().into_inner()
+    }
+
+    fn add_streams(cf: &mut cfb::CompoundFile<Cursor<Vec<u8>>>) {
+        for name in ["/added", "/more"] {
+            cf.create_stream(name)
+                .unwrap()
+                .write_all(&[3u8; 9000])
+                .unwrap();
+        }
+    }
+
+    fn claimed() -> u64 {
+        sectors_claimed()
+    }
+
+    #[test]
+    fn an_edited_copy_is_checked_from_the_record_with_the_same_findings() {
+        let (bytes, chains, _) = with_cabinet();
+        let out = edited(bytes, add_streams);
+        let before = claimed();
+        let full = check(&mut Cursor::new(out.clone())).unwrap();
+        let followed_full = claimed() - before;
+        let before = claimed();
+        let from_record = check_edited(&mut Cursor::new(out), &chains).unwrap();
+        let followed = claimed() - before;
+        assert_eq!(from_record, full);
+        // The cabinet's 4,096 sectors are claimed from the record.
+        assert_eq!(followed_full - followed, 4096, "{followed_full} {followed}");
+    }
+
+    #[test]
+    fn an_edited_copy_whose_new_chain_runs_into_the_cabinet_is_refused() {
+        let (bytes, chains, start) = with_cabinet();
+        let out = edited(bytes, add_streams);
+        let fat0 = u32::from_le_bytes(out[0x4C..0x50].try_into().unwrap()) as usize;
+        let second = u32::from_le_bytes(
+            out[(fat0 + 1) * 512 + 4 * start as usize..][..4]
+                .try_into()
+                .unwrap(),
+        );
+        for into in [start, second] {
+            let mut bad = out.clone();
+            let at = entry_at(&bad, "added");
+            bad[at + 0x74..at + 0x78].copy_from_slice(&into.to_le_bytes());
+            let e = check_edited(&mut Cursor::new(bad), &chains)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("stream cab and stream added share sector {into}")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_entry_on_the_cabinet_chain_is_refused() {
+        let (bytes, chains, start) = with_cabinet();
+        let mut out = edited(bytes, add_streams);
+        let at = entry_at(&out, "more");
+        out[at + 0x74..at + 0x78].copy_from_slice(&start.to_le_bytes());
+        out[at + 0x78..at + 0x7C].copy_from_slice(&(2 * LARGE_STREAM_LEN as u32).to_le_bytes());
+        let e = check_edited(&mut Cursor::new(out), &chains)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cross-linked"), "{e}");
+        assert!(e.contains("stream cab") && e.contains("stream more"), "{e}");
+    }
+
+    #[test]
+    fn a_record_the_edited_copy_does_not_match_is_not_used() {
+        let (bytes, chains, _) = with_cabinet();
+        // The cabinet is removed and its sectors reused by new streams.
+        let out = edited(bytes, |cf| {
+            cf.remove_stream("/cab").unwrap();
+            add_streams(cf);
+        });
+        let full = check(&mut Cursor::new(out.clone())).unwrap();
+        let before = claimed();
+        let from_record = check_edited(&mut Cursor::new(out), &chains).unwrap();
+        assert_eq!(from_record, full);
+        assert!(claimed() > before);
     }
 
     #[test]

@@ -212,6 +212,19 @@ impl<F: Read + Seek> Patch<F> {
         Patch::from_compound(path, cf, chains)
     }
 
+    /// [`Patch::from_reader`] of the result of an edit of a patch whose
+    /// structure check gave `input`, which the edit provably left intact
+    /// ([`container::open_edited_checked`]).
+    pub(crate) fn from_edited_reader(
+        reader: F,
+        len: u64,
+        path: &Path,
+        input: &Chains,
+    ) -> Result<Patch<F>> {
+        let (cf, chains) = container::open_edited_checked(reader, len, path, input)?;
+        Patch::from_compound(path, cf, chains)
+    }
+
     fn from_compound(path: &Path, cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
         let kind = container::kind_of(&cf);
         if kind != FileKind::Patch {
