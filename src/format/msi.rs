@@ -6,14 +6,17 @@
 //! panics contained ([`Panicked`]), named after the table at fault when a
 //! bounded look finds it.
 
+use std::fs::File;
 use std::path::Path;
+
+use cfb::CompoundFile;
 
 use crate::error::{Error, Result};
 use crate::format::container;
 use crate::format::propset::PropertySet;
 use crate::format::streamname;
 use crate::format::summary::{MAX_SUMMARY_LEN, SUMMARY_STREAM};
-use crate::format::transform::MAX_POOL_LEN;
+use crate::format::transform::{self, ColumnKind, MAX_POOL_LEN, PoolHeader};
 
 /// Runs `read`, which opens the file at `path` with the `msi` crate, after
 /// the checks of [`check_before_msi`] and with any panic of the crate
@@ -100,6 +103,14 @@ impl Panicked {
     }
 }
 
+/// The width of a string reference in the tables of the database whose
+/// `_StringPool` is at `pool`, from the pool's header.
+fn string_ref_width(cf: &mut CompoundFile<File>, pool: &Path) -> Option<usize> {
+    let bytes = container::read_stream_bounded(cf, pool, MAX_POOL_LEN).ok()?;
+    let header = PoolHeader::parse(&bytes).ok()?;
+    Some(ColumnKind::String.width(header.long_refs))
+}
+
 /// The first row of `_Tables` whose name is a null string reference (the
 /// `msi` crate unwraps every table name as a string), as a part name;
 /// `None` when there is none or the table cannot be read. Reads at most
@@ -108,10 +119,7 @@ fn null_table_name(path: &Path) -> Option<String> {
     let mut cf = container::open(path).ok()?;
     let pool = Path::new("/").join(streamname::encode("_StringPool", true));
     let tables = Path::new("/").join(streamname::encode("_Tables", true));
-    let header = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN).ok()?;
-    let code_page = u32::from_le_bytes(header.get(..4)?.try_into().ok()?);
-    // Bit 31 of the pool header: string references take 3 bytes.
-    let width = if code_page & 0x8000_0000 != 0 { 3 } else { 2 };
+    let width = string_ref_width(&mut cf, &pool)?;
     let rows = container::read_stream_bounded(&mut cf, &tables, MAX_POOL_LEN).ok()?;
     rows.chunks_exact(width)
         .position(|r| r.iter().all(|&b| b == 0))
@@ -127,9 +135,7 @@ fn null_column_field(path: &Path) -> Option<String> {
     let mut cf = container::open(path).ok()?;
     let pool = Path::new("/").join(streamname::encode("_StringPool", true));
     let columns = Path::new("/").join(streamname::encode("_Columns", true));
-    let header = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN).ok()?;
-    let code_page = u32::from_le_bytes(header.get(..4)?.try_into().ok()?);
-    let width = if code_page & 0x8000_0000 != 0 { 3 } else { 2 };
+    let width = string_ref_width(&mut cf, &pool)?;
     let bytes = container::read_stream_bounded(&mut cf, &columns, MAX_POOL_LEN).ok()?;
     let rows = bytes.len() / (2 * width + 4);
     let fields = [
@@ -163,10 +169,12 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
     let summary = Path::new("/").join(SUMMARY_STREAM);
     if cf.is_stream(&summary) {
         let bytes = container::read_stream_bounded(&mut cf, &summary, MAX_SUMMARY_LEN)?;
+        // The crate reads property 0 as a typed value too, where this
+        // crate's parser keeps a dictionary as it is: a "string" there
+        // must fit as well (a fuzz find: a 1.29 GB reservation).
         PropertySet::parse(&bytes)
+            .and_then(|set| set.check_dictionary_as_typed())
             .map_err(|e| Error::from(e).at(container::stream_part(&summary)))?;
-        check_strings_as_msi_reads_them(&bytes)
-            .map_err(|e| e.at(container::stream_part(&summary)))?;
     }
     let pool = Path::new("/").join(streamname::encode("_StringPool", true));
     let data = Path::new("/").join(streamname::encode("_StringData", true));
@@ -178,93 +186,14 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
         .map_err(|e| Error::io("cannot find", e).at(container::stream_part(&data)))?
         .len();
     let entries = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN)?;
-    // Header (code page), then (length, reference count) per string; a
-    // zero length with references is followed by the 32-bit length. The
-    // crate reads whole entries and says only "failed to fill whole
-    // buffer" of a cut one, so a cut is named here.
-    if entries.len() < 4 || entries.len() % 4 != 0 {
-        return Err(Error::format(format!(
-            "{} bytes: not a 4-byte header followed by 4-byte entries",
-            entries.len()
-        ))
-        .at(container::stream_part(&pool)));
-    }
-    let code_page = u32::from_le_bytes([entries[0], entries[1], entries[2], entries[3]]);
-    // Bit 31 flags 3-byte string references; the rest is the code page,
-    // which the crate refuses without naming the table when it does not
-    // know it.
-    let id = code_page & 0x7FFF_FFFF;
-    if i32::try_from(id)
-        .ok()
-        .and_then(msi::CodePage::from_id)
-        .is_none()
-    {
-        return Err(Error::format(format!(
-            "code page {id} is not one an installer database can use"
-        ))
-        .at(container::stream_part(&pool)));
-    }
-    let mut rest = entries.get(4..).unwrap_or_default();
-    let mut declared = 0u64;
-    while let Some((entry, tail)) = rest.split_first_chunk::<4>() {
-        rest = tail;
-        let mut len = u64::from(u16::from_le_bytes([entry[0], entry[1]]));
-        if len == 0 && u16::from_le_bytes([entry[2], entry[3]]) > 0 {
-            let Some((long, tail)) = rest.split_first_chunk::<4>() else {
-                return Err(Error::format(
-                    "its last entry announces a 32-bit length that is not there",
-                )
-                .at(container::stream_part(&pool)));
-            };
-            rest = tail;
-            len = u64::from(u32::from_le_bytes(*long));
-        }
-        declared = declared.saturating_add(len);
-        if declared > data_len {
-            return Err(Error::format(format!(
-                "the strings it declares need more than the {data_len} bytes of _StringData"
-            ))
-            .at(container::stream_part(&pool)));
-        }
-    }
-    Ok(())
-}
-
-/// The `msi` crate reads every property of the first section as a typed
-/// value, the dictionary (property 0) included, and reserves a string's
-/// declared length before reading it. This crate's parser treats property
-/// 0 as a dictionary, so it can accept a summary in which property 0 is
-/// "a string of 1.29 GB" (a fuzz find). Every entry is checked here the
-/// way the `msi` crate will read it: a string (type 30) must fit in the
-/// stream.
-fn check_strings_as_msi_reads_them(b: &[u8]) -> Result<()> {
-    let u32_at = |at: usize| -> Option<u32> {
-        b.get(at..at.checked_add(4)?)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    };
-    // Header: 28 bytes, then (FMTID, offset) pairs; the first section's
-    // offset is at 44. The parser already checked what it relies on.
-    let Some(section) = u32_at(44).map(|o| o as usize) else {
-        return Ok(());
-    };
-    let count = u32_at(section.saturating_add(4)).unwrap_or(0);
-    for k in 0..count as usize {
-        let entry = section
-            .saturating_add(8)
-            .saturating_add(k.saturating_mul(8));
-        let (Some(pid), Some(offset)) = (u32_at(entry), u32_at(entry.saturating_add(4))) else {
-            break;
-        };
-        let at = section.saturating_add(offset as usize);
-        if u32_at(at) == Some(30) {
-            let declared = u64::from(u32_at(at.saturating_add(4)).unwrap_or(0));
-            let room = b.len().saturating_sub(at.saturating_add(8)) as u64;
-            if declared > room {
-                return Err(Error::format(format!(
-                    "property {pid} declares a {declared}-byte string; only {room} bytes follow"
-                )));
-            }
-        }
+    // The crate reads whole entries and says only "failed to fill whole
+    // buffer" of a cut one, refuses an unknown code page without naming
+    // the table, and allocates each declared length before reading: the
+    // walk names all three here.
+    let (_, walk) = transform::walk_pool(&entries, data_len)
+        .map_err(|e| e.at(container::stream_part(&pool)))?;
+    for entry in walk {
+        entry.map_err(|e| e.at(container::stream_part(&pool)))?;
     }
     Ok(())
 }

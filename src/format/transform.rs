@@ -101,9 +101,6 @@ pub const PROPERTY: &str = "Property";
 /// The Component table.
 pub const COMPONENT: &str = "Component";
 
-/// Bit 31 of the pool header: string references take 3 bytes.
-const LONG_REFS_FLAG: u32 = 0x8000_0000;
-
 #[allow(dead_code)]
 pub mod database;
 // The writer is not called by an edit yet (table edits will call it);
@@ -117,7 +114,7 @@ pub mod view;
 #[allow(dead_code)]
 pub mod write;
 
-pub use pool::StringPool;
+pub use pool::{PoolHeader, StringPool, walk as walk_pool};
 pub use rows::{RowKind, RowOp, Value, decode_rows, stream_name};
 pub use schema::{ColumnDef, ColumnKind, PER_INSTANCE_CELLS, Schema, TableDef};
 

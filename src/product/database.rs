@@ -89,13 +89,9 @@ fn read_inner(path: &Path) -> Result<ProductDatabase> {
         return Err(Error::format("has no _StringPool stream"));
     }
     let header = container::read_stream_bounded(&mut cf, &pool_path, transform::MAX_POOL_LEN)?;
-    let pool_code_page = match header.get(..4) {
-        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7FFF_FFFF,
-        None => {
-            return Err(Error::format("is shorter than its 4-byte header")
-                .at(container::stream_part(&pool_path)));
-        }
-    };
+    let pool_code_page = transform::PoolHeader::parse(&header)
+        .map_err(|e| e.at(container::stream_part(&pool_path)))?
+        .code_page;
     drop(cf);
     let tables = crate::format::msi::guarded(path, || read_tables(path))
         .unwrap_or_else(|panicked| Err(panicked.error("cannot read the installer database")))?;

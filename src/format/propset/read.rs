@@ -80,6 +80,39 @@ pub(super) fn parse_layout(
     Ok(sections)
 }
 
+impl PropertySet {
+    /// Checks the dictionary (property 0) of the first section the way a
+    /// reader that knows no dictionaries reads it, as a typed value (the
+    /// `msi` crate does, and reserves a string's declared length before
+    /// reading it): when its first 4 bytes say VT_LPSTR, the declared
+    /// length must fit in the bytes that follow in the stream. Every other
+    /// value was checked so by [`PropertySet::parse`].
+    pub fn check_dictionary_as_typed(&self) -> Result<(), PropsetError> {
+        let Some(section) = self.sections.first() else {
+            return Ok(());
+        };
+        let bytes = &self.bytes;
+        for prop in section.props.iter().filter(|p| p.pid == PID_DICTIONARY) {
+            let at = section.start.saturating_add(prop.offset);
+            if u32_at(bytes, at) != Some(u32::from(VT_LPSTR)) {
+                continue;
+            }
+            let declared = u64::from(u32_at(bytes, at.saturating_add(4)).unwrap_or(0));
+            let room = bytes.len().saturating_sub(at.saturating_add(8)) as u64;
+            if declared > room {
+                return Err(PropsetError::new(
+                    at,
+                    format!(
+                        "property {} declares a {declared}-byte string; only {room} bytes follow",
+                        prop.pid
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn parse_section(
     bytes: &[u8],
     k: usize,

@@ -529,3 +529,30 @@ proptest! {
         prop_assert_eq!(&b[b.len() - 43..], &two_sections()[two_sections().len() - 43..]);
     }
 }
+
+#[test]
+fn a_dictionary_read_as_a_typed_string_must_fit() {
+    // Property 0 is kept raw by the parser; read as a typed value it is a
+    // VT_LPSTR of `len` bytes.
+    let with_dictionary = |len: u32| {
+        let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
+        let mut raw = 30u32.to_le_bytes().to_vec();
+        raw.extend_from_slice(&len.to_le_bytes());
+        raw.extend_from_slice(b"abcd");
+        set.set(PID_DICTIONARY, PropertyValue::Dictionary(raw))
+            .unwrap();
+        PropertySet::parse(&set.to_bytes()).unwrap()
+    };
+    assert_eq!(with_dictionary(4).check_dictionary_as_typed(), Ok(()));
+    let e = with_dictionary(0xFFFF_FFF0)
+        .check_dictionary_as_typed()
+        .unwrap_err();
+    assert_eq!(
+        e.reason,
+        "property 0 declares a 4294967280-byte string; only 4 bytes follow"
+    );
+    // A set without a dictionary has nothing to check.
+    let mut set = PropertySet::new(FMTID_SUMMARY_INFORMATION);
+    set.set(2, PropertyValue::Lpstr(b"abc".to_vec())).unwrap();
+    assert_eq!(set.check_dictionary_as_typed(), Ok(()));
+}

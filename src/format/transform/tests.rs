@@ -39,7 +39,7 @@ pub(crate) fn write_transform<F: Read + Write + Seek>(
         cf.set_storage_clsid(dir, container::CLSID_TRANSFORM)
             .unwrap();
     }
-    let (pool, data) = pool_streams(strings, if long_refs { LONG_REFS_FLAG } else { 0 });
+    let (pool, data) = pool_streams(strings, if long_refs { pool::LONG_REFS_FLAG } else { 0 });
     let mut streams = vec![(STRING_POOL, pool), (STRING_DATA, data)];
     streams.extend(tables.iter().cloned());
     for (name, bytes) in streams {
@@ -336,15 +336,15 @@ fn wrong_masks() {
 fn malformed_string_pools() {
     let data = b"abc";
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (vec![0, 0], "at least its 4-byte header"),
+        (vec![0, 0], "2 bytes: not a 4-byte header"),
         (vec![0, 0, 0, 0, 3, 0, 1], "partial entry"),
         (
             words(&[0, 0, 4, 1]),
-            "string 1 is 4 bytes long but _StringData has only 3",
+            "string 1 is 4 bytes long, more than the 3 bytes left",
         ),
         (
             words(&[0, 0, 0, 1]),
-            "announces a 32-bit length but the pool ends",
+            "string 1 announces a 32-bit length that is not there",
         ),
         // A "huge" 32-bit length is checked against the data, never allocated.
         (
@@ -464,7 +464,7 @@ fn property_changes_without_a_property_definition_use_the_well_known_one() {
 
 /// A pool header with the 3-byte reference flag over `strings`.
 fn long_pool(strings: &[&str]) -> (Vec<u8>, Vec<u8>) {
-    pool_streams(strings, 1252 | LONG_REFS_FLAG)
+    pool_streams(strings, 1252 | pool::LONG_REFS_FLAG)
 }
 
 #[test]
@@ -499,10 +499,10 @@ fn hostile_streams_are_refused_by_the_editors_with_the_table_named() {
     // A huge declared length, and a count of strings past the data.
     let mut huge = pool.clone();
     huge.extend_from_slice(&[0, 0, 1, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
-    assert!(tx(&huge, &data, Vec::new()).contains("_StringData has only"));
+    assert!(tx(&huge, &data, Vec::new()).contains("bytes left of the"));
     let mut many = pool.clone();
     many.extend(std::iter::repeat_n([0xFF, 0xFF, 1, 0], 10_000).flatten());
-    assert!(db(&many, &data, Vec::new()).contains("_StringData has only"));
+    assert!(db(&many, &data, Vec::new()).contains("bytes left of the"));
     // 3-byte references with rows of 2-byte widths: an insert of two
     // string columns is 2 + 6 bytes, so 2 + 4 bytes is cut.
     let e = tx(&lpool, &ldata, words(&[0x0201, 1, 2]));

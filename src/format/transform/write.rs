@@ -65,7 +65,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
 
-use super::{ColumnKind, LONG_REFS_FLAG, RowKind, RowOp, StringPool, TableDef, Value, le};
+use super::pool::{PoolHeader, out_of_range, walk};
+use super::{ColumnKind, RowKind, RowOp, STRING_POOL, StringPool, TableDef, Value, le, table_part};
 
 /// The largest string id a 2-byte reference can hold.
 pub const MAX_SHORT_ID: u32 = 0xFFFF;
@@ -111,54 +112,20 @@ impl PoolEditor {
     /// entry accounts for: appending after them would shift every later
     /// string. Errors are bare reasons; the caller names the storage.
     pub fn parse(pool: &[u8], data: &[u8]) -> Result<PoolEditor> {
-        let header = pool.get(..4).map(le).ok_or_else(|| {
-            Error::format(format!(
-                "_StringPool is {} bytes long; it must hold at least its 4-byte header",
-                pool.len()
-            ))
-        })?;
-        let long_refs = header & LONG_REFS_FLAG != 0;
-        let code_page = header & !LONG_REFS_FLAG;
-        let mut editor = PoolEditor::empty(code_page, long_refs)?;
-        let body = pool.get(4..).unwrap_or_default();
-        if body.len() % 4 != 0 {
-            return Err(Error::format(format!(
-                "_StringPool ends with a partial entry: {} bytes after the header are not \
-                 whole 4-byte entries",
-                body.len()
-            )));
-        }
-        let mut chunks = body.chunks_exact(4);
-        let mut at: usize = 0;
-        while let Some(entry) = chunks.next() {
-            let id = editor.entries.len() + 1;
-            let (len_bytes, refs_bytes) = entry.split_at(2);
-            let refs = le(refs_bytes) as u16;
-            let mut len = le(len_bytes) as usize;
-            let long_form = len == 0 && refs != 0;
-            if long_form {
-                let long = chunks.next().ok_or_else(|| {
-                    Error::format(format!(
-                        "_StringPool: string {id} announces a 32-bit length but the pool ends"
-                    ))
-                })?;
-                len = le(long) as usize;
-            }
-            let bytes = at
-                .checked_add(len)
-                .and_then(|end| data.get(at..end))
-                .ok_or_else(|| {
-                    Error::format(format!(
-                        "_StringPool: string {id} is {len} bytes long but _StringData has \
-                         only {} bytes left",
-                        data.len().saturating_sub(at)
-                    ))
-                })?;
-            at += len;
+        PoolEditor::parse_inner(pool, data).map_err(|e| e.at(table_part(STRING_POOL)))
+    }
+
+    fn parse_inner(pool: &[u8], data: &[u8]) -> Result<PoolEditor> {
+        let (header, entries) = walk(pool, data.len() as u64)?;
+        let mut editor = PoolEditor::empty(header)?;
+        let mut at = 0;
+        for entry in entries {
+            let entry = entry?;
+            at = entry.data.end;
             editor.entries.push(Entry {
-                bytes: bytes.to_vec(),
-                refs,
-                long_form,
+                bytes: data.get(entry.data).unwrap_or_default().to_vec(),
+                refs: entry.refs,
+                long_form: entry.long_form,
             });
         }
         if at != data.len() {
@@ -174,17 +141,20 @@ impl PoolEditor {
 
     /// An empty pool in `code_page` (0: neutral), for a new transform.
     pub fn new(code_page: u32) -> Result<PoolEditor> {
-        let mut editor = PoolEditor::empty(code_page & !LONG_REFS_FLAG, false)?;
+        let mut editor = PoolEditor::empty(PoolHeader {
+            long_refs: false,
+            ..PoolHeader::from_bits(code_page)
+        })?;
         editor.seen = Some(vec![0]);
         Ok(editor)
     }
 
-    fn empty(code_page: u32, long_refs: bool) -> Result<PoolEditor> {
+    fn empty(header: PoolHeader) -> Result<PoolEditor> {
         Ok(PoolEditor {
-            code_page,
-            codec: codec_for(code_page)?,
-            long_refs,
-            long_refs_at_start: long_refs,
+            code_page: header.code_page,
+            codec: header.codec()?,
+            long_refs: header.long_refs,
+            long_refs_at_start: header.long_refs,
             entries: Vec::new(),
             index: HashMap::new(),
             seen: None,
@@ -251,12 +221,7 @@ impl PoolEditor {
         }
         self.entry(id)
             .map(|e| Some(self.codec.decode(&e.bytes)))
-            .ok_or_else(|| {
-                format!(
-                    "string id {id} is out of range: the transform's string pool has {} strings",
-                    self.entries.len()
-                )
-            })
+            .ok_or_else(|| out_of_range(id, self.entries.len()))
     }
 
     /// The id of a live string with exactly this text, if any.
@@ -439,7 +404,11 @@ impl PoolEditor {
     /// The `_StringPool` and `_StringData` streams. Entries nobody edited
     /// are written exactly as they were read.
     pub fn to_streams(&self) -> (Vec<u8>, Vec<u8>) {
-        let header = self.code_page | if self.long_refs { LONG_REFS_FLAG } else { 0 };
+        let header = PoolHeader {
+            code_page: self.code_page,
+            long_refs: self.long_refs,
+        }
+        .to_bits();
         let mut pool = Vec::with_capacity(4 + 4 * self.entries.len());
         pool.extend_from_slice(&header.to_le_bytes());
         let mut data = Vec::new();
@@ -457,22 +426,6 @@ impl PoolEditor {
         }
         (pool, data)
     }
-}
-
-/// The decoder for a pool's code page; 0 (neutral) as Windows-1252, like
-/// the reader.
-fn codec_for(code_page: u32) -> Result<msi::CodePage> {
-    if code_page == 0 {
-        return Ok(msi::CodePage::Windows1252);
-    }
-    i32::try_from(code_page)
-        .ok()
-        .and_then(msi::CodePage::from_id)
-        .ok_or_else(|| {
-            Error::format(format!(
-                "_StringPool: code page {code_page} is not one this tool can decode"
-            ))
-        })
 }
 
 //==========================================================================//

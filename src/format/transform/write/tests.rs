@@ -63,7 +63,7 @@ fn a_pool_with_unaccounted_data_or_a_bad_shape_is_refused() {
     let e = PoolEditor::parse(&words(&[0, 0, 5, 1]), b"abc")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("only 3 bytes left"), "{e}");
+    assert!(e.contains("more than the 3 bytes left"), "{e}");
 }
 
 #[test]
