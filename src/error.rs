@@ -6,6 +6,17 @@
 //! whenever they are known. The [`ErrorKind`] tells a caller which phase
 //! failed and maps to the tool's exit code: refusals are deliberate
 //! decisions (exit 1), everything else is an error (exit 2).
+//!
+//! The library speaks of its own API, never of a front end's options: a
+//! reason that names a setting of the request (the one at fault, or the one
+//! that would get past the error) holds it as a [`Setting`], worded by its
+//! API name in [`Error::reason`] and `Display`; a front end words it with
+//! its own names through [`Error::worded`] (the command line with its
+//! options, `bulk` with its manifest keys).
+
+mod setting;
+
+pub use setting::{Reason, Setting, Wording};
 
 use std::fmt;
 use std::io;
@@ -49,7 +60,7 @@ pub struct Error {
     kind: ErrorKind,
     file: Option<PathBuf>,
     part: Option<String>,
-    reason: String,
+    reason: Reason,
     source: Option<io::Error>,
 }
 
@@ -57,9 +68,10 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// A new error of `kind` with a reason; add the file and the part with
-    /// [`Error::in_file`] and [`Error::at`].
-    pub fn new(kind: ErrorKind, reason: impl Into<String>) -> Error {
+    /// A new error of `kind` with a reason (text, or a [`Reason`] that
+    /// names settings); add the file and the part with [`Error::in_file`]
+    /// and [`Error::at`].
+    pub fn new(kind: ErrorKind, reason: impl Into<Reason>) -> Error {
         Error {
             kind,
             file: None,
@@ -70,28 +82,28 @@ impl Error {
     }
 
     /// A malformed-input error.
-    pub fn format(reason: impl Into<String>) -> Error {
+    pub fn format(reason: impl Into<Reason>) -> Error {
         Error::new(ErrorKind::Format, reason)
     }
 
     /// A usage error (bad arguments).
-    pub fn usage(reason: impl Into<String>) -> Error {
+    pub fn usage(reason: impl Into<Reason>) -> Error {
         Error::new(ErrorKind::Usage, reason)
     }
 
     /// A deliberate refusal.
-    pub fn refused(reason: impl Into<String>) -> Error {
+    pub fn refused(reason: impl Into<Reason>) -> Error {
         Error::new(ErrorKind::Refused, reason)
     }
 
     /// A verification failure of a written result.
-    pub fn verify(reason: impl Into<String>) -> Error {
+    pub fn verify(reason: impl Into<Reason>) -> Error {
         Error::new(ErrorKind::Verify, reason)
     }
 
     /// An I/O failure; `what` says what was being done ("reading", "renaming
     /// the output into place", ...).
-    pub fn io(what: impl Into<String>, err: io::Error) -> Error {
+    pub fn io(what: impl Into<Reason>, err: io::Error) -> Error {
         // cfb reports malformed structure as InvalidData / InvalidInput:
         // that is a property of the file, not of the system.
         let kind = match err.kind() {
@@ -102,7 +114,7 @@ impl Error {
             kind,
             file: None,
             part: None,
-            reason: format!("{}: {}", what.into(), err),
+            reason: what.into().and(format!(": {err}")),
             source: Some(err),
         }
     }
@@ -141,9 +153,24 @@ impl Error {
         self.part.as_deref()
     }
 
-    /// The reason, without file and part.
+    /// The reason, without file and part, with the settings it names
+    /// worded by their API names.
     pub fn reason(&self) -> &str {
-        &self.reason
+        self.reason.as_str()
+    }
+
+    /// The settings of the request the reason names, in order: the one at
+    /// fault, or the one that would get past the error.
+    pub fn settings(&self) -> impl Iterator<Item = &Setting> {
+        self.reason.settings()
+    }
+
+    /// This error with the settings its reason names worded by `wording`
+    /// (a front end's names for them; a setting it has no name for keeps
+    /// its API name). The worded error names no setting any more.
+    pub fn worded(mut self, wording: &dyn Wording) -> Error {
+        self.reason = Reason::from(self.reason.worded(wording));
+        self
     }
 
     /// The process exit code for this error.
@@ -160,7 +187,7 @@ impl fmt::Display for Error {
         if let Some(part) = &self.part {
             write!(f, "{part}: ")?;
         }
-        f.write_str(&self.reason)
+        f.write_str(self.reason.as_str())
     }
 }
 

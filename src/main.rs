@@ -68,6 +68,8 @@ fn main() -> ExitCode {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
+            // The library names its own settings; this tool's are options.
+            let e = e.worded(&cli::words::Options);
             if json {
                 print_json(&report::to_json(command, &ErrorReport::from_error(&e)));
             }

@@ -253,6 +253,14 @@ fn each_file_gets_its_outcome_and_the_worst_sets_the_exit_code() {
     let signed = by_name("signed.msp").error.as_ref().unwrap();
     assert_eq!(signed.kind, "refused");
     assert!(signed.reason.contains("signed"), "{}", signed.reason);
+    // The remedy in the manifest's words, not an option of retarget's.
+    assert!(
+        signed
+            .reason
+            .contains("Use `strip_signature = true` to remove it"),
+        "{}",
+        signed.reason
+    );
     let major = by_name("major.msp").error.as_ref().unwrap();
     assert!(major.reason.contains("major-upgrade"), "{}", major.reason);
     let broken = by_name("broken.msp");

@@ -9,7 +9,7 @@ use msp_retarget::Destination;
 use msp_retarget::InstanceRequest;
 use msp_retarget::report::RetargetReport;
 use msp_retarget::testkit::synth::PatchSpec;
-use msp_retarget::{Error, ErrorKind};
+use msp_retarget::{Error, ErrorKind, Guid, Setting, Wording};
 use msp_retarget::{RetargetRequest, retarget};
 
 use crate::assert_error;
@@ -82,7 +82,7 @@ fn refuses_a_signed_patch() {
         ErrorKind::Refused,
         &format!(
             "the patch is signed (\\005DigitalSignature); retargeting changes its content and \
-             breaks the signature. Use --strip-signature to remove it, then {}",
+             breaks the signature. Use `PlanOptions::strip_signature` to remove it, then {}",
             msp_retarget::testkit::signature::RESIGN
         ),
     );
@@ -97,8 +97,8 @@ fn refuses_a_signed_patch() {
         ErrorKind::Refused,
         &format!(
             "the patch is signed (\\005DigitalSignature, \\005MsiDigitalSignatureEx); \
-             retargeting changes its content and breaks the signature. Use --strip-signature \
-             to remove it, then {}",
+             retargeting changes its content and breaks the signature. Use \
+             `PlanOptions::strip_signature` to remove it, then {}",
             msp_retarget::testkit::signature::RESIGN
         ),
     );
@@ -113,10 +113,16 @@ fn refuses_to_guess_the_base_of_a_two_product_patch() {
         ErrorKind::Refused,
         format!(
             "the patch targets 2 products ({PRODUCT_A}, {PRODUCT_B}); name the base of \
-             instance {I1} as --instance BASE={I1}"
+             instance {I1} as `InstanceRequest::base`"
         ),
     );
     names_file(&err, &req.input);
+    assert_eq!(
+        err.settings().collect::<Vec<_>>(),
+        [&Setting::InstanceBase {
+            instance: Guid::parse_braced(I1).unwrap()
+        }]
+    );
 }
 
 //===========================================================================//
@@ -210,8 +216,20 @@ fn no_instance_is_a_usage_error() {
     assert_error!(
         attempt(&dir, &req),
         ErrorKind::Usage,
-        "no instance given (use --instance)",
+        "no instance given (use `RetargetRequest::instances`)",
     );
+}
+
+/// A front end's words for two settings, the others left as they are.
+struct Flags;
+
+impl Wording for Flags {
+    fn word(&self, setting: &Setting) -> Option<String> {
+        match setting {
+            Setting::InPlace => Some("--in-place".into()),
+            _ => None,
+        }
+    }
 }
 
 #[test]
@@ -222,16 +240,28 @@ fn the_output_may_not_be_the_input() {
     let err = assert_error!(
         attempt(&dir, &req),
         ErrorKind::Usage,
-        "the output is the input file; use --in-place to replace it",
+        "the output is the input file; use `Destination::InPlace` to replace it",
     );
     names_file(&err, &input);
+    // A library caller reads of the library's API, never of an option of
+    // the command line; the remedy is a value a front end words.
+    let message = err.to_string();
+    assert!(!message.contains("--"), "{message}");
+    assert_eq!(err.settings().collect::<Vec<_>>(), [&Setting::InPlace]);
+    let worded = err.worded(&Flags);
+    assert_eq!(
+        worded.reason(),
+        "the output is the input file; use --in-place to replace it"
+    );
+    assert_eq!(worded.file(), Some(input.as_path()));
+    assert_eq!(worded.settings().count(), 0);
     // Also through another spelling of the same path.
     let other = dir.path().join(".").join("in.msp");
     let req = request(&input, Destination::Output(other), &[inst(I1)]);
     assert_error!(
         attempt(&dir, &req),
         ErrorKind::Usage,
-        "the output is the input file; use --in-place to replace it",
+        "the output is the input file; use `Destination::InPlace` to replace it",
     );
 }
 

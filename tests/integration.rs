@@ -15,6 +15,9 @@ mod isolate;
 // Refusals and errors of the engine, with their exact text.
 mod errors;
 
+// No text of the library names an option of the command line.
+mod neutral_texts;
+
 // The harness's checker rejects outputs that break an invariant.
 mod harness;
 

@@ -10,6 +10,7 @@ pub mod color;
 pub mod generate;
 pub mod help;
 pub mod progress;
+pub mod words;
 
 /// Retarget Windows Installer patches (.msp) to every instance of a
 /// multi-instance product, on any operating system.

@@ -20,6 +20,6 @@ pub mod run;
 pub mod sources;
 
 pub use crate::report::bulk::{BulkReport, FileOutcome, FileReport, Totals};
-pub use manifest::Manifest;
+pub use manifest::{Manifest, ManifestKeys};
 pub use run::{BulkOptions, Job, NoProgress, Progress, execute, prepare, run};
 pub use sources::{BuiltinSources, InstanceSources, load_instances};

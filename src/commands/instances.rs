@@ -8,7 +8,7 @@ use crate::edit::engine::{Destination, Outcome, destination_path, lock_for_edit,
 use crate::edit::instances::{
     AddOptions, InstancesJob, NewInstanceRequest, plan_add, plan_remove, write_standalone,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::product::database;
 use crate::report::instances::InstancesReport;
 
@@ -45,7 +45,12 @@ pub fn instances_add(req: &InstancesAddRequest) -> Result<InstancesReport> {
     if let Some(dir) = &req.mst_dir
         && !dir.is_dir()
     {
-        return Err(Error::usage("is not a folder (--mst-dir)").in_file(dir));
+        return Err(Error::usage(
+            Reason::new("is not a folder (")
+                .then(Setting::MstDir)
+                .and(")"),
+        )
+        .in_file(dir));
     }
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{InstanceRequest, PlanOptions, plan};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Reason, Result, Setting};
 use crate::patch::Patch;
 use crate::report::edit::RetargetReport;
 
@@ -27,7 +27,11 @@ pub struct RetargetRequest {
 /// Runs one retarget.
 pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     if req.instances.is_empty() {
-        return Err(Error::usage("no instance given (use --instance)"));
+        return Err(Error::usage(
+            Reason::new("no instance given (use ")
+                .then(Setting::RetargetInstances)
+                .and(")"),
+        ));
     }
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;

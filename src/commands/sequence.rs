@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::format::guid::Guid;
 use crate::patch::Patch;
 use crate::patch::sequencing::read_tables;
@@ -67,7 +67,9 @@ pub fn sequence_files(req: &SequenceRequest) -> Result<SequenceReport> {
     }
     if req.products.is_empty() {
         return Err(Error::usage(
-            "give at least one product (--package, --product or --instances-from)",
+            Reason::new("give at least one product (")
+                .then(Setting::SequenceProducts)
+                .and(")"),
         ));
     }
     let mut patches: Vec<SeqPatch> = Vec::new();

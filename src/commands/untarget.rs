@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::edit::engine::{Destination, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{Plan, derived_from};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Reason, Result, Setting};
 use crate::format::guid::Guid;
 use crate::format::names::name_key;
 use crate::format::summary;
@@ -53,15 +53,19 @@ pub fn plan_untarget(
         }
         let original = !pairs.is_empty() && derived_from(patch, code).is_none();
         if original && !force {
-            return Err(Error::refused(format!(
-                "{code} is an original target of the patch (its transforms {} are not \
-                 copies of another product's); use --force to remove it anyway",
-                pairs
-                    .iter()
-                    .map(|p| p.main.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(Error::refused(
+                Reason::new(format!(
+                    "{code} is an original target of the patch (its transforms {} are not \
+                     copies of another product's); use ",
+                    pairs
+                        .iter()
+                        .map(|p| p.main.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .then(Setting::Force)
+                .and(" to remove it anyway"),
+            ));
         }
         let mut names = Vec::new();
         for p in pairs {
@@ -114,7 +118,11 @@ pub fn plan_untarget(
 /// Runs one untarget.
 pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
     if req.instances.is_empty() {
-        return Err(Error::usage("no instance given (use --instance)"));
+        return Err(Error::usage(
+            Reason::new("no instance given (use ")
+                .then(Setting::UntargetInstances)
+                .and(")"),
+        ));
     }
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;

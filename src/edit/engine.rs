@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::edit::apply::apply;
 use crate::edit::plan::Plan;
 use crate::edit::verify::{self, Verification, verify};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::patch::Patch;
 use crate::store::commit::{Staged, folder_of, resolve_dest};
 use crate::store::journal::{self, EditLock};
@@ -50,7 +50,9 @@ pub(crate) fn destination_path(input: &Path, destination: &Destination) -> Resul
         Destination::Output(out) => {
             if same_file(input, out) {
                 return Err(Error::usage(
-                    "the output is the input file; use --in-place to replace it",
+                    Reason::new("the output is the input file; use ")
+                        .then(Setting::InPlace)
+                        .and(" to replace it"),
                 )
                 .in_file(out));
             }

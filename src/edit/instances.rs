@@ -45,7 +45,7 @@ use serde::Serialize;
 use crate::edit::compare::Marked;
 use crate::edit::engine::EditJob;
 use crate::edit::verify::Written;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::format::container::{self, CLSID_TRANSFORM};
 use crate::format::guid::{Guid, instance_product_code, multi_instance_component_code};
 use crate::format::names::{self, name_key};
@@ -83,14 +83,16 @@ impl NewInstanceRequest {
                 id: text.to_string(),
                 product_code: None,
             }),
-            Some((id, code)) => {
-                Ok(NewInstanceRequest {
-                    id: id.to_string(),
-                    product_code: Some(Guid::parse_lenient(code).map_err(|e| {
-                        Error::usage(format!("--instance {text:?}: {}", e.reason()))
-                    })?),
-                })
-            }
+            Some((id, code)) => Ok(NewInstanceRequest {
+                id: id.to_string(),
+                product_code: Some(Guid::parse_lenient(code).map_err(|e| {
+                    Error::usage(
+                        Reason::new("")
+                            .then(Setting::NewInstances)
+                            .and(format!(" {text:?}: {}", e.reason())),
+                    )
+                })?),
+            }),
         }
     }
 
@@ -99,9 +101,11 @@ impl NewInstanceRequest {
     pub fn numbered(prefix: Option<&str>, count: usize) -> Result<Vec<NewInstanceRequest>> {
         let prefix = prefix.unwrap_or(DEFAULT_ID_PREFIX);
         if count == 0 || count > MAX_NEW_INSTANCES {
-            return Err(Error::usage(format!(
-                "--count must be between 1 and {MAX_NEW_INSTANCES}"
-            )));
+            return Err(Error::usage(
+                Reason::new("")
+                    .then(Setting::NewInstanceCount)
+                    .and(format!(" must be between 1 and {MAX_NEW_INSTANCES}")),
+            ));
         }
         Ok((1..=count)
             .map(|i| NewInstanceRequest {
@@ -134,9 +138,11 @@ impl Isolation {
             _ => {
                 let keys: Vec<String> = text.split(',').map(|k| k.trim().to_string()).collect();
                 if keys.iter().any(String::is_empty) {
-                    return Err(Error::usage(format!(
-                        "--isolate-components {text:?}: an empty component key"
-                    )));
+                    return Err(Error::usage(
+                        Reason::new("")
+                            .then(Setting::Isolation)
+                            .and(format!(" {text:?}: an empty component key")),
+                    ));
                 }
                 Ok(Isolation::Components(keys))
             }
@@ -236,9 +242,12 @@ fn signature_streams(db: &ProductDatabase, strip: bool) -> Result<Vec<String>> {
     }
     if !strip {
         return Err(Error::refused(
-            "is signed: a new or removed instance changes its content and breaks the \
-             signature. Use --strip-signature, then sign the result again (osslsigncode \
-             or signtool)",
+            Reason::new(
+                "is signed: a new or removed instance changes its content and breaks the \
+                 signature. Use ",
+            )
+            .then(Setting::StripProductSignature)
+            .and(", then sign the result again (osslsigncode or signtool)"),
         )
         .in_file(&db.path));
     }
@@ -254,7 +263,11 @@ pub fn plan_add(
 ) -> Result<(InstancesPlan, Vec<TransformStreams>)> {
     if requests.is_empty() {
         return Err(Error::usage(
-            "no instance given (use --instance or --count)",
+            Reason::new("no instance given (use ")
+                .then(Setting::NewInstances)
+                .and(" or ")
+                .then(Setting::NewInstanceCount)
+                .and(")"),
         ));
     }
     if requests.len() > MAX_NEW_INSTANCES {
@@ -305,9 +318,11 @@ pub fn plan_add(
     }
     for (id, _) in &opts.upgrade_codes {
         if !requests.iter().any(|r| &r.id == id) {
-            return Err(Error::usage(format!(
-                "--upgrade-code names instance {id:?}, which is not among the instances added"
-            )));
+            return Err(Error::usage(
+                Reason::new("").then(Setting::UpgradeCodes).and(format!(
+                    " names instance {id:?}, which is not among the instances added"
+                )),
+            ));
         }
     }
     let components = isolated_components(db, &opts.isolate)?;
@@ -447,15 +462,16 @@ fn isolated_components(db: &ProductDatabase, isolate: &Isolation) -> Result<Vec<
             for key in keys {
                 match db.components.get(key) {
                     None if db.components.is_empty() => {
-                        return Err(Error::usage(format!(
-                            "--isolate-components names {key:?}, but the product has no \
-                             Component table"
+                        return Err(Error::usage(Reason::new("").then(Setting::Isolation).and(
+                            format!(" names {key:?}, but the product has no Component table"),
                         )));
                     }
                     None => {
-                        return Err(Error::usage(format!(
-                            "--isolate-components names {key:?}, which is not a key of the \
-                             Component table (keys are case-sensitive)"
+                        return Err(Error::usage(Reason::new("").then(Setting::Isolation).and(
+                            format!(
+                                " names {key:?}, which is not a key of the Component table \
+                                 (keys are case-sensitive)"
+                            ),
                         )));
                     }
                     Some(None) => {
@@ -484,17 +500,20 @@ fn check_template(template: &str) -> Result<()> {
     while let Some(open) = rest.find('{') {
         let after = rest.get(open + 1..).unwrap_or("");
         let Some(close) = after.find('}') else {
-            return Err(Error::usage(format!(
-                "--product-name {template:?}: a '{{' is not closed (placeholders are {{name}} \
-                 and {{id}})"
-            )));
+            return Err(Error::usage(
+                Reason::new("").then(Setting::ProductName).and(format!(
+                    " {template:?}: a '{{' is not closed (placeholders are {{name}} and {{id}})"
+                )),
+            ));
         };
         let word = after.get(..close).unwrap_or("");
         if word != "name" && word != "id" {
-            return Err(Error::usage(format!(
-                "--product-name {template:?}: unknown placeholder {{{word}}} (placeholders \
-                 are {{name}} and {{id}})"
-            )));
+            return Err(Error::usage(
+                Reason::new("").then(Setting::ProductName).and(format!(
+                    " {template:?}: unknown placeholder {{{word}}} (placeholders are {{name}} \
+                     and {{id}})"
+                )),
+            ));
         }
         rest = after.get(close + 1..).unwrap_or("");
     }
@@ -516,16 +535,20 @@ fn check_property_name(name: &str) -> Result<()> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if !ok_start || !ok_rest || name.len() > 72 {
-        return Err(Error::usage(format!(
-            "--property {name:?} is not a property name (a letter or '_', then letters, \
-             digits, '_' or '.', at most 72 characters)"
+        return Err(Error::usage(Reason::new("").then(Setting::Property).and(
+            format!(
+                " {name:?} is not a property name (a letter or '_', then letters, digits, '_' \
+                 or '.', at most 72 characters)"
+            ),
         )));
     }
     for reserved in ["ProductCode", "ProductName", "UpgradeCode"] {
         if name == reserved {
-            return Err(Error::usage(format!(
-                "--property {name:?}: the transform already sets {reserved}; choose another \
-                 property to hold the instance id"
+            return Err(Error::usage(Reason::new("").then(Setting::Property).and(
+                format!(
+                    " {name:?}: the transform already sets {reserved}; choose another \
+                     property to hold the instance id"
+                ),
             )));
         }
     }
@@ -858,7 +881,12 @@ pub fn write_standalone(
     streams: &[TransformStreams],
 ) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        return Err(Error::usage("is not a folder (--mst-dir)").in_file(dir));
+        return Err(Error::usage(
+            Reason::new("is not a folder (")
+                .then(Setting::MstDir)
+                .and(")"),
+        )
+        .in_file(dir));
     }
     let mut out = Vec::new();
     for (inst, streams) in plan.added.iter().zip(streams) {

@@ -30,7 +30,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::format::guid::{Guid, multi_instance_component_code};
 
 /// Which components a retarget isolates (`--isolate-components`).
@@ -59,15 +59,18 @@ impl ComponentIsolation {
             "all" => Ok(ComponentIsolation::All),
             "none" => Ok(ComponentIsolation::None),
             "" => Err(Error::usage(
-                "--isolate-components needs auto, all, none or a list of component keys",
+                Reason::new("")
+                    .then(Setting::ComponentIsolation)
+                    .and(" needs auto, all, none or a list of component keys"),
             )),
             list => {
                 let keys: Vec<String> = list.split(',').map(|k| k.trim().to_string()).collect();
                 if let Some(i) = keys.iter().position(String::is_empty) {
-                    return Err(Error::usage(format!(
-                        "--isolate-components {list:?}: key {} of the list is empty",
-                        i + 1
-                    )));
+                    return Err(Error::usage(
+                        Reason::new("")
+                            .then(Setting::ComponentIsolation)
+                            .and(format!(" {list:?}: key {} of the list is empty", i + 1)),
+                    ));
                 }
                 Ok(ComponentIsolation::Keys(keys))
             }
@@ -177,15 +180,18 @@ pub fn decide(
             }
         } else if wanted {
             let Some(id) = facts.id else {
-                return Err(Error::refused(format!(
-                    "instance {} has no instance id, and the code of component {key} (added \
-                     by {transform}) is derived from one (WiX's MultiInstance derivation \
-                     hashes the component's GUID and the instance id): give the instances \
-                     with ids (--instances-from PRODUCT.msi, or `ID {{CODE}}` lines in \
-                     --instances-file), or leave the components shared with \
-                     --isolate-components none",
-                    facts.instance
-                )));
+                return Err(Error::refused(
+                    Reason::new(format!(
+                        "instance {} has no instance id, and the code of component {key} \
+                         (added by {transform}) is derived from one (WiX's MultiInstance \
+                         derivation hashes the component's GUID and the instance id): give the \
+                         instances with ids (",
+                        facts.instance
+                    ))
+                    .then(Setting::InstancesWithIds)
+                    .and("), or leave the components shared with ")
+                    .then(Setting::NoComponentIsolation),
+                ));
             };
             ComponentAction::Isolated {
                 code: multi_instance_component_code(before, id).braced(),
@@ -252,15 +258,19 @@ pub fn check_keys<'a>(
     };
     let inserted: Vec<&str> = inserted.into_iter().collect();
     if let Some(missing) = keys.iter().find(|k| !inserted.contains(&k.as_str())) {
-        return Err(Error::usage(format!(
-            "--isolate-components names {missing}, which no transform of the patch adds to \
-             the Component table (it adds {})",
-            if inserted.is_empty() {
-                "none".to_string()
-            } else {
-                inserted.join(", ")
-            }
-        )));
+        return Err(Error::usage(
+            Reason::new("")
+                .then(Setting::ComponentIsolation)
+                .and(format!(
+                    " names {missing}, which no transform of the patch adds to the Component \
+                     table (it adds {})",
+                    if inserted.is_empty() {
+                        "none".to_string()
+                    } else {
+                        inserted.join(", ")
+                    }
+                )),
+        ));
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::edit::copy::copy_of;
 use crate::edit::isolate::{self, ComponentDecision, ComponentIsolation, InstanceFacts};
 use crate::edit::names::{InstanceTag, NameAllocator};
 use crate::edit::sequence::{OwnRow, SequenceRowPlan};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::format::guid::Guid;
 use crate::format::summary::{self, Validation};
 use crate::format::transform::edit::Change;
@@ -351,14 +351,17 @@ fn resolve_base(patch: &Patch, req: &InstanceRequest, candidates: &[Guid]) -> Re
             "the patch's Template lists no target product",
         )),
         (_, [only]) => Ok(*only),
-        _ => Err(Error::refused(format!(
-            "the patch targets {} products ({}); name the base of instance {} as \
-             --instance BASE={}",
-            patch.targets.len(),
-            targets_text(patch),
-            req.instance,
-            req.instance
-        ))),
+        _ => Err(Error::refused(
+            Reason::new(format!(
+                "the patch targets {} products ({}); name the base of instance {} as ",
+                patch.targets.len(),
+                targets_text(patch),
+                req.instance,
+            ))
+            .then(Setting::InstanceBase {
+                instance: req.instance,
+            }),
+        )),
     }
 }
 
@@ -427,17 +430,23 @@ fn show_codes(rows: &[Change]) -> String {
 /// Computes the plan. Pure: reads only the understood patch.
 pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> Result<Plan> {
     if !patch.signatures.is_empty() && !opts.strip_signature {
-        return Err(Error::refused(format!(
-            "the patch is signed ({}); retargeting changes its content and breaks the \
-             signature. Use --strip-signature to remove it, then {}",
-            patch
-                .signatures
-                .iter()
-                .map(|s| crate::format::container::show_name(s))
-                .collect::<Vec<_>>()
-                .join(", "),
-            crate::format::signature::RESIGN
-        )));
+        return Err(Error::refused(
+            Reason::new(format!(
+                "the patch is signed ({}); retargeting changes its content and breaks the \
+                 signature. Use ",
+                patch
+                    .signatures
+                    .iter()
+                    .map(|s| crate::format::container::show_name(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ))
+            .then(Setting::StripSignature)
+            .and(format!(
+                " to remove it, then {}",
+                crate::format::signature::RESIGN
+            )),
+        ));
     }
     let mut names = NameAllocator::new(patch.root_names.iter().map(String::as_str));
     let mut instances: Vec<InstancePlan> = Vec::new();
@@ -641,16 +650,19 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     let listed = summary::split_list(&patch.last_saved_by).len();
     let after = listed + new_entries.len();
     if !new_entries.is_empty() && after > MAX_APPLIED_TRANSFORMS && !opts.beyond_transform_limit {
-        return Err(Error::refused(format!(
-            "the result would list {after} transforms in LastSavedBy (the patch has {listed}, \
-             the {} instances add {}); Windows Installer documents that a package applies no \
-             more than {MAX_APPLIED_TRANSFORMS} transforms in an installation or update (MSI \
-             SDK, Applying Transforms) and does not say whether a patch's count: retarget to \
-             fewer instances per patch, or allow it explicitly (--beyond-transform-limit) once \
-             tested on Windows",
-            instances.len(),
-            new_entries.len()
-        )));
+        return Err(Error::refused(
+            Reason::new(format!(
+                "the result would list {after} transforms in LastSavedBy (the patch has \
+                 {listed}, the {} instances add {}); Windows Installer documents that a package \
+                 applies no more than {MAX_APPLIED_TRANSFORMS} transforms in an installation or \
+                 update (MSI SDK, Applying Transforms) and does not say whether a patch's count: \
+                 retarget to fewer instances per patch, or allow it explicitly (",
+                instances.len(),
+                new_entries.len()
+            ))
+            .then(Setting::BeyondTransformLimit)
+            .and(") once tested on Windows"),
+        ));
     }
     if !requests.is_empty() {
         isolate::check_keys(&opts.isolation, inserted_keys.iter().map(String::as_str))?;

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Reason, Result, Setting};
 use crate::format::guid::Guid;
 use crate::format::version::parse_version;
 
@@ -283,9 +283,13 @@ fn read_package_unguarded(path: &Path) -> Result<ProductFacts> {
     let part = |name: &str| format!("table Property, row {name}");
     let required = |name: &str| -> Result<String> {
         props.get(name).cloned().ok_or_else(|| {
-            Error::format(format!(
-                "the Property table has no {name}; give the product's facts with --product instead"
-            ))
+            Error::format(
+                Reason::new(format!(
+                    "the Property table has no {name}; give the product's facts with "
+                ))
+                .then(Setting::ProductSpec)
+                .and(" instead"),
+            )
             .at("table Property")
         })
     };

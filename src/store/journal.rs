@@ -60,7 +60,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Setting};
 use crate::store::commit::{folder_of, sync_folder};
 use crate::store::overlay::{BLOCK, Overlay, ReadAt, write_all_at};
 
@@ -582,13 +582,19 @@ pub fn check_readable(path: &Path) -> Result<()> {
         return Ok(());
     };
     match validate(&f) {
-        Ok(Reading::Complete(_)) => Err(Error::refused(format!(
-            "an in-place edit of this patch was interrupted (or is running): {} holds its \
-             journal. Run `msp-retarget recover {}` (or an --in-place retarget or untarget of \
-             it) to complete the edit before reading it",
-            jp.display(),
-            path.display()
-        ))
+        Ok(Reading::Complete(_)) => Err(Error::refused(
+            Reason::new(format!(
+                "an in-place edit of this patch was interrupted (or is running): {} holds its \
+                 journal. Run ",
+                jp.display(),
+            ))
+            .then(Setting::Recover {
+                file: Some(path.to_path_buf()),
+            })
+            .and(" (or ")
+            .then(Setting::RedoInPlace)
+            .and(") to complete the edit before reading it"),
+        )
         .in_file(path)),
         Ok(Reading::Foreign(why)) => Err(foreign_journal(&jp, path, &why)),
         Ok(Reading::Incomplete) => {
@@ -739,12 +745,15 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
         // Nothing changed: no journal (one without records is not valid).
         return Ok(());
     }
-    let io_err = |what: &str, e: io::Error| Error::io(what.to_string(), e).in_file(target);
+    let io_err = |what: Reason, e: io::Error| Error::io(what, e).in_file(target);
     let file = OpenOptions::new()
         .write(true)
         .open(target)
-        .map_err(|e| io_err("cannot open for writing", e))?;
-    let len = file.metadata().map_err(|e| io_err("cannot read", e))?.len();
+        .map_err(|e| io_err("cannot open for writing".into(), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| io_err("cannot read".into(), e))?
+        .len();
     if len != overlay.base_len() {
         return Err(Error::new(
             crate::error::ErrorKind::Io,
@@ -761,10 +770,11 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
         Err(e) => {
             let _ = fs::remove_file(&jp);
             return Err(io_err(
-                &format!(
+                format!(
                     "writing the in-place edit journal {} (the patch is unchanged)",
                     jp.display()
-                ),
+                )
+                .into(),
                 e,
             ));
         }
@@ -772,7 +782,10 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
     if let Err(e) = sync_folder(folder_of(&jp)) {
         drop(journal);
         let _ = remove_journal(&jp);
-        return Err(io_err("syncing the folder (the patch is unchanged)", e));
+        return Err(io_err(
+            "syncing the folder (the patch is unchanged)".into(),
+            e,
+        ));
     }
     tracing::debug!(records = places.len(), journal = %jp.display(), "journal written");
     failpoint("journal-written");
@@ -805,13 +818,15 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
         // written is put back: a file-size limit below the file's length
         // fails every write past it, old bytes included.
         return Err(match roll_back(&file, &journal, &jp, started) {
-            Ok(()) => io_err("writing the edit (the patch was restored)", e),
+            Ok(()) => io_err("writing the edit (the patch was restored)".into(), e),
             Err(r) => io_err(
-                &format!(
+                Reason::new(format!(
                     "writing the edit; restoring the patch failed too ({r}); its journal {} is \
-                     kept: run `msp-retarget recover` on the patch to complete the edit",
+                     kept: run ",
                     jp.display()
-                ),
+                ))
+                .then(Setting::Recover { file: None })
+                .and(" on the patch to complete the edit"),
                 e,
             ),
         });
@@ -819,7 +834,9 @@ pub fn commit(target: &Path, overlay: &Overlay<File>) -> Result<()> {
     drop(journal);
     remove_journal(&jp).map_err(|e| {
         Error::io(
-            "deleting the journal (the edit is complete; `msp-retarget recover` deletes it)",
+            Reason::new("deleting the journal (the edit is complete; ")
+                .then(Setting::Recover { file: None })
+                .and(" deletes it)"),
             e,
         )
         .in_file(&jp)
@@ -1015,7 +1032,14 @@ mod tests {
         // Readers refuse the file meanwhile.
         let e = check_readable(&target).unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Refused);
-        assert!(e.to_string().contains("msp-retarget recover"), "{e}");
+        // The remedy is a setting a front end words: recovering this file.
+        assert!(e.to_string().contains("Run `recover` on "), "{e}");
+        assert_eq!(
+            e.settings().next(),
+            Some(&Setting::Recover {
+                file: Some(target.clone())
+            })
+        );
         assert_eq!(recover(&target).unwrap(), Recovery::Completed);
         assert_eq!(fs::read(&target).unwrap(), want);
         assert!(!jp.exists());

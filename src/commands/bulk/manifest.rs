@@ -38,7 +38,7 @@ use toml::Spanned;
 
 use crate::edit::isolate::ComponentIsolation;
 use crate::edit::plan::{InstanceRequest, PlanOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting, Wording};
 use crate::format::guid::Guid;
 
 /// Where a bulk run puts its results.
@@ -230,6 +230,30 @@ impl Locator<'_> {
         let (key, _) = line.split_once('=')?;
         let key = key.trim();
         (!key.is_empty() && !key.starts_with('#')).then(|| key.to_string())
+    }
+}
+
+/// Words the settings a file's error names as this manifest's keys: a
+/// bulk run's remedies are changes to the manifest. A setting the manifest
+/// has no key for keeps its API words.
+pub struct ManifestKeys;
+
+impl Wording for ManifestKeys {
+    fn word(&self, setting: &Setting) -> Option<String> {
+        Some(match setting {
+            Setting::InPlace => "`in_place = true`".into(),
+            Setting::RedoInPlace => "a bulk run of it with `in_place = true`".into(),
+            Setting::StripSignature => "`strip_signature = true`".into(),
+            Setting::InstanceBase { instance } => format!(
+                "`base = \"{{BASE}}\"` in its `[[instances]]` entry (or `{{BASE}}={instance}` \
+                 in an instance list file)"
+            ),
+            Setting::InstancesWithIds => "`id =` in `[[instances]]`, `[[instances_from]]`, or \
+                                          `ID {CODE}` lines in an `[[instance_files]]` file"
+                .into(),
+            Setting::RetargetInstances => "`[[instances]]`".into(),
+            _ => return None,
+        })
     }
 }
 
@@ -452,7 +476,7 @@ impl Manifest {
 
     /// A usage error about the manifest at `place`.
     pub fn error(&self, place: &Place, reason: impl Into<String>) -> Error {
-        Error::usage(reason)
+        Error::usage(reason.into())
             .in_file(&self.path)
             .at(place.to_string())
     }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use crate::commands::bulk::manifest::{Manifest, Output, PatchGroup, Pattern, Pick};
+use crate::commands::bulk::manifest::{Manifest, ManifestKeys, Output, PatchGroup, Pattern, Pick};
 use crate::commands::bulk::sources::{InstanceSources, load_instances};
 use crate::commands::retarget::{RetargetRequest, retarget};
 use crate::edit::engine::Destination;
@@ -364,7 +364,7 @@ fn run_one(m: &Manifest, job: &Job, dry_run: bool) -> FileReport {
                 "internal error while processing this file (please report it): {what}"
             )))
         })
-        .map_err(|e| e.in_file(&job.input));
+        .map_err(|e| e.in_file(&job.input).worded(&ManifestKeys));
     let entry = FileReport::new(&job.input, &job.output, result);
     tracing::info!(outcome = entry.outcome.words(), "finished");
     entry
