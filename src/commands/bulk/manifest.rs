@@ -252,6 +252,8 @@ impl Wording for ManifestKeys {
                                           `ID {CODE}` lines in an `[[instance_files]]` file"
                 .into(),
             Setting::RetargetInstances => "`[[instances]]`".into(),
+            Setting::ComponentIsolation => "`isolate_components`".into(),
+            Setting::NoComponentIsolation => "`isolate_components = \"none\"`".into(),
             _ => return None,
         })
     }
