@@ -686,3 +686,32 @@ msptest!(the_output_gets_the_input_permissions, |dir, run| {
         .mode();
     assert_eq!(mode & 0o777, 0o604);
 });
+
+msptest!(
+    retarget_gives_the_same_bytes_whatever_the_order_of_instance,
+    |dir, run| {
+        dir.patch("in.msp", &PatchSpec::single_product());
+        let (x, y) = (
+            "{AAAAAAAA-0000-4000-8000-000000000001}",
+            "{AAAAAAAA-0000-4000-8000-000000000002}",
+        );
+        run(&["retarget", "in.msp", "-i", x, "-i", y, "-o", "xy.msp"]).code(0);
+        run(&["retarget", "in.msp", "-i", y, "-i", x, "-o", "yx.msp"]).code(0);
+        assert!(read(&dir.join("xy.msp")) == read(&dir.join("yx.msp")));
+        let r = run(&["inspect", "yx.msp"]);
+        assert!(
+            r.stdout.contains(
+                "\n  rtmA.1_AAAAAAAA\n    from     {AAAAAAAA-0000-4000-8000-000000000001} "
+            ),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(
+                "\n  rtmA.1_AAAAAAAA~2\n    from     {AAAAAAAA-0000-4000-8000-000000000002} "
+            ),
+            "{}",
+            r.stdout
+        );
+    }
+);

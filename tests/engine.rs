@@ -597,6 +597,157 @@ fn instances_sharing_their_first_eight_digits_get_numbered_names() {
     assert_eq!(names, ["rtmA.1_ABCDEF01", "rtmA.1_ABCDEF01~2"]);
 }
 
+/// Instances whose codes share their first eight digits, and instances
+/// with ids longer than a name holds: the cases where names collide.
+const X: &str = "{AAAAAAAA-0000-4000-8000-000000000001}";
+const Y: &str = "{AAAAAAAA-0000-4000-8000-000000000002}";
+
+fn with_id(code: &str, id: &str) -> msp_retarget::InstanceRequest {
+    msp_retarget::InstanceRequest {
+        id: Some(id.to_string()),
+        ..inst(code)
+    }
+}
+
+#[test]
+fn the_order_of_the_instances_changes_no_byte() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::two_products());
+    let forward = vec![
+        inst_of(PRODUCT_A, X),
+        inst_of(PRODUCT_A, Y),
+        msp_retarget::InstanceRequest {
+            base: Some(guid(PRODUCT_B)),
+            ..with_id(I1, "AVeryLongCustomerIdentifierNumber2")
+        },
+        msp_retarget::InstanceRequest {
+            base: Some(guid(PRODUCT_B)),
+            ..with_id(I2, "AVeryLongCustomerIdentifierNumber1")
+        },
+    ];
+    let mut backward = forward.clone();
+    backward.reverse();
+    let (ab, ba) = (dir.join("ab.msp"), dir.join("ba.msp"));
+    retarget_to(&input, &ab, &forward);
+    retarget_to(&input, &ba, &backward);
+    assert!(read(&ab) == read(&ba), "the outputs differ");
+
+    let found = check_retarget(
+        &Snapshot::of(&input),
+        &Snapshot::of(&ba),
+        &Expect::new(&[
+            (PRODUCT_B, I2),
+            (PRODUCT_A, Y),
+            (PRODUCT_B, I1),
+            (PRODUCT_A, X),
+        ]),
+    );
+    let names: Vec<(String, &str)> = found
+        .iter()
+        .map(|c| (c.instance.braced(), c.name.as_str()))
+        .collect();
+    // In the order of the codes: I1 < I2 < X < Y. The source name leads
+    // every copy's name, the id is cut first.
+    assert_eq!(
+        names,
+        [
+            (I1.to_string(), "rtmB.1_AVeryLongCustomerIdenti"),
+            (I2.to_string(), "rtmB.1_AVeryLongCustomerIden~2"),
+            (X.to_string(), "rtmA.1_AAAAAAAA"),
+            (Y.to_string(), "rtmA.1_AAAAAAAA~2"),
+        ]
+    );
+}
+
+/// Renames storage `from` of the root to `to`.
+fn rename(cf: &mut cfb::CompoundFile<std::fs::File>, from: &str, to: &str) {
+    crate::util::copy_storage(cf, from, to);
+    cf.remove_storage_all(format!("/{from}")).unwrap();
+}
+
+#[test]
+fn copies_named_by_the_earlier_scheme_are_recognised_on_a_rerun() {
+    let dir = Dir::new();
+    let input = dir.patch("in.msp", &PatchSpec::single_product());
+    let long_id = "AVeryLongCustomerIdentifierN";
+    let reqs = vec![inst(Y), inst(X), with_id(I1, long_id)];
+    let new = dir.join("new.msp");
+    retarget_to(&input, &new, &reqs);
+    let listed = Snapshot::of(&new).text("", pid::LAST_SAVED_BY);
+    assert_eq!(
+        listed,
+        ":rtmA.1;:#rtmA.1;:rtmA.1_00000000;:#rtmA.1_00000000;\
+         :rtmA.1_AAAAAAAA;:#rtmA.1_AAAAAAAA;:rtmA.1_AAAAAAAA~2;:#rtmA.1_AAAAAAAA~2"
+            .replace("00000000", "AVeryLongCustomerIdenti")
+    );
+
+    // The same retarget as the earlier scheme wrote it: names given in
+    // the order of the arguments (Y's copy plain, X's `~2`), Template in
+    // that order too, and the long id in place of the source name.
+    let old = dir.join("old.msp");
+    std::fs::copy(&new, &old).unwrap();
+    crate::util::edit(&old, |cf| {
+        for (from, to) in [
+            ("rtmA.1_AAAAAAAA", "swap"),
+            ("rtmA.1_AAAAAAAA~2", "rtmA.1_AAAAAAAA"),
+            ("swap", "rtmA.1_AAAAAAAA~2"),
+            (
+                "rtmA.1_AVeryLongCustomerIdenti",
+                "r_AVeryLongCustomerIdentifierN",
+            ),
+        ] {
+            rename(cf, from, to);
+            rename(cf, &format!("#{from}"), &format!("#{to}"));
+        }
+        crate::util::set_root_text(
+            cf,
+            pid::LAST_SAVED_BY,
+            ":rtmA.1;:#rtmA.1;:rtmA.1_AAAAAAAA;:#rtmA.1_AAAAAAAA;:rtmA.1_AAAAAAAA~2;\
+             :#rtmA.1_AAAAAAAA~2;:r_AVeryLongCustomerIdentifierN;:#r_AVeryLongCustomerIdentifierN",
+        );
+        crate::util::set_root_text(cf, pid::TEMPLATE, &format!("{PRODUCT_A};{Y};{X};{I1}"));
+    });
+    let old_bytes = read(&old);
+    assert!(old_bytes != read(&new));
+    // Y's copy under the plain name is Y's: its main transform names Y.
+    let revision = Snapshot::of(&old)
+        .summary("rtmA.1_AAAAAAAA")
+        .get_string(pid::REVISION_NUMBER)
+        .unwrap()
+        .unwrap();
+    assert!(revision.starts_with(Y), "{revision}");
+
+    // A rerun, in either order, finds every copy and changes nothing.
+    let mut backward = reqs.clone();
+    backward.reverse();
+    for (i, reqs) in [&reqs, &backward].into_iter().enumerate() {
+        let out = dir.join(&format!("rerun{i}.msp"));
+        let r = retarget_to(&old, &out, reqs);
+        assert_eq!(r.outcome, Outcome::AlreadyDone);
+        assert!(r.plan.copies.is_empty());
+        assert!(read(&out) == old_bytes, "rerun {i} changed the file");
+        let r = retarget(&request(&old, Destination::InPlace, reqs)).unwrap();
+        assert_eq!(r.outcome, Outcome::AlreadyDone);
+        assert!(
+            read(&old) == old_bytes,
+            "rerun {i} in place changed the file"
+        );
+    }
+
+    // One more instance beside the old names: its copies only.
+    let more = dir.join("more.msp");
+    let mut all = reqs.clone();
+    all.push(inst(I2));
+    retarget_to(&old, &more, &all);
+    let found = check_retarget(
+        &Snapshot::of(&old),
+        &Snapshot::of(&more),
+        &Expect::new(&[(PRODUCT_A, I2)]),
+    );
+    let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["rtmA.1_22222222"]);
+}
+
 //===========================================================================//
 // Patches whose pairs are only partly copied
 
@@ -762,7 +913,8 @@ fn instance_ids_name_the_copies() {
         [
             "rtmA.1_Instance1",
             "rtmA.1_22222222",
-            "a-very-long.instance_id-of-man"
+            // The source name stays; the id is cut.
+            "rtmA.1_a-very-long.instance_id"
         ]
     );
 }

@@ -17,18 +17,23 @@
 //! 2. `SRC` is the source name without the characters a new name may not
 //!    hold (`/ \ : ! ;`, U+0000–U+001F) and without leading `#`s.
 //! 3. The main name is at most 30 units so that `#` + name fits in 31. When
-//!    too long, `SRC` is cut first, at a character boundary; `TAG` is cut
-//!    only when it alone exceeds the limit. When nothing of `SRC` fits, the
-//!    name is `TAG` alone, without the `_`.
+//!    too long, `TAG` is cut first, at a character boundary, down to what
+//!    the first [`SOURCE_KEPT`] units of `SRC` leave; then `SRC` is cut. The
+//!    copy's name thus always starts with its source's (or the first 16
+//!    units of it), so the pair stays recognisable however long the id.
+//!    When `SRC` is empty, the name is `TAG` alone, without the `_`.
 //! 4. The name and `#` + name must both be free under [`name_key`], against
 //!    every name given to [`NameAllocator::new`] and every main and partner
 //!    name allocated before. Otherwise candidates `~2`, `~3`, ... are
-//!    appended (the suffix counts against the 30 units, `SRC` is cut first
+//!    appended (the suffix counts against the 30 units, `TAG` is cut first
 //!    again) and the first free one is taken.
 //!
 //! Nothing random or time-dependent enters: the same existing names and
-//! the same sequence of requests always yield the same names. The scheme is
-//! also described for users in `docs/naming.md`.
+//! the same sequence of requests always yield the same names. The plan
+//! asks for names in the order of the instances' product codes, whatever
+//! order they were given in, so which instance gets a `~n` does not depend
+//! on the order of the arguments. The scheme is also described for users
+//! in `docs/naming.md`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -106,11 +111,25 @@ fn take_units(s: &str, max: usize) -> String {
     out
 }
 
+/// How many units of the source name a copy's name keeps before the
+/// instance tag is cut: enough for the baseline names WiX and PCW give
+/// pairs (`RTM.1`, `rtmldr.1`, `PatchAv101.1`).
+pub const SOURCE_KEPT: usize = 16;
+
 /// Builds one candidate name: `source_TAG` + suffix, cut to
-/// [`MAX_MAIN_UNITS`] by shortening the source first.
+/// [`MAX_MAIN_UNITS`] by shortening the tag first (down to what the first
+/// [`SOURCE_KEPT`] units of the source leave, at least one unit), then the
+/// source.
 fn compose(source: &str, tag: &str, suffix: &str) -> String {
     let budget = MAX_MAIN_UNITS.saturating_sub(units(suffix));
-    let tag = take_units(tag, budget);
+    let tag_budget = if source.is_empty() {
+        budget
+    } else {
+        budget
+            .saturating_sub(units(source).min(SOURCE_KEPT) + 1)
+            .max(1)
+    };
+    let tag = take_units(tag, tag_budget);
     let source = take_units(source, budget.saturating_sub(units(&tag) + 1));
     if source.is_empty() {
         format!("{tag}{suffix}")
@@ -388,20 +407,44 @@ mod tests {
     }
 
     #[test]
-    fn long_tags_are_cut_last() {
+    fn long_tags_are_cut_before_the_source() {
         let mut alloc = NameAllocator::new([]);
         let tag29 = InstanceTag::Id("t".repeat(29));
-        assert_eq!(alloc.allocate("RTM.1", &tag29), Ok("t".repeat(29)));
-        let tag28 = InstanceTag::Id("u".repeat(28));
         assert_eq!(
-            alloc.allocate("RTM.1", &tag28),
-            Ok(format!("R_{}", "u".repeat(28)))
+            alloc.allocate("RTM.1", &tag29),
+            Ok(format!("RTM.1_{}", "t".repeat(24)))
         );
         let tag40 = InstanceTag::Id("v".repeat(40));
-        assert_eq!(alloc.allocate("RTM.1", &tag40), Ok("v".repeat(30)));
         assert_eq!(
             alloc.allocate("RTM.1", &tag40),
-            Ok(format!("{}~2", "v".repeat(28)))
+            Ok(format!("RTM.1_{}", "v".repeat(24)))
+        );
+        assert_eq!(
+            alloc.allocate("RTM.1", &tag40),
+            Ok(format!("RTM.1_{}~2", "v".repeat(22)))
+        );
+        // Two long ids that differ only past the cut keep the source name
+        // and differ by their suffix (not `AVeryLongCustomerIdentifierN~2`).
+        let id = |n| InstanceTag::Id(format!("AVeryLongCustomerIdentifierNumber{n}"));
+        assert_eq!(
+            alloc.allocate("rtmA.1", &id(1)),
+            Ok("rtmA.1_AVeryLongCustomerIdenti".into())
+        );
+        assert_eq!(
+            alloc.allocate("rtmA.1", &id(2)),
+            Ok("rtmA.1_AVeryLongCustomerIden~2".into())
+        );
+        // A long source keeps its first 16 units when the tag is long too.
+        let long = "ALongBaselineName.Number.1";
+        assert_eq!(
+            alloc.allocate(long, &tag40),
+            Ok(format!("ALongBaselineNam_{}", "v".repeat(13)))
+        );
+        // A tag of one unit is never cut to nothing.
+        let mut alloc = NameAllocator::new([]);
+        assert_eq!(
+            alloc.allocate(&"s".repeat(40), &InstanceTag::Id("x".into())),
+            Ok(format!("{}_x", "s".repeat(28)))
         );
     }
 
@@ -533,6 +576,9 @@ mod tests {
                 prop_assert!(units(&partner) <= MAX_NAME_UNITS);
                 prop_assert!(keys.insert(name_key(&name)), "{:?}", name);
                 prop_assert!(keys.insert(name_key(&partner)), "{:?}", partner);
+                // The source stays recognisable: its first units lead.
+                let kept = take_units(&sanitize_source(source), SOURCE_KEPT);
+                prop_assert!(name.starts_with(&kept), "{:?} from {:?}", name, source);
                 names.push(name);
             }
             let mut again = NameAllocator::new(existing.iter().map(String::as_str));

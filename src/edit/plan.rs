@@ -465,7 +465,13 @@ pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> 
     // Every Component key the copied main transforms insert, to refuse
     // `--isolate-components KEY` naming none of them.
     let mut inserted_keys: Vec<String> = Vec::new();
-    for (done, req) in requests.iter().enumerate() {
+    // The instances in the order of their product codes (the same instance
+    // given twice keeps its first base): the names of the copies, Template
+    // and LastSavedBy then do not depend on the order the instances were
+    // given in, and neither do the bytes of the result.
+    let mut ordered: Vec<&InstanceRequest> = requests.iter().collect();
+    ordered.sort_by_key(|r| r.instance);
+    for (done, &req) in ordered.iter().enumerate() {
         let base = resolve_base(patch, req, &candidates)?;
         if let Some(earlier) = planned.get(&req.instance).map(|&k| &instances[k]) {
             if earlier.base != base {

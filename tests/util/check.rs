@@ -80,7 +80,7 @@ pub fn retargeted_revision(source: &str, base: &str, instance: &str) -> String {
 /// What a retarget was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
-    /// (base, instance) per request, in order; duplicates allowed.
+    /// (base, instance) per request, in any order; duplicates allowed.
     pub requests: Vec<(Guid, Guid)>,
     pub copy_all: bool,
     /// Root streams that must be gone.
@@ -142,14 +142,16 @@ pub fn check_retarget(src: &Snapshot, out: &Snapshot, expect: &Expect) -> Vec<Fo
     // Signable by osslsigncode: no chain link to sector 0 or mini sector 0.
     assert_eq!(out.links_to_zero, Vec::<String>::new(), "links to sector 0");
 
-    // The instances, once each, in order.
+    // The instances, once each (the first request of each), in the order
+    // of their product codes whatever the order of the requests.
     let mut seen = BTreeSet::new();
-    let requests: Vec<(Guid, Guid)> = expect
+    let mut requests: Vec<(Guid, Guid)> = expect
         .requests
         .iter()
         .copied()
         .filter(|(_, i)| seen.insert(*i))
         .collect();
+    requests.sort_by_key(|(_, i)| i.braced());
 
     // Template: the original, then each instance it lacks, canonical.
     let template_before = src.text("", pid::TEMPLATE);
