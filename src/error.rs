@@ -16,7 +16,7 @@
 
 mod setting;
 
-pub use setting::{Reason, Setting, Wording};
+pub use setting::{ApiWords, Reason, Setting, Wording, reword};
 
 use std::fmt;
 use std::io;

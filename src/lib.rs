@@ -79,7 +79,7 @@ pub use edit::plan::{
     CopyPlan, InstancePlan, InstanceRequest, InstanceStatus, PairAction, PairDecision, Plan,
     PlanOptions,
 };
-pub use error::{Error, ErrorKind, Reason, Result, Setting, Wording};
+pub use error::{ApiWords, Error, ErrorKind, Reason, Result, Setting, Wording, reword};
 pub use format::guid::Guid;
 /// The row changes a plan declares for a copy ([`CopyPlan::rows`]), with
 /// the kinds of row and the values they name.

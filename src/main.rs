@@ -157,10 +157,23 @@ fn print_out(text: &str) {
 /// Prints a command's report: its JSON document with `--json`, else its
 /// rendering for people.
 fn emit<T: serde::Serialize>(command: &str, json: bool, report: &T, render: impl Fn(&T) -> String) {
+    emit_worded(command, json, report, render, &cli::words::Options);
+}
+
+/// [`emit`], with the settings the report's texts name (by their API
+/// words) in `wording`'s words.
+fn emit_worded<T: serde::Serialize>(
+    command: &str,
+    json: bool,
+    report: &T,
+    render: impl Fn(&T) -> String,
+    wording: &dyn msp_retarget::Wording,
+) {
     if json {
-        print_json(&report::to_json(command, report));
+        let text = report::to_json(command, report);
+        print_json(&msp_retarget::reword(&text, &cli::words::Json(wording)));
     } else {
-        print_out(&render(report));
+        print_out(&msp_retarget::reword(&render(report), wording));
     }
 }
 
@@ -300,7 +313,9 @@ fn run_inspect(a: &InspectArgs) -> Result<u8> {
         package: a.package.clone(),
     };
     let r = msp_retarget::inspect_with(&a.file, &options)?;
-    emit("inspect", a.json, &r, report::inspect::render);
+    emit("inspect", a.json, &r, |r| {
+        report::inspect::render_worded(r, &cli::words::Options)
+    });
     Ok(0)
 }
 

@@ -38,6 +38,12 @@ pub fn run(a: &BulkArgs, verbose: u8, quiet: bool) -> Result<u8> {
     };
     let progress = BulkProgress::new(progress::wanted(verbose, quiet));
     let r = bulk::run(&a.manifest, &opts, &BuiltinSources, &progress)?;
-    crate::emit("bulk", a.json, &r, report::bulk::render);
+    crate::emit_worded(
+        "bulk",
+        a.json,
+        &r,
+        report::bulk::render,
+        &crate::cli::words::Manifest,
+    );
     Ok(r.exit_code)
 }

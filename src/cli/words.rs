@@ -1,6 +1,7 @@
 //! The command line's words for the settings the library's errors name:
 //! its options, so that an error says which one to give.
 
+use msp_retarget::bulk::ManifestKeys;
 use msp_retarget::{Setting, Wording};
 
 /// Words settings as this command line's options.
@@ -24,6 +25,7 @@ impl Wording for Options {
             }
             Setting::ComponentIsolation | Setting::Isolation => "--isolate-components".into(),
             Setting::NoComponentIsolation => "--isolate-components none".into(),
+            Setting::AllComponentIsolation => "--isolate-components all".into(),
             Setting::StripSignature | Setting::StripProductSignature => "--strip-signature".into(),
             Setting::BeyondTransformLimit => "--beyond-transform-limit".into(),
             Setting::Force => "--force".into(),
@@ -34,8 +36,34 @@ impl Wording for Options {
             Setting::MstDir => "--mst-dir".into(),
             Setting::ProductSpec => "--product".into(),
             Setting::SequenceProducts => "--package, --product or --instances-from".into(),
+            Setting::ProductPackage => "--package".into(),
+            Setting::ProductInstances => "--instances-from".into(),
+            Setting::Sequence => "`msp-retarget sequence`".into(),
+            Setting::CheckDetails => "--details".into(),
             // A setting added to the library after this list: its API words.
             _ => return None,
         })
+    }
+}
+
+/// Words settings as a manifest's keys where it has one, else as options:
+/// what a bulk run's report says.
+pub struct Manifest;
+
+impl Wording for Manifest {
+    fn word(&self, setting: &Setting) -> Option<String> {
+        ManifestKeys.word(setting).or_else(|| Options.word(setting))
+    }
+}
+
+/// Another wording's words escaped for a JSON string, for rewording a
+/// JSON document's text.
+pub struct Json<'a>(pub &'a dyn Wording);
+
+impl Wording for Json<'_> {
+    fn word(&self, setting: &Setting) -> Option<String> {
+        let words = serde_json::to_string(&self.0.word(setting)?).ok()?;
+        let inner = words.strip_prefix('"')?.strip_suffix('"')?;
+        Some(inner.to_string())
     }
 }

@@ -233,16 +233,22 @@ pub fn not_copied(transform: &str, inserted: &[(String, String)]) -> Vec<Compone
         .collect()
 }
 
+/// Why a component is shared, naming settings by their API words (a
+/// front end rewords them, [`crate::reword`]).
 fn shared_reason(mode: &ComponentIsolation, key: &str) -> String {
     match mode {
         ComponentIsolation::Auto => format!(
             "no instance transform read shows that the product isolates components, so every \
              instance shares component {key}: uninstalling one instance leaves its files to \
-             the others (--isolate-components all gives each instance its own code)"
+             the others ({} gives each instance its own code)",
+            Setting::AllComponentIsolation.api_words()
         ),
-        ComponentIsolation::Keys(_) => format!("--isolate-components does not list {key}"),
+        ComponentIsolation::Keys(_) => format!(
+            "{} does not list {key}",
+            Setting::ComponentIsolation.api_words()
+        ),
         ComponentIsolation::None | ComponentIsolation::All => {
-            "--isolate-components none".to_string()
+            Setting::NoComponentIsolation.api_words()
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum Setting {
     ComponentIsolation,
     /// Isolate no component ([`crate::ComponentIsolation::None`]).
     NoComponentIsolation,
+    /// Isolate every component a patch adds
+    /// ([`crate::ComponentIsolation::All`]).
+    AllComponentIsolation,
     /// Remove a patch's signature ([`crate::PlanOptions::strip_signature`]).
     StripSignature,
     /// Allow more transforms than Windows Installer documents
@@ -75,6 +78,18 @@ pub enum Setting {
     /// The products a sequence is computed for
     /// ([`crate::SequenceRequest::products`]).
     SequenceProducts,
+    /// A product's facts read from its package
+    /// ([`crate::ProductFacts::from_package`]).
+    ProductPackage,
+    /// The facts of every instance a product defines
+    /// ([`crate::ProductFacts::instances_of`]).
+    ProductInstances,
+    /// Which patches apply in which order ([`crate::sequence_files`]).
+    Sequence,
+    /// Every pair of a check, not only those of the products the patch
+    /// does not apply to (a [`crate::report::check::CheckReport`] before
+    /// `brief`).
+    CheckDetails,
 }
 
 impl Setting {
@@ -96,6 +111,7 @@ impl Setting {
                 .into(),
             Setting::ComponentIsolation => "`PlanOptions::isolation`".into(),
             Setting::NoComponentIsolation => "`ComponentIsolation::None`".into(),
+            Setting::AllComponentIsolation => "`ComponentIsolation::All`".into(),
             Setting::StripSignature => "`PlanOptions::strip_signature`".into(),
             Setting::BeyondTransformLimit => "`PlanOptions::beyond_transform_limit`".into(),
             Setting::Force => "`UntargetRequest::force`".into(),
@@ -109,8 +125,71 @@ impl Setting {
             Setting::StripProductSignature => "the request's `strip_signature`".into(),
             Setting::ProductSpec => "`ProductFacts::parse_spec`".into(),
             Setting::SequenceProducts => "`SequenceRequest::products`".into(),
+            Setting::ProductPackage => "`ProductFacts::from_package`".into(),
+            Setting::ProductInstances => "`ProductFacts::instances_of`".into(),
+            Setting::Sequence => "`sequence_files`".into(),
+            Setting::CheckDetails => "an unabridged `CheckReport`".into(),
         }
     }
+
+    /// The settings that carry no value, longest API words first: those a
+    /// report's texts may name ([`reword`]).
+    fn plain() -> Vec<Setting> {
+        let mut all = vec![
+            Setting::InPlace,
+            Setting::RedoInPlace,
+            Setting::Recover { file: None },
+            Setting::RetargetInstances,
+            Setting::UntargetInstances,
+            Setting::InstancesWithIds,
+            Setting::ComponentIsolation,
+            Setting::NoComponentIsolation,
+            Setting::AllComponentIsolation,
+            Setting::StripSignature,
+            Setting::BeyondTransformLimit,
+            Setting::Force,
+            Setting::NewInstances,
+            Setting::NewInstanceCount,
+            Setting::Isolation,
+            Setting::UpgradeCodes,
+            Setting::ProductName,
+            Setting::Property,
+            Setting::MstDir,
+            Setting::StripProductSignature,
+            Setting::ProductSpec,
+            Setting::SequenceProducts,
+            Setting::ProductPackage,
+            Setting::ProductInstances,
+            Setting::Sequence,
+            Setting::CheckDetails,
+        ];
+        all.sort_by_key(|s| std::cmp::Reverse(s.api_words().len()));
+        all
+    }
+}
+
+/// A rendered report (text for people, or JSON) with the settings its
+/// texts name in `wording`'s words. Reports are data, so their texts
+/// (findings, reasons, where facts come from) name settings by their API
+/// words, written with [`Setting::api_words`]; those are backquoted API
+/// paths that no other text of a report holds, so a front end finds them
+/// exactly. Errors carry their settings as values instead
+/// ([`crate::Error::worded`]).
+pub fn reword(text: &str, wording: &dyn Wording) -> String {
+    // Every API words hold a backquote: most reports have none to word.
+    if !text.contains('`') {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for setting in Setting::plain() {
+        let api = setting.api_words();
+        if out.contains(&api)
+            && let Some(words) = wording.word(&setting)
+        {
+            out = out.replace(&api, &words);
+        }
+    }
+    out
 }
 
 /// A front end's names for the settings: its options, its manifest keys.
@@ -118,6 +197,15 @@ pub trait Wording {
     /// The words for `setting`, or `None` to keep its API words
     /// ([`Setting::api_words`]).
     fn word(&self, setting: &Setting) -> Option<String>;
+}
+
+/// The library's own words: every setting by its API words.
+pub struct ApiWords;
+
+impl Wording for ApiWords {
+    fn word(&self, _: &Setting) -> Option<String> {
+        None
+    }
 }
 
 /// The reason of an error: its text, with the settings it names (where
@@ -207,6 +295,7 @@ mod tests {
         fn word(&self, setting: &Setting) -> Option<String> {
             match setting {
                 Setting::InPlace => Some("--in-place".into()),
+                Setting::RedoInPlace => Some("another edit in place".into()),
                 _ => None,
             }
         }
@@ -233,5 +322,19 @@ mod tests {
         );
         // Plain text has nothing to word.
         assert_eq!(Reason::from("as is").worded(&Options), "as is");
+    }
+
+    #[test]
+    fn a_rendered_report_is_reworded_by_its_api_words() {
+        let text = format!(
+            "use {} (or {})",
+            Setting::InPlace.api_words(),
+            Setting::RedoInPlace.api_words()
+        );
+        // The longer words that hold the shorter ones are found first.
+        assert_eq!(
+            reword(&text, &Options),
+            "use --in-place (or another edit in place)"
+        );
     }
 }

@@ -102,7 +102,7 @@ impl ProductFacts {
             language,
             upgrade_code,
             platform: None,
-            source: format!("--product {text}"),
+            source: format!("{} {text}", Setting::ProductSpec.api_words()),
             complete: false,
             instance_id: None,
         })
@@ -345,7 +345,8 @@ fn warn_shared_names(path: &Path, source: &crate::product::instances::InstanceSo
         if let Some(first) = seen.insert(name, id) {
             tracing::warn!(
                 "{}: instances {first} and {id} share the ProductName {name:?}: Add/Remove \
-                 Programs lists them alike (instances add --product-name gives each its own)",
+                 Programs lists them alike (a ProductName template for instances add gives \
+                 each its own)",
                 path.display()
             );
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::Setting;
 use crate::format::container::show_name;
 use crate::format::guid::Guid;
 pub use crate::rules::applicability::{
@@ -214,9 +215,10 @@ pub fn render_with(r: &CheckReport, details: bool) -> String {
         if c.other_pairs > 0 {
             let _ = writeln!(
                 s,
-                "  layer 2: {} more pair{} made for other product codes (--details lists them)",
+                "  layer 2: {} more pair{} made for other product codes ({} lists them)",
                 c.other_pairs,
-                if c.other_pairs == 1 { "" } else { "s" }
+                if c.other_pairs == 1 { "" } else { "s" },
+                Setting::CheckDetails.api_words()
             );
         }
         let _ = writeln!(s, "  verdict: {}", verdict_word(c.verdict));

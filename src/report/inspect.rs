@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::{ApiWords, Setting, Wording};
 use crate::format::container::{self, FileKind, show_name};
 use crate::format::summary::{CharCount, PatchCodes, TransformRevision, pid};
 use crate::patch::Transform;
@@ -378,6 +379,12 @@ fn render_table(s: &mut String, t: &TableRows) {
 
 /// Renders an inspect report for people.
 pub fn render(r: &InspectReport) -> String {
+    render_worded(r, &ApiWords)
+}
+
+/// Renders an inspect report for people, naming settings in `wording`'s
+/// words (a label is padded to its column as worded).
+pub fn render_worded(r: &InspectReport, wording: &dyn Wording) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -442,7 +449,10 @@ pub fn render(r: &InspectReport) -> String {
             let _ = writeln!(s, "{name:<16} {}", value.as_deref().unwrap_or(absent));
         }
         if let Some(arg) = p.product_argument() {
-            let _ = writeln!(s, "{:<16} {arg}", "as --product");
+            let spec = wording
+                .word(&Setting::ProductSpec)
+                .unwrap_or_else(|| Setting::ProductSpec.api_words());
+            let _ = writeln!(s, "{:<16} {arg}", format!("as {spec}"));
         }
     }
     if !r.storages.is_empty() {

@@ -20,6 +20,7 @@
 
 use serde::Serialize;
 
+use crate::error::Setting;
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
 use crate::format::version::{VersionFields, parse_version};
@@ -295,13 +296,16 @@ fn missing_facts(results: &[PairResult]) -> String {
     let fields: Vec<&str> = missing.iter().map(|(_, f)| *f).collect();
     format!(
         "cannot decide: the product's {} {} not given and {} checks {}; give {} in \
-         --product CODE,VERSION,LANGUAGE,UPGRADECODE (fields may be left empty), or read \
-         the facts with --package PRODUCT.msi or --instances-from PRODUCT.msi",
+         {} CODE,VERSION,LANGUAGE,UPGRADECODE (fields may be left empty), or read the facts \
+         with {} PRODUCT.msi or {} PRODUCT.msi",
         names.join(" and "),
         if names.len() == 1 { "was" } else { "were" },
         needed_by.unwrap_or("a pair"),
         if names.len() == 1 { "it" } else { "them" },
         fields.join(" and "),
+        Setting::ProductSpec.api_words(),
+        Setting::ProductPackage.api_words(),
+        Setting::ProductInstances.api_words(),
     )
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use cfb::CompoundFile;
 use serde::Serialize;
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Result, Setting};
 use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
 use crate::format::guid::Guid;
 use crate::format::names::MAX_NAME_UNITS;
@@ -283,11 +283,11 @@ fn lint_signature(state: &SignatureState, out: &mut Vec<Finding>) {
                 stream,
                 format!(
                     "the signature ({} digest, signed by {}) no longer matches the content: {}; \
-                     strip it with --strip-signature and sign the patch again \
-                     (docs/signing.md)",
+                     strip it with {} and sign the patch again (docs/signing.md)",
                     r.digest_algorithm.name(),
                     signer_text(r),
-                    r.reason.as_deref().unwrap_or("the content changed")
+                    r.reason.as_deref().unwrap_or("the content changed"),
+                    Setting::StripSignature.api_words()
                 ),
             )),
         },
@@ -613,14 +613,15 @@ fn lint_shared_components(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Findin
                 "component {key} is added with one code, {code}, for {} products ({}{}): \
                  installed side by side they share it, and uninstalling one leaves its files \
                  to the others; if they are instances of a product that isolates components, \
-                 retarget with --isolate-components to give each its own code",
+                 retarget with {} to give each its own code",
                 products.len(),
                 shown.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
                 } else {
                     String::new()
-                }
+                },
+                Setting::ComponentIsolation.api_words()
             ),
         ));
     }

@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::format::guid::Guid;
 use crate::format::summary::Validation;
 use crate::format::version::{VersionFields, parse_version};
@@ -880,6 +880,7 @@ pub fn sequence_product(product: &SeqProduct, patches: &[SeqPatch]) -> Result<Pr
 /// products), or it falls back to a NULL row while another target has a
 /// keyed row with another Sequence.
 pub fn row_warning(rows: &[SequenceRow], targets: &[Guid], product: Guid) -> Option<String> {
+    let see = Setting::Sequence.api_words();
     if rows.is_empty() || !targets.contains(&product) {
         return None;
     }
@@ -901,7 +902,7 @@ pub fn row_warning(rows: &[SequenceRow], targets: &[Guid], product: Guid) -> Opt
         return Some(format!(
             "the patch's MsiPatchSequence rows name only {}: on {product} it has no sequencing \
              data, so Windows Installer applies it in the order patches are given, not by \
-             family Sequence as on those products (see `msp-retarget sequence`)",
+             family Sequence as on those products (see {see})",
             keyed_elsewhere.join(", ")
         ));
     }
@@ -916,7 +917,7 @@ pub fn row_warning(rows: &[SequenceRow], targets: &[Guid], product: Guid) -> Opt
             return Some(format!(
                 "family {}: {product} uses the NULL-ProductCode row (Sequence {}), {} its own \
                  row (Sequence {}): the patch can be ordered differently on the two products \
-                 (see `msp-retarget sequence`)",
+                 (see {see})",
                 null.family,
                 null.sequence,
                 other.product_code.map(|c| c.braced()).unwrap_or_default(),

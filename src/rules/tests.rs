@@ -627,7 +627,9 @@ fn signature_major_upgrade_and_flag_oddities() {
     assert_eq!(codes(&got), [code::SIGNATURE_STALE]);
     assert_eq!(got[0].severity, Severity::Warning);
     assert!(
-        got[0].message.contains("--strip-signature"),
+        got[0]
+            .message
+            .contains("strip it with `PlanOptions::strip_signature`"),
         "{}",
         got[0].message
     );

@@ -601,7 +601,7 @@ pub fn check_readable(path: &Path) -> Result<()> {
             tracing::warn!(
                 journal = %jp.display(),
                 "an unfinished in-place edit journal lies beside the patch; the patch itself was \
-                 not touched (`msp-retarget recover` deletes the journal)"
+                 not touched (recovering the patch deletes the journal)"
             );
             Ok(())
         }
@@ -942,7 +942,7 @@ fn lock(file: &File, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),
         Err(fs::TryLockError::WouldBlock) => {
-            tracing::info!(file = %path.display(), "waiting for another msp-retarget editing this patch");
+            tracing::info!(file = %path.display(), "waiting for another edit of this patch to end");
             file.lock()
                 .map_err(|e| Error::io("cannot lock the patch", e).in_file(path))
         }

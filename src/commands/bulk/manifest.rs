@@ -254,6 +254,7 @@ impl Wording for ManifestKeys {
             Setting::RetargetInstances => "`[[instances]]`".into(),
             Setting::ComponentIsolation => "`isolate_components`".into(),
             Setting::NoComponentIsolation => "`isolate_components = \"none\"`".into(),
+            Setting::AllComponentIsolation => "`isolate_components = \"all\"`".into(),
             _ => return None,
         })
     }
