@@ -359,7 +359,7 @@ fn resolve_base(patch: &Patch, req: &InstanceRequest, candidates: &[Guid]) -> Re
                 req.instance,
             ))
             .then(Setting::InstanceBase {
-                instance: req.instance,
+                instance: req.instance.to_string(),
             }),
         )),
     }

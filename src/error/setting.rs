@@ -5,8 +5,6 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::format::guid::Guid;
-
 /// A setting of a request that an error's reason names: the one at fault,
 /// or the one that would get past the error (its remedy).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +27,9 @@ pub enum Setting {
     UntargetInstances,
     /// The base product of `instance` ([`crate::InstanceRequest::base`]).
     InstanceBase {
-        /// The instance whose base is asked for.
-        instance: Guid,
+        /// The instance whose base is asked for: its product code, braced
+        /// (text, so that errors stay below the formats they report on).
+        instance: String,
     },
     /// Instances given with their ids: read from a product's instance
     /// transforms, or `ID {CODE}` lines of a list file.
