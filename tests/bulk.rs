@@ -765,3 +765,28 @@ fn a_bad_isolate_components_value_is_refused_with_its_key() {
         "line 6, patches[0].isolate_components: \"A,,B\" is not auto, all, none",
     );
 }
+
+#[test]
+fn an_ambiguous_base_is_refused_with_the_manifest_base_key() {
+    let dir = Dir::new();
+    mkdir(&dir, "patches");
+    dir.patch("patches/ab.msp", &PatchSpec::two_products());
+    dir.write(
+        "bulk.toml",
+        format!("output_dir = \"out\"\n{INSTANCES}\n[[patches]]\npaths = [\"patches/ab.msp\"]\n")
+            .as_bytes(),
+    );
+    let d = doc(bulk(&dir, &["bulk.toml", "--json"]).code(1));
+    let e = d.files[0].error.as_ref().unwrap();
+    assert_eq!(e.kind, "refused");
+    // The remedy is the manifest's `base` key, not retarget's option.
+    assert!(
+        e.reason.ends_with(&format!(
+            "name the base of instance {I1} as `base = \"{{BASE}}\"` in its `[[instances]]` \
+             entry (or `{{BASE}}={I1}` in an instance list file)"
+        )),
+        "{}",
+        e.reason
+    );
+    assert!(!e.reason.contains("--"), "{}", e.reason);
+}
