@@ -465,7 +465,8 @@ fn writer_round_trip(
     rows: &[u8],
 ) {
     use msp_retarget::testkit::transform::database::{decode_db_rows, encode_db_rows};
-    use msp_retarget::testkit::transform::write::{PoolEditor, decode_raw_rows, encode_raw_rows};
+    use msp_retarget::testkit::transform::rows::{decode_raw_rows, encode_raw_rows};
+    use msp_retarget::testkit::transform::write::PoolEditor;
     if let Ok(editor) = PoolEditor::parse(pool, strings) {
         let (p, d) = editor.to_streams();
         assert!(

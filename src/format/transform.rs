@@ -108,7 +108,7 @@ pub mod database;
 #[allow(dead_code)]
 pub mod edit;
 mod pool;
-mod rows;
+pub mod rows;
 mod schema;
 pub mod view;
 #[allow(dead_code)]
@@ -118,7 +118,8 @@ pub use pool::{PoolHeader, StringPool, walk as walk_pool};
 pub use rows::{RowKind, RowOp, Value, decode_rows, stream_name};
 pub use schema::{ColumnDef, ColumnKind, PER_INSTANCE_CELLS, Schema, TableDef};
 
-use schema::{columns_table, property_table, tables_table};
+use schema::property_table;
+pub(crate) use schema::{columns_table, tables_table};
 
 /// Little-endian value of up to 4 bytes.
 fn le(bytes: &[u8]) -> u32 {

@@ -504,10 +504,9 @@ fn fill_strings(
     filler: usize,
 ) -> crate::error::Result<Vec<u8>> {
     use crate::format::streamname;
-    use crate::format::transform::database::{
-        columns_def, decode_db_rows, encode_db_rows, tables_def,
-    };
+    use crate::format::transform::database::{decode_db_rows, encode_db_rows};
     use crate::format::transform::write::PoolEditor;
+    use crate::format::transform::{columns_table, tables_table};
     let io_err = |e: io::Error| crate::error::Error::io("building the product", e);
     let mut cf = cfb::CompoundFile::open(io::Cursor::new(bytes)).map_err(io_err)?;
     let read = |cf: &mut cfb::CompoundFile<io::Cursor<Vec<u8>>>, name: &str| {
@@ -536,8 +535,8 @@ fn fill_strings(
         .collect();
     for name in names {
         let def = match name.as_str() {
-            "_Tables" => tables_def(),
-            "_Columns" => columns_def(),
+            "_Tables" => tables_table(),
+            "_Columns" => columns_table(),
             other => match schema.table(other) {
                 Some(d) => d.clone(),
                 None => continue,

@@ -16,9 +16,8 @@ use cfb::CompoundFile;
 use msp_retarget::testkit::container;
 use msp_retarget::testkit::streamname;
 use msp_retarget::testkit::transform::edit::{Change, RowFilter, TransformEditor, changes_between};
-use msp_retarget::testkit::transform::write::{
-    PoolEditor, decode_raw_rows, encode_raw_rows, encode_rows,
-};
+use msp_retarget::testkit::transform::rows::{decode_raw_rows, encode_raw_rows};
+use msp_retarget::testkit::transform::write::{PoolEditor, encode_rows};
 use msp_retarget::testkit::transform::{Schema, Value, decode_rows};
 
 use crate::util::corpus as shared_corpus;

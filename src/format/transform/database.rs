@@ -39,10 +39,11 @@ use crate::format::container;
 use crate::format::streamname;
 
 use super::edit::{Change, EditOutput};
-use super::write::{PoolEditor, RawRow, raw_number, value_of};
+use super::rows::{RawRow, raw_number, read_cell, value_of, write_cell};
+use super::write::PoolEditor;
 use super::{
-    COLUMNS, ColumnDef, ColumnKind, MAX_POOL_LEN, MAX_STRING_DATA_LEN, MAX_TABLE_LEN, RowKind,
-    STRING_DATA, STRING_POOL, Schema, TABLES, TableDef, Value, table_part,
+    COLUMNS, ColumnKind, MAX_POOL_LEN, MAX_STRING_DATA_LEN, MAX_TABLE_LEN, RowKind, STRING_DATA,
+    STRING_POOL, Schema, TABLES, TableDef, Value, columns_table, table_part, tables_table,
 };
 
 /// Decodes a database table stream into rows of raw values, every column
@@ -72,8 +73,7 @@ pub fn decode_db_rows(table: &TableDef, bytes: &[u8], long_refs: bool) -> Result
     let mut at = 0;
     for width in widths {
         for row in &mut rows {
-            let raw = bytes.get(at..at + width).map_or(0, super::le);
-            row.push(raw);
+            row.push(read_cell(bytes, at, width));
             at += width;
         }
     }
@@ -94,13 +94,12 @@ pub fn encode_db_rows(table: &TableDef, rows: &[Vec<u32>], long_refs: bool) -> R
                     table.columns.len()
                 ))
             })?;
-            if width < 4 && raw >> (8 * width) != 0 {
-                return Err(Error::format(format!(
-                    "row {n} of table {}, column {}: {raw} does not fit in {width} bytes",
+            write_cell(&mut out, raw, width).map_err(|r| {
+                Error::format(format!(
+                    "row {n} of table {}, column {}: {r}",
                     table.name, col.name
-                )));
-            }
-            out.extend_from_slice(raw.to_le_bytes().get(..width).unwrap_or_default());
+                ))
+            })?;
         }
     }
     Ok(out)
@@ -118,27 +117,6 @@ pub fn key_order(table: &TableDef, a: &[u32], b: &[u32]) -> Ordering {
         }
     }
     Ordering::Equal
-}
-
-/// The definition of `_Tables` in a database.
-pub(crate) fn tables_def() -> TableDef {
-    TableDef::new(
-        TABLES,
-        vec![ColumnDef::new("Name", ColumnKind::String, true)],
-    )
-}
-
-/// The definition of `_Columns` in a database.
-pub(crate) fn columns_def() -> TableDef {
-    TableDef::new(
-        COLUMNS,
-        vec![
-            ColumnDef::new("Table", ColumnKind::String, true),
-            ColumnDef::new("Number", ColumnKind::Int16, true),
-            ColumnDef::new("Name", ColumnKind::String, false),
-            ColumnDef::new("Type", ColumnKind::Int16, false),
-        ],
-    )
 }
 
 #[derive(Debug, Clone)]
@@ -209,8 +187,8 @@ impl DatabaseEditor {
         let mut complete = true;
         for (name, bytes) in streams {
             let def = match name.as_str() {
-                TABLES => Some(tables_def()),
-                COLUMNS => Some(columns_def()),
+                TABLES => Some(tables_table()),
+                COLUMNS => Some(columns_table()),
                 _ => schema.table(&name).cloned(),
             };
             let rows = match &def {

@@ -34,14 +34,13 @@ use crate::error::{Error, Result};
 use crate::format::container;
 use crate::format::streamname;
 
-use super::write::{
-    PoolEditor, RawRow, decode_raw_rows, encode_raw_rows, insert_mask, kind_of, present_columns,
-    raw_number, string_ids, value_of,
+use super::rows::{
+    RawRow, decode_raw_rows, encode_raw_rows, kind_of, present_columns, raw_number, string_ids,
 };
+use super::write::{PoolEditor, insert_mask};
 use super::{
     COLUMNS, ColumnKind, MAX_POOL_LEN, MAX_STRING_DATA_LEN, MAX_TABLE_LEN, RowKind, RowOp,
-    STRING_DATA, STRING_POOL, Schema, TABLES, TableDef, Value, decode_rows, stream_name,
-    table_part,
+    STRING_DATA, STRING_POOL, Schema, TABLES, TableDef, Value, decode_rows, table_part,
 };
 
 /// Which rows of a table an edit looks at.
@@ -366,38 +365,8 @@ impl TransformEditor {
     }
 
     fn typed(&self, def: &TableDef, row: &RawRow, offset: usize) -> Result<RowOp> {
-        let mut key = Vec::new();
-        let mut columns = Vec::new();
-        let mut has_stream = false;
-        for (col, cell) in def.columns.iter().zip(&row.cells) {
-            let Some(raw) = cell else { continue };
-            let v = value_of(col.kind, *raw, &self.pool).map_err(|r| {
-                Error::format(format!("column {}: {r}", col.name))
-                    .at(format!("row at offset {offset}"))
-                    .at(table_part(&def.name))
-            })?;
-            has_stream |= matches!(v, Value::Stream(_));
-            if col.key {
-                key.push(v);
-            } else {
-                columns.push((col.name.clone(), v));
-            }
-        }
-        if has_stream {
-            let name = stream_name(&def.name, &key);
-            for (_, v) in &mut columns {
-                if let Value::Stream(s) = v {
-                    s.clone_from(&name);
-                }
-            }
-        }
-        Ok(RowOp {
-            kind: row.kind(),
-            mask: row.mask,
-            offset,
-            key,
-            columns,
-        })
+        row.typed(def, offset, &self.pool)
+            .map_err(|e| e.at(table_part(&def.name)))
     }
 
     /// The definition of `table` for an edit: the transform's, else the

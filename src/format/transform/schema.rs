@@ -242,14 +242,16 @@ pub(super) fn component_table() -> TableDef {
     )
 }
 
-pub(super) fn tables_table() -> TableDef {
+/// The definition of `_Tables`, the same in a transform and a database.
+pub(crate) fn tables_table() -> TableDef {
     TableDef::new(
         TABLES,
         vec![ColumnDef::new("Name", ColumnKind::String, true)],
     )
 }
 
-pub(super) fn columns_table() -> TableDef {
+/// The definition of `_Columns`, the same in a transform and a database.
+pub(crate) fn columns_table() -> TableDef {
     TableDef::new(
         COLUMNS,
         vec![

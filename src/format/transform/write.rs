@@ -1,5 +1,6 @@
-//! Writing transforms: an editable string pool and the row codec of table
-//! streams, beside the reader.
+//! Writing transforms: an editable string pool, typed rows encoded through
+//! it, and the masks of new rows. The row format itself (masks, raw rows,
+//! cells) is the reader's, in [`super::rows`].
 //!
 //! Written by hand for the same reason as the reader: no maintained crate
 //! reads or writes transforms (the `msi` crate writes databases, whose
@@ -66,7 +67,10 @@ use std::collections::{BTreeSet, HashMap};
 use crate::error::{Error, Result};
 
 use super::pool::{PoolHeader, out_of_range, walk};
-use super::{ColumnKind, RowKind, RowOp, STRING_POOL, StringPool, TableDef, Value, le, table_part};
+use super::rows::{
+    RawRow, Strings, encode_raw_rows, kind_of, present_columns, raw_number, string_ids,
+};
+use super::{ColumnKind, RowOp, STRING_POOL, StringPool, TableDef, Value, table_part};
 
 /// The largest string id a 2-byte reference can hold.
 pub const MAX_SHORT_ID: u32 = 0xFFFF;
@@ -428,228 +432,14 @@ impl PoolEditor {
     }
 }
 
-//==========================================================================//
-// Raw rows
-
-/// One row of a transform table stream as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawRow {
-    /// The mask as stored.
-    pub mask: u16,
-    /// Per column of the table: the raw stored number, or `None` when the
-    /// row does not carry the column.
-    pub cells: Vec<Option<u32>>,
-}
-
-impl RawRow {
-    /// What the row does.
-    pub fn kind(&self) -> RowKind {
-        kind_of(self.mask)
+impl Strings for PoolEditor {
+    fn string(&self, id: u32) -> std::result::Result<Option<String>, String> {
+        self.get(id)
     }
-}
-
-/// What a row with `mask` does.
-pub(super) fn kind_of(mask: u16) -> RowKind {
-    match mask {
-        0 => RowKind::Delete,
-        m if m & 1 == 1 => RowKind::Insert,
-        _ => RowKind::Update,
-    }
-}
-
-/// The columns a mask carries, checked against `table` (the reader's
-/// rules: an insert mask has only bit 0 in its low byte and counts at most
-/// the table's columns; an update or delete flags only existing columns;
-/// key columns are always carried).
-pub fn present_columns(table: &TableDef, mask: u16) -> std::result::Result<Vec<bool>, String> {
-    let ncols = table.columns.len();
-    let present: Vec<bool> = if mask & 1 == 1 {
-        if mask & 0x00FE != 0 {
-            return Err(format!(
-                "row mask 0x{mask:04X}: an insert mask has only bit 0 set in its low byte"
-            ));
-        }
-        let count = usize::from(mask >> 8);
-        if count > ncols {
-            return Err(format!(
-                "row mask 0x{mask:04X} inserts {count} columns but table {} has {ncols}",
-                table.name
-            ));
-        }
-        (0..ncols).map(|i| i < count).collect()
-    } else {
-        if ncols < 16 && mask >> ncols != 0 {
-            return Err(format!(
-                "row mask 0x{mask:04X} flags column {} but table {} has {ncols} columns",
-                16 - mask.leading_zeros(),
-                table.name
-            ));
-        }
-        table
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c.key || (i < 16 && mask & (1 << i) != 0))
-            .collect()
-    };
-    if let Some(c) = table
-        .columns
-        .iter()
-        .zip(&present)
-        .find(|(c, p)| c.key && !**p)
-    {
-        return Err(format!(
-            "row mask 0x{mask:04X} leaves out key column {} of table {}",
-            c.0.name, table.name
-        ));
-    }
-    Ok(present)
-}
-
-/// Decodes a table stream into raw rows. Errors name the row's offset.
-pub fn decode_raw_rows(table: &TableDef, bytes: &[u8], long_refs: bool) -> Result<Vec<RawRow>> {
-    let mut rows = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let at_row = |r: String| Error::format(r).at(format!("row at offset {pos}"));
-        let mask = bytes.get(pos..pos + 2).map(le).ok_or_else(|| {
-            at_row(format!(
-                "truncated row: 1 byte left where a 2-byte row mask should be (stream is {} \
-                 bytes)",
-                bytes.len()
-            ))
-        })? as u16;
-        let present = present_columns(table, mask).map_err(at_row)?;
-        let needed: usize = table
-            .columns
-            .iter()
-            .zip(&present)
-            .filter(|(_, p)| **p)
-            .map(|(c, _)| c.kind.width(long_refs))
-            .sum();
-        let mut at = pos + 2;
-        if bytes.len() - at < needed {
-            return Err(at_row(format!(
-                "truncated row: mask 0x{mask:04X} calls for {needed} bytes of values, {} left \
-                 in the stream",
-                bytes.len() - at
-            )));
-        }
-        let mut cells = Vec::with_capacity(table.columns.len());
-        for (col, p) in table.columns.iter().zip(&present) {
-            if !*p {
-                cells.push(None);
-                continue;
-            }
-            let width = col.kind.width(long_refs);
-            let raw = bytes.get(at..at + width).map(le).unwrap_or(0);
-            at += width;
-            cells.push(Some(raw));
-        }
-        rows.push(RawRow { mask, cells });
-        pos = at;
-    }
-    Ok(rows)
-}
-
-/// Encodes raw rows into a table stream; refuses rows whose cells do not
-/// match what their mask carries, or values wider than their column.
-pub fn encode_raw_rows(table: &TableDef, rows: &[RawRow], long_refs: bool) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for (n, row) in rows.iter().enumerate() {
-        let at_row = |r: String| Error::format(r).at(format!("row {n} of table {}", table.name));
-        let present = present_columns(table, row.mask).map_err(at_row)?;
-        if row.cells.len() != table.columns.len() {
-            return Err(at_row(format!(
-                "the row has {} cells, the table {} columns",
-                row.cells.len(),
-                table.columns.len()
-            )));
-        }
-        out.extend_from_slice(&row.mask.to_le_bytes());
-        for ((col, p), cell) in table.columns.iter().zip(&present).zip(&row.cells) {
-            match (p, cell) {
-                (true, Some(raw)) => {
-                    let width = col.kind.width(long_refs);
-                    if width < 4 && *raw >> (8 * width) != 0 {
-                        return Err(at_row(format!(
-                            "column {}: {raw} does not fit in {width} bytes",
-                            col.name
-                        )));
-                    }
-                    out.extend_from_slice(raw.to_le_bytes().get(..width).unwrap_or_default());
-                }
-                (false, None) => {}
-                (true, None) => {
-                    return Err(at_row(format!(
-                        "mask 0x{:04X} carries column {} but the row has no value for it",
-                        row.mask, col.name
-                    )));
-                }
-                (false, Some(_)) => {
-                    return Err(at_row(format!(
-                        "the row has a value for column {} but mask 0x{:04X} does not carry it",
-                        col.name, row.mask
-                    )));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The string ids the rows point at (null excluded).
-pub fn string_ids<'a>(table: &'a TableDef, rows: &'a [RawRow]) -> impl Iterator<Item = u32> + 'a {
-    rows.iter().flat_map(move |row| {
-        table
-            .columns
-            .iter()
-            .zip(&row.cells)
-            .filter(|(c, _)| c.kind == ColumnKind::String)
-            .filter_map(|(_, cell)| cell.filter(|id| *id != 0))
-    })
 }
 
 //==========================================================================//
-// Values
-
-/// The value a raw cell of `kind` holds (strings looked up in `pool`;
-/// streams named after the row key by the caller).
-pub fn value_of(
-    kind: ColumnKind,
-    raw: u32,
-    pool: &PoolEditor,
-) -> std::result::Result<Value, String> {
-    Ok(match kind {
-        _ if raw == 0 => Value::Null,
-        ColumnKind::Int16 => Value::Int(raw as i32 - 0x8000),
-        ColumnKind::Int32 => Value::Int((raw ^ 0x8000_0000) as i32),
-        ColumnKind::String => Value::Str(pool.get(raw)?.unwrap_or_default()),
-        ColumnKind::Stream => Value::Stream(String::new()),
-    })
-}
-
-/// The raw number of a non-string value in a column of `kind` (strings go
-/// through the pool, see [`PoolEditor::add_ref`]). Refuses values the
-/// column cannot hold: 16-bit integers are stored `+ 0x8000` and 32-bit
-/// ones `^ 0x80000000`, 0 being null, so −32,768 and −2³¹ have no form.
-pub fn raw_number(kind: ColumnKind, value: &Value) -> std::result::Result<u32, String> {
-    match (kind, value) {
-        (_, Value::Null) => Ok(0),
-        (ColumnKind::Int16, Value::Int(i)) if (-0x7FFF..=0x7FFF).contains(i) => {
-            Ok((*i + 0x8000) as u32)
-        }
-        (ColumnKind::Int16, Value::Int(i)) => Err(format!(
-            "{i} does not fit a 16-bit column (-32767 to 32767; -32768 is null)"
-        )),
-        (ColumnKind::Int32, Value::Int(i)) if *i != i32::MIN => Ok((*i as u32) ^ 0x8000_0000),
-        (ColumnKind::Int32, Value::Int(i)) => Err(format!(
-            "{i} is the null of a 32-bit column and cannot be stored"
-        )),
-        (ColumnKind::Stream, Value::Stream(_)) => Ok(1),
-        (kind, v) => Err(format!("{v} cannot be stored in a {kind:?} column")),
-    }
-}
+// Typed rows
 
 /// Encodes typed rows into a table stream, adding their strings to `pool`.
 /// Each row's mask decides which columns it carries; its key and columns

@@ -1,4 +1,5 @@
 use super::*;
+use crate::format::transform::ColumnDef;
 use crate::format::transform::tests::{pool_streams, words};
 use crate::format::transform::write::tests::big_pool;
 

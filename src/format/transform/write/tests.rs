@@ -1,4 +1,6 @@
 use super::*;
+use crate::format::transform::RowKind;
+use crate::format::transform::rows::decode_raw_rows;
 use crate::format::transform::tests::{pool_streams, words};
 use crate::format::transform::{ColumnDef, decode_rows};
 use proptest::prelude::*;
