@@ -94,7 +94,7 @@ struct FailedDoc {
 fn bulk(dir: &Dir, args: &[&str]) -> Run {
     let mut all = vec!["bulk"];
     all.extend_from_slice(args);
-    util::run(util::cmd(dir), &all)
+    util::cli(all).dir(dir).run()
 }
 
 /// Parses a bulk report and checks what holds for every one: the
@@ -734,19 +734,18 @@ fn isolate_components_is_set_for_the_run_and_per_group() {
 
     // Each written file is what `retarget` with the same choice writes.
     for (out, isolation) in [("out/one.msp", "auto"), ("out/two.msp", "none")] {
-        util::run(
-            util::cmd(&dir),
-            &[
-                "retarget",
-                "alone.msp",
-                "--instances-from",
-                "product.msi",
-                "--isolate-components",
-                isolation,
-                "-o",
-                "alone-out.msp",
-            ],
-        )
+        util::cli([
+            "retarget",
+            "alone.msp",
+            "--instances-from",
+            "product.msi",
+            "--isolate-components",
+            isolation,
+            "-o",
+            "alone-out.msp",
+        ])
+        .dir(&dir)
+        .run()
         .code(0);
         assert_eq!(
             read(&dir.join(out)),

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use msp_retarget::testkit::streamname;
 use msp_retarget::testkit::synth::PatchSpec;
 
-use crate::util::{Dir, I1, I2, Snapshot, cmd, links_to_sector_zero, read, run};
+use crate::util::{Dir, I1, I2, Snapshot, cli, links_to_sector_zero, read};
 
 fn sample() -> Vec<u8> {
     read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.msp"))
@@ -128,7 +128,7 @@ fn retarget_and_untarget_cycles_link_nothing_to_sector_zero() {
         &["untarget", "p3.msp", "-i", I1, "-i", I2, "-o", "p4.msp"],
     ];
     for (k, args) in steps.iter().enumerate() {
-        run(cmd(&dir), args).code(0);
+        cli(*args).dir(&dir).run().code(0);
         let out = dir.join(&format!("p{}.msp", k + 1));
         assert_eq!(
             links_to_sector_zero(&read(&out)).unwrap(),
@@ -194,11 +194,10 @@ fn retargeting_rows_into_a_relaid_patch_links_nothing_to_sector_zero() {
         dir.write("p.msp", &relaid(&built, &first));
         let before = Snapshot::of(&dir.join("p.msp"));
         assert_eq!(before.links_to_zero, Vec::<String>::new());
-        run(
-            cmd(&dir),
-            &["retarget", "p.msp", "-i", I1, "-i", I2, "-o", "out.msp"],
-        )
-        .code(0);
+        cli(["retarget", "p.msp", "-i", I1, "-i", I2, "-o", "out.msp"])
+            .dir(&dir)
+            .run()
+            .code(0);
         let after = Snapshot::of(&dir.join("out.msp"));
         let data = format!("/{}", streamname::encode("_StringData", true));
         assert!(

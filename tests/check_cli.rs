@@ -35,16 +35,8 @@ fn product_msi(path: &Path, props: &[(&str, &str)]) {
 }
 
 fn check(args: &[&str]) -> (i32, String, String) {
-    let out = crate::util::command()
-        .arg("check")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let out = crate::util::cli(["check"]).args(args).run();
+    (out.code, out.stdout, out.stderr)
 }
 
 fn path(p: &Path) -> &str {

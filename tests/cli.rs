@@ -206,7 +206,7 @@ msptest!(strip_signature_and_copy_all, |dir, run| {
 /// folder did not change and that stdout is empty; returns stderr.
 fn failing(dir: &Dir, args: &[&str], code: i32) -> String {
     let before = dir.listing();
-    let r = crate::util::run(crate::util::cmd(dir), args);
+    let r = crate::util::cli(args).dir(dir).run();
     r.code(code);
     assert_eq!(r.stdout, "", "stdout of a failure");
     assert!(dir.listing() == before, "a failure changed the folder");
@@ -443,14 +443,13 @@ msptest!(colour_follows_the_option_and_no_color, |dir, run| {
     let esc = '\u{1b}';
     // Logs: -v logs a commit at info level.
     let logs = |extra: &[&str], no_color: Option<&str>| {
-        let mut cmd = crate::util::cmd(&dir);
-        cmd.env_remove("NO_COLOR");
-        if let Some(v) = no_color {
-            cmd.env("NO_COLOR", v);
-        }
         let mut args = vec!["-v", "retarget", "in.msp", "-i", I1, "-o", "out.msp"];
         args.extend_from_slice(extra);
-        let r = crate::util::run(cmd, &args);
+        let mut cli = crate::util::cli(args).dir(&dir).env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cli = cli.env("NO_COLOR", v);
+        }
+        let r = cli.run();
         r.code(0);
         let _ = std::fs::remove_file(dir.join("out.msp"));
         assert!(r.stderr.contains("committed"), "{}", r.stderr);

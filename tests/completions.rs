@@ -6,11 +6,11 @@
 
 use std::process::Command;
 
-use crate::util::{Dir, cmd, run};
+use crate::util::{Dir, cli};
 
 /// Writes `completions SHELL` into `dir` and returns the script's path.
 fn script(dir: &Dir, shell: &str) -> std::path::PathBuf {
-    let out = run(cmd(dir), &["completions", shell]);
+    let out = cli(["completions", shell]).dir(dir).run();
     out.code(0);
     dir.write(&format!("completion.{shell}"), out.stdout.as_bytes())
 }

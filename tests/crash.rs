@@ -30,16 +30,14 @@
 #![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{Cli, cli};
+use std::time::Duration;
 
 use msp_retarget::testkit::synth::{PatchSpec, write_patch_file};
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
-
-fn bin() -> PathBuf {
-    crate::util::bin().to_path_buf()
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -131,36 +129,39 @@ impl Bench {
     }
 }
 
-fn retarget_cmd(input: &Path, dest: Option<&Path>) -> Command {
+fn retarget_cmd(input: &Path, dest: Option<&Path>) -> Cli {
     retarget_many(input, dest, 1)
 }
 
 /// A retarget to `n` instances ({11111111-…-111111111111} first).
-fn retarget_many(input: &Path, dest: Option<&Path>, n: u32) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.arg("retarget").arg(input).args(["--instance", I1]);
+fn retarget_many(input: &Path, dest: Option<&Path>, n: u32) -> Cli {
+    let mut cli = cli(["retarget"]).args([input]).args(["--instance", I1]);
     for k in 2..=n {
-        cmd.arg("--instance")
-            .arg(format!("{{{k:08X}-0000-4000-8000-000000000000}}"));
+        cli = cli.args([
+            "--instance".to_string(),
+            format!("{{{k:08X}-0000-4000-8000-000000000000}}"),
+        ]);
     }
     match dest {
-        Some(out) => cmd.arg("-o").arg(out),
-        None => cmd.arg("--in-place"),
-    };
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    cmd
+        Some(out) => cli.args(["-o".as_ref(), out.as_os_str()]),
+        None => cli.args(["--in-place"]),
+    }
+}
+
+/// Starts `cli`, to be killed.
+fn spawn(cli: &Cli) -> Child {
+    cli.command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning")
 }
 
 /// Runs to completion; returns how long it took.
-fn run_ok(mut cmd: Command) -> Duration {
-    let started = Instant::now();
-    let out = cmd.output().expect("running the binary");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    started.elapsed()
+fn run_ok(cli: Cli) -> Duration {
+    let ran = cli.run();
+    ran.code(0);
+    ran.elapsed
 }
 
 //===========================================================================//
@@ -184,9 +185,7 @@ fn killed_at_random_moments_output_is_all_or_nothing() {
     let (mut none, mut whole, mut temps) = (0, 0, 0);
     for k in 0..kills {
         let delay = rng.delay(took.mul_f64(1.2));
-        let mut child = retarget_cmd(&bench.input, Some(&out))
-            .spawn()
-            .expect("spawning");
+        let mut child = spawn(&retarget_cmd(&bench.input, Some(&out)));
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
@@ -227,17 +226,9 @@ fn is_journal(name: &str) -> bool {
 
 /// Runs `msp-retarget recover FILE`; returns its output line.
 fn recover(file: &Path) -> String {
-    let out = Command::new(bin())
-        .arg("recover")
-        .arg(file)
-        .output()
-        .expect("running the binary");
-    assert!(
-        out.status.success(),
-        "recover: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = cli(["recover"]).args([file]).run();
+    out.code(0);
+    out.stdout
 }
 
 #[test]
@@ -256,7 +247,7 @@ fn killed_at_random_moments_in_place_is_before_or_after() {
     let (mut before, mut after, mut torn, mut journals) = (0, 0, 0, 0);
     for k in 0..kills {
         let delay = rng.delay(took.mul_f64(1.2));
-        let mut child = retarget_cmd(&work, None).spawn().expect("spawning");
+        let mut child = spawn(&retarget_cmd(&work, None));
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -321,10 +312,10 @@ fn a_crash_at_each_commit_point_is_completed_by_the_next_run() {
     let work = bench.path("work.msp");
     for point in ["journal-written", "half-written", "written"] {
         std::fs::copy(&bench.input, &work).unwrap();
-        let mut cmd = retarget_many(&work, None, 5);
-        cmd.env("MSP_RETARGET_FAILPOINT", point);
-        let ran = cmd.output().expect("running the binary");
-        assert!(!ran.status.success(), "{point}: did not stop");
+        let ran = retarget_many(&work, None, 5)
+            .env("MSP_RETARGET_FAILPOINT", point)
+            .run();
+        assert!(ran.code != 0, "{point}: did not stop");
         let now = read(&work);
         match point {
             "journal-written" => assert!(now == bench.original, "{point}: the patch was touched"),
@@ -339,32 +330,21 @@ fn a_crash_at_each_commit_point_is_completed_by_the_next_run() {
             "{point}: no journal"
         );
         // A reader refuses, and says what to do.
-        let inspect = Command::new(bin())
-            .arg("inspect")
-            .arg(&work)
-            .output()
-            .expect("running the binary");
-        assert_eq!(inspect.status.code(), Some(1), "{point}");
+        let inspect = cli(["inspect"]).args([&work]).run();
+        assert_eq!(inspect.code, 1, "{point}");
         assert!(
-            String::from_utf8_lossy(&inspect.stderr).contains("msp-retarget recover"),
+            inspect.stderr.contains("msp-retarget recover"),
             "{point}: {}",
-            String::from_utf8_lossy(&inspect.stderr)
+            inspect.stderr
         );
         // The next run completes the interrupted edit, then finds nothing
         // left to do.
-        let next = retarget_many(&work, None, 5)
-            .stdout(Stdio::piped())
-            .output()
-            .expect("running the binary");
+        let next = retarget_many(&work, None, 5).run();
+        assert!(next.code == 0, "{point}: {}", next.stderr);
         assert!(
-            next.status.success(),
+            next.stderr.contains("completing an interrupted"),
             "{point}: {}",
-            String::from_utf8_lossy(&next.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&next.stderr).contains("completing an interrupted"),
-            "{point}: {}",
-            String::from_utf8_lossy(&next.stderr)
+            next.stderr
         );
         assert!(
             read(&work) == expected,
@@ -378,9 +358,9 @@ fn a_crash_at_each_commit_point_is_completed_by_the_next_run() {
     }
     // With `recover` instead of a next run.
     std::fs::copy(&bench.input, &work).unwrap();
-    let mut cmd = retarget_many(&work, None, 5);
-    cmd.env("MSP_RETARGET_FAILPOINT", "half-written");
-    let _ = cmd.output().expect("running the binary");
+    let _ = retarget_many(&work, None, 5)
+        .env("MSP_RETARGET_FAILPOINT", "half-written")
+        .run();
     assert!(recover(&work).contains("completed an interrupted in-place edit"));
     assert!(read(&work) == expected);
     assert!(recover(&work).contains("nothing to recover"));
@@ -450,7 +430,9 @@ fn a_write_failing_part_way_leaves_nothing() {
                     out.clone(),
                 )
             };
-            let ran = limited(&cmd, limit).output().expect("running the binary");
+            let ran = limited(&cmd.command(), limit)
+                .output()
+                .expect("running the binary");
             let stderr = String::from_utf8_lossy(&ran.stderr);
             let what = format!("limit {limit} (in place: {in_place})");
             assert_eq!(ran.status.code(), Some(2), "{what}: {stderr}");

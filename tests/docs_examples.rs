@@ -23,7 +23,7 @@ use std::process::Command;
 
 use msp_retarget::testkit::synth::{PatchSpec, product_database, write_patch_file};
 
-use crate::util::{Dir, I1, I2, I3, PRODUCT_A, PRODUCT_B};
+use crate::util::{Dir, I1, I2, I3, PRODUCT_A, PRODUCT_B, cli};
 
 /// The sample's UpgradeCode (testdata/README.md).
 const UPGRADE: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
@@ -95,9 +95,8 @@ fn fixtures() -> Dir {
     ])
     .unwrap();
     dir.write("product.msi", &product);
-    let status = Command::new(crate::util::bin())
-        .current_dir(dir.path())
-        .args(["-q", "instances", "add", "product.msi", "-o", "multi.msi"])
+    let made = cli(["-q", "instances", "add", "product.msi", "-o", "multi.msi"])
+        .dir(&dir)
         .args([
             "-i",
             &format!("Instance1={I1}"),
@@ -105,9 +104,8 @@ fn fixtures() -> Dir {
             &format!("Instance2={I2}"),
         ])
         .args(["-i", &format!("Instance3={I3}")])
-        .status()
-        .unwrap();
-    assert!(status.success(), "making multi.msi");
+        .run();
+    assert!(made.code == 0, "making multi.msi: {}", made.stderr);
     dir.write(
         "instances.txt",
         format!("Customer1 {I1}\nCustomer2 {I2}\n").as_bytes(),
@@ -120,24 +118,22 @@ fn fixtures() -> Dir {
         )
         .as_bytes(),
     );
-    let status = Command::new(crate::util::bin())
-        .current_dir(dir.path())
-        .args([
-            "-q",
-            "retarget",
-            "fix.msp",
-            "-i",
-            I1,
-            "-i",
-            I2,
-            "-i",
-            I3,
-            "-o",
-            "fix-all.msp",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success(), "making fix-all.msp");
+    let made = cli([
+        "-q",
+        "retarget",
+        "fix.msp",
+        "-i",
+        I1,
+        "-i",
+        I2,
+        "-i",
+        I3,
+        "-o",
+        "fix-all.msp",
+    ])
+    .dir(&dir)
+    .run();
+    assert!(made.code == 0, "making fix-all.msp: {}", made.stderr);
     dir
 }
 
@@ -335,13 +331,9 @@ fn docs_examples_needing_tools() {
 /// lines under EXAMPLES that start with the program's name, with the
 /// lines a ` \` continues.
 fn help_examples(command: &[&str]) -> Vec<String> {
-    let out = Command::new(crate::util::bin())
-        .args(command)
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let out = cli(command).args(["--help"]).run();
+    out.code(0);
+    let help = out.stdout;
     let examples = help
         .split("\nEXAMPLES:\n")
         .nth(1)
@@ -395,12 +387,10 @@ const COMMANDS: &[(&[&str], &str, &str)] = &[
 #[test]
 fn the_examples_of_every_command_help_run_on_the_samples() {
     let pages = Dir::new();
-    let out = Command::new(crate::util::bin())
-        .args(["-q", "man", "--dir"])
-        .arg(pages.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    cli(["-q", "man", "--dir"])
+        .args([pages.path()])
+        .run()
+        .code(0);
     assert_eq!(
         std::fs::read_dir(pages.path()).unwrap().count(),
         COMMANDS.len() + 1

@@ -6,9 +6,9 @@
 //! Inputs are built in code from `msp_retarget::testkit::synth` and broken with
 //! `cfb` or by writing bytes; every case runs the binary.
 
+use crate::util::Run;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 
@@ -16,10 +16,6 @@ use crate::util::corpus as shared_corpus;
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 const I2: &str = "{22222222-2222-4222-8222-222222222222}";
-
-fn bin() -> PathBuf {
-    crate::util::bin().to_path_buf()
-}
 
 fn spec_bytes(spec: &PatchSpec) -> Vec<u8> {
     write_patch(spec, Cursor::new(Vec::new()))
@@ -85,31 +81,18 @@ fn as_v3(bytes: Vec<u8>) -> Vec<u8> {
 /// Runs the binary with `args` under a 1 GB address-space limit (an
 /// allocation that grows with a hostile field fails instead of being
 /// granted lazily) and a 64 MiB file-size limit.
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    std::process::Command::new("prlimit")
-        .arg("--as=1000000000")
-        .arg("--fsize=67108864")
-        .arg(bin())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("running prlimit (util-linux)")
+fn run(args: &[&std::ffi::OsStr]) -> Run {
+    crate::util::cli(args)
+        .memory_limit(1_000_000_000)
+        .file_size_limit(64 << 20)
+        .run()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn assert_ok(out: &Run, what: &str) {
+    assert_eq!(out.code, 0, "{what}: stderr:\n{}", out.stderr);
 }
 
-fn assert_ok(out: &Output, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what}: stderr:\n{}",
-        stderr(out)
-    );
-}
-
-fn retarget(input: &Path, instance: &str, output: &Path) -> Output {
+fn retarget(input: &Path, instance: &str, output: &Path) -> Run {
     run(&[
         "retarget".as_ref(),
         input.as_os_str(),
@@ -120,7 +103,7 @@ fn retarget(input: &Path, instance: &str, output: &Path) -> Output {
     ])
 }
 
-fn untarget(input: &Path, instance: &str, output: &Path) -> Output {
+fn untarget(input: &Path, instance: &str, output: &Path) -> Run {
     run(&[
         "untarget".as_ref(),
         input.as_os_str(),
@@ -225,8 +208,8 @@ fn refused_everywhere(bytes: &[u8], texts: &[&str]) {
         ],
     ] {
         let ran = run(&args);
-        let err = stderr(&ran);
-        assert_eq!(ran.status.code(), Some(2), "{args:?}: {err}");
+        let err = ran.stderr;
+        assert_eq!(ran.code, 2, "{args:?}: {err}");
         let prefix = format!("msp-retarget: {}: ", input.display());
         assert!(err.starts_with(&prefix), "{args:?}: {err}");
         for t in texts {

@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{Dir, bin};
+use crate::util::{Dir, cli};
 
 fn stdout(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
+    let out = cli(args).run();
+    assert_eq!(out.code, 0, "{args:?}: {out:?}");
+    out.stdout
 }
 
 /// The commit of the checkout the tests run in, when git can tell.

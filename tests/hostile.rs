@@ -11,7 +11,9 @@
 use std::io::{Cursor, Read, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::util::{Run, cli};
 
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
 
@@ -20,39 +22,14 @@ const PRODUCT_A: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
 const SUMMARY: &str = "/\u{5}SummaryInformation";
 const TEMPLATE: u32 = 7;
 
-fn bin() -> PathBuf {
-    crate::util::bin().to_path_buf()
-}
-
 /// Runs the binary with `args` (and `stdin`, if given) in `dir`.
-fn run_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("MSP_RETARGET_FAILPOINT")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running the binary");
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().expect("a stdin pipe");
-        // The tool may stop reading early (that is the point of a bound).
-        let _ = pipe.write_all(bytes);
+fn run_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let cli = cli(args).dir(dir);
+    match stdin {
+        Some(bytes) => cli.stdin(bytes),
+        None => cli,
     }
-    child.wait_with_output().expect("waiting for the binary")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("an exit code")
+    .run()
 }
 
 fn patch_bytes(spec: &PatchSpec) -> Vec<u8> {
@@ -208,8 +185,8 @@ fn r_a_journal_beside_the_input_of_an_o_run_never_writes_the_input() {
                 &[verb, "in.msp", "--instance", I1, "-o", "out.msp"],
                 None,
             );
-            assert_eq!(code(&o), 1, "{what}, {verb}: {}", stderr(&o));
-            let err = stderr(&o);
+            assert_eq!(o.code, 1, "{what}, {verb}: {}", o.stderr);
+            let err = o.stderr;
             assert!(
                 err.contains(advice) && err.contains(&jp.display().to_string()),
                 "{what}, {verb}: {err}"
@@ -233,7 +210,7 @@ fn r_a_journal_beside_the_input_of_an_o_run_never_writes_the_input() {
         &["retarget", "in.msp", "--instance", I1, "-o", "out.msp"],
         None,
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(jp.exists());
     assert!(std::fs::read(&input).unwrap() == original);
 }
@@ -254,8 +231,8 @@ fn r_a_journal_that_grows_the_file_past_its_records_is_refused() {
             &["inspect", "in.msp"][..],
         ] {
             let o = run_in(dir.path(), args, None);
-            let err = stderr(&o);
-            assert_eq!(code(&o), 1, "{what}, {args:?}: {err}");
+            let err = o.stderr;
+            assert_eq!(o.code, 1, "{what}, {args:?}: {err}");
             assert!(
                 err.contains(&jp.display().to_string()) && err.contains("not replayed"),
                 "{what}, {args:?}: {err}"
@@ -296,8 +273,8 @@ fn r_a_journal_with_overlapping_records_is_refused() {
     );
     std::fs::write(&jp, &journal).unwrap();
     let o = run_in(dir.path(), &["recover", "in.msp"], None);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("not replayed"), "{}", stderr(&o));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("not replayed"), "{}", o.stderr);
     assert!(std::fs::read(&input).unwrap() == original);
     assert!(jp.exists());
 }
@@ -312,8 +289,8 @@ fn assert_refused_destination(dir: &Path, dest: &Path, what: &str) {
         &["retarget", "in.msp", "--instance", I1, "-o", d],
         None,
     );
-    let err = stderr(&o);
-    assert_eq!(code(&o), 2, "{what}: {err}");
+    let err = o.stderr;
+    assert_eq!(o.code, 2, "{what}: {err}");
     assert!(
         err.contains(d) && err.contains("not a regular file"),
         "{what}: {err}"
@@ -378,8 +355,8 @@ fn r_o_refuses_a_destination_that_is_not_a_regular_file() {
             &["retarget", name, "--instance", I1, "--in-place"],
             None,
         );
-        assert_eq!(code(&o), 2, "{}", stderr(&o));
-        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(o.stderr.contains("not a regular file"), "{}", o.stderr);
     }
 
     let folder = dir.path().join("folder.msp");
@@ -425,7 +402,7 @@ fn r_o_refuses_a_destination_that_is_not_a_regular_file() {
             ],
             None,
         );
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(o.code, 0, "{}", o.stderr);
         assert!(std::fs::symlink_metadata(l).unwrap().file_type().is_file());
     }
     assert_eq!(std::fs::read(&target).unwrap(), b"old");
@@ -451,8 +428,8 @@ fn r_bulk_refuses_an_output_that_is_not_a_regular_file() {
     )
     .unwrap();
     let o = run_in(dir.path(), &["bulk", "bulk.toml", "-q"], None);
-    let err = stderr(&o);
-    assert_eq!(code(&o), 2, "{err}");
+    let err = o.stderr;
+    assert_eq!(o.code, 2, "{err}");
     assert!(
         err.contains("b.msp") && err.contains("not a regular file"),
         "{err}"
@@ -507,8 +484,8 @@ fn r_an_instances_file_is_read_no_further_than_its_limit_whatever_its_kind() {
         ],
         None,
     );
-    let err = stderr(&o);
-    assert_eq!(code(&o), 2, "{err}");
+    let err = o.stderr;
+    assert_eq!(o.code, 2, "{err}");
     assert!(
         err.contains("list.fifo") && err.contains(&format!("more than {limit} bytes")),
         "{err}"
@@ -530,11 +507,11 @@ fn r_an_instances_file_is_read_no_further_than_its_limit_whatever_its_kind() {
             ],
             None,
         );
-        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_eq!(o.code, 2, "{}", o.stderr);
         assert!(
-            stderr(&o).contains(&format!("more than {limit} bytes")),
+            o.stderr.contains(&format!("more than {limit} bytes")),
             "{}",
-            stderr(&o)
+            o.stderr
         );
     }
 }
@@ -556,13 +533,9 @@ fn r_an_instances_file_of_dash_is_standard_input() {
         ],
         Some(format!("Customer1 {I1}\n").as_bytes()),
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let inspect = run_in(dir.path(), &["inspect", "out.msp"], None);
-    assert!(
-        String::from_utf8_lossy(&inspect.stdout).contains("Customer1"),
-        "{}",
-        String::from_utf8_lossy(&inspect.stdout)
-    );
+    assert!(inspect.stdout.contains("Customer1"), "{}", inspect.stdout);
     // Too much on standard input.
     let limit = msp_retarget::instances::MAX_LIST_FILE_LEN as usize;
     let o = run_in(
@@ -570,11 +543,11 @@ fn r_an_instances_file_of_dash_is_standard_input() {
         &["retarget", "in.msp", "--instances-file", "-", "--dry-run"],
         Some(&vec![b'#'; limit + 10]),
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
-        stderr(&o).contains("standard input") && stderr(&o).contains("more than"),
+        o.stderr.contains("standard input") && o.stderr.contains("more than"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
 }
 
@@ -604,8 +577,8 @@ fn r_a_result_past_the_pair_limit_is_refused_at_planning() {
         let mut args = vec!["retarget", "in.msp", "--instances-file", "list.txt"];
         args.extend_from_slice(dest);
         let o = run_in(dir.path(), &args, None);
-        let err = stderr(&o);
-        assert_eq!(code(&o), 2, "{dest:?}: {err}");
+        let err = o.stderr;
+        assert_eq!(o.code, 2, "{dest:?}: {err}");
         assert!(
             err.starts_with("msp-retarget: in.msp: ") && err.contains(&max.to_string()),
             "{dest:?}: {err}"
@@ -647,13 +620,13 @@ fn r_a_template_listing_one_product_twice_is_one_product() {
         &["retarget", "in.msp", "--instance", I1, "-o", "out.msp"],
         None,
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let check = run_in(
         dir.path(),
         &["check", "in.msp", "--product", PRODUCT_A, "--json"],
         None,
     );
-    let json: serde_json::Value = serde_json::from_slice(&check.stdout).expect("JSON");
+    let json: serde_json::Value = serde_json::from_str(&check.stdout).expect("JSON");
     let findings = json["lint"].as_array().expect("lint findings");
     let dup: Vec<_> = findings
         .iter()

@@ -25,7 +25,9 @@
 
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::util::Run;
 
 use msp_retarget::testkit::propset::{PropertySet, PropertyValue};
 use msp_retarget::testkit::synth::{PatchSpec, write_patch};
@@ -374,26 +376,13 @@ fn case(bytes: Vec<u8>, retarget: Want, inspect: Want) -> Case {
     }
 }
 
-struct Ran {
-    code: Option<i32>,
-    stderr: String,
-    elapsed: Duration,
-}
-
 /// Runs the binary under a file-size limit, so that a case that makes it
 /// write without end fails (killed by SIGXFSZ) instead of filling the disk.
-fn run_bin(args: &[&std::ffi::OsStr]) -> Ran {
-    let mut cmd = assert_cmd::Command::new("prlimit");
-    cmd.arg(format!("--fsize={FILE_SIZE_LIMIT}"))
-        .arg(crate::util::bin());
-    cmd.args(args).env_remove("RUST_LOG").timeout(TIME_LIMIT);
-    let started = Instant::now();
-    let out = cmd.output().expect("running the binary");
-    Ran {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+fn run_bin(args: &[&std::ffi::OsStr]) -> Run {
+    crate::util::cli(args)
+        .file_size_limit(FILE_SIZE_LIMIT)
+        .timeout(TIME_LIMIT)
+        .run()
 }
 
 /// The names in `folder` (hidden ones included), sorted.
@@ -421,13 +410,13 @@ fn checksum(path: &Path) -> Option<(u64, u64)> {
     Some((bytes.len() as u64, h.finish()))
 }
 
-fn check(what: &str, ran: &Ran, want: Want, named: &Path) {
+fn check(what: &str, ran: &Run, want: Want, named: &Path) {
     let context = format!("{what}: exit {:?}, stderr:\n{}", ran.code, ran.stderr);
     if std::env::var_os("MALFORMED_SHOW").is_some() {
         eprintln!("{context}");
     }
     assert!(
-        ran.code.is_some() && ran.elapsed < TIME_LIMIT,
+        ran.exited && ran.elapsed < TIME_LIMIT,
         "{what}: killed after {:?} (time limit {TIME_LIMIT:?}): a loop?\n{}",
         ran.elapsed,
         ran.stderr
@@ -438,7 +427,7 @@ fn check(what: &str, ran: &Ran, want: Want, named: &Path) {
         Want::Refused(t) => (1, t),
         Want::Accepted => (0, &[]),
     };
-    assert_eq!(ran.code, Some(code), "{context}");
+    assert_eq!(ran.code, code, "{context}");
     if code == 0 {
         return;
     }
@@ -539,8 +528,8 @@ fn run_case(c: Case) {
     let context = format!("sequence: exit {:?}, stderr:\n{}", ran.code, ran.stderr);
     assert!(ran.elapsed < TIME_LIMIT, "{context}");
     assert!(!ran.stderr.contains("panicked"), "{context}");
-    assert!(matches!(ran.code, Some(0..=2)), "{context}");
-    if ran.code == Some(2) {
+    assert!(matches!(ran.code, 0..=2), "{context}");
+    if ran.code == 2 {
         let prefix = format!("msp-retarget: {}: ", input.display());
         assert!(ran.stderr.starts_with(&prefix), "{context}");
     }
@@ -555,8 +544,8 @@ fn run_case(c: Case) {
     );
     assert!(ran.elapsed < TIME_LIMIT, "{context}");
     assert!(!ran.stderr.contains("panicked"), "{context}");
-    assert!(matches!(ran.code, Some(0..=2)), "{context}");
-    if ran.code == Some(2) {
+    assert!(matches!(ran.code, 0..=2), "{context}");
+    if ran.code == 2 {
         let prefix = format!("msp-retarget: {}: ", input.display());
         assert!(ran.stderr.starts_with(&prefix), "{context}");
         assert_eq!(ran.stderr.lines().count(), 1, "{context}");
@@ -1107,15 +1096,11 @@ fn r_msi_panics_on_a_null_table_name_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.msp");
     std::fs::write(&input, null_table_name(valid())).unwrap();
-    let out = crate::util::command()
-        .arg("inspect")
-        .arg(&input)
+    let out = crate::util::cli(["inspect".as_ref(), input.as_os_str()])
         .timeout(TIME_LIMIT)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    assert_eq!(out.code, 0, "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
     assert!(stdout.contains("the msi crate failed"), "{stdout}");
     // The retarget does not read the database: it succeeds.
@@ -1214,13 +1199,8 @@ fn huge_pool_string(bytes: Vec<u8>, len: u32) -> Vec<u8> {
 /// allocation of gigabytes fails (and aborts the process) instead of
 /// being granted lazily.
 #[cfg(target_os = "linux")]
-fn run_limited(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new("prlimit")
-        .arg("--as=2000000000")
-        .arg(crate::util::bin())
-        .args(args)
-        .output()
-        .expect("running prlimit (util-linux)")
+fn run_limited(args: &[&std::ffi::OsStr]) -> Run {
+    crate::util::cli(args).memory_limit(2_000_000_000).run()
 }
 
 /// `inspect` of `bytes` under the address-space limit: it must end with
@@ -1231,9 +1211,8 @@ fn inspect_limited_lists(bytes: Vec<u8>, texts: &[&str]) {
     let input = dir.path().join("in.msp");
     std::fs::write(&input, bytes).unwrap();
     let out = run_limited(&["inspect".as_ref(), input.as_os_str()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    assert_eq!(out.code, 0, "{stderr}");
     for text in texts {
         assert!(stdout.contains(text), "no {text:?} in:\n{stdout}");
     }
@@ -1263,8 +1242,8 @@ fn r_msi_allocates_a_declared_string_length() {
         product.as_os_str(),
         "--dry-run".as_ref(),
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 2, "{stderr}");
     assert!(
         stderr.starts_with(&format!("msp-retarget: {}: ", product.display()))
             && stderr.contains("(table _StringPool)")
@@ -1434,19 +1413,12 @@ const TRANSFORM_CLSID: uuid::Uuid = uuid::Uuid::from_u128(0x000C1082_0000_0000_C
 /// Runs the binary under an address-space limit (an allocation sized by a
 /// declared field fails instead of being granted lazily), a file-size
 /// limit and the time limit.
-fn run_guarded(args: &[&std::ffi::OsStr]) -> Ran {
-    let mut cmd = assert_cmd::Command::new("prlimit");
-    cmd.arg("--as=2000000000")
-        .arg(format!("--fsize={FILE_SIZE_LIMIT}"))
-        .arg(crate::util::bin());
-    cmd.args(args).env_remove("RUST_LOG").timeout(TIME_LIMIT);
-    let started = Instant::now();
-    let out = cmd.output().expect("running the binary");
-    Ran {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+fn run_guarded(args: &[&std::ffi::OsStr]) -> Run {
+    crate::util::cli(args)
+        .memory_limit(2_000_000_000)
+        .file_size_limit(FILE_SIZE_LIMIT)
+        .timeout(TIME_LIMIT)
+        .run()
 }
 
 /// Runs the product file `bytes` (written as `product.EXT`) through every
@@ -1527,9 +1499,9 @@ fn run_product_case(bytes: Vec<u8>, ext: &str, texts: &[&str]) -> Vec<i32> {
         }
         assert!(ran.elapsed < TIME_LIMIT, "{what}: a hang? {context}");
         assert!(!ran.stderr.contains("panicked"), "{context}");
-        assert!(matches!(ran.code, Some(0..=2)), "{context}");
-        codes.push(ran.code.unwrap_or(-1));
-        if ran.code == Some(2) {
+        assert!(matches!(ran.code, 0..=2), "{context}");
+        codes.push(ran.code);
+        if ran.code == 2 {
             let prefix = format!("msp-retarget: {}: ", product.display());
             assert!(ran.stderr.starts_with(&prefix), "{context}");
             assert_eq!(ran.stderr.lines().count(), 1, "{context}");
@@ -1555,7 +1527,7 @@ fn run_product_case(bytes: Vec<u8>, ext: &str, texts: &[&str]) -> Vec<i32> {
             valid(),
             "{what} changed the patch"
         );
-        if ran.code != Some(0) {
+        if ran.code != 0 {
             assert!(!out.exists(), "{what} failed and left {}", out.display());
         }
         let _ = std::fs::remove_file(&out);

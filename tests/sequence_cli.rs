@@ -66,16 +66,8 @@ impl Fixture {
 }
 
 fn sequence(args: &[&str]) -> (i32, String, String) {
-    let out = crate::util::command()
-        .arg("sequence")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let out = crate::util::cli(["sequence"]).args(args).run();
+    (out.code, out.stdout, out.stderr)
 }
 
 //===========================================================================//
@@ -330,29 +322,21 @@ fn the_shipped_sample_set_sequences_as_documented() {
 fn a_retargeted_instance_is_sequenced_like_its_base() {
     let f = Fixture::example(false);
     let out = f.path("QFE1-all.msp");
-    let st = crate::util::command()
-        .args([
-            "retarget",
-            &f.path("QFE1.msp"),
-            "--instance",
-            INSTANCE,
-            "-o",
-            &out,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    crate::util::cli([
+        "retarget",
+        &f.path("QFE1.msp"),
+        "--instance",
+        INSTANCE,
+        "-o",
+        &out,
+    ])
+    .run()
+    .code(0);
     let instance = format!("{INSTANCE},1.0.0.0,1033,{UC}");
-    let check = crate::util::command()
-        .args(["check", &out, "--package", &f.path("product.msi")])
+    let check = crate::util::cli(["check", &out, "--package", &f.path("product.msi")])
         .args(["--product", &instance, "--json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
     let warnings = |i: usize| v["products"][i]["warnings"].as_array().unwrap().clone();
     assert!(warnings(0).is_empty(), "{:?}", warnings(0));
     // The retarget mirrored the base's keyed row for the instance: no

@@ -9,6 +9,7 @@
 //! tool is in the ignored tests at the end, which need `osslsigncode` and
 //! `openssl` (CI installs them).
 
+use crate::util::Run;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -21,23 +22,8 @@ const PRODUCT: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
 const UPGRADE: &str = "{C2E84B19-6A7D-4C3E-B5F1-0D9E8A7B6C33}";
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Ran {
-    let out = crate::util::command()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn run(dir: &Path, args: &[&str]) -> Run {
+    crate::util::cli(args).dir(dir).run()
 }
 
 fn signed_fixture(dir: &Path, name: &str) -> PathBuf {

@@ -202,18 +202,16 @@ fn no_corpus_patch_has_lint_findings() {
 #[ignore = "corpus suite (../shared/corpus or MSP_CORPUS_DIR): run with --ignored"]
 fn the_command_line_agrees() {
     let run = |patch: &str, product: &str| {
-        crate::util::command()
-            .arg("check")
-            .arg(file(patch))
-            .arg("--package")
-            .arg(file(product))
-            .arg("--details")
-            .output()
-            .unwrap()
+        crate::util::cli(["check"])
+            .args([file(patch)])
+            .args(["--package"])
+            .args([file(product)])
+            .args(["--details"])
+            .run()
     };
     let out = run("gdr1.msp", "rtm-product.msi");
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.code, 0);
+    let text = out.stdout;
     assert!(
         text.contains(
             "rtmldr.1 requires ProductVersion = 1.0.1 (major.minor.update), the product has 1.0.0"
@@ -225,7 +223,7 @@ fn the_command_line_agrees() {
         "{text}"
     );
     let out = run("PatchAv101.msp", "prodAv101.msi");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, 1);
 }
 
 /// A retargeted corpus patch applies to the instance it was made for, and

@@ -300,11 +300,8 @@ fn patch_for_instance_product(dir: &Path) -> PathBuf {
     path
 }
 
-fn run_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new(crate::util::bin())
-        .args(args)
-        .output()
-        .unwrap()
+fn run_cli(args: &[&std::ffi::OsStr]) -> crate::util::Run {
+    crate::util::cli(args).run()
 }
 
 #[test]
@@ -333,11 +330,7 @@ fn instances_from_the_product_equal_the_same_instances_typed_by_hand() {
         "-o".as_ref(),
         from.as_os_str(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.code(0);
     let out = run_cli(&[
         "retarget".as_ref(),
         patch.as_os_str(),
@@ -346,11 +339,7 @@ fn instances_from_the_product_equal_the_same_instances_typed_by_hand() {
         "-o".as_ref(),
         by_hand.as_os_str(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.code(0);
     assert!(std::fs::read(&from).unwrap() == std::fs::read(&by_hand).unwrap());
 
     // The instance ids name the copies, so inspect shows which is whose.
@@ -413,12 +402,7 @@ fn check_instances_from_confirms_every_instance_of_a_retargeted_patch() {
     };
     // The original patch serves none of the instances.
     let before = check(&patch);
-    assert_eq!(
-        before.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&before.stdout)
-    );
+    assert_eq!(Some(before.code), Some(1), "{}", before.stdout);
     let r = run_cli(&[
         "retarget".as_ref(),
         patch.as_os_str(),
@@ -427,10 +411,10 @@ fn check_instances_from_confirms_every_instance_of_a_retargeted_patch() {
         "-o".as_ref(),
         out.as_os_str(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!((r.code == 0), "{}", r.stderr);
     let after = check(&out);
-    let text = String::from_utf8_lossy(&after.stdout);
-    assert_eq!(after.status.code(), Some(0), "{text}");
+    let text = after.stdout;
+    assert_eq!(Some(after.code), Some(0), "{text}");
     for code in [INSTANCE1, INSTANCE2, INSTANCE3] {
         assert!(text.contains(code), "{text}");
     }
@@ -538,8 +522,8 @@ fn generated_instance_transforms_equal_wix() {
 fn inspect_shows_the_product_facts_and_its_instances() {
     let path = wix3("instance-transforms.msi");
     let out = run_cli(&["inspect".as_ref(), path.as_os_str()]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert!((out.code == 0));
+    let text = out.stdout;
     for line in [
         format!("ProductCode      {BASE}"),
         "ProductVersion   1.0.0.0".to_string(),
@@ -554,8 +538,8 @@ fn inspect_shows_the_product_facts_and_its_instances() {
     }
 
     let out = run_cli(&["inspect".as_ref(), path.as_os_str(), "--json".as_ref()]);
-    assert!(out.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((out.code == 0));
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let product = &doc["product"];
     assert_eq!(product["product_code"], BASE);
     assert_eq!(product["product_version"], "1.0.0.0");
@@ -582,7 +566,7 @@ fn check_json_names_each_instance_by_id_in_a_field() {
         product.as_os_str(),
         "--json".as_ref(),
     ]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["schema_version"], 3);
     let found: Vec<(String, String)> = doc["products"]
         .as_array()

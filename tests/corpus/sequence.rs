@@ -31,16 +31,13 @@ use crate::util::corpus as shared_corpus;
 use shared_corpus::wix3 as file;
 
 fn run(args: &[String]) -> (i32, Value) {
-    let out = crate::util::command()
-        .arg("sequence")
+    let out = crate::util::cli(["sequence"])
         .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let v: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{e}\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap_or(-1), v)
+        .args(["--json"])
+        .run();
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", out.stdout, out.stderr));
+    (out.code, v)
 }
 
 fn s(p: PathBuf) -> String {
@@ -170,16 +167,10 @@ fn retargeted_patches_are_sequenced_alike_for_base_and_instance() {
     let mut outputs = Vec::new();
     for name in ["gdr1.msp", "rtmldr.msp"] {
         let out = dir.path().join(name);
-        let st = crate::util::command()
-            .args(["retarget", &s(file(name)), "--instance", INSTANCE, "-o"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        crate::util::cli(["retarget", &s(file(name)), "--instance", INSTANCE, "-o"])
+            .args([&out])
+            .run()
+            .code(0);
         outputs.push(s(out));
     }
     let (code, v) = run(&[

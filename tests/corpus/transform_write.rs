@@ -319,20 +319,14 @@ fn every_corpus_database_reencodes_to_the_same_bytes_in_key_order() {
 #[test]
 #[ignore = "corpus suite: needs ../shared/corpus or MSP_CORPUS_DIR"]
 fn inspect_shows_what_a_wix_patch_changes() {
-    let out = crate::util::command()
-        .arg("inspect")
-        .arg(wix3("PatchAv101.msp"))
-        .arg("--package")
-        .arg(wix3("prodAv100.msi"))
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = crate::util::cli(["inspect"])
+        .args([wix3("PatchAv101.msp")])
+        .args(["--package"])
+        .args([wix3("prodAv100.msi")])
+        .args(["--json"])
+        .run();
+    out.code(0);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let pair = &json["patch"]["pairs"][0];
     let main = &pair["main"]["changes"]["tables"][0];
     assert_eq!(main["table"], "Property");

@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
@@ -76,18 +75,13 @@ impl Record {
     /// stderr, then every file `outputs` names (or its absence) and the
     /// folder's listing.
     fn run(&mut self, dir: &Dir, case: &str, args: &[&str], outputs: &[&str]) {
-        let out = Command::new(crate::util::bin())
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .args(args)
-            .output()
-            .expect("running msp-retarget");
+        let out = crate::util::cli(args).dir(dir.path()).run();
         let case = format!("{case}: {}", args.join(" "));
-        self.lines
-            .push(format!("{case}\texit\t{:?}", out.status.code()));
+        let code = out.exited.then_some(out.code);
+        self.lines.push(format!("{case}\texit\t{code:?}"));
         self.shown.push(String::new());
-        self.put(&case, "stdout", &without_folder(dir, &out.stdout));
-        self.put(&case, "stderr", &without_folder(dir, &out.stderr));
+        self.put(&case, "stdout", &without_folder(dir, out.stdout.as_bytes()));
+        self.put(&case, "stderr", &without_folder(dir, out.stderr.as_bytes()));
         for name in outputs {
             match std::fs::read(dir.join(name)) {
                 Ok(bytes) => self.put(&case, &format!("file {name}"), &bytes),

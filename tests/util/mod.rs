@@ -10,10 +10,11 @@ pub mod check;
 pub mod corpus;
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use msp_retarget::Destination;
 use msp_retarget::Guid;
@@ -107,6 +108,12 @@ impl Dir {
     /// The names in the folder, sorted.
     pub fn names(&self) -> Vec<String> {
         self.listing().into_keys().collect()
+    }
+}
+
+impl AsRef<Path> for Dir {
+    fn as_ref(&self) -> &Path {
+        self.path()
     }
 }
 
@@ -419,43 +426,151 @@ pub fn many_instances(n: usize) -> Vec<String> {
 //===========================================================================//
 // The command line
 
-/// The `msp-retarget` binary, run in `dir`.
-pub fn cmd(dir: &Dir) -> assert_cmd::Command {
-    let mut cmd = command();
-    cmd.current_dir(dir.path());
-    cmd
-}
-
-/// The command-line binary under test. Every test runs it from here:
-/// through [`command`], or by this path where it runs under another
-/// program (`prlimit`, a shell).
+/// The command-line binary under test, for programs that run it
+/// themselves (a shell running documented examples). Tests run it through
+/// [`cli`].
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_msp-retarget"))
 }
 
-/// A command running the binary, without the caller's `RUST_LOG` (logs
-/// on stderr would change what tests compare).
-pub fn command() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(bin());
-    cmd.env_remove("RUST_LOG");
-    cmd
+/// The one way tests run the command line: `msp-retarget` with `args`,
+/// without the caller's `RUST_LOG` (logs on stderr would change what tests
+/// compare) or failpoint, stdin closed unless given. Options set a folder,
+/// stdin, environment, resource limits (through `prlimit`, so that an
+/// allocation or a write sized by a hostile field fails instead of being
+/// granted) and a time limit.
+pub fn cli<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Cli {
+    Cli {
+        args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+        dir: None,
+        stdin: None,
+        env: Vec::new(),
+        limits: Vec::new(),
+        timeout: None,
+    }
+}
+
+/// A run of the command line being set up; see [`cli`].
+#[derive(Debug, Clone)]
+pub struct Cli {
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(OsString, Option<OsString>)>,
+    limits: Vec<String>,
+    timeout: Option<Duration>,
+}
+
+impl Cli {
+    /// Runs in `dir`.
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Cli {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Cli {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Writes `bytes` to stdin (the tool may stop reading early).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cli {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cli {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes an environment variable the tests' environment may hold.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cli {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Limits the address space to `bytes`.
+    pub fn memory_limit(mut self, bytes: u64) -> Cli {
+        self.limits.push(format!("--as={bytes}"));
+        self
+    }
+
+    /// Limits the size of any file the process writes to `bytes`.
+    pub fn file_size_limit(mut self, bytes: u64) -> Cli {
+        self.limits.push(format!("--fsize={bytes}"));
+        self
+    }
+
+    /// Kills the process after `limit`.
+    pub fn timeout(mut self, limit: Duration) -> Cli {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The command, for a test that drives the process itself (spawns
+    /// and kills it); [`Cli::run`] runs it to its end.
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = if self.limits.is_empty() {
+            std::process::Command::new(bin())
+        } else {
+            let mut cmd = std::process::Command::new("prlimit");
+            cmd.args(&self.limits).arg(bin());
+            cmd
+        };
+        cmd.args(&self.args)
+            .env_remove("RUST_LOG")
+            .env_remove("MSP_RETARGET_FAILPOINT");
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
+    /// Runs to the end and captures everything.
+    pub fn run(self) -> Run {
+        let mut cmd = assert_cmd::Command::from_std(self.command());
+        if let Some(bytes) = &self.stdin {
+            cmd.write_stdin(bytes.clone());
+        }
+        if let Some(limit) = self.timeout {
+            cmd.timeout(limit);
+        }
+        let started = Instant::now();
+        let out = cmd.output().expect("running msp-retarget");
+        let elapsed = started.elapsed();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            exited: out.status.code().is_some(),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+            elapsed,
+        }
+    }
 }
 
 /// What a finished command printed and returned.
+#[derive(Debug, Clone)]
 pub struct Run {
+    /// The exit code; -1 when the process did not exit (a signal, the
+    /// time limit).
     pub code: i32,
+    /// Whether the process exited (rather than being ended by a signal).
+    pub exited: bool,
     pub stdout: String,
     pub stderr: String,
-}
-
-/// Runs `cmd` with `args` and captures everything.
-pub fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
-    let out = cmd.args(args).output().expect("running msp-retarget");
-    Run {
-        code: out.status.code().expect("an exit code"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    }
+    /// How long it ran.
+    pub elapsed: Duration,
 }
 
 impl Run {
@@ -480,7 +595,7 @@ macro_rules! msptest {
         fn $name() {
             let $dir = $crate::util::Dir::new();
             #[allow(unused_variables)]
-            let $run = |args: &[&str]| $crate::util::run($crate::util::cmd(&$dir), args);
+            let $run = |args: &[&str]| $crate::util::cli(args).dir(&$dir).run();
             $body
         }
     };
