@@ -782,10 +782,43 @@ fn an_ambiguous_base_is_refused_with_the_manifest_base_key() {
     assert!(
         e.reason.ends_with(&format!(
             "name the base of instance {I1} as `base = \"{{BASE}}\"` in its `[[instances]]` \
-             entry (or `{{BASE}}={I1}` in an instance list file)"
+             entry (bulk.toml: line 2, instances[0])"
         )),
         "{}",
         e.reason
     );
     assert!(!e.reason.contains("--"), "{}", e.reason);
+}
+
+#[test]
+fn an_ambiguous_base_names_the_manifest_entry_or_the_list_file_to_change() {
+    let dir = Dir::new();
+    dir.patch("ab.msp", &PatchSpec::two_products());
+    dir.write("list.txt", format!("# instances\nI1 {I1}\n").as_bytes());
+    let manifests = [
+        (
+            format!("output_dir = \"out\"\n\n[[instances]]\ncode = \"{I2}\"\n\n[[patches]]\npaths = [\"ab.msp\"]\n"),
+            "name the base of instance {22222222-2222-4222-8222-222222222222} as `base = \"{BASE}\"` \
+             in its `[[instances]]` entry (bulk.toml: line 3, instances[0])",
+        ),
+        (
+            "output_dir = \"out\"\n[[instance_files]]\npath = \"list.txt\"\n[[patches]]\npaths = [\"ab.msp\"]\n"
+                .to_string(),
+            "name the base of instance {11111111-1111-4111-8111-111111111111} as \
+             `{BASE}={11111111-1111-4111-8111-111111111111}` on its line of list.txt",
+        ),
+    ];
+    for (text, hint) in manifests {
+        dir.write("bulk.toml", text.as_bytes());
+        let run = bulk(&dir, &["bulk.toml", "--json"]);
+        run.code(1);
+        let d = doc(&run);
+        assert_eq!(outcomes(&d), pairs(&[("ab.msp", "refused")]));
+        let reason = &d.files[0].error.as_ref().unwrap().reason;
+        assert!(reason.ends_with(hint), "{reason}");
+        assert!(!reason.contains("--instance"), "{reason}");
+        let run = bulk(&dir, &["bulk.toml"]);
+        run.code(1);
+        assert!(run.stderr.contains(hint), "{}", run.stderr);
+    }
 }

@@ -20,6 +20,6 @@ pub mod run;
 pub mod sources;
 
 pub use crate::report::bulk::{BulkReport, FileOutcome, FileReport, Totals};
-pub use manifest::{Manifest, ManifestKeys};
+pub use manifest::{Manifest, ManifestKeys, Origin, RunKeys};
 pub use run::{BulkOptions, Job, NoProgress, Progress, execute, prepare, run};
-pub use sources::{BuiltinSources, InstanceSources, load_instances};
+pub use sources::{BuiltinSources, InstanceSources, load_instances, load_sourced};

@@ -29,6 +29,7 @@
 //! Parsing checks everything that can be checked without touching another
 //! file; every error names the manifest, and the line and key when known.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,26 @@ pub struct Manifest {
     pub instances_from: Vec<SourceFile>,
     /// The `[[patches]]` groups, in order.
     pub groups: Vec<PatchGroup>,
+    /// Where each `[[instances]]` entry starts, in the order of
+    /// [`Manifest::instances`].
+    pub instance_places: Vec<Place>,
+    /// Where each instance of the run is listed (the first time), filled
+    /// when the run loads its instances
+    /// ([`crate::commands::bulk::sources::load_sourced`]): a refusal that
+    /// asks for an instance's base names the entry or file to change.
+    pub origins: HashMap<Guid, Origin>,
+}
+
+/// Where the manifest, or a file it names, lists an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An `[[instances]]` entry of the manifest.
+    Entry(Place),
+    /// A line of an `[[instance_files]]` list file.
+    ListFile(PathBuf),
+    /// An `[[instances_from]]` product or transform (which gives the base
+    /// itself).
+    Product(PathBuf),
 }
 
 #[derive(Deserialize)]
@@ -260,6 +281,34 @@ impl Wording for ManifestKeys {
     }
 }
 
+/// [`ManifestKeys`] for one run: a refusal that asks for an instance's
+/// base names where that instance is listed, the manifest's line or the
+/// list file.
+pub struct RunKeys<'a>(pub &'a Manifest);
+
+impl Wording for RunKeys<'_> {
+    fn word(&self, setting: &Setting) -> Option<String> {
+        let m = self.0;
+        match setting {
+            Setting::InstanceBase { instance } => match Guid::parse_lenient(instance)
+                .ok()
+                .and_then(|code| m.origins.get(&code))
+            {
+                Some(Origin::Entry(place)) => Some(format!(
+                    "`base = \"{{BASE}}\"` in its `[[instances]]` entry ({}: {place})",
+                    m.path.display()
+                )),
+                Some(Origin::ListFile(path)) => Some(format!(
+                    "`{{BASE}}={instance}` on its line of {}",
+                    path.display()
+                )),
+                Some(Origin::Product(_)) | None => ManifestKeys.word(setting),
+            },
+            _ => ManifestKeys.word(setting),
+        }
+    }
+}
+
 impl Manifest {
     /// Reads and parses the manifest at `path`.
     pub fn load(path: &Path) -> Result<Manifest> {
@@ -343,7 +392,9 @@ impl Manifest {
                 .map_err(|e| err(&loc.place(s.span(), key), e.reason().to_string()))
         };
         let mut instances = Vec::new();
+        let mut instance_places = Vec::new();
         for (i, inst) in raw.instances.iter().enumerate() {
+            instance_places.push(loc.place(inst.span(), format!("instances[{i}]")));
             let r = inst.get_ref();
             let id = match &r.id {
                 Some(id) if id.get_ref().trim().is_empty() => {
@@ -474,6 +525,8 @@ impl Manifest {
             instance_files,
             instances_from,
             groups,
+            instance_places,
+            origins: HashMap::new(),
         })
     }
 

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use crate::commands::bulk::manifest::{Manifest, ManifestKeys, Output, PatchGroup, Pattern, Pick};
-use crate::commands::bulk::sources::{InstanceSources, load_instances};
+use crate::commands::bulk::manifest::{Manifest, Output, PatchGroup, Pattern, Pick, RunKeys};
+use crate::commands::bulk::sources::{InstanceSources, load_sourced};
 use crate::commands::retarget::{RetargetRequest, retarget};
 use crate::edit::engine::Destination;
 use crate::edit::isolate::ComponentIsolation;
@@ -78,8 +78,12 @@ pub fn run(
     sources: &dyn InstanceSources,
     progress: &dyn Progress,
 ) -> Result<BulkReport> {
-    let manifest = Manifest::load(path)?;
-    let instances = load_instances(&manifest, sources)?;
+    let mut manifest = Manifest::load(path)?;
+    let mut instances = Vec::new();
+    for (request, origin) in load_sourced(&manifest, sources)? {
+        manifest.origins.entry(request.instance).or_insert(origin);
+        instances.push(request);
+    }
     let jobs = prepare(&manifest, &instances)?;
     tracing::info!(
         files = jobs.len(),
@@ -364,7 +368,7 @@ fn run_one(m: &Manifest, job: &Job, dry_run: bool) -> FileReport {
                 "internal error while processing this file (please report it): {what}"
             )))
         })
-        .map_err(|e| e.in_file(&job.input).worded(&ManifestKeys));
+        .map_err(|e| e.in_file(&job.input).worded(&RunKeys(m)));
     let entry = FileReport::new(&job.input, &job.output, result);
     tracing::info!(outcome = entry.outcome.words(), "finished");
     entry

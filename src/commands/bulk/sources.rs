@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::commands::bulk::manifest::{Manifest, SourceFile};
+use crate::commands::bulk::manifest::{Manifest, Origin, SourceFile};
 use crate::edit::plan::InstanceRequest;
 use crate::error::{Error, Result};
 
@@ -53,7 +53,23 @@ pub fn load_instances(
     manifest: &Manifest,
     sources: &dyn InstanceSources,
 ) -> Result<Vec<InstanceRequest>> {
-    let mut all = manifest.instances.clone();
+    Ok(load_sourced(manifest, sources)?
+        .into_iter()
+        .map(|(request, _)| request)
+        .collect())
+}
+
+/// [`load_instances`], each instance with where it is listed.
+pub fn load_sourced(
+    manifest: &Manifest,
+    sources: &dyn InstanceSources,
+) -> Result<Vec<(InstanceRequest, Origin)>> {
+    let mut all: Vec<(InstanceRequest, Origin)> = manifest
+        .instances
+        .iter()
+        .cloned()
+        .zip(manifest.instance_places.iter().cloned().map(Origin::Entry))
+        .collect();
     let load = |file: &SourceFile, read: &dyn Fn(&Path) -> Result<Vec<InstanceRequest>>| {
         read(&file.path).map_err(|e| {
             if e.file().is_some() {
@@ -64,10 +80,20 @@ pub fn load_instances(
         })
     };
     for file in &manifest.instance_files {
-        all.extend(load(file, &|p| sources.list_file(p))?);
+        let origin = Origin::ListFile(file.path.clone());
+        all.extend(
+            load(file, &|p| sources.list_file(p))?
+                .into_iter()
+                .map(|r| (r, origin.clone())),
+        );
     }
     for file in &manifest.instances_from {
-        all.extend(load(file, &|p| sources.product(p))?);
+        let origin = Origin::Product(file.path.clone());
+        all.extend(
+            load(file, &|p| sources.product(p))?
+                .into_iter()
+                .map(|r| (r, origin.clone())),
+        );
     }
     if all.is_empty() {
         return Err(Error::usage(
@@ -81,6 +107,7 @@ pub fn load_instances(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     struct Fake;
 
@@ -118,6 +145,17 @@ mod tests {
             .map(|i| i.instance.short())
             .collect();
         assert_eq!(codes, ["11111111", "22222222", "33333333"]);
+        let origins: Vec<Origin> = load_sourced(&m, &Fake)
+            .unwrap()
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        assert!(
+            matches!(&origins[0], Origin::Entry(p) if p.line == Some(6) && p.key == "instances[0]"),
+            "{origins:?}"
+        );
+        assert_eq!(origins[1], Origin::ListFile(PathBuf::from("m/i.txt")));
+        assert_eq!(origins[2], Origin::Product(PathBuf::from("m/p.msi")));
     }
 
     #[test]
