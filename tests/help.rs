@@ -111,6 +111,31 @@ fn man_writes_a_page_per_command() {
     let quiet = stdout(&["-q", "man", "--dir", dir.join("q").to_str().unwrap()]);
     assert_eq!(quiet, "");
     assert_eq!(pages(&dir.join("q")).len(), names.len());
+    // A file where the folder should be: refused, untouched.
+    dir.write("file", b"keep");
+    let out = cli(["man", "--dir", dir.join("file").to_str().unwrap()]).run();
+    assert_eq!(out.code, 2);
+    let err = &out.stderr;
+    assert!(
+        err.starts_with("msp-retarget: ") && err.contains("file: is not a folder"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.join("file")).unwrap(), b"keep");
+    // A link where a page goes is replaced, its target not written.
+    #[cfg(unix)]
+    {
+        let links = dir.join("links");
+        std::fs::create_dir(&links).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), links.join("msp-retarget.1")).unwrap();
+        stdout(&["-q", "man", "--dir", links.to_str().unwrap()]);
+        assert!(!dir.join("elsewhere").exists());
+        assert!(
+            std::fs::symlink_metadata(links.join("msp-retarget.1"))
+                .unwrap()
+                .is_file()
+        );
+        assert_eq!(pages(&links).len(), names.len(), "no temporary file left");
+    }
 }
 
 #[test]

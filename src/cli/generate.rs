@@ -285,6 +285,24 @@ pub fn run_completions(a: &CompletionsArgs) -> msp_retarget::Result<u8> {
     Ok(0)
 }
 
+/// Writes one page whole or not at all: into a temporary file beside it,
+/// renamed over `path` (a link there is replaced, not followed), readable
+/// by all as installed man pages are.
+fn write_page(dir: &std::path::Path, path: &std::path::Path, text: &str) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".msp-retarget-man.")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Runs `man`: one page on stdout, or every page into `--dir`.
 pub fn run_man(a: &ManArgs) -> msp_retarget::Result<u8> {
     let Some(dir) = &a.dir else {
@@ -299,13 +317,16 @@ pub fn run_man(a: &ManArgs) -> msp_retarget::Result<u8> {
         crate::write_stdout(&page.text);
         return Ok(0);
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(msp_retarget::Error::usage("is not a folder (--dir)").in_file(dir));
+    }
     std::fs::create_dir_all(dir).map_err(|e| {
         msp_retarget::Error::io("making the folder for the man pages", e).in_file(dir)
     })?;
     let mut written = String::new();
     for page in pages() {
         let path = dir.join(format!("{}.1", page.name));
-        std::fs::write(&path, &page.text)
+        write_page(dir, &path, &page.text)
             .map_err(|e| msp_retarget::Error::io("writing a man page", e).in_file(&path))?;
         written.push_str(&format!("wrote {}\n", path.display()));
     }

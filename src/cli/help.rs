@@ -239,6 +239,16 @@ pub const EXIT_STATUS: Section = Section::Terms(
 
 /// The top level.
 pub const MAIN: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "A patch built for a product does not install on the product's instances, the \
+           copies installed side by side through instance transforms, each with its own \
+           ProductCode: retarget makes it apply to them, check tells whether it will, bulk \
+           retargets many patches at once. Each command has --help and a man page, \
+           msp-retarget-COMMAND(1).",
+        ],
+    ),
     EXIT_STATUS,
     Section::Examples(&[
         (
@@ -261,45 +271,93 @@ pub const MAIN: &[Section] = &[
 ];
 
 /// `retarget`.
-pub const RETARGET: &[Section] = &[Section::Examples(&[
-    (
-        "",
-        "msp-retarget retarget fix.msp -i {I1} -i {I2} -o fix-all.msp",
+pub const RETARGET: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Copies each transform pair of the patch that checks the product code once per \
+         instance, with the instance's product code (and its UpgradeCode, when it has its \
+         own), lists the copies in LastSavedBy and adds the instances to Template. The \
+         result is read again and checked before it is written: every instance must get the \
+         pair its base product gets. Everything else stays byte for byte as it was, and a \
+         second run on the result changes nothing.",
+            "Quote GUIDs in the shell ('{...}'): some shells expand braces. Braces are optional.",
+        ],
     ),
-    (
-        "",
-        "msp-retarget retarget fix.msp --instances-from multi.msi --in-place",
-    ),
-    (
-        "",
-        "msp-retarget retarget fix.msp --instances-file instances.txt --in-place",
-    ),
-    (
-        "",
-        "msp-retarget retarget ab.msp -i {A}={I1} -i {B}={I2} --in-place",
-    ),
-    ("", "msp-retarget retarget fix.msp -i {I1} --dry-run --json"),
-])];
+    Section::Examples(&[
+        (
+            "",
+            "msp-retarget retarget fix.msp -i {I1} -i {I2} -o fix-all.msp",
+        ),
+        (
+            "",
+            "msp-retarget retarget fix.msp --instances-from multi.msi --in-place",
+        ),
+        (
+            "",
+            "msp-retarget retarget fix.msp --instances-file instances.txt --in-place",
+        ),
+        (
+            "",
+            "msp-retarget retarget ab.msp -i {A}={I1} -i {B}={I2} --in-place",
+        ),
+        ("", "msp-retarget retarget fix.msp -i {I1} --dry-run --json"),
+    ]),
+];
 
 /// `untarget`.
-pub const UNTARGET: &[Section] = &[Section::Examples(&[
-    ("", "msp-retarget untarget fix-all.msp -i {I2} -o fix.msp"),
-    (
-        "",
-        "msp-retarget untarget fix-all.msp -i {I1} -i {I2} --in-place",
+pub const UNTARGET: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Removes the transform copies made for the given instances and their Template \
+         entries, verified and written as retarget writes. The products the patch was built \
+         for stay unless --force. An instance the patch does not target is refused (exit 1) \
+         and nothing is written.",
+        ],
     ),
-])];
+    Section::Examples(&[
+        ("", "msp-retarget untarget fix-all.msp -i {I2} -o fix.msp"),
+        (
+            "",
+            "msp-retarget untarget fix-all.msp -i {I1} -i {I2} --in-place",
+        ),
+    ]),
+];
 
 /// `inspect`.
-pub const INSPECT: &[Section] = &[Section::Examples(&[
-    ("", "msp-retarget inspect fix.msp"),
-    ("", "msp-retarget inspect product.msi --json"),
-    ("", "msp-retarget inspect product.msi --tables"),
-    ("", "msp-retarget inspect fix.msp --package product.msi"),
-])];
+pub const INSPECT: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "A patch: its code, targets, transform pairs (RevisionNumber decoded, CharCount \
+         validation flags by name), MsiPatchMetadata and MsiPatchSequence rows, streams and \
+         signature. A product (.msi): ProductCode, ProductVersion, UpgradeCode, \
+         ProductLanguage and ProductName, its embedded transforms and the instances they \
+         define. A transform (.mst): its summary. Nothing is written.",
+        ],
+    ),
+    Section::Examples(&[
+        ("", "msp-retarget inspect fix.msp"),
+        ("", "msp-retarget inspect product.msi --json"),
+        ("", "msp-retarget inspect product.msi --tables"),
+        ("", "msp-retarget inspect fix.msp --package product.msi"),
+    ]),
+];
 
 /// `check`.
 pub const CHECK: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Decides with Windows Installer's documented rules whether the patch applies to \
+         each product: Template must list the product's ProductCode, and a transform pair \
+         listed in LastSavedBy must pass all its validation checks (language, product code, \
+         version, upgrade code). Also lints the patch (orphan-partner, ambiguous-pairs, \
+         signature-stale...). One line per product by default, with the pairs of the \
+         products it does not apply to; --details shows every pair.",
+        ],
+    ),
     Section::Prose(
         Some("PRODUCTS"),
         &[
@@ -393,6 +451,15 @@ pub const RECOVER: &[Section] = &[
 
 /// `bulk`.
 pub const BULK: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Reads a TOML manifest (patches, instances, an output folder or in place), \
+         retargets each patch as retarget does, several at once, and ends with a table (or \
+         a --json report) of each file's outcome. One file's failure does not stop the \
+         others.",
+        ],
+    ),
     Section::Examples(&[
         ("", "msp-retarget bulk bulk.toml"),
         (
@@ -423,16 +490,25 @@ pub const BULK: &[Section] = &[
 ];
 
 /// `instances`.
-pub const INSTANCES: &[Section] = &[Section::Examples(&[
-    (
-        "",
-        "msp-retarget instances add product.msi --count 3 -o multi.msi",
+pub const INSTANCES: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Makes a single-instance product (.msi) multi-instance by embedding instance \
+         transforms, as WiX's InstanceTransforms would, or takes them out again.",
+        ],
     ),
-    (
-        "",
-        "msp-retarget instances remove multi.msi Instance3 --in-place",
-    ),
-])];
+    Section::Examples(&[
+        (
+            "",
+            "msp-retarget instances add product.msi --count 3 -o multi.msi",
+        ),
+        (
+            "",
+            "msp-retarget instances remove multi.msi Instance3 --in-place",
+        ),
+    ]),
+];
 
 /// `instances add`.
 pub const INSTANCES_ADD: &[Section] = &[
@@ -479,18 +555,27 @@ pub const INSTANCES_REMOVE: &[Section] = &[Section::Examples(&[
 ])];
 
 /// `completions`.
-pub const COMPLETIONS: &[Section] = &[Section::Examples(&[
-    (
-        "",
-        "msp-retarget completions bash \\\n> ~/.local/share/bash-completion/completions/msp-retarget",
+pub const COMPLETIONS: &[Section] = &[
+    Section::Prose(
+        None,
+        &[
+            "Writes the script on standard output. It completes the subcommands, their \
+         options, the values an option knows and file names where an option takes a file.",
+        ],
     ),
-    ("", "msp-retarget completions zsh > ~/.zfunc/_msp-retarget"),
-    (
-        "",
-        "msp-retarget completions fish \\\n> ~/.config/fish/completions/msp-retarget.fish",
-    ),
-    ("", "msp-retarget completions powershell >> $PROFILE"),
-])];
+    Section::Examples(&[
+        (
+            "",
+            "msp-retarget completions bash \\\n> ~/.local/share/bash-completion/completions/msp-retarget",
+        ),
+        ("", "msp-retarget completions zsh > ~/.zfunc/_msp-retarget"),
+        (
+            "",
+            "msp-retarget completions fish \\\n> ~/.config/fish/completions/msp-retarget.fish",
+        ),
+        ("", "msp-retarget completions powershell >> $PROFILE"),
+    ]),
+];
 
 /// `man`.
 pub const MAN: &[Section] = &[
