@@ -515,3 +515,82 @@ fn r_stale_temporaries_of_the_destination_are_deleted_by_the_next_run() {
     assert_ok(&retarget(&input, I1, &out), "retarget");
     assert!(!locked.exists());
 }
+
+/// The read paths (`inspect`, `check`, `retarget --dry-run`) read a patch
+/// lazily: the summaries, the transforms and the patch database, never the
+/// cabinet. A cabinet whose chain is damaged far from its start (its last
+/// sector loops back into its middle) is therefore not theirs to report:
+/// they answer exactly as for the intact patch. An edit, which copies the
+/// file and vouches for the result, still refuses it, naming the input.
+#[test]
+fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit() {
+    use msp_retarget::testkit::layout::Layout;
+    let spec = PatchSpec {
+        cabinet_len: 4 * 1024 * 1024,
+        ..PatchSpec::single_product()
+    };
+    let intact = as_v3(spec_bytes(&spec));
+    let mut file = Cursor::new(intact.clone());
+    let layout = Layout::read(&mut file).unwrap();
+    let cabinet = *layout
+        .streams
+        .values()
+        .find(|p| p.len == spec.cabinet_len)
+        .expect("the cabinet");
+    let mut chain = Vec::new();
+    layout
+        .walk_chain(&mut file, cabinet, |s, _, _| {
+            chain.push(s);
+            true
+        })
+        .unwrap();
+    assert_eq!(chain.len(), 8192, "a v3 chain of 512-byte sectors");
+    let mut damaged = intact.clone();
+    let last = *chain.last().unwrap();
+    let (fat, _) = layout.fat_range_of(last).unwrap();
+    let at = fat as usize + (last as usize % 128) * 4;
+    damaged[at..at + 4].copy_from_slice(&chain[4000].to_le_bytes());
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.msp");
+    let reads = |bytes: &[u8]| -> Vec<(i32, String)> {
+        std::fs::write(&input, bytes).unwrap();
+        let args: [Vec<&std::ffi::OsStr>; 3] = [
+            vec!["inspect".as_ref(), input.as_os_str()],
+            vec![
+                "check".as_ref(),
+                input.as_os_str(),
+                "--product".as_ref(),
+                I1.as_ref(),
+            ],
+            vec![
+                "retarget".as_ref(),
+                input.as_os_str(),
+                "--instance".as_ref(),
+                I1.as_ref(),
+                "--dry-run".as_ref(),
+            ],
+        ];
+        args.iter()
+            .map(|a| {
+                let out = run(a);
+                (out.code, out.stdout + &out.stderr)
+            })
+            .collect()
+    };
+    let before = reads(&intact);
+    assert_eq!(before[0].0, 0, "{}", before[0].1);
+    assert_eq!(before[2].0, 0, "{}", before[2].1);
+    assert_eq!(reads(&damaged), before);
+
+    let out = dir.path().join("out.msp");
+    let ran = retarget(&input, I1, &out);
+    let err = &ran.stderr;
+    assert_eq!(ran.code, 2, "{err}");
+    assert!(
+        err.starts_with(&format!("msp-retarget: {}: ", input.display())),
+        "{err}"
+    );
+    assert!(!out.exists(), "an output was written");
+    assert_eq!(std::fs::read(&input).unwrap(), damaged, "the input changed");
+}

@@ -352,6 +352,51 @@ pub fn layout(data: &[u8]) {
         );
         let _ = layout.next_sector(&mut file, place.start);
     }
+    lazy_reader(data);
+}
+
+/// The lazy reader of the read paths on the same bytes: never a panic,
+/// no stream read past its declared length, and every stream both it and
+/// `cfb` read holds the same bytes in both.
+fn lazy_reader(data: &[u8]) {
+    use msp_retarget::testkit::compound::Compound;
+    let len = data.len() as u64;
+    let Ok(mut lazy) = Compound::open(Cursor::new(data), len) else {
+        return;
+    };
+    let Ok(entries) = lazy.walk_storage(Path::new("/")) else {
+        return;
+    };
+    let streams: Vec<(PathBuf, u64)> = entries
+        .into_iter()
+        .filter(|(_, e)| e.is_stream())
+        .map(|(p, e)| (p, e.len))
+        .collect();
+    let mut theirs = cfb::CompoundFile::open(Cursor::new(data)).ok();
+    for (path, declared) in streams {
+        let mut ours = Vec::new();
+        let read = lazy
+            .open_stream(&path)
+            .and_then(|s| s.take(declared + 1).read_to_end(&mut ours));
+        if read.is_err() {
+            continue;
+        }
+        assert_eq!(
+            ours.len() as u64,
+            declared,
+            "{path:?}: not its declared length"
+        );
+        if let Some(cf) = theirs.as_mut() {
+            let mut want = Vec::new();
+            if cf
+                .open_stream(&path)
+                .and_then(|mut s| s.read_to_end(&mut want))
+                .is_ok()
+            {
+                assert_eq!(ours, want, "{path:?}: the readers disagree");
+            }
+        }
+    }
 }
 
 //===========================================================================//

@@ -18,7 +18,7 @@ use crate::product::facts::ProductFacts;
 use crate::report::check::{CheckOutcome, CheckReport, PairInfo};
 
 use crate::rules::applicability::{ProductCheck, Verdict, evaluate_pairs};
-use crate::rules::lint::{PatchView, lint_view, read_lenient};
+use crate::rules::lint::{PatchView, lint_view, read_lenient_in};
 
 /// Builds the report for a view and products.
 pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
@@ -61,11 +61,13 @@ pub fn report(view: &PatchView, products: &[ProductFacts]) -> CheckReport {
 /// patch at all.
 pub fn check_file(patch: &Path, products: &[ProductFacts]) -> Result<CheckReport> {
     crate::store::journal::check_readable(patch)?;
-    let view = read_lenient(patch)?;
+    // Opened once, with the reader that reads only what is asked of it.
+    let mut cf = crate::format::container::open_lazy(patch)?;
+    let view = read_lenient_in(&mut cf, patch)?;
     let mut r = report(&view, products);
     // Rows keyed to other products make the patch sequence differently on
     // this one; a database that cannot be read is `inspect`'s to report.
-    if let Ok(tables) = crate::patch::sequencing::read_tables(patch) {
+    if let Ok(tables) = crate::patch::sequencing::read_tables_in(&mut cf, patch) {
         for c in &mut r.products {
             if let Some(w) =
                 crate::rules::sequence::row_warning(&tables.rows, &view.targets, c.facts.code)

@@ -7,10 +7,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use cfb::CompoundFile;
-
 use crate::error::{Context, Error, Result};
-use crate::format::container::{self, FileKind, show_name};
+use crate::format::container::{self, FileKind, Storage, show_name};
 use crate::format::guid::Guid;
 use crate::format::propset::{PropertySet, PropertyValue};
 use crate::format::streamname;
@@ -49,19 +47,21 @@ fn summary_properties(set: &PropertySet) -> Vec<SummaryProperty> {
         .collect()
 }
 
-fn root_streams(cf: &CompoundFile<File>) -> Vec<StreamInfo> {
-    cf.read_root_storage()
-        .filter(|e| e.is_stream())
+fn root_streams<S: Storage>(cf: &S) -> Vec<StreamInfo> {
+    cf.children(Path::new("/"))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.is_stream)
         .map(|e| {
-            let d = streamname::decode(e.name());
+            let d = streamname::decode(&e.name);
             StreamInfo {
-                name: if streamname::is_raw_special(e.name()) {
-                    show_name(e.name())
+                name: if streamname::is_raw_special(&e.name) {
+                    show_name(&e.name)
                 } else {
                     d.name
                 },
                 table: d.is_table,
-                size: e.len(),
+                size: e.len,
             }
         })
         .collect()
@@ -76,12 +76,21 @@ fn value_text(v: &msi::Value) -> String {
     }
 }
 
-/// [`table_rows_of`] through the guarded entry into the `msi` crate: a
-/// file that fails its checks, or a panic of the crate (it unwraps values
-/// of malformed tables), is reported as a problem.
-fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
+/// [`table_rows_of`] through the guarded entry into the `msi` crate, on
+/// the database's streams extracted from the open file: a file that
+/// fails its checks, or a panic of the crate (it unwraps values of
+/// malformed tables), is reported as a problem.
+fn table_rows<S: Storage>(
+    cf: &mut S,
+    path: &Path,
+    names: &[&str],
+    problems: &mut Vec<String>,
+) -> Vec<TableRows> {
     let mut found = Vec::new();
-    match crate::format::msi::guarded(path, || Ok(table_rows_of(path, names, &mut found))) {
+    let read = |package: std::io::Result<crate::format::msi::Extract>| {
+        Ok(table_rows_of(package, names, &mut found))
+    };
+    match crate::format::msi::guarded_in(cf, path, names, read) {
         Ok(Ok(rows)) => {
             problems.extend(found);
             rows
@@ -100,8 +109,12 @@ fn table_rows(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<Ta
     }
 }
 
-fn table_rows_of(path: &Path, names: &[&str], problems: &mut Vec<String>) -> Vec<TableRows> {
-    let mut package = match File::open(path).and_then(msi::Package::open) {
+fn table_rows_of(
+    package: std::io::Result<crate::format::msi::Extract>,
+    names: &[&str],
+    problems: &mut Vec<String>,
+) -> Vec<TableRows> {
+    let mut package = match package {
         Ok(p) => p,
         Err(e) => {
             problems.push(format!("the patch database could not be read: {e}"));
@@ -159,7 +172,7 @@ pub fn inspect_with(path: &Path, options: &InspectOptions) -> Result<InspectRepo
 
 fn inspect_file(path: &Path) -> Result<InspectReport> {
     crate::store::journal::check_readable(path)?;
-    let mut cf = container::open(path)?;
+    let mut cf = container::open_lazy(path)?;
     let kind = container::kind_of(&cf);
     let mut problems = Vec::new();
     let summary = match read_summary(&mut cf, Path::new("/")) {
@@ -172,7 +185,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
     let mut report = InspectReport {
         file: path.to_path_buf(),
         kind,
-        clsid: Guid(*cf.root_entry().clsid()).braced(),
+        clsid: Guid(cf.root_clsid()).braced(),
         summary: summary.as_ref().map(summary_properties).unwrap_or_default(),
         patch: None,
         transform: None,
@@ -188,6 +201,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
         FileKind::Patch => {
             report.patch = Some(patch_details(&mut cf, summary.as_ref(), &mut problems)?);
             report.tables = table_rows(
+                &mut cf,
                 path,
                 &["MsiPatchMetadata", "MsiPatchSequence"],
                 &mut problems,
@@ -203,7 +217,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
                     Ok(revision) => {
                         let t = Transform {
                             name: String::new(),
-                            clsid: Guid(*cf.root_entry().clsid()),
+                            clsid: Guid(cf.root_clsid()),
                             revision,
                             char_count: summary::get_int(set, pid::CHAR_COUNT).map(|v| v as u32),
                             template: summary::get_string(set, pid::TEMPLATE).ok().flatten(),
@@ -217,9 +231,11 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
         }
         FileKind::Database | FileKind::Other => {
             let storages: Vec<String> = cf
-                .read_root_storage()
-                .filter(|e| e.is_storage())
-                .map(|e| e.name().to_string())
+                .children(Path::new("/"))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| !e.is_stream)
+                .map(|e| e.name)
                 .collect();
             let any_storage = !storages.is_empty();
             if kind == FileKind::Database {
@@ -259,8 +275,8 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
 
 /// The patch as the lenient reader understands it; what it could not
 /// understand becomes problems.
-fn patch_details(
-    cf: &mut CompoundFile<File>,
+fn patch_details<S: Storage>(
+    cf: &mut S,
     set: Option<&PropertySet>,
     problems: &mut Vec<String>,
 ) -> Result<PatchDetails> {
@@ -418,6 +434,7 @@ mod tests {
     use crate::format::summary::SUMMARY_STREAM;
     use crate::format::transform::edit::TransformEditor;
     use crate::format::transform::{RowKind, Value};
+    use cfb::CompoundFile;
     use std::io::{Cursor, Write};
 
     const BASE: &str = "{4014E041-A968-4DE3-B43C-322DF9A19359}";

@@ -36,6 +36,9 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;
     crate::store::journal::check_readable(&req.input)?;
+    if req.destination == Destination::DryRun {
+        return dry_run(req);
+    }
     let mut patch = Patch::open(&req.input)?;
     let mut plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
     let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
@@ -61,4 +64,29 @@ pub fn retarget(req: &RetargetRequest) -> Result<RetargetReport> {
     report.output = output;
     report.verification = verification;
     Ok(report)
+}
+
+/// A dry run plans from what the lazy reader reads (the summaries, the
+/// transforms, the patch database): its cost does not grow with the
+/// cabinet, and nothing is written, so the structure check and the
+/// verification of an edit have nothing to guard.
+fn dry_run(req: &RetargetRequest) -> Result<RetargetReport> {
+    let mut patch = Patch::open_read_only(&req.input)?;
+    let mut plan = plan(&patch, &req.instances, &req.options).map_err(|e| e.in_file(&req.input))?;
+    let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
+    plan.add_sequence_rows(&rows);
+    let outcome = if plan.changes_anything() {
+        Outcome::Planned
+    } else {
+        Outcome::AlreadyDone
+    };
+    Ok(RetargetReport {
+        input: req.input.clone(),
+        output: None,
+        outcome,
+        patch_code: patch.codes.patch_code,
+        targets_before: patch.targets.clone(),
+        plan,
+        verification: None,
+    })
 }

@@ -245,7 +245,7 @@ impl Plan {
     }
 }
 
-fn targets_text(patch: &Patch) -> String {
+fn targets_text<F, C>(patch: &Patch<F, C>) -> String {
     patch
         .targets
         .iter()
@@ -267,7 +267,7 @@ pub(crate) struct PairIndex<'a> {
 
 impl<'a> PairIndex<'a> {
     /// Indexes the pairs of `patch`.
-    pub(crate) fn new(patch: &'a Patch) -> PairIndex<'a> {
+    pub(crate) fn new<F, C>(patch: &'a Patch<F, C>) -> PairIndex<'a> {
         let mut by_base: HashMap<Guid, (usize, Vec<&Pair>)> = HashMap::new();
         for (i, p) in patch.pairs.iter().enumerate() {
             by_base.entry(p.base()).or_insert((i, Vec::new())).1.push(p);
@@ -282,7 +282,7 @@ impl<'a> PairIndex<'a> {
 
     /// The product `code` was retargeted from, if its pairs are copies of
     /// the pairs of a product listed earlier in LastSavedBy.
-    pub(crate) fn derived_from(&self, patch: &Patch, code: Guid) -> Option<Guid> {
+    pub(crate) fn derived_from<F, C>(&self, patch: &Patch<F, C>, code: Guid) -> Option<Guid> {
         let (my_first, mine) = self.by_base.get(&code)?;
         // Every pair of `code` must be a copy of some pair of the earlier
         // product; not every pair of that product needs a copy (pairs that
@@ -304,7 +304,7 @@ impl<'a> PairIndex<'a> {
 
 /// The product `code` was retargeted from, if its pairs are copies of the
 /// pairs of a product listed earlier in LastSavedBy.
-pub(crate) fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
+pub(crate) fn derived_from<F, C>(patch: &Patch<F, C>, code: Guid) -> Option<Guid> {
     // One pass over the pairs: a hostile patch may list thousands of
     // products with a pair each (scanning the pairs for every product made
     // that cubic: 2,000 pairs took 15 seconds).
@@ -318,7 +318,11 @@ pub(crate) fn derived_from(patch: &Patch, code: Guid) -> Option<Guid> {
 /// the requested instances; so that re-running a retarget, or adding one
 /// more instance to a retargeted patch, resolves as the first run did.
 /// The same for every request, so computed once per plan.
-fn base_candidates(patch: &Patch, index: &PairIndex<'_>, requested: &HashSet<Guid>) -> Vec<Guid> {
+fn base_candidates<F, C>(
+    patch: &Patch<F, C>,
+    index: &PairIndex<'_>,
+    requested: &HashSet<Guid>,
+) -> Vec<Guid> {
     patch
         .targets
         .iter()
@@ -333,7 +337,11 @@ fn base_candidates(patch: &Patch, index: &PairIndex<'_>, requested: &HashSet<Gui
 
 /// Resolves the base of a request: the named one, or the only product the
 /// request can mean (one of `candidates`, see [`base_candidates`]).
-fn resolve_base(patch: &Patch, req: &InstanceRequest, candidates: &[Guid]) -> Result<Guid> {
+fn resolve_base<F, C>(
+    patch: &Patch<F, C>,
+    req: &InstanceRequest,
+    candidates: &[Guid],
+) -> Result<Guid> {
     if let Some(base) = req.base {
         if !patch.targets_product(base) {
             return Err(Error::usage(format!(
@@ -428,7 +436,11 @@ fn show_codes(rows: &[Change]) -> String {
 }
 
 /// Computes the plan. Pure: reads only the understood patch.
-pub fn plan(patch: &Patch, requests: &[InstanceRequest], opts: &PlanOptions) -> Result<Plan> {
+pub fn plan<F, C>(
+    patch: &Patch<F, C>,
+    requests: &[InstanceRequest],
+    opts: &PlanOptions,
+) -> Result<Plan> {
     if !patch.signatures.is_empty() && !opts.strip_signature {
         return Err(Error::refused(
             Reason::new(format!(

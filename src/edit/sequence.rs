@@ -23,7 +23,7 @@ use cfb::CompoundFile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
-use crate::format::container;
+use crate::format::container::{self, Storage};
 use crate::format::guid::Guid;
 use crate::format::streamname;
 use crate::format::transform::database::{DatabaseEditor, db_changes_between};
@@ -91,9 +91,9 @@ impl OwnRow {
 /// (every table decoded, so that string reference counts can be judged).
 /// `None` when the patch has no `MsiPatchSequence` table stream: there is
 /// nothing to mirror and the database is not read further.
-fn load<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Option<DatabaseEditor>> {
+fn load<S: Storage>(cf: &mut S) -> Result<Option<DatabaseEditor>> {
     let packed = streamname::encode(TABLE, true);
-    if !cf.is_stream(Path::new("/").join(&packed)) {
+    if !Storage::is_stream(cf, &Path::new("/").join(&packed)) {
         return Ok(None);
     }
     let bare = DatabaseEditor::load(cf, &Schema::new()).at("the patch database")?;
@@ -183,7 +183,7 @@ fn own_rows(db: &DatabaseEditor) -> Result<Vec<OwnRow>> {
 
 /// The `MsiPatchSequence` rows of the patch's own database, in stored
 /// order; empty when it has no such table.
-pub fn read_rows<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Vec<OwnRow>> {
+pub fn read_rows<S: Storage>(cf: &mut S) -> Result<Vec<OwnRow>> {
     match load(cf)? {
         Some(db) => own_rows(&db),
         None => Ok(Vec::new()),

@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::format::compound::Compound;
 use crate::format::structure::Chains;
 
 /// Root CLSID of a patch (.msp).
@@ -84,6 +85,200 @@ pub fn open_checked(path: &Path) -> Result<(CompoundFile<File>, Chains)> {
     }
     let file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
     open_reader_checked(file, meta.len(), path)
+}
+
+/// Opens `path` for reading only, with the purpose-built reader of
+/// [`crate::format::compound`]: what the read paths (`inspect`, `check`,
+/// a dry run) use, so that their cost follows what they read rather than
+/// the size of the file. Directories, short files and files without the
+/// compound-file signature get the errors of [`open`].
+pub fn open_lazy(path: &Path) -> Result<Compound<File>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
+    if meta.is_dir() {
+        return Err(
+            Error::new(crate::error::ErrorKind::Io, "is a directory, not a file").in_file(path),
+        );
+    }
+    let mut file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
+    check_magic(&mut file, meta.len(), path)?;
+    Compound::open(file, meta.len()).map_err(|e| e.in_file(path))
+}
+
+/// Refuses a file that does not start with the compound-file signature.
+fn check_magic<F: Read + Seek>(file: &mut F, len: u64, path: &Path) -> Result<()> {
+    let mut magic = [0u8; 8];
+    let got = file
+        .rewind()
+        .and_then(|_| read_up_to(file, &mut magic))
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
+    if got < magic.len() || magic != CFB_MAGIC {
+        let why = if len == 0 {
+            "the file is empty".to_string()
+        } else {
+            "it does not start with the compound-file signature D0 CF 11 E0 A1 B1 1A E1".to_string()
+        };
+        return Err(Error::format(format!(
+            "not an OLE compound file (so not a patch, database or transform): {why}"
+        ))
+        .in_file(path));
+    }
+    Ok(())
+}
+
+/// One entry, as the read paths need it from either reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Its name as stored.
+    pub name: String,
+    /// Its path inside the file.
+    pub path: PathBuf,
+    /// A stream (else a storage).
+    pub is_stream: bool,
+    /// A stream's length.
+    pub len: u64,
+    /// A storage's CLSID.
+    pub clsid: Uuid,
+    /// User-defined state bits.
+    pub state_bits: u32,
+    /// Creation time as stored (FILETIME ticks; 0 for streams).
+    pub created: u64,
+    /// Modification time as stored (FILETIME ticks; 0 for streams).
+    pub modified: u64,
+}
+
+/// A FILETIME (100-ns ticks since 1601) from the `SystemTime` `cfb` made
+/// of it (the inverse of its conversion, exact where `SystemTime` has
+/// 100-ns precision).
+pub fn filetime(t: std::time::SystemTime) -> u64 {
+    const UNIX_EPOCH_TICKS: u64 = 116_444_736_000_000_000;
+    let ticks = |d: std::time::Duration| {
+        d.as_secs()
+            .saturating_mul(10_000_000)
+            .saturating_add(u64::from(d.subsec_nanos() / 100))
+    };
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => UNIX_EPOCH_TICKS.saturating_add(ticks(d)),
+        Err(e) => UNIX_EPOCH_TICKS.saturating_sub(ticks(e.duration())),
+    }
+}
+
+/// What reading a compound file needs, from `cfb` (which edits) or from
+/// the lazy reader [`Compound`] (which only reads): the one interface the
+/// patch reader, the signature check and the database reader take, so that
+/// each reads either.
+pub trait Storage {
+    /// A stream open for reading.
+    type Stream<'a>: Read
+    where
+        Self: 'a;
+    /// The root storage's CLSID.
+    fn root_clsid(&self) -> Uuid;
+    /// The root storage's state bits.
+    fn root_state_bits(&self) -> u32;
+    /// The entry at `path`.
+    fn info(&self, path: &Path) -> Option<EntryInfo>;
+    /// Whether `path` names an entry.
+    fn exists(&self, path: &Path) -> bool {
+        self.info(path).is_some()
+    }
+    /// Whether `path` names a stream.
+    fn is_stream(&self, path: &Path) -> bool {
+        self.info(path).is_some_and(|e| e.is_stream)
+    }
+    /// Whether `path` names a storage.
+    fn is_storage(&self, path: &Path) -> bool {
+        self.info(path).is_some_and(|e| !e.is_stream)
+    }
+    /// The entries directly under the storage `path`, in the file's order.
+    fn children(&self, path: &Path) -> io::Result<Vec<EntryInfo>>;
+    /// The storage `path` and everything below it, in `cfb`'s walk order.
+    fn walk_from(&self, path: &Path) -> io::Result<Vec<EntryInfo>>;
+    /// Opens the stream at `path`.
+    fn open(&mut self, path: &Path) -> io::Result<Self::Stream<'_>>;
+}
+
+fn info_of_cfb(e: &cfb::Entry) -> EntryInfo {
+    EntryInfo {
+        name: e.name().to_string(),
+        path: e.path().to_path_buf(),
+        is_stream: e.is_stream(),
+        len: e.len(),
+        clsid: *e.clsid(),
+        state_bits: e.state_bits(),
+        created: filetime(e.created()),
+        modified: filetime(e.modified()),
+    }
+}
+
+impl<F: Read + Seek> Storage for CompoundFile<F> {
+    type Stream<'a>
+        = cfb::Stream<F>
+    where
+        F: 'a;
+    fn root_clsid(&self) -> Uuid {
+        *self.root_entry().clsid()
+    }
+    fn root_state_bits(&self) -> u32 {
+        self.root_entry().state_bits()
+    }
+    fn info(&self, path: &Path) -> Option<EntryInfo> {
+        self.entry(path).ok().map(|e| info_of_cfb(&e))
+    }
+    fn children(&self, path: &Path) -> io::Result<Vec<EntryInfo>> {
+        Ok(self.read_storage(path)?.map(|e| info_of_cfb(&e)).collect())
+    }
+    fn walk_from(&self, path: &Path) -> io::Result<Vec<EntryInfo>> {
+        Ok(self.walk_storage(path)?.map(|e| info_of_cfb(&e)).collect())
+    }
+    fn open(&mut self, path: &Path) -> io::Result<Self::Stream<'_>> {
+        self.open_stream(path)
+    }
+}
+
+fn info_of(path: PathBuf, e: &crate::format::compound::Entry) -> EntryInfo {
+    EntryInfo {
+        name: e.name.clone(),
+        path,
+        is_stream: e.is_stream(),
+        len: e.len,
+        clsid: e.clsid,
+        state_bits: e.state_bits,
+        created: e.created,
+        modified: e.modified,
+    }
+}
+
+impl<F: Read + Seek> Storage for Compound<F> {
+    type Stream<'a>
+        = crate::format::compound::Stream<'a, F>
+    where
+        F: 'a;
+    fn root_clsid(&self) -> Uuid {
+        self.root().clsid
+    }
+    fn root_state_bits(&self) -> u32 {
+        self.root().state_bits
+    }
+    fn info(&self, path: &Path) -> Option<EntryInfo> {
+        self.entry(path).map(|e| info_of(path.to_path_buf(), e))
+    }
+    fn children(&self, path: &Path) -> io::Result<Vec<EntryInfo>> {
+        Ok(self
+            .read_storage(path)?
+            .into_iter()
+            .map(|(p, e)| info_of(p, e))
+            .collect())
+    }
+    fn walk_from(&self, path: &Path) -> io::Result<Vec<EntryInfo>> {
+        Ok(self
+            .walk_storage(path)?
+            .into_iter()
+            .map(|(p, e)| info_of(p, e))
+            .collect())
+    }
+    fn open(&mut self, path: &Path) -> io::Result<Self::Stream<'_>> {
+        self.open_stream(path)
+    }
 }
 
 /// Opens the compound file that `reader` holds, `len` bytes long, with the
@@ -195,21 +390,23 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The kind of an opened compound file.
-pub fn kind_of<F>(cf: &CompoundFile<F>) -> FileKind {
-    FileKind::from_clsid(cf.root_entry().clsid())
+pub fn kind_of<S: Storage>(cf: &S) -> FileKind {
+    FileKind::from_clsid(&cf.root_clsid())
 }
 
 /// Reads a whole stream that the tool is going to parse, refusing streams
 /// longer than `limit` bytes before allocating anything.
-pub fn read_stream_bounded<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
-    path: &Path,
-    limit: u64,
-) -> Result<Vec<u8>> {
+pub fn read_stream_bounded<S: Storage>(cf: &mut S, path: &Path, limit: u64) -> Result<Vec<u8>> {
     let len = cf
-        .entry(path)
-        .map_err(|e| Error::io("cannot find", e).at(stream_part(path)))?
-        .len();
+        .info(path)
+        .ok_or_else(|| {
+            Error::io(
+                "cannot find",
+                io::Error::new(io::ErrorKind::NotFound, "No such stream"),
+            )
+            .at(stream_part(path))
+        })?
+        .len;
     if len > limit {
         return Err(Error::format(format!(
             "is {len} bytes long; streams the tool parses are limited to {limit} bytes"
@@ -217,7 +414,7 @@ pub fn read_stream_bounded<F: Read + Seek>(
         .at(stream_part(path)));
     }
     let mut stream = cf
-        .open_stream(path)
+        .open(path)
         .map_err(|e| Error::io("cannot open", e).at(stream_part(path)))?;
     // `len` is bounded by `limit` above, so the reservation is too.
     let mut buf = Vec::with_capacity(len as usize);
@@ -230,9 +427,11 @@ pub fn read_stream_bounded<F: Read + Seek>(
 }
 
 /// The names of the entries directly under the root storage.
-pub fn root_names<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
-    cf.read_root_storage()
-        .map(|e| e.name().to_string())
+pub fn root_names<S: Storage>(cf: &S) -> Vec<String> {
+    cf.children(Path::new("/"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.name)
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! and the summary information, GUIDs, and transforms. Nothing here knows
 //! what a patch is for, what an edit plans or how a file is committed.
 
+pub mod compound;
 pub mod container;
 pub mod guid;
 pub mod layout;

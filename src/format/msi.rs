@@ -12,7 +12,7 @@ use std::path::Path;
 use cfb::CompoundFile;
 
 use crate::error::{Error, Result};
-use crate::format::container;
+use crate::format::container::{self, Storage};
 use crate::format::propset::PropertySet;
 use crate::format::streamname;
 use crate::format::summary::{MAX_SUMMARY_LEN, SUMMARY_STREAM};
@@ -40,6 +40,79 @@ pub fn guarded<T>(
             part: null_table_name(path).or_else(|| null_column_field(path)),
         }),
     }
+}
+
+/// The database the `msi` crate reads from a file already open with the
+/// lazy reader: only the streams it reads (the summary information, the
+/// string pool, `_Tables`, `_Columns`, `_Validation`) and the `tables`
+/// asked for, each bounded, copied into a compound file in memory. The
+/// `msi` crate opens files with `cfb`, which reads and checks the whole
+/// FAT of the file it is given: a patch's database is a few kilobytes
+/// beside a cabinet that can reach gigabytes, so giving it the file
+/// would cost as much as the cabinet is large.
+pub type Extract = msi::Package<std::io::Cursor<Vec<u8>>>;
+
+/// [`guarded`] for a file already open (`cf`, named `path`): the checks
+/// of [`check_before_msi`] on `cf`, then `read` on the database's
+/// streams extracted as [`Extract`] says, with any panic of the crate
+/// contained. `read` gets the crate's result of opening the extract.
+pub fn guarded_in<S: Storage, T>(
+    cf: &mut S,
+    path: &Path,
+    tables: &[&str],
+    read: impl FnOnce(std::io::Result<Extract>) -> Result<T>,
+) -> std::result::Result<Result<T>, Panicked> {
+    if let Err(e) = check_streams(cf) {
+        return Ok(Err(e));
+    }
+    let bytes = match extract(cf, tables) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    let read = || read(msi::Package::open(std::io::Cursor::new(bytes)));
+    match crate::error::contain_panics(read) {
+        Ok(Err(e)) if e.part().is_none() => Ok(Err(match part_named_in(e.reason()) {
+            Some(part) => e.at(part),
+            None => e,
+        })),
+        Ok(found) => Ok(found),
+        Err(why) => Err(Panicked {
+            why,
+            part: null_table_name(path).or_else(|| null_column_field(path)),
+        }),
+    }
+}
+
+/// The bytes of a compound file holding the root CLSID of `cf` and the
+/// streams of its database that the `msi` crate reads, plus `tables`.
+fn extract<S: Storage>(cf: &mut S, tables: &[&str]) -> Result<Vec<u8>> {
+    use crate::format::transform::{MAX_STRING_DATA_LEN, MAX_TABLE_LEN};
+    use std::io::Write;
+    let mut wanted: Vec<(String, u64)> = vec![
+        (SUMMARY_STREAM.to_string(), MAX_SUMMARY_LEN),
+        (streamname::encode("_StringPool", true), MAX_POOL_LEN),
+        (streamname::encode("_StringData", true), MAX_STRING_DATA_LEN),
+    ];
+    for t in ["_Tables", "_Columns", "_Validation"].iter().chain(tables) {
+        wanted.push((streamname::encode(t, true), MAX_TABLE_LEN));
+    }
+    let fail = |e: std::io::Error| Error::io("cannot extract the database", e);
+    let mut out =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, std::io::Cursor::new(Vec::new()))
+            .map_err(fail)?;
+    out.set_storage_clsid("/", cf.root_clsid()).map_err(fail)?;
+    for (name, limit) in wanted {
+        let path = Path::new("/").join(&name);
+        if !Storage::is_stream(cf, &path) {
+            continue;
+        }
+        let bytes = container::read_stream_bounded(cf, &path, limit)?;
+        out.create_stream(&path)
+            .and_then(|mut s| s.write_all(&bytes))
+            .map_err(fail)?;
+    }
+    out.flush().map_err(fail)?;
+    Ok(out.into_inner().into_inner())
 }
 
 /// The part of the database an error of the `msi` crate is about, read
@@ -166,9 +239,15 @@ fn null_column_field(path: &Path) -> Option<String> {
 pub fn check_before_msi(path: &Path) -> Result<()> {
     // `open` refuses streams longer than the file.
     let mut cf = container::open(path)?;
+    check_streams(&mut cf)
+}
+
+/// The checks of [`check_before_msi`] on a file already open (either
+/// reader refuses streams longer than the file when it opens it).
+fn check_streams<S: Storage>(cf: &mut S) -> Result<()> {
     let summary = Path::new("/").join(SUMMARY_STREAM);
-    if cf.is_stream(&summary) {
-        let bytes = container::read_stream_bounded(&mut cf, &summary, MAX_SUMMARY_LEN)?;
+    if Storage::is_stream(cf, &summary) {
+        let bytes = container::read_stream_bounded(cf, &summary, MAX_SUMMARY_LEN)?;
         // The crate reads property 0 as a typed value too, where this
         // crate's parser keeps a dictionary as it is: a "string" there
         // must fit as well (a fuzz find: a 1.29 GB reservation).
@@ -178,14 +257,14 @@ pub fn check_before_msi(path: &Path) -> Result<()> {
     }
     let pool = Path::new("/").join(streamname::encode("_StringPool", true));
     let data = Path::new("/").join(streamname::encode("_StringData", true));
-    if !cf.is_stream(&pool) || !cf.is_stream(&data) {
+    let (Some(_), Some(data_entry)) = (
+        cf.info(&pool).filter(|e| e.is_stream),
+        cf.info(&data).filter(|e| e.is_stream),
+    ) else {
         return Ok(()); // the msi crate says what is missing
-    }
-    let data_len = cf
-        .entry(&data)
-        .map_err(|e| Error::io("cannot find", e).at(container::stream_part(&data)))?
-        .len();
-    let entries = container::read_stream_bounded(&mut cf, &pool, MAX_POOL_LEN)?;
+    };
+    let data_len = data_entry.len;
+    let entries = container::read_stream_bounded(cf, &pool, MAX_POOL_LEN)?;
     // The crate reads whole entries and says only "failed to fill whole
     // buffer" of a cut one, refuses an unknown code page without naming
     // the table, and allocates each declared length before reading: the

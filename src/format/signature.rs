@@ -54,11 +54,9 @@
 //! bounded, so a hostile file costs time linear in its size.
 
 use std::fmt::Write as _;
-use std::io::{Read, Seek};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use cfb::CompoundFile;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfo};
 use der::asn1::{GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
@@ -68,7 +66,7 @@ use sha2::digest::DynDigest;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use crate::error::{Error, Result};
-use crate::format::container::stream_part;
+use crate::format::container::{EntryInfo, Storage, stream_part};
 
 /// How to sign a patch again after `--strip-signature`, for messages: the
 /// commands docs/signing.md explains.
@@ -88,10 +86,10 @@ pub const STREAMS: [&str; 2] = [DIGITAL_SIGNATURE, DIGITAL_SIGNATURE_EX];
 /// patch reader, `inspect`, the product editor and [`SignatureState::of`]
 /// alike. An entry of that name that is a storage counts: examining it
 /// says what is wrong with it.
-pub fn streams_present<F: Read + Seek>(cf: &CompoundFile<F>) -> Vec<String> {
+pub fn streams_present<S: Storage>(cf: &S) -> Vec<String> {
     STREAMS
         .iter()
-        .filter(|n| cf.exists(Path::new("/").join(n)))
+        .filter(|n| Storage::exists(cf, &Path::new("/").join(n)))
         .map(|n| n.to_string())
         .collect()
 }
@@ -260,7 +258,7 @@ pub enum SignatureState {
 impl SignatureState {
     /// Examines `cf` (see [`examine`]); an unreadable signature becomes
     /// [`SignatureState::Unreadable`] instead of an error.
-    pub fn of<F: Read + Seek>(cf: &mut CompoundFile<F>) -> SignatureState {
+    pub fn of<S: Storage>(cf: &mut S) -> SignatureState {
         if streams_present(cf).is_empty() {
             return SignatureState::Unsigned;
         }
@@ -312,12 +310,12 @@ struct SpcIndirectDataContent {
 /// has no `\005DigitalSignature` stream; an error naming the stream when
 /// the signature cannot be read or parsed; otherwise the verdict, the
 /// algorithm and the signer.
-pub fn examine<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Option<SignatureReport>> {
+pub fn examine<S: Storage>(cf: &mut S) -> Result<Option<SignatureReport>> {
     let root = Path::new("/");
     let sig_path = root.join(DIGITAL_SIGNATURE);
     let ex_path = root.join(DIGITAL_SIGNATURE_EX);
     for p in [&sig_path, &ex_path] {
-        if cf.is_storage(p) {
+        if Storage::is_storage(cf, p) {
             return Err(Error::format(
                 "is a storage, not a stream: it cannot hold a signature, and Windows treats \
                  the file as badly signed",
@@ -327,8 +325,8 @@ pub fn examine<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Option<Signat
             )));
         }
     }
-    let has_ex = cf.is_stream(&ex_path);
-    if !cf.is_stream(&sig_path) {
+    let has_ex = Storage::is_stream(cf, &ex_path);
+    if !Storage::is_stream(cf, &sig_path) {
         if has_ex {
             return Err(Error::format(
                 "the file has \\005MsiDigitalSignatureEx but no \\005DigitalSignature stream: \
@@ -393,11 +391,7 @@ pub fn examine<F: Read + Seek>(cf: &mut CompoundFile<F>) -> Result<Option<Signat
 /// The Authenticode digest of the compound file `cf` with `alg`,
 /// including the metadata pre-hash when `with_ex` (see the module
 /// documentation for the order).
-pub fn msi_digest<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
-    alg: DigestAlgorithm,
-    with_ex: bool,
-) -> Result<Vec<u8>> {
+pub fn msi_digest<S: Storage>(cf: &mut S, alg: DigestAlgorithm, with_ex: bool) -> Result<Vec<u8>> {
     let mut h = alg.hasher();
     if with_ex {
         h.update(&prehash(cf, alg)?);
@@ -408,7 +402,7 @@ pub fn msi_digest<F: Read + Seek>(
 }
 
 /// The metadata pre-hash that `\005MsiDigitalSignatureEx` holds.
-pub fn prehash<F: Read + Seek>(cf: &mut CompoundFile<F>, alg: DigestAlgorithm) -> Result<Vec<u8>> {
+pub fn prehash<S: Storage>(cf: &mut S, alg: DigestAlgorithm) -> Result<Vec<u8>> {
     let mut pre = alg.hasher();
     prehash_storage(cf, Path::new("/"), &mut *pre, 0)?;
     Ok(pre.finalize().into_vec())
@@ -431,18 +425,18 @@ struct Node {
 }
 
 impl Node {
-    fn of(e: &cfb::Entry) -> Node {
-        let mut key: Vec<u8> = e.name().encode_utf16().flat_map(u16::to_le_bytes).collect();
+    fn of(e: EntryInfo) -> Node {
+        let mut key: Vec<u8> = e.name.encode_utf16().flat_map(u16::to_le_bytes).collect();
         key.extend_from_slice(&[0, 0]);
         Node {
-            path: e.path().to_path_buf(),
+            path: e.path,
             key,
-            stream: e.is_stream(),
-            len: e.len(),
-            clsid: e.clsid().to_bytes_le(),
-            state_bits: e.state_bits(),
-            created: filetime(e.created()),
-            modified: filetime(e.modified()),
+            stream: e.is_stream,
+            len: e.len,
+            clsid: e.clsid.to_bytes_le(),
+            state_bits: e.state_bits,
+            created: e.created,
+            modified: e.modified,
         }
     }
 
@@ -469,27 +463,12 @@ fn hash_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     }
 }
 
-/// A CFB timestamp (100-ns ticks since 1601) from the `SystemTime` the
-/// `cfb` crate made of it (the inverse of its conversion, exact where
-/// `SystemTime` has 100-ns precision).
-fn filetime(t: SystemTime) -> u64 {
-    const UNIX_EPOCH_TICKS: u64 = 116_444_736_000_000_000;
-    let ticks = |d: std::time::Duration| {
-        d.as_secs()
-            .saturating_mul(10_000_000)
-            .saturating_add(u64::from(d.subsec_nanos() / 100))
-    };
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => UNIX_EPOCH_TICKS.saturating_add(ticks(d)),
-        Err(e) => UNIX_EPOCH_TICKS.saturating_sub(ticks(e.duration())),
-    }
-}
-
-fn children<F: Read + Seek>(cf: &CompoundFile<F>, dir: &Path) -> Result<Vec<Node>> {
+fn children<S: Storage>(cf: &S, dir: &Path) -> Result<Vec<Node>> {
     let mut out: Vec<Node> = cf
-        .read_storage(dir)
+        .children(dir)
         .map_err(|e| Error::io("cannot list", e).at(storage_label(dir)))?
-        .map(|e| Node::of(&e))
+        .into_iter()
+        .map(Node::of)
         .collect();
     out.sort_by(|a, b| hash_order(&a.key, &b.key));
     Ok(out)
@@ -512,8 +491,8 @@ fn too_deep(dir: &Path) -> Error {
     .at(storage_label(dir))
 }
 
-fn hash_storage<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+fn hash_storage<S: Storage>(
+    cf: &mut S,
     dir: &Path,
     h: &mut dyn DynDigest,
     buf: &mut [u8],
@@ -523,11 +502,11 @@ fn hash_storage<F: Read + Seek>(
         return Err(too_deep(dir));
     }
     let clsid = if depth == 0 {
-        cf.root_entry().clsid().to_bytes_le()
+        cf.root_clsid().to_bytes_le()
     } else {
-        cf.entry(dir)
-            .map_err(|e| Error::io("cannot find", e).at(storage_label(dir)))?
-            .clsid()
+        cf.info(dir)
+            .ok_or_else(|| Error::format("cannot find: no such storage").at(storage_label(dir)))?
+            .clsid
             .to_bytes_le()
     };
     for node in children(cf, dir)? {
@@ -536,7 +515,7 @@ fn hash_storage<F: Read + Seek>(
         }
         if node.stream {
             let mut s = cf
-                .open_stream(&node.path)
+                .open(&node.path)
                 .map_err(|e| Error::io("cannot open", e).at(stream_part(&node.path)))?;
             let mut left = node.len;
             while left > 0 {
@@ -562,8 +541,8 @@ fn hash_storage<F: Read + Seek>(
     Ok(())
 }
 
-fn prehash_storage<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+fn prehash_storage<S: Storage>(
+    cf: &mut S,
     dir: &Path,
     h: &mut dyn DynDigest,
     depth: usize,
@@ -572,14 +551,13 @@ fn prehash_storage<F: Read + Seek>(
         return Err(too_deep(dir));
     }
     if depth == 0 {
-        let root = cf.root_entry();
-        h.update(&root.clsid().to_bytes_le());
-        h.update(&root.state_bits().to_le_bytes());
+        h.update(&cf.root_clsid().to_bytes_le());
+        h.update(&cf.root_state_bits().to_le_bytes());
     } else {
         let me = cf
-            .entry(dir)
-            .map_err(|e| Error::io("cannot find", e).at(storage_label(dir)))?;
-        let me = Node::of(&me);
+            .info(dir)
+            .ok_or_else(|| Error::format("cannot find: no such storage").at(storage_label(dir)))?;
+        let me = Node::of(me);
         h.update(me.name_bytes());
         h.update(&me.clsid);
         h.update(&me.state_bits.to_le_bytes());

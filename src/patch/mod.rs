@@ -19,7 +19,8 @@ use cfb::CompoundFile;
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
-use crate::format::container::{self, FileKind, show_name, storage_part};
+use crate::format::compound::Compound;
+use crate::format::container::{self, FileKind, Storage, show_name, storage_part};
 use crate::format::guid::Guid;
 use crate::format::propset::PropertySet;
 use crate::format::structure::Chains;
@@ -144,12 +145,14 @@ impl Pair {
     }
 }
 
-/// An opened, understood patch, read from `F` (a file unless said).
-pub struct Patch<F = File> {
+/// An opened, understood patch, read from `F` (a file unless said)
+/// through `C`: `cfb` for an edit ([`Patch::open`]), which copies from it,
+/// or the lazy reader for a read that only plans ([`Patch::open_read_only`]).
+pub struct Patch<F = File, C = CompoundFile<F>> {
     /// Where it was read from (for an overlay, the file it lies over).
     pub path: PathBuf,
     /// The compound file, open read-only.
-    pub cf: CompoundFile<F>,
+    pub cf: C,
     /// The root summary information, decoded byte-faithfully.
     pub summary: PropertySet,
     /// Template as stored.
@@ -170,9 +173,10 @@ pub struct Patch<F = File> {
     /// What the structure check found of the file's large streams, on
     /// which verification's layout check relies.
     pub(crate) chains: Chains,
+    _file: std::marker::PhantomData<fn() -> F>,
 }
 
-impl<F> std::fmt::Debug for Patch<F> {
+impl<F, C> std::fmt::Debug for Patch<F, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Patch")
             .field("path", &self.path)
@@ -184,9 +188,9 @@ impl<F> std::fmt::Debug for Patch<F> {
 
 /// Reads and decodes the summary information stream under `dir` ("/" for
 /// the root, "/name" for a substorage).
-pub fn read_summary<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<PropertySet> {
+pub fn read_summary<S: Storage>(cf: &mut S, dir: &Path) -> Result<PropertySet> {
     let path = dir.join(SUMMARY_STREAM);
-    if !cf.is_stream(&path) {
+    if !Storage::is_stream(cf, &path) {
         return Err(Error::format("has no \\005SummaryInformation stream"));
     }
     let bytes = container::read_stream_bounded(cf, &path, MAX_SUMMARY_LEN)?;
@@ -201,6 +205,18 @@ impl Patch {
     pub fn open(path: &Path) -> Result<Patch> {
         let (cf, chains) = container::open_checked(path)?;
         Patch::from_compound(path, cf, chains)
+    }
+}
+
+impl Patch<File, Compound<File>> {
+    /// [`Patch::open`] with the reader that reads only what is asked of it
+    /// ([`crate::format::compound`]): for what only reads and plans (a dry
+    /// run), whose cost then follows the summaries and transforms, not the
+    /// size of the file. Its large streams are not followed, so it carries
+    /// no [`Chains`] and is no input for an edit.
+    pub fn open_read_only(path: &Path) -> Result<Patch<File, Compound<File>>> {
+        let cf = container::open_lazy(path)?;
+        from_compound(path, cf, Chains::default())
     }
 }
 
@@ -226,47 +242,50 @@ impl<F: Read + Seek> Patch<F> {
     }
 
     fn from_compound(path: &Path, cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
-        let kind = container::kind_of(&cf);
-        if kind != FileKind::Patch {
-            return Err(Error::format(format!(
-                "is {}: its root CLSID is {{{}}}, a patch has {{{}}}",
-                kind.describe(),
-                cf.root_entry()
-                    .clsid()
-                    .hyphenated()
-                    .to_string()
-                    .to_uppercase(),
-                container::CLSID_PATCH
-                    .hyphenated()
-                    .to_string()
-                    .to_uppercase()
-            ))
-            .in_file(path));
-        }
-        Patch::understand(path, cf, chains).in_file(path)
+        from_compound(path, cf, chains)
     }
+}
 
-    fn understand(path: &Path, mut cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
-        let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
-        let parts = read::read_parts(&mut cf, Some(&summary), read::Mode::Strict)?;
-        let codes = parts
-            .codes
-            .ok_or_else(|| Error::format("RevisionNumber holds no patch code"))?;
-        Ok(Patch {
-            path: path.to_path_buf(),
-            cf,
-            summary,
-            template: parts.template,
-            targets: parts.targets,
-            last_saved_by: parts.last_saved_by,
-            codes,
-            pairs: parts.pairs,
-            root_names: parts.root_names,
-            signatures: parts.signatures,
-            chains,
-        })
+fn from_compound<F, C: Storage>(path: &Path, cf: C, chains: Chains) -> Result<Patch<F, C>> {
+    let kind = container::kind_of(&cf);
+    if kind != FileKind::Patch {
+        return Err(Error::format(format!(
+            "is {}: its root CLSID is {{{}}}, a patch has {{{}}}",
+            kind.describe(),
+            cf.root_clsid().hyphenated().to_string().to_uppercase(),
+            container::CLSID_PATCH
+                .hyphenated()
+                .to_string()
+                .to_uppercase()
+        ))
+        .in_file(path));
     }
+    understand(path, cf, chains).in_file(path)
+}
 
+fn understand<F, C: Storage>(path: &Path, mut cf: C, chains: Chains) -> Result<Patch<F, C>> {
+    let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
+    let parts = read::read_parts(&mut cf, Some(&summary), read::Mode::Strict)?;
+    let codes = parts
+        .codes
+        .ok_or_else(|| Error::format("RevisionNumber holds no patch code"))?;
+    Ok(Patch {
+        path: path.to_path_buf(),
+        cf,
+        summary,
+        template: parts.template,
+        targets: parts.targets,
+        last_saved_by: parts.last_saved_by,
+        codes,
+        pairs: parts.pairs,
+        root_names: parts.root_names,
+        signatures: parts.signatures,
+        chains,
+        _file: std::marker::PhantomData,
+    })
+}
+
+impl<F, C> Patch<F, C> {
     /// The pairs made for `base` (main transform's from code).
     pub fn pairs_of(&self, base: Guid) -> impl Iterator<Item = &Pair> {
         self.pairs.iter().filter(move |p| p.base() == base)
@@ -279,13 +298,13 @@ impl<F: Read + Seek> Patch<F> {
 }
 
 /// Reads one transform substorage named in LastSavedBy.
-pub fn read_transform<F: Read + Seek>(cf: &mut CompoundFile<F>, name: &str) -> Result<Transform> {
+pub fn read_transform<S: Storage>(cf: &mut S, name: &str) -> Result<Transform> {
     read_listed(cf, name).map_err(|(_, e)| e)
 }
 
 /// [`read_transform`], saying which of its checks failed.
-fn read_listed<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+fn read_listed<S: Storage>(
+    cf: &mut S,
     name: &str,
 ) -> std::result::Result<Transform, (Fault, Error)> {
     // A name with a path separator, or "." / "..", would be resolved by
@@ -312,7 +331,7 @@ fn read_listed<F: Read + Seek>(
         ));
     }
     let dir = Path::new("/").join(name);
-    if !cf.exists(&dir) {
+    if !Storage::exists(cf, &dir) {
         return Err((
             Fault::Missing,
             Error::format(format!(
@@ -321,7 +340,7 @@ fn read_listed<F: Read + Seek>(
             )),
         ));
     }
-    if !cf.is_storage(&dir) {
+    if !Storage::is_storage(cf, &dir) {
         return Err((
             Fault::NotAStorage,
             Error::format(format!(
@@ -334,16 +353,16 @@ fn read_listed<F: Read + Seek>(
 }
 
 /// Reads the transform storage `listed` names, which exists.
-fn read_storage<F: Read + Seek>(cf: &mut CompoundFile<F>, listed: &str) -> Result<Transform> {
+fn read_storage<S: Storage>(cf: &mut S, listed: &str) -> Result<Transform> {
     let entry = cf
-        .entry(Path::new("/").join(listed))
-        .map_err(|e| Error::io("cannot read", e).at(storage_part(listed)))?;
-    let clsid = Guid(*entry.clsid());
+        .info(&Path::new("/").join(listed))
+        .ok_or_else(|| Error::format("cannot read: no such storage").at(storage_part(listed)))?;
+    let clsid = Guid(entry.clsid);
     // The compound file finds names ignoring case, so LastSavedBy may
     // spell a storage `RTMA.1` that is stored as `rtmA.1`. Everything
     // after this point (the copy's paths, its name, verification) uses the
     // name as stored, which is what walking the storage yields.
-    let name = entry.name().to_string();
+    let name = entry.name;
     let dir = Path::new("/").join(&name);
     let part = storage_part(&name);
     let set = read_summary(cf, &dir).at(part.clone())?;
@@ -376,13 +395,16 @@ fn read_storage<F: Read + Seek>(cf: &mut CompoundFile<F>, listed: &str) -> Resul
 /// is deterministic, which is all this needs: it tells copies apart from
 /// different transforms, it is not a security boundary (verification
 /// compares bytes).
-fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<Content> {
+fn read_content<S: Storage>(cf: &mut S, dir: &Path) -> Result<Content> {
     use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let summary = dir.join(SUMMARY_STREAM);
     let mut buf = vec![0u8; 64 * 1024];
     let mut streams = Vec::new();
-    for e in container::walk(cf, dir)? {
+    let entries = cf
+        .walk_from(dir)
+        .map_err(|e| Error::io("cannot list", e).at(storage_part(&container::path_text(dir))))?;
+    for e in entries {
         if !e.is_stream || e.path == summary {
             continue;
         }
@@ -390,7 +412,7 @@ fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<
         let name = rel.to_string_lossy().into_owned();
         let mut one = std::collections::hash_map::DefaultHasher::new();
         let mut s = cf
-            .open_stream(&e.path)
+            .open(&e.path)
             .map_err(|err| Error::io("cannot open", err).at(container::stream_part(&e.path)))?;
         loop {
             let n = s
@@ -424,8 +446,8 @@ fn read_content<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<
 /// The rows of the per-instance tables of the storage `dir`, or `None`
 /// when it has none or one does not decode: reading a patch never fails
 /// on them (a table that does not decode is then known by its digest).
-fn per_instance_tables<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+fn per_instance_tables<S: Storage>(
+    cf: &mut S,
     dir: &Path,
     streams: &[StreamDigest],
 ) -> Option<Vec<(String, Vec<crate::format::transform::RowOp>)>> {

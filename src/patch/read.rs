@@ -8,14 +8,11 @@
 //!
 //! [`Patch::open`]: super::Patch::open
 
-use std::io::{Read, Seek};
 use std::path::Path;
-
-use cfb::CompoundFile;
 
 use super::{MAX_PAIRS, Pair, Transform, read_listed};
 use crate::error::{Context, Error, Result};
-use crate::format::container::{self, stream_part};
+use crate::format::container::{self, Storage, stream_part};
 use crate::format::guid::{self, Guid};
 use crate::format::propset::PropertySet;
 use crate::format::signature;
@@ -105,8 +102,8 @@ pub struct Parts {
 /// Reads the parts of the patch `cf` whose root summary information is
 /// `summary`; without one (it could not be read), every property is
 /// absent.
-pub fn read_parts<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+pub fn read_parts<S: Storage>(
+    cf: &mut S,
     summary: Option<&PropertySet>,
     mode: Mode,
 ) -> Result<Parts> {
@@ -239,11 +236,7 @@ impl Reader {
         }
     }
 
-    fn transform<F: Read + Seek>(
-        &mut self,
-        cf: &mut CompoundFile<F>,
-        name: &str,
-    ) -> Result<Option<Transform>> {
+    fn transform<S: Storage>(&mut self, cf: &mut S, name: &str) -> Result<Option<Transform>> {
         match read_listed(cf, name) {
             Ok(t) => Ok(Some(t)),
             Err((fault, error)) => {

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
+use crate::format::container::Storage;
 use crate::format::guid::Guid;
 use crate::format::version::{VersionFields, parse_version};
 
@@ -66,6 +67,23 @@ pub fn read_tables(path: &Path) -> Result<SequencingTables> {
     }
 }
 
+/// [`read_tables`] of a patch already open (`cf`, named `path`): the
+/// `msi` crate reads only the database's streams, extracted from it
+/// ([`crate::format::msi::guarded_in`]), not the whole file.
+pub fn read_tables_in<S: Storage>(cf: &mut S, path: &Path) -> Result<SequencingTables> {
+    let read = |package: std::io::Result<crate::format::msi::Extract>| {
+        let mut package = package.map_err(|e| Error::io("cannot read the patch database", e))?;
+        tables_of(&mut package)
+    };
+    match crate::format::msi::guarded_in(cf, path, &["MsiPatchMetadata", "MsiPatchSequence"], read)
+    {
+        Ok(r) => r.in_file(path),
+        Err(panicked) => Err(panicked
+            .error("the patch database cannot be read")
+            .in_file(path)),
+    }
+}
+
 fn text(v: &msi::Value) -> Option<&str> {
     match v {
         msi::Value::Str(s) => Some(s.as_str()),
@@ -77,6 +95,12 @@ fn read_tables_unguarded(path: &Path) -> Result<SequencingTables> {
     let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
     let mut package =
         msi::Package::open(file).map_err(|e| Error::io("cannot read the patch database", e))?;
+    tables_of(&mut package)
+}
+
+fn tables_of<F: std::io::Read + std::io::Seek>(
+    package: &mut msi::Package<F>,
+) -> Result<SequencingTables> {
     let mut out = SequencingTables::default();
     if package.has_table("MsiPatchMetadata") {
         let table = "table MsiPatchMetadata";

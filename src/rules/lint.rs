@@ -9,15 +9,13 @@
 //! instead of an error.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use cfb::CompoundFile;
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result, Setting};
-use crate::format::container::{self, CLSID_TRANSFORM, FileKind, show_name};
+use crate::format::container::{self, CLSID_TRANSFORM, FileKind, Storage, show_name};
 use crate::format::guid::Guid;
 use crate::format::names::MAX_NAME_UNITS;
 use crate::format::signature::{self, SignatureState};
@@ -751,16 +749,21 @@ fn lint_ambiguity(targets: &[Guid], pairs: &[Pair], out: &mut Vec<Finding>) {
 /// compound file, the root CLSID and the root summary information must be
 /// readable; every listed transform that is missing or malformed becomes
 /// a finding.
+#[cfg(test)]
 pub fn read_lenient(path: &Path) -> Result<PatchView> {
-    let mut cf = container::open(path)?;
-    let kind = container::kind_of(&cf);
+    read_lenient_in(&mut container::open_lazy(path)?, path)
+}
+
+/// [`read_lenient`] of a file already open (`cf`, named `path`).
+pub fn read_lenient_in<S: Storage>(cf: &mut S, path: &Path) -> Result<PatchView> {
+    let kind = container::kind_of(cf);
     if kind != FileKind::Patch {
         return Err(Error::format(format!("is {}", kind.describe())).in_file(path));
     }
-    read_view(path, &mut cf).in_file(path)
+    read_view(path, cf).in_file(path)
 }
 
-fn read_view(path: &Path, cf: &mut CompoundFile<File>) -> Result<PatchView> {
+fn read_view<S: Storage>(path: &Path, cf: &mut S) -> Result<PatchView> {
     let set = read_summary(cf, Path::new("/")).at("root")?;
     let parts = read_parts(cf, Some(&set), Mode::Lenient)?;
     let mut read_findings = Vec::new();

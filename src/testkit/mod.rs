@@ -11,7 +11,7 @@ pub mod tables;
 
 pub use crate::error::contain_panics;
 pub use crate::format::{
-    container, layout, msi, propset, signature, streamname, structure, summary, transform,
+    compound, container, layout, msi, propset, signature, streamname, structure, summary, transform,
 };
 pub use crate::rules::{applicability, lint};
 pub use crate::store::journal;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::fixture::{FIXTURE_SIGNER, sign, signature_blob};
 use super::*;
+use crate::format::container::filetime;
 use crate::testkit::synth::{PatchSpec, write_patch};
 
 type Mem = CompoundFile<Cursor<Vec<u8>>>;

@@ -29,9 +29,7 @@
 //! 3-byte references (refused when a table stream cannot be decoded).
 
 use std::cmp::Ordering;
-use std::io::{Read, Seek};
 
-use cfb::CompoundFile;
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
@@ -138,16 +136,15 @@ impl DatabaseEditor {
     /// Reads the database at the root of `cf`: its pool and every table
     /// stream, decoded with `schema` (the database's own, e.g.
     /// [`Schema::from_package`]; `_Tables` and `_Columns` are known).
-    pub fn load<F: Read + Seek>(
-        cf: &mut CompoundFile<F>,
-        schema: &Schema,
-    ) -> Result<DatabaseEditor> {
+    pub fn load<S: container::Storage>(cf: &mut S, schema: &Schema) -> Result<DatabaseEditor> {
         let entries: Vec<(String, std::path::PathBuf)> = cf
-            .read_root_storage()
-            .filter(|e| e.is_stream())
+            .children(std::path::Path::new("/"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.is_stream)
             .filter_map(|e| {
-                let d = streamname::decode(e.name());
-                d.is_table.then(|| (d.name, e.path().to_path_buf()))
+                let d = streamname::decode(&e.name);
+                d.is_table.then_some((d.name, e.path))
             })
             .collect();
         let mut pool = None;
