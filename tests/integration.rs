@@ -18,6 +18,9 @@ mod errors;
 // No text of the library names an option of the command line.
 mod neutral_texts;
 
+// One entry into the `msi` crate: only `format/msi.rs` opens a database with it.
+mod msi_entry;
+
 // The harness's checker rejects outputs that break an invariant.
 mod harness;
 

@@ -4,7 +4,6 @@
 //! that is missing or malformed becomes a problem in the report instead of
 //! an error, so that a broken patch can still be looked at.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
@@ -313,7 +312,7 @@ fn patch_details<S: Storage>(
 /// entry into the `msi` crate. Only the tables `wanted` are read for rows.
 fn read_base(path: &Path, wanted: &[String]) -> Result<(Schema, BaseRows)> {
     let read = || -> std::io::Result<(Schema, BaseRows)> {
-        let mut package = msi::Package::open(File::open(path)?)?;
+        let mut package = crate::format::msi::open_package(path)?;
         let schema = Schema::from_package(&package);
         let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let rows = BaseRows::from_package(&mut package, &names)?;

@@ -115,6 +115,13 @@ fn extract<S: Storage>(cf: &mut S, tables: &[&str]) -> Result<Vec<u8>> {
     Ok(out.into_inner().into_inner())
 }
 
+/// Opens the database at `path` with the `msi` crate: the one place the
+/// crate opens a file. Call it only inside the `read` of [`guarded`], which
+/// runs the bounded checks first and contains the crate's panics.
+pub fn open_package(path: &Path) -> std::io::Result<msi::Package<File>> {
+    msi::Package::open(File::open(path)?)
+}
+
 /// The part of the database an error of the `msi` crate is about, read
 /// from its message: the crate's errors while opening a database name a
 /// table only inside the text (`_Columns mentions table ""`, `Repeated key

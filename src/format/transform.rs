@@ -115,7 +115,7 @@ pub mod view;
 pub mod write;
 
 pub use pool::{PoolHeader, StringPool, walk as walk_pool};
-pub use rows::{RowKind, RowOp, Value, decode_rows, stream_name};
+pub use rows::{RowKind, RowOp, Value, decode_rows};
 pub use schema::{ColumnDef, ColumnKind, PER_INSTANCE_CELLS, Schema, TableDef};
 
 use schema::property_table;

@@ -3,7 +3,6 @@
 //! behind the same guards `inspect` uses
 //! ([`crate::format::msi::guarded`]).
 
-use std::fs::File;
 use std::path::Path;
 
 use serde::Serialize;
@@ -92,9 +91,8 @@ fn text(v: &msi::Value) -> Option<&str> {
 }
 
 fn read_tables_unguarded(path: &Path) -> Result<SequencingTables> {
-    let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
-    let mut package =
-        msi::Package::open(file).map_err(|e| Error::io("cannot read the patch database", e))?;
+    let mut package = crate::format::msi::open_package(path)
+        .map_err(|e| Error::io("cannot read the patch database", e))?;
     tables_of(&mut package)
 }
 

@@ -128,9 +128,8 @@ struct Tables {
 }
 
 fn read_tables(path: &Path) -> Result<Tables> {
-    let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
-    let mut package =
-        msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;
+    let mut package = crate::format::msi::open_package(path)
+        .map_err(|e| Error::io("cannot read the installer database", e))?;
     let schema = Schema::from_package(&package);
     if !package.has_table(transform::PROPERTY) {
         return Err(Error::format("has no Property table"));

@@ -206,7 +206,8 @@ impl ProductProperties {
 /// without a Property table is an error naming the table.
 pub fn read_properties(path: &Path) -> Result<ProductProperties> {
     let read = || -> Result<ProductProperties> {
-        let mut package = msi::open(path).map_err(|e| Error::io("cannot read as a database", e))?;
+        let mut package = crate::format::msi::open_package(path)
+            .map_err(|e| Error::io("cannot read as a database", e))?;
         if !package.has_table("Property") {
             return Err(Error::format("has no Property table").at("table Property"));
         }
@@ -246,7 +247,8 @@ fn read_package(path: &Path) -> Result<ProductFacts> {
 }
 
 fn read_package_unguarded(path: &Path) -> Result<ProductFacts> {
-    let mut package = msi::open(path).map_err(|e| Error::io("cannot read as a database", e))?;
+    let mut package = crate::format::msi::open_package(path)
+        .map_err(|e| Error::io("cannot read as a database", e))?;
     match package.package_type() {
         msi::PackageType::Installer => {}
         other => {

@@ -137,9 +137,8 @@ fn read_base(path: &Path) -> Result<Base> {
 }
 
 fn read_base_of(path: &Path) -> Result<Base> {
-    let file = File::open(path).map_err(|e| Error::io("cannot open", e))?;
-    let mut package =
-        msi::Package::open(file).map_err(|e| Error::io("cannot read the installer database", e))?;
+    let mut package = crate::format::msi::open_package(path)
+        .map_err(|e| Error::io("cannot read the installer database", e))?;
     let schema = Schema::from_package(&package);
     let mut props: IndexMap<String, String> = IndexMap::new();
     if package.has_table(transform::PROPERTY) {
