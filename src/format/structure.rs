@@ -558,6 +558,7 @@ impl Scan {
     /// the record fits this file's sectors.
     fn preclaim(&self, claims: &mut Claims, input: &Chains, order: &[u32]) -> Vec<u32> {
         let fits = input.sector_len == self.sector_len
+            && !input.sectors.is_empty()
             && input.sectors.len() <= claims.taken.len()
             && input.sectors.iter().rposition(|&w| w != 0).is_none_or(|i| {
                 (i as u64 * 64 + 63 - u64::from(input.sectors[i].leading_zeros()))
