@@ -5,7 +5,7 @@
 //! check reads the sources: no other file of `src/` outside the test kit
 //! and unit tests calls the crate's openers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The crate's ways to open a database.
 const OPENERS: [&str; 3] = ["msi::Package::open", "msi::open(", "msi::open_rw"];
@@ -14,7 +14,7 @@ const OPENERS: [&str; 3] = ["msi::Package::open", "msi::open(", "msi::open_rw"];
 fn only_format_msi_opens_a_database_with_the_msi_crate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    sources(&root, &mut files);
+    crate::util::rust_sources(&root, &mut files);
     assert!(files.len() > 50, "read only {} files", files.len());
     let mut entry_seen = false;
     let mut found = Vec::new();
@@ -50,15 +50,4 @@ fn only_format_msi_opens_a_database_with_the_msi_crate() {
         "the msi crate opened outside format/msi.rs:\n{}",
         found.join("\n")
     );
-}
-
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }

@@ -7,7 +7,7 @@
 //! test code of `src/`, except the command line's own files (`src/cli/`,
 //! `src/main.rs`) and the test kit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Texts of the library that may speak of the command line, each with
 /// where it is (none today). An error never belongs here: its remedy is a
@@ -18,7 +18,7 @@ const KNOWN: &[(&str, &str)] = &[];
 fn no_library_text_names_an_option_of_the_command_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    sources(&root, &mut files);
+    crate::util::rust_sources(&root, &mut files);
     assert!(files.len() > 50, "read only {} files", files.len());
     let mut found = Vec::new();
     for file in &files {
@@ -96,18 +96,6 @@ fn speaks_of_the_command_line(s: &str) -> bool {
         .windows(3)
         .any(|w| w[0] == b'-' && w[1] == b'-' && w[2].is_ascii_lowercase());
     option || s.contains("msp-retarget ")
-}
-
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out.sort();
 }
 
 /// The string literals of Rust source `text` (their contents as written,

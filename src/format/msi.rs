@@ -29,6 +29,16 @@ pub fn guarded<T>(
     if let Err(e) = check_before_msi(path) {
         return Ok(Err(e));
     }
+    contained(path, read)
+}
+
+/// `read` with any panic of the `msi` crate contained, and the part an
+/// error of the crate names taken out of its text; a panic is named after
+/// the table at fault in the file at `path` when a bounded look finds it.
+fn contained<T>(
+    path: &Path,
+    read: impl FnOnce() -> Result<T>,
+) -> std::result::Result<Result<T>, Panicked> {
     match crate::error::contain_panics(read) {
         Ok(Err(e)) if e.part().is_none() => Ok(Err(match part_named_in(e.reason()) {
             Some(part) => e.at(part),
@@ -70,17 +80,7 @@ pub fn guarded_in<S: Storage, T>(
         Err(e) => return Ok(Err(e)),
     };
     let read = || read(msi::Package::open(std::io::Cursor::new(bytes)));
-    match crate::error::contain_panics(read) {
-        Ok(Err(e)) if e.part().is_none() => Ok(Err(match part_named_in(e.reason()) {
-            Some(part) => e.at(part),
-            None => e,
-        })),
-        Ok(found) => Ok(found),
-        Err(why) => Err(Panicked {
-            why,
-            part: null_table_name(path).or_else(|| null_column_field(path)),
-        }),
-    }
+    contained(path, read)
 }
 
 /// The bytes of a compound file holding the root CLSID of `cf` and the

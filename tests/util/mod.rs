@@ -710,3 +710,17 @@ pub fn links_to_sector_zero(bytes: &[u8]) -> Result<Vec<String>, String> {
     );
     Ok(found)
 }
+
+/// Every Rust source file under `dir`, depth first, sorted: for the tests
+/// that read the library's sources.
+pub fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+}
