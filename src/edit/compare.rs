@@ -3,11 +3,10 @@
 //! the verification of the whole result ([`super::verify`]) and of each
 //! copy against its source ([`super::copy`]).
 
-use std::io::{Read, Seek};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::format::container::{self, EntryMeta, stream_part};
+use crate::format::container::{self, EntryMeta, Storage, stream_part};
 use crate::patch::Patch;
 
 /// Whether two entries have the same kind, length, CLSID, state bits and
@@ -22,8 +21,8 @@ pub(crate) fn meta_matches(a: &EntryMeta, b: &EntryMeta) -> bool {
 }
 
 /// The metadata of the output's entry at `path`, if there is one.
-pub(crate) fn out_entry<G: Read + Seek>(out: &Patch<G>, path: &Path) -> Option<EntryMeta> {
-    out.cf.entry(path).ok().map(|e| EntryMeta::of(&e))
+pub(crate) fn out_entry<G, D: Storage>(out: &Patch<G, D>, path: &Path) -> Option<EntryMeta> {
+    out.cf.info(path).map(|e| EntryMeta::from_info(&e))
 }
 
 /// A reader that remembers whether it failed, to tell which of two
@@ -41,10 +40,10 @@ impl<R: std::io::Read> std::io::Read for Marked<R> {
     }
 }
 
-pub(crate) fn compare_streams<G: Read + Seek>(
+pub(crate) fn compare_streams<G, D: Storage>(
     input: &mut Patch,
     a: &Path,
-    out: &mut Patch<G>,
+    out: &mut Patch<G, D>,
     b: &Path,
 ) -> Result<()> {
     let input_error = |e: std::io::Error, what: &str| {
@@ -55,14 +54,14 @@ pub(crate) fn compare_streams<G: Read + Seek>(
     let mut sa = Marked {
         inner: input
             .cf
-            .open_stream(a)
+            .open(a)
             .map_err(|e| input_error(e, "cannot open"))?,
         failed: false,
     };
     let mut sb = Marked {
         inner: out
             .cf
-            .open_stream(b)
+            .open(b)
             .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?,
         failed: false,
     };

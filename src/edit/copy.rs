@@ -54,10 +54,8 @@
 //!   ([`crate::format::transform::edit::changes_between`]).
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use cfb::CompoundFile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
@@ -334,7 +332,7 @@ impl CopyStreams {
 
 /// The summary information of a copy: the source transform's stream with
 /// only RevisionNumber changed.
-fn summary_after<F: Read + Seek>(cf: &mut CompoundFile<F>, copy: &CopyPlan) -> Result<Vec<u8>> {
+fn summary_after<S: container::Storage>(cf: &mut S, copy: &CopyPlan) -> Result<Vec<u8>> {
     let dir = Path::new("/").join(&copy.source);
     let mut set = read_summary(cf, &dir).at(container::storage_part(&copy.source))?;
     set.set_string(pid::REVISION_NUMBER, &copy.revision_after)
@@ -346,7 +344,7 @@ fn summary_after<F: Read + Seek>(cf: &mut CompoundFile<F>, copy: &CopyPlan) -> R
 
 /// Loads the transform `dir` of `cf` for row-level work, its per-instance
 /// tables decoded.
-fn load_editor<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<TransformEditor> {
+fn load_editor<S: container::Storage>(cf: &mut S, dir: &Path) -> Result<TransformEditor> {
     TransformEditor::load(cf, dir, &Schema::per_instance())
 }
 
@@ -356,10 +354,7 @@ fn load_editor<F: Read + Seek>(cf: &mut CompoundFile<F>, dir: &Path) -> Result<T
 /// Refuses a declaration the rule does not allow, or one that does not
 /// match the source (a row it lacks, another old value, a row that does
 /// not carry the column).
-pub fn streams_after<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
-    copy: &CopyPlan,
-) -> Result<CopyStreams> {
+pub fn streams_after<S: container::Storage>(cf: &mut S, copy: &CopyPlan) -> Result<CopyStreams> {
     let mut streams = HashMap::new();
     streams.insert(PathBuf::from(SUMMARY_STREAM), summary_after(cf, copy)?);
     if copy.rows.is_empty() {
@@ -436,9 +431,9 @@ pub struct CopyTally {
 /// [`streams_after`]; and, when rows are declared, decoding source and
 /// copy row by row finds exactly the declared changes. Counting the
 /// copy's entries (nothing more than the source's) is the caller's.
-pub fn verify_copy<G: Read + Seek>(
+pub fn verify_copy<G, D: container::Storage>(
     input: &mut Patch,
-    out: &mut Patch<G>,
+    out: &mut Patch<G, D>,
     copy: &CopyPlan,
 ) -> Result<CopyTally> {
     use crate::edit::compare::{compare_streams, meta_matches, out_entry};

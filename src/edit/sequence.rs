@@ -16,10 +16,8 @@
 //! removed.
 
 use std::collections::HashSet;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use cfb::CompoundFile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
@@ -236,8 +234,8 @@ pub fn rows_to_remove(rows: &[OwnRow], base: Guid, instance: Guid) -> Vec<Sequen
 
 /// The root database streams after adding `added` and removing `removed`:
 /// `None` when neither has rows.
-pub fn database_after<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+pub fn database_after<S: Storage>(
+    cf: &mut S,
     added: &[SequenceRowPlan],
     removed: &[SequenceRowPlan],
 ) -> Result<Option<EditOutput>> {
@@ -269,9 +267,9 @@ pub fn changed_paths(out: &EditOutput) -> Vec<(PathBuf, &[u8])> {
 /// decoding both databases row by row shows exactly the declared rows
 /// added and removed, nothing else. Returns the stream paths it checked
 /// (the caller compares every other stream byte for byte).
-pub fn check_root_streams<F: Read + Seek, G: Read + Seek>(
-    input: &mut CompoundFile<F>,
-    output: &mut CompoundFile<G>,
+pub fn check_root_streams<S: Storage, T: Storage>(
+    input: &mut S,
+    output: &mut T,
     added: &[SequenceRowPlan],
     removed: &[SequenceRowPlan],
 ) -> Result<HashSet<PathBuf>> {
@@ -341,6 +339,7 @@ mod tests {
     use crate::edit::engine::{Destination, Outcome};
     use crate::edit::plan::{InstanceRequest, PlanOptions};
     use crate::testkit::synth::{PatchSpec, SequenceRowSpec, SequenceTable, write_patch_file};
+    use std::io::Read;
 
     const BASE: &str = "{5F6A1D2E-7C3B-4E8A-9D41-2B7C8E9F0A11}";
     const OTHER: &str = "{A93C47E2-1B5D-4F60-8E72-C4D5E6F7A822}";

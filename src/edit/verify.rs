@@ -24,7 +24,7 @@ use crate::edit::compare::{compare_streams, meta_matches, out_entry};
 use crate::edit::gate::{ResultCheck, check_result};
 use crate::edit::plan::Plan;
 use crate::error::{Error, Result};
-use crate::format::container;
+use crate::format::container::{self, Storage};
 use crate::format::layout::{Layout, overlaps};
 use crate::format::structure::{Chains, LARGE_STREAM_LEN};
 use crate::format::summary::SUMMARY_STREAM;
@@ -204,7 +204,10 @@ impl<'a> Written<'a, File> {
 /// a patch is a verification failure. With `input`, the chains of the
 /// input that the edit provably left alone are not followed again by the
 /// result's structure check ([`crate::format::structure::check_edited`]).
-fn reopen<G: Read + Seek>(result: Written<'_, G>, input: Option<&Chains>) -> Result<Patch<G>> {
+fn reopen<G: Read + Seek>(
+    result: Written<'_, G>,
+    input: Option<&Chains>,
+) -> Result<Patch<G, cfb::CompoundFile<G>>> {
     match input {
         Some(input) => Patch::from_edited_reader(result.reader, result.len, result.path, input),
         None => Patch::from_reader(result.reader, result.len, result.path),
@@ -273,10 +276,10 @@ pub fn verify_file(
     verify(input, plan, Written::open(output)?, layout, allow_ambiguity)
 }
 
-fn verify_inner<G: Read + Seek, H: Read + Seek>(
+fn verify_inner<G, D: Storage, H: Read + Seek>(
     input: &mut Patch,
     plan: &Plan,
-    out: &mut Patch<G>,
+    out: &mut Patch<G, D>,
     mut layout: Option<&mut LayoutCheck<'_, H>>,
 ) -> Result<Verification> {
     let fail = |what: String| Error::verify(what);
@@ -310,9 +313,9 @@ fn verify_inner<G: Read + Seek, H: Read + Seek>(
     // compound file does).
     let out_count = out
         .cf
-        .walk_storage(root)
+        .walk_from(root)
         .map_err(|e| Error::io("cannot list", e))?
-        .count();
+        .len();
     check_copy_names_distinct(input, plan)?;
     let mut accounted = 0usize;
     let mut report = Verification::default();
@@ -428,10 +431,10 @@ fn check_copy_names_distinct(input: &Patch, plan: &Plan) -> Result<()> {
 
 /// The first output entry the plan does not account for (only looked for
 /// when the counts differ).
-fn first_unplanned<G: Read + Seek>(
+fn first_unplanned<G, D: Storage>(
     input: &Patch,
     plan: &Plan,
-    out: &Patch<G>,
+    out: &Patch<G, D>,
 ) -> Result<Option<PathBuf>> {
     let root = Path::new("/");
     let removed = |p: &Path| {
@@ -443,13 +446,13 @@ fn first_unplanned<G: Read + Seek>(
     };
     let walk = out
         .cf
-        .walk_storage(root)
+        .walk_from(root)
         .map_err(|e| Error::io("cannot list", e))?;
     for e in walk {
-        let path = e.path();
+        let path = e.path.as_path();
         let planned = plan.copies.iter().any(|c| {
             path.strip_prefix(root.join(&c.name))
-                .is_ok_and(|rel| input.cf.exists(root.join(&c.source).join(rel)))
+                .is_ok_and(|rel| input.cf.exists(&root.join(&c.source).join(rel)))
         }) || (input.cf.exists(path) && !removed(path));
         if !planned {
             return Ok(Some(path.to_path_buf()));

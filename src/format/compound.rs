@@ -10,8 +10,8 @@
 //! private, so no caller can make it lazy. `inspect`, `check` and a dry run
 //! read a few kilobytes of such a patch (the summaries, the transforms, the
 //! patch database): with `cfb` they cost as much as the cabinet is large.
-//! Edits still go through `cfb` (`crate::format::container`), which
-//! writes.
+//! An edit reads its input with it too (`crate::format::container::
+//! open_for_edit`) and writes through `cfb`.
 //!
 //! What is checked, with the same guarantees as the `cfb` path: the header
 //! fields, the DIFAT chain (bounded by the file's sector count, each sector
@@ -26,9 +26,9 @@
 //! stream, each stream read) are claimed: two of those chains sharing a
 //! sector are refused as cross-linked, naming both. Chains that are not
 //! followed (a cabinet nobody reads) are not checked: a read that does not
-//! read them does not depend on them. What an edit writes is checked by the
-//! edit's own structure check and verification, which still follow every
-//! chain (`crate::format::structure`).
+//! read them does not depend on them. An edit of a small file checks it
+//! whole first (`crate::format::structure`), and verification checks what
+//! the edit wrote.
 //!
 //! Where `cfb` reads a malformed file without complaint (a FAT link past
 //! the end of the file ends the chain; a short last sector), so does this
@@ -709,7 +709,20 @@ impl<F: Read + Seek> Compound<F> {
                 )));
             }
             if after != END_OF_CHAIN {
-                return Err(self.runs_on(Owner::MiniStream, after, needed, len));
+                // Into another stream's chain: cross-linked. Otherwise the
+                // rest of the chain is the mini stream's too: `cfb` keeps
+                // the sectors of a mini stream that shrank (when streams
+                // are removed) in its chain, and grows it into them, so a
+                // file it wrote has such a chain; its sectors are claimed.
+                if let Some(id) = self.stream_starting_at(after, Owner::MiniStream) {
+                    return Err(self.cross_linked(
+                        after,
+                        false,
+                        Owner::MiniStream,
+                        Owner::Stream(id),
+                    ));
+                }
+                self.follow(after, None, Owner::MiniStream)?;
             }
             self.mini_sectors = sectors;
         }
@@ -807,12 +820,7 @@ impl<F: Read + Seek> Compound<F> {
     /// another chain the directory knows (the check needs no walk of that
     /// chain), else too long.
     fn runs_on(&self, owner: Owner, after: u32, needed: u64, len: u64) -> Error {
-        let cutoff = u64::from(MINI_STREAM_CUTOFF);
-        let other = self.walk_ids(0).into_iter().find(|&id| {
-            let e = &self.entries[id as usize];
-            e.is_stream() && e.len >= cutoff && e.start == after && owner != Owner::Stream(id)
-        });
-        match other {
+        match self.stream_starting_at(after, owner) {
             Some(id) => self.cross_linked(after, false, owner, Owner::Stream(id)),
             None => {
                 let text =
@@ -823,6 +831,16 @@ impl<F: Read + Seek> Compound<F> {
                 }
             }
         }
+    }
+
+    /// The stream in regular sectors, other than `owner`, whose chain
+    /// starts at `sector`.
+    fn stream_starting_at(&self, sector: u32, owner: Owner) -> Option<u32> {
+        let cutoff = u64::from(MINI_STREAM_CUTOFF);
+        self.walk_ids(0).into_iter().find(|&id| {
+            let e = &self.entries[id as usize];
+            e.is_stream() && e.len >= cutoff && e.start == sector && owner != Owner::Stream(id)
+        })
     }
 
     fn cross_linked(&self, sector: u32, mini: bool, first: Owner, second: Owner) -> Error {
@@ -1401,6 +1419,31 @@ mod tests {
         put(&mut out, at, 5000);
         let e = reason(read(&mut open(&out).unwrap(), "/second"));
         assert!(e.contains("past the"), "{e}");
+    }
+
+    #[test]
+    fn a_mini_stream_chain_longer_than_the_mini_stream_is_read_as_cfb_writes_it() {
+        // `cfb` shrinks the mini stream when streams are removed but keeps
+        // its chain.
+        let bytes = build(
+            cfb::Version::V3,
+            &[("/a", 3000), ("/b", 3000), ("/c", 3000), ("/d", 3000)],
+        );
+        let mut cf = cfb::CompoundFile::open(Cursor::new(bytes)).unwrap();
+        cf.remove_stream("/c").unwrap();
+        cf.remove_stream("/d").unwrap();
+        cf.flush().unwrap();
+        let bytes = cf.into_inner().into_inner();
+        let root = (u32_at(&bytes, 0x30) as usize + 1) * 512;
+        let (mut s, len) = (u32_at(&bytes, root + 0x74), u32_at(&bytes, root + 0x78));
+        let mut chain = 0;
+        while s != END_OF_CHAIN {
+            chain += 1;
+            s = u32_at(&bytes, fat_slot(&bytes, s));
+        }
+        assert!(chain > len.div_ceil(512), "{chain} sectors for {len} bytes");
+        let mut ours = open(&bytes).unwrap();
+        assert_eq!(read(&mut ours, "/b").unwrap().len(), 3000);
     }
 
     fn refused(bytes: &[u8]) -> String {

@@ -104,6 +104,79 @@ pub fn open_lazy(path: &Path) -> Result<Compound<File>> {
     Compound::open(file, meta.len()).map_err(|e| e.in_file(path))
 }
 
+/// Files of at most this many sectors (32 MiB in version 3, 256 MiB in
+/// version 4) are checked whole when an edit opens them
+/// ([`open_for_edit`]): every chain followed, the FAT checked by `cfb`'s
+/// open. That costs about a millisecond at this size and keeps every
+/// guarantee of the full check, a cabinet's chain damaged far from its
+/// start included. Larger files are read lazily, like the read paths:
+/// their cost then follows what the edit reads, not the cabinet.
+pub const FULL_CHECK_MAX_SECTORS: u64 = 65_536;
+
+/// [`FULL_CHECK_MAX_SECTORS`], which the test kit lowers
+/// (`MSP_RETARGET_FULL_CHECK_MAX_SECTORS`) so that the tests of malformed
+/// files also run the lazy path on small files.
+fn full_check_max_sectors() -> u64 {
+    #[cfg(feature = "testkit")]
+    if let Some(v) = std::env::var("MSP_RETARGET_FULL_CHECK_MAX_SECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return v;
+    }
+    FULL_CHECK_MAX_SECTORS
+}
+
+/// Whether a file of `len` bytes, whose header gives the sector shift
+/// `shift`, is small enough for the whole check.
+pub(crate) fn checked_whole(shift: u16, len: u64) -> bool {
+    match shift {
+        9 | 12 => len >> shift <= full_check_max_sectors(),
+        // Not a sector size: the full check and `cfb` say what is wrong.
+        _ => true,
+    }
+}
+
+/// Opens the input of an edit (`path`) with the lazy reader, read once.
+/// A small file ([`FULL_CHECK_MAX_SECTORS`]) is first checked whole, as
+/// before the lazy reader (structure check, `cfb`'s open, declared
+/// lengths), with what that check established about its large streams;
+/// a larger one is read lazily and gives an empty record. Errors name the
+/// file, as [`open`]'s.
+pub fn open_for_edit(path: &Path) -> Result<(Compound<File>, Chains)> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
+    if meta.is_dir() {
+        return Err(
+            Error::new(crate::error::ErrorKind::Io, "is a directory, not a file").in_file(path),
+        );
+    }
+    let mut file = File::open(path).map_err(|e| Error::io("cannot open", e).in_file(path))?;
+    let chains = open_reader_for_edit(&mut file, meta.len(), path)?;
+    let cf = Compound::open(file, meta.len()).map_err(|e| e.in_file(path))?;
+    Ok((cf, chains))
+}
+
+/// The whole check of [`open_for_edit`] when the file is small enough.
+fn open_reader_for_edit(file: &mut File, len: u64, path: &Path) -> Result<Chains> {
+    check_magic(file, len, path)?;
+    let mut header = [0u8; 0x20];
+    let got = file
+        .rewind()
+        .and_then(|_| read_up_to(file, &mut header))
+        .map_err(|e| Error::io("reading", e).in_file(path))?;
+    let shift = if got == header.len() {
+        u16::from_le_bytes([header[0x1E], header[0x1F]])
+    } else {
+        0
+    };
+    if !checked_whole(shift, len) {
+        return Ok(Chains::default());
+    }
+    let (cf, chains) = open_reader_checked(&mut *file, len, path)?;
+    drop(cf);
+    Ok(chains)
+}
+
 /// Refuses a file that does not start with the compound-file signature.
 fn check_magic<F: Read + Seek>(file: &mut F, len: u64, path: &Path) -> Result<()> {
     let mut magic = [0u8; 8];
@@ -454,27 +527,42 @@ pub struct EntryMeta {
     pub modified: std::time::SystemTime,
 }
 
+/// The `SystemTime` `cfb` makes of a FILETIME (100-ns ticks since 1601),
+/// the inverse of [`filetime`]: metadata read by either reader compares
+/// and copies the same (`cfb` writes back the ticks it was given).
+pub fn system_time(ticks: u64) -> std::time::SystemTime {
+    const UNIX_EPOCH_TICKS: u64 = 116_444_736_000_000_000;
+    let duration = |d: u64| std::time::Duration::new(d / 10_000_000, (d % 10_000_000) as u32 * 100);
+    let t = if ticks >= UNIX_EPOCH_TICKS {
+        std::time::UNIX_EPOCH.checked_add(duration(ticks - UNIX_EPOCH_TICKS))
+    } else {
+        std::time::UNIX_EPOCH.checked_sub(duration(UNIX_EPOCH_TICKS - ticks))
+    };
+    t.unwrap_or(std::time::UNIX_EPOCH)
+}
+
 impl EntryMeta {
-    /// The metadata of a `cfb` entry.
-    pub fn of(e: &cfb::Entry) -> EntryMeta {
+    /// The metadata of an entry of either reader.
+    pub fn from_info(e: &EntryInfo) -> EntryMeta {
         EntryMeta {
-            path: e.path().to_path_buf(),
-            is_stream: e.is_stream(),
-            len: e.len(),
-            clsid: *e.clsid(),
-            state_bits: e.state_bits(),
-            created: e.created(),
-            modified: e.modified(),
+            path: e.path.clone(),
+            is_stream: e.is_stream,
+            len: e.len,
+            clsid: e.clsid,
+            state_bits: e.state_bits,
+            created: system_time(e.created),
+            modified: system_time(e.modified),
         }
     }
 }
 
 /// Every entry below (and including) `path`, in the crate's walk order.
-pub fn walk<F: Read + Seek>(cf: &CompoundFile<F>, path: &Path) -> Result<Vec<EntryMeta>> {
+pub fn walk<S: Storage>(cf: &S, path: &Path) -> Result<Vec<EntryMeta>> {
     Ok(cf
-        .walk_storage(path)
+        .walk_from(path)
         .map_err(|e| Error::io("cannot list", e).at(storage_part(&path_text(path))))?
-        .map(|e| EntryMeta::of(&e))
+        .iter()
+        .map(EntryMeta::from_info)
         .collect())
 }
 
@@ -483,15 +571,15 @@ pub fn walk<F: Read + Seek>(cf: &CompoundFile<F>, path: &Path) -> Result<Vec<Ent
 /// CLSID, state bits and timestamps of every entry. `replace` may supply
 /// new contents for a stream, given its path relative to the storage; the
 /// stream's original bytes are then not read here at all.
-pub fn copy_storage<R, W>(
-    src: &mut CompoundFile<R>,
+pub fn copy_storage<S, W>(
+    src: &mut S,
     src_path: &Path,
     dst: &mut CompoundFile<W>,
     dst_path: &Path,
     replace: &mut dyn FnMut(&Path) -> Option<Vec<u8>>,
 ) -> Result<()>
 where
-    R: Read + Seek,
+    S: Storage,
     W: Read + Write + Seek,
 {
     let entries = walk(src, src_path)?;
@@ -523,7 +611,7 @@ where
             Some(bytes) => out.write_all(&bytes),
             None => {
                 let mut input = src
-                    .open_stream(&e.path)
+                    .open(&e.path)
                     .map_err(|err| Error::io("cannot open", err).at(stream_part(&e.path)))?;
                 io::copy(&mut input, &mut out).map(|_| ())
             }

@@ -146,9 +146,10 @@ impl Pair {
 }
 
 /// An opened, understood patch, read from `F` (a file unless said)
-/// through `C`: `cfb` for an edit ([`Patch::open`]), which copies from it,
-/// or the lazy reader for a read that only plans ([`Patch::open_read_only`]).
-pub struct Patch<F = File, C = CompoundFile<F>> {
+/// through `C`: the lazy reader ([`Compound`]) for an edit's input
+/// ([`Patch::open`]) and a read that only plans ([`Patch::open_read_only`]),
+/// `cfb` for a result re-read through its overlay ([`Patch::from_reader`]).
+pub struct Patch<F = File, C = Compound<F>> {
     /// Where it was read from (for an overlay, the file it lies over).
     pub path: PathBuf,
     /// The compound file, open read-only.
@@ -201,14 +202,14 @@ pub fn read_summary<S: Storage>(cf: &mut S, dir: &Path) -> Result<PropertySet> {
 
 impl Patch {
     /// Opens `path`, checks that it is a patch, and decodes its summary
-    /// information and every transform pair named in LastSavedBy.
+    /// information and every transform pair named in LastSavedBy: the
+    /// input of an edit, read once through the lazy reader (a small file
+    /// is checked whole first: [`container::open_for_edit`]).
     pub fn open(path: &Path) -> Result<Patch> {
-        let (cf, chains) = container::open_checked(path)?;
-        Patch::from_compound(path, cf, chains)
+        let (cf, chains) = container::open_for_edit(path)?;
+        from_compound(path, cf, chains)
     }
-}
 
-impl Patch<File, Compound<File>> {
     /// [`Patch::open`] with the reader that reads only what is asked of it
     /// ([`crate::format::compound`]): for what only reads and plans (a dry
     /// run), whose cost then follows the summaries and transforms, not the
@@ -220,10 +221,10 @@ impl Patch<File, Compound<File>> {
     }
 }
 
-impl<F: Read + Seek> Patch<F> {
+impl<F: Read + Seek> Patch<F, CompoundFile<F>> {
     /// Reads a patch from `reader`, `len` bytes long, with the checks of
     /// [`Patch::open`]; `path` names it in errors.
-    pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F>> {
+    pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F, CompoundFile<F>>> {
         let (cf, chains) = container::open_reader_checked(reader, len, path)?;
         Patch::from_compound(path, cf, chains)
     }
@@ -236,12 +237,16 @@ impl<F: Read + Seek> Patch<F> {
         len: u64,
         path: &Path,
         input: &Chains,
-    ) -> Result<Patch<F>> {
+    ) -> Result<Patch<F, CompoundFile<F>>> {
         let (cf, chains) = container::open_edited_checked(reader, len, path, input)?;
         Patch::from_compound(path, cf, chains)
     }
 
-    fn from_compound(path: &Path, cf: CompoundFile<F>, chains: Chains) -> Result<Patch<F>> {
+    fn from_compound(
+        path: &Path,
+        cf: CompoundFile<F>,
+        chains: Chains,
+    ) -> Result<Patch<F, CompoundFile<F>>> {
         from_compound(path, cf, chains)
     }
 }

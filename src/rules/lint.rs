@@ -9,7 +9,6 @@
 //! instead of an error.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -160,12 +159,12 @@ pub struct PatchView {
     pub read_findings: Vec<Finding>,
 }
 
-impl<F: Read + Seek> From<Patch<F>> for PatchView {
+impl<F, C: crate::format::container::Storage> From<Patch<F, C>> for PatchView {
     /// The view of a strictly opened patch, which is consumed: its compound
     /// file is closed and its pairs move into the view. Checking a result
     /// this way keeps only one copy of its pairs, without the directory.
     /// A signature is examined first (which reads the whole patch).
-    fn from(mut patch: Patch<F>) -> PatchView {
+    fn from(mut patch: Patch<F, C>) -> PatchView {
         let signature = SignatureState::of(&mut patch.cf);
         PatchView {
             signature,

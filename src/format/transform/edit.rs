@@ -23,10 +23,8 @@
 //! `table_load_transform` reads them one by one), so an added row cannot
 //! disturb the rows before it.
 
-use std::io::{Read, Seek};
 use std::path::Path;
 
-use cfb::CompoundFile;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -172,8 +170,8 @@ impl TransformEditor {
 
     /// Reads the transform `storage` (`/` for a stand-alone .mst) of `cf`,
     /// decoding its tables against `schema` and its own `_Columns`.
-    pub fn load<F: Read + Seek>(
-        cf: &mut CompoundFile<F>,
+    pub fn load<S: container::Storage>(
+        cf: &mut S,
         storage: &Path,
         schema: &Schema,
     ) -> Result<TransformEditor> {
@@ -186,13 +184,14 @@ impl TransformEditor {
             }
         };
         let entries = cf
-            .read_storage(storage)
+            .children(storage)
             .map_err(|e| at_storage(Error::io("cannot list the transform", e)))?;
         let mut streams: Vec<(String, std::path::PathBuf)> = entries
-            .filter(|e| e.is_stream())
+            .into_iter()
+            .filter(|e| e.is_stream)
             .filter_map(|e| {
-                let d = streamname::decode(e.name());
-                d.is_table.then(|| (d.name, e.path().to_path_buf()))
+                let d = streamname::decode(&e.name);
+                d.is_table.then_some((d.name, e.path))
             })
             .collect();
         streams.sort();

@@ -2,6 +2,7 @@ use super::*;
 use crate::format::transform::tests::{pool_streams, words, write_transform};
 use crate::format::transform::write::tests::big_pool;
 use crate::format::transform::{ColumnDef, read_transform_tables};
+use cfb::CompoundFile;
 use std::io::Cursor;
 
 const G: &str = "{0C1D3B2A-0000-4000-8000-000000000001}";
