@@ -194,9 +194,59 @@ fn check_common(name: &str, body: &str, partner: bool) -> Result<(), NameError> 
 /// key ignores for the same reason. Such a key may make an allocator skip a
 /// usable name, but never hand out one that would clash.
 pub fn name_key(name: &str) -> String {
-    name.chars()
-        .map(|c| c.to_uppercase().next().unwrap_or(c))
-        .collect()
+    key_chars(name).collect()
+}
+
+/// The characters of [`name_key`]`(name)`, one by one, for comparing and
+/// hashing names without building a key per name.
+pub fn key_chars(name: &str) -> impl Iterator<Item = char> + Clone + '_ {
+    name.chars().map(key_char)
+}
+
+/// One character of a [`name_key`]; ASCII, nearly every name, without the
+/// general case mapping.
+fn key_char(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_uppercase()
+    } else {
+        c.to_uppercase().next().unwrap_or(c)
+    }
+}
+
+/// Whether two names have the same [`name_key`], without building either.
+pub fn same_key(a: &str, b: &str) -> bool {
+    // The same bytes, and ASCII, need no case mapping.
+    if a == b {
+        return true;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    key_chars(a).eq(key_chars(b))
+}
+
+/// A borrowed name that hashes and compares by its [`name_key`]: a set of
+/// these finds names listed twice without a key string per name.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'a>(pub &'a str);
+
+impl PartialEq for Keyed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        same_key(self.0, other.0)
+    }
+}
+
+impl Eq for Keyed<'_> {}
+
+impl std::hash::Hash for Keyed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for c in key_chars(self.0) {
+            state.write_u32(u32::from(c));
+        }
+        // Ends the sequence, as `str`'s own hash does, so that a name is
+        // never hashed as a prefix of a longer one.
+        state.write_u8(0xFF);
+    }
 }
 
 // How names are shown in messages: here rather than in the container
@@ -247,4 +297,35 @@ pub fn storage_part(name: &str) -> String {
 /// A path inside the compound file as text, without the leading `/`.
 pub fn path_text(path: &std::path::Path) -> String {
     path.to_string_lossy().trim_start_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    fn hash_of(k: Keyed) -> u64 {
+        use std::hash::{BuildHasher, RandomState};
+        thread_local!(static STATE: RandomState = RandomState::new());
+        STATE.with(|s| s.hash_one(k))
+    }
+
+    /// Comparing and hashing without a key string agree with the key.
+    #[test]
+    fn keys_compare_and_hash_as_the_key_string() {
+        let names = [
+            "rtmA.1", "RTMA.1", "rtma.1", "rtmA.2", "#rtmA.1", "ß", "S", "s", "SS", "é", "É", "ǅ",
+            "ǆ", "Ǆ", "ﬁ", "FI", "", "a", "ab", "İ", "i",
+        ];
+        for a in names {
+            for b in names {
+                let same = name_key(a) == name_key(b);
+                assert_eq!(same_key(a, b), same, "{a:?} {b:?}");
+                assert_eq!(Keyed(a) == Keyed(b), same, "{a:?} {b:?}");
+                if same {
+                    assert_eq!(hash_of(Keyed(a)), hash_of(Keyed(b)), "{a:?} {b:?}");
+                }
+            }
+        }
+        assert_eq!(name_key("rtmA.1;é"), "RTMA.1;É");
+    }
 }

@@ -424,77 +424,157 @@ pub struct PairNames {
 /// them, ignoring case) is an error: no tool writes that, and every
 /// listing would be read, planned and copied again.
 pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
+    parse_transform_list_within(text, usize::MAX)
+}
+
+/// [`parse_transform_list`] for a reader that refuses a list of more than
+/// `max` pairs: every entry is checked as there, and the first fault is
+/// the error, but at most `max` pairs are kept, so that a long list costs
+/// a pass over its text and not a name per entry; a list without fault
+/// and with more than `max` pairs is refused, with its count.
+pub fn parse_transform_list_within(text: &str, max: usize) -> Result<Vec<PairNames>> {
     let mut pairs: Vec<PairNames> = Vec::new();
+    let mut count = 0usize;
+    // Entries as slices of the list, hashed by their compound-file key:
+    // no key string per entry.
     let mut seen = std::collections::HashSet::new();
-    for entry in split_list(text) {
-        if !seen.insert(crate::format::names::name_key(entry)) {
-            return Err(Error::format(format!(
-                "LastSavedBy lists {entry} more than once"
-            )));
+    let mut last: Option<Listed> = None;
+    for entry in list_entries(text) {
+        if !seen.insert(crate::format::names::Keyed(entry)) {
+            return Err(listed_twice(entry));
         }
-        let name = entry.strip_prefix(':').ok_or_else(|| {
-            Error::format(format!(
-                "LastSavedBy entry {entry:?} does not start with ':' (every entry names a \
-                 transform substorage as :name)"
-            ))
-        })?;
-        if name.is_empty() {
-            return Err(Error::format("LastSavedBy has an empty entry ':'"));
-        }
-        if let Some(main) = name.strip_prefix('#') {
-            match pairs.last_mut() {
-                Some(p) if p.main == main && p.partner.is_none() => {
+        match list_step(entry, last)? {
+            Step::Main(name) => {
+                count += 1;
+                if count <= max {
+                    pairs.push(PairNames {
+                        main: name.to_string(),
+                        partner: None,
+                    });
+                }
+                last = Some(Listed {
+                    main: entry,
+                    partner: None,
+                });
+            }
+            Step::Partner(name) => {
+                if count <= max
+                    && let Some(p) = pairs.last_mut()
+                {
                     p.partner = Some(name.to_string());
                 }
-                _ => {
-                    return Err(Error::format(format!(
-                        "LastSavedBy lists the partner :{name} without its main transform \
-                         :{main} right before it"
-                    )));
+                if let Some(l) = &mut last {
+                    l.partner = Some(entry);
                 }
             }
-        } else {
-            pairs.push(PairNames {
-                main: name.to_string(),
-                partner: None,
-            });
         }
+    }
+    if count > max {
+        return Err(Error::format(format!(
+            "LastSavedBy lists {count} transform pairs; patches with more than {max} are \
+             refused"
+        )));
     }
     Ok(pairs)
 }
 
 /// Pairs the entries of a LastSavedBy list the way
 /// [`parse_transform_list`] does, but goes on past a bad entry: each entry
-/// is offered to that parser after the pair accepted last, so the parser
-/// alone decides what is valid, and a refused entry comes back with the
-/// parser's reason. A lenient reader reads the pairs; the refused entries
-/// are its problems.
+/// is judged as that parser judges it when it follows the pair accepted
+/// last (that pair's entries are the only ones it is compared with for a
+/// name listed twice), and a refused entry comes back with the parser's
+/// reason. A lenient reader reads the pairs; the refused entries are its
+/// problems. One pass, and no allocation for an entry beyond its pair or
+/// its error.
 pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<(String, Error)>) {
     let mut pairs: Vec<PairNames> = Vec::new();
     let mut refused = Vec::new();
-    for entry in split_list(text) {
-        let context = pairs.last().map(|p| match &p.partner {
-            Some(q) => format!(":{};:{q}", p.main),
-            None => format!(":{}", p.main),
+    let mut last: Option<Listed> = None;
+    for entry in list_entries(text) {
+        let twice = last.is_some_and(|l| {
+            crate::format::names::same_key(entry, l.main)
+                || l.partner
+                    .is_some_and(|p| crate::format::names::same_key(entry, p))
         });
-        let probe = match &context {
-            Some(c) => format!("{c};{entry}"),
-            None => entry.to_string(),
+        let step = if twice {
+            Err(listed_twice(entry))
+        } else {
+            list_step(entry, last)
         };
-        match parse_transform_list(&probe) {
-            Ok(mut parsed) => {
-                if parsed.len() > usize::from(context.is_some()) {
-                    if let Some(new) = parsed.pop() {
-                        pairs.push(new);
-                    }
-                } else if let (Some(last), Some(p)) = (pairs.last_mut(), parsed.pop()) {
-                    last.partner = p.partner;
+        match step {
+            Ok(Step::Main(name)) => {
+                pairs.push(PairNames {
+                    main: name.to_string(),
+                    partner: None,
+                });
+                last = Some(Listed {
+                    main: entry,
+                    partner: None,
+                });
+            }
+            Ok(Step::Partner(name)) => {
+                if let Some(p) = pairs.last_mut() {
+                    p.partner = Some(name.to_string());
+                }
+                if let Some(l) = &mut last {
+                    l.partner = Some(entry);
                 }
             }
             Err(e) => refused.push((entry.to_string(), e)),
         }
     }
     (pairs, refused)
+}
+
+/// The entries of a `;`-list, as [`split_list`] gives them, without
+/// collecting them.
+fn list_entries(text: &str) -> impl Iterator<Item = &str> {
+    text.split(';').filter(|s| !s.is_empty())
+}
+
+/// The pair a LastSavedBy reader accepted last, as its entries are listed
+/// (`:X` and `:#X`).
+#[derive(Clone, Copy)]
+struct Listed<'a> {
+    main: &'a str,
+    partner: Option<&'a str>,
+}
+
+/// What an accepted LastSavedBy entry adds: a pair (its main name) or the
+/// partner of the pair before it (its name, `#` included).
+enum Step<'a> {
+    Main(&'a str),
+    Partner(&'a str),
+}
+
+/// Judges one LastSavedBy entry after the pair accepted last, but for a
+/// name listed twice, which each reader checks against what it has seen.
+fn list_step<'a>(entry: &'a str, last: Option<Listed>) -> Result<Step<'a>> {
+    let name = entry.strip_prefix(':').ok_or_else(|| {
+        Error::format(format!(
+            "LastSavedBy entry {entry:?} does not start with ':' (every entry names a \
+             transform substorage as :name)"
+        ))
+    })?;
+    if name.is_empty() {
+        return Err(Error::format("LastSavedBy has an empty entry ':'"));
+    }
+    let Some(main) = name.strip_prefix('#') else {
+        return Ok(Step::Main(name));
+    };
+    match last {
+        Some(l) if l.main.strip_prefix(':') == Some(main) && l.partner.is_none() => {
+            Ok(Step::Partner(name))
+        }
+        _ => Err(Error::format(format!(
+            "LastSavedBy lists the partner :{name} without its main transform :{main} right \
+             before it"
+        ))),
+    }
+}
+
+fn listed_twice(entry: &str) -> Error {
+    Error::format(format!("LastSavedBy lists {entry} more than once"))
 }
 
 //==========================================================================//
@@ -641,6 +721,144 @@ mod tests {
         assert!(e.reason().contains(":#b"), "{e}");
         let e = parse_transform_list("rtmA.1").unwrap_err();
         assert!(e.reason().contains("does not start with ':'"), "{e}");
+    }
+
+    /// The list readers as they were before they became one pass: the
+    /// strict parser with a key string per entry, and the scan offering
+    /// each entry to it after the pair accepted last. The one-pass readers
+    /// must answer exactly as these do.
+    mod reference {
+        use super::super::*;
+
+        pub fn parse(text: &str, max: usize) -> Result<Vec<PairNames>> {
+            let mut pairs: Vec<PairNames> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for entry in split_list(text) {
+                if !seen.insert(crate::format::names::name_key(entry)) {
+                    return Err(Error::format(format!(
+                        "LastSavedBy lists {entry} more than once"
+                    )));
+                }
+                let name = entry.strip_prefix(':').ok_or_else(|| {
+                    Error::format(format!(
+                        "LastSavedBy entry {entry:?} does not start with ':' (every entry \
+                         names a transform substorage as :name)"
+                    ))
+                })?;
+                if name.is_empty() {
+                    return Err(Error::format("LastSavedBy has an empty entry ':'"));
+                }
+                if let Some(main) = name.strip_prefix('#') {
+                    match pairs.last_mut() {
+                        Some(p) if p.main == main && p.partner.is_none() => {
+                            p.partner = Some(name.to_string());
+                        }
+                        _ => {
+                            return Err(Error::format(format!(
+                                "LastSavedBy lists the partner :{name} without its main \
+                                 transform :{main} right before it"
+                            )));
+                        }
+                    }
+                } else {
+                    pairs.push(PairNames {
+                        main: name.to_string(),
+                        partner: None,
+                    });
+                }
+            }
+            if pairs.len() > max {
+                return Err(Error::format(format!(
+                    "LastSavedBy lists {} transform pairs; patches with more than {max} are \
+                     refused",
+                    pairs.len()
+                )));
+            }
+            Ok(pairs)
+        }
+
+        pub fn scan(text: &str) -> (Vec<PairNames>, Vec<(String, Error)>) {
+            let mut pairs: Vec<PairNames> = Vec::new();
+            let mut refused = Vec::new();
+            for entry in split_list(text) {
+                let context = pairs.last().map(|p| match &p.partner {
+                    Some(q) => format!(":{};:{q}", p.main),
+                    None => format!(":{}", p.main),
+                });
+                let probe = match &context {
+                    Some(c) => format!("{c};{entry}"),
+                    None => entry.to_string(),
+                };
+                match parse(&probe, usize::MAX) {
+                    Ok(mut parsed) => {
+                        if parsed.len() > usize::from(context.is_some()) {
+                            if let Some(new) = parsed.pop() {
+                                pairs.push(new);
+                            }
+                        } else if let (Some(last), Some(p)) = (pairs.last_mut(), parsed.pop()) {
+                            last.partner = p.partner;
+                        }
+                    }
+                    Err(e) => refused.push((entry.to_string(), e)),
+                }
+            }
+            (pairs, refused)
+        }
+    }
+
+    fn texts<T>(r: Result<T>) -> Result<T, String> {
+        r.map_err(|e| e.to_string())
+    }
+
+    proptest::proptest! {
+        /// Lists of entries that collide in every way the readers know
+        /// (case, `ß` against `S`, partners before and after their main,
+        /// no colon, empty): the one-pass readers give the same pairs and
+        /// the same errors, entry by entry, as the readers they replace.
+        #[test]
+        fn the_list_readers_answer_as_before(
+            entries in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    ":a", ":A", ":#a", ":#A", ":b", ":#b", ":ß", ":S", ":#ß", ":#s", "a",
+                    ":", ":#", "::", ":#:", "#a", " :a", ":é", ":É", ":#é", "",
+                ]),
+                0..24,
+            ),
+            max in 0usize..4,
+        ) {
+            let text = entries.join(";");
+            let (pairs, refused) = scan_transform_list(&text);
+            let (want_pairs, want_refused) = reference::scan(&text);
+            proptest::prop_assert_eq!(&pairs, &want_pairs, "{}", text);
+            let texts_of = |r: &[(String, Error)]| {
+                r.iter().map(|(e, err)| format!("{e}: {err}")).collect::<Vec<_>>()
+            };
+            proptest::prop_assert_eq!(texts_of(&refused), texts_of(&want_refused), "{}", text);
+            proptest::prop_assert_eq!(
+                texts(parse_transform_list(&text)),
+                texts(reference::parse(&text, usize::MAX)),
+                "{}", text
+            );
+            proptest::prop_assert_eq!(
+                texts(parse_transform_list_within(&text, max)),
+                texts(reference::parse(&text, max)),
+                "{} (at most {})", text, max
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_list_keeps_at_most_the_bound_and_counts_the_rest() {
+        let text: String = (0..10).map(|k| format!(":t{k};:#t{k};")).collect();
+        assert_eq!(parse_transform_list_within(&text, 10).unwrap().len(), 10);
+        let e = parse_transform_list_within(&text, 3).unwrap_err();
+        assert_eq!(
+            e.reason(),
+            "LastSavedBy lists 10 transform pairs; patches with more than 3 are refused"
+        );
+        // A fault past the bound is still the error, as for any list.
+        let e = parse_transform_list_within(&format!("{text}:T1"), 3).unwrap_err();
+        assert!(e.reason().contains(":T1 more than once"), "{e}");
     }
 
     #[test]

@@ -140,21 +140,11 @@ pub fn read_parts<S: Storage>(
     guid::dedup_in_order(&mut targets);
     let names = match mode {
         Mode::Strict => {
-            let names = summary::parse_transform_list(&last_saved_by)
-                .at(property_part(pid::LAST_SAVED_BY))
-                .at(stream.clone())?;
             // Planning compares pairs with pairs: the count bounds the time
             // a hostile file can cost an edit. A report reads each pair once.
-            if names.len() > MAX_PAIRS {
-                return Err(Error::format(format!(
-                    "LastSavedBy lists {} transform pairs; patches with more than {MAX_PAIRS} \
-                     are refused",
-                    names.len()
-                ))
+            summary::parse_transform_list_within(&last_saved_by, MAX_PAIRS)
                 .at(property_part(pid::LAST_SAVED_BY))
-                .at(stream));
-            }
-            names
+                .at(stream.clone())?
         }
         Mode::Lenient => {
             let (names, refused) = summary::scan_transform_list(&last_saved_by);

@@ -338,10 +338,11 @@ pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<Finding>) {
             format!("{}; {what}", e.reason()),
         ));
     }
-    let mut seen = BTreeSet::new();
+    // Names borrowed from the pairs, compared by their compound-file key.
+    let mut seen = std::collections::HashSet::new();
     for p in &pairs {
         for name in std::iter::once(&p.main).chain(&p.partner) {
-            if !seen.insert(crate::format::names::name_key(name)) {
+            if !seen.insert(crate::format::names::Keyed(name)) {
                 out.push(Finding::new(
                     Severity::Warning,
                     code::DUPLICATE_ENTRY,
