@@ -10,13 +10,14 @@
 //! instances. Then, unless `MSP_BENCH_INSTANCES=0`, 1, 10, 100 and 1000
 //! instances on a small two-pair patch, both ways.
 //!
-//! Each command runs as a direct child and is reaped with `wait4`, whose
-//! resource usage is what GNU `time` reports, here with microseconds:
-//! wall time (from just before the spawn to the reaping), CPU time (user +
-//! system, the child and the children it waited for) and peak resident
-//! memory (maximum RSS). A figure is the median of the runs for the times
-//! and the largest of the runs for memory. On a shared machine wall time
-//! moves with the load; CPU time, and instruction counts
+//! Each command runs under GNU `time` (`/usr/bin/time`, required), which
+//! reports its peak resident memory (maximum RSS); the benchmark reaps
+//! `time` with `wait4` for the wall time (from just before the spawn to
+//! the reaping) and the CPU time (user + system of `time` and the command
+//! with the children it waited for) in microseconds. What `time` itself
+//! adds is measured on `true` and printed. A figure is the median of the
+//! runs for the times and the largest of the runs for memory. On a shared
+//! machine wall time moves with the load; CPU time, and instruction counts
 //! (`MSP_BENCH_INSTRUCTIONS=1`), are the steadier figures.
 //!
 //! The standard output is a Markdown table to paste as is: per version,
@@ -36,7 +37,7 @@
 //! * `MSP_BENCH_RUNS`: runs per figure, default 3.
 //! * `MSP_BENCH_DIR`: where the temporary folder goes, default the current
 //!   folder. A size is skipped, with a note, when the file system there
-//!   has less free space than twice the patch plus 1 GiB (the patch and
+//!   has less free space than twice the cabinet plus 1 GiB (the patch and
 //!   its copy or output exist at once; a 2 GiB cabinet needs about 5 GiB).
 //! * `MSP_BENCH_INSTANCES`: `0` skips the instance curve.
 //! * `MSP_BENCH_INSTRUCTIONS`: `1` adds an instruction count of each of
@@ -95,7 +96,10 @@ mod bench {
         let Ok(v) = std::env::var(name) else {
             return Ok(None);
         };
+        // An empty value is an empty list (`MSP_BENCH_SIZES_MIB=` runs the
+        // instance curve only).
         v.split(',')
+            .filter(|x| !x.trim().is_empty())
             .map(|x| {
                 x.trim()
                     .parse()
@@ -129,20 +133,39 @@ mod bench {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
     }
 
+    /// GNU `time`, for the peak memory.
+    const GNU_TIME: &str = "/usr/bin/time";
+
     /// Runs a command to completion (output discarded, standard error kept
     /// for the message if it fails) and measures it.
+    ///
+    /// The peak memory comes from GNU `time` wrapped around the command:
+    /// Linux records, as a process's maximum RSS, the high-water mark of
+    /// the memory it replaces on `exec`, and std spawns with `vfork`
+    /// semantics, so a child reaped here directly would report at least
+    /// the benchmark's own peak (tens of MiB after building a gigabyte
+    /// patch). `time` forks from its own small image. Wall and CPU time
+    /// come from `wait4` on `time` (microseconds instead of its
+    /// hundredths), so they include `time`'s own start, which
+    /// [`overhead`] measures.
     fn run(cmd: &Command, scratch: &Path) -> Result<Sample> {
         let err_path = scratch.join("stderr.txt");
+        let rss_path = scratch.join("rss.txt");
         let err = File::create(&err_path).map_err(|e| format!("{}: {e}", err_path.display()))?;
-        let mut full = Command::new(cmd.get_program());
-        full.args(cmd.get_args())
+        let mut full = Command::new(GNU_TIME);
+        full.arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&rss_path)
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err);
         let start = Instant::now();
         let child = full
             .spawn()
-            .map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+            .map_err(|e| format!("{GNU_TIME} {:?}: {e}", cmd.get_program()))?;
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value to be overwritten.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -172,12 +195,26 @@ mod bench {
             return Err(format!("{cmd:?} failed (wait status {status}): {stderr}"));
         }
         check_interrupted()?;
+        // `time` writes "Command exited with non-zero status" first when
+        // the command fails; the figure is the last line.
+        let rss_kib = std::fs::read_to_string(&rss_path)
+            .ok()
+            .and_then(|s| s.lines().last()?.trim().parse().ok())
+            .ok_or_else(|| format!("{}: no peak RSS from {GNU_TIME}", rss_path.display()))?;
         Ok(Sample {
             wall,
             cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
-            // Linux reports ru_maxrss in KiB.
-            rss_kib: usage.ru_maxrss as u64,
+            rss_kib,
         })
+    }
+
+    /// What measuring adds: `true` run as the commands are, median of 9.
+    fn overhead(scratch: &Path) -> Result<Series> {
+        let mut s = Series::default();
+        for _ in 0..9 {
+            s.push(run(&Command::new("true"), scratch)?);
+        }
+        Ok(s)
     }
 
     /// Runs a command once under callgrind; its instruction count.
@@ -512,8 +549,9 @@ mod bench {
         /// PASS, or MISS with what missed: the time (judged on wall time,
         /// as the targets are stated; "CPU passes" when the same limit
         /// holds for CPU time, a hint that the load made the difference),
-        /// the memory, and for `--in-place` at 1 GiB, a cost that differs
-        /// from 100 MiB's.
+        /// the memory, and for `--in-place` above 100 MiB (issue 18 names
+        /// 1 GiB; 2 GiB is held to the same), a cost that differs from
+        /// 100 MiB's.
         fn mark(&self, row: &Row, base: Option<&Series>) -> String {
             if matches!(row.target, Target::None) {
                 return String::new();
@@ -532,14 +570,14 @@ mod bench {
             if row.series.rss_bytes() > MEMORY_TARGET {
                 missed.push("memory".to_string());
             }
-            if row.command == "--in-place" && row.size_mib == 1024 {
+            if row.command == "--in-place" && row.size_mib > 100 {
                 let small = self.rows.iter().find(|r| {
                     r.version == row.version && r.size_mib == 100 && r.command == "--in-place"
                 });
                 if let Some(small) = small
                     && !same_cost(small.series.cpu(), row.series.cpu())
                 {
-                    missed.push("1 GiB costs more than 100 MiB".to_string());
+                    missed.push("costs more than at 100 MiB".to_string());
                 }
             }
             if missed.is_empty() {
@@ -786,6 +824,11 @@ mod bench {
                 "MSP_BENCH_VERSIONS: {v} is not a compound-file version (3 or 4)"
             ));
         }
+        if !Path::new(GNU_TIME).exists() {
+            return Err(format!(
+                "{GNU_TIME} (GNU time) is needed for the peak memory"
+            ));
+        }
         let with_instructions = env_num("MSP_BENCH_INSTRUCTIONS", 0)? != 0;
         if with_instructions && Command::new("valgrind").arg("--version").output().is_err() {
             return Err("MSP_BENCH_INSTRUCTIONS=1 needs valgrind".into());
@@ -808,6 +851,7 @@ mod bench {
             with_instructions,
         };
         let mut loads = Vec::new();
+        let overhead = overhead(dir)?;
         for &version in &versions {
             let sizes = env_list(&format!("MSP_BENCH_SIZES_MIB_V{version}"))?
                 .unwrap_or_else(|| sizes.clone());
@@ -830,19 +874,28 @@ mod bench {
             Some(instance_curve(&bin, dir, runs)?)
         };
 
-        println!("{}", machine(&parent, runs));
+        print!("{}", machine(&parent, runs));
+        println!(
+            "* measuring adds (`true` under GNU time, median of 9): {} wall, {} CPU, {} peak RSS",
+            secs(overhead.wall()),
+            secs(overhead.cpu()),
+            mib(overhead.rss_bytes())
+        );
         if let (Some(lo), Some(hi)) = (
             loads.iter().copied().reduce(f64::min),
             loads.iter().copied().reduce(f64::max),
         ) {
             println!("* load average (1 min) before each command: {lo:.2}–{hi:.2}\n");
         }
-        println!("{}", table.render());
-        println!(
-            "Marks: time judged on wall time as the targets are stated (\"CPU passes\": the same \
-             limit holds for CPU time); memory on peak RSS against 16 × 10⁶ bytes; `--in-place` at \
-             1 GiB must also cost, in CPU time, within 20 % or 10 ms of 100 MiB."
-        );
+        if !table.rows.is_empty() || !table.notes.is_empty() {
+            println!("{}", table.render());
+            println!(
+                "Marks: time judged on wall time as the targets are stated (\"CPU passes\": the \
+                 same limit holds for CPU time); memory on peak RSS against 16 × 10⁶ bytes; \
+                 `--in-place` above 100 MiB must also cost, in CPU time, within 20 % or 10 ms of \
+                 its cost at 100 MiB."
+            );
+        }
         if let Some(curve) = curve {
             println!("\n{curve}");
         }
