@@ -26,6 +26,23 @@ const MAX_NAME_LEN: usize = 31;
 /// using simple capitalization and the ability to add exceptions.
 /// Used when two directory entry names need to be compared.
 fn cfb_uppercase_char(c: char) -> char {
+    // Fast paths for the names compound files hold in practice: ASCII, and
+    // the CJK blocks where Windows Installer packs its stream names
+    // (U+3800..U+4840). Neither block has a case mapping or an exception;
+    // every lookup by path upper-cases each name it compares, and the
+    // table's hash lookup was most of the cost of a lookup.
+    // `uppercase_fast_paths_agree_with_the_table` checks every char.
+    if c.is_ascii() {
+        return c.to_ascii_uppercase();
+    }
+    if ('\u{3400}'..='\u{9FFF}').contains(&c) {
+        return c;
+    }
+    cfb_uppercase_char_by_table(c)
+}
+
+/// [`cfb_uppercase_char`] without its fast paths.
+fn cfb_uppercase_char_by_table(c: char) -> char {
     static CASE_MAPPER: OnceLock<CaseMapper> = OnceLock::new();
     let case_mapper = CASE_MAPPER.get_or_init(CaseMapper::new);
 
@@ -41,10 +58,12 @@ fn cfb_uppercase_char(c: char) -> char {
 /// exactly when `compare_names` calls them equal (same UTF-16 length, same
 /// characters once uppercased the CFB way).
 pub fn name_key(name: &str) -> (usize, String) {
-    (
-        name.encode_utf16().count(),
-        name.chars().map(cfb_uppercase_char).collect(),
-    )
+    if name.is_ascii() {
+        return (name.len(), name.to_ascii_uppercase());
+    }
+    let mut upper = String::with_capacity(name.len());
+    upper.extend(name.chars().map(cfb_uppercase_char));
+    (name.encode_utf16().count(), upper)
 }
 
 /// Compares two directory entry names according to CFB ordering, which is
@@ -189,6 +208,38 @@ mod tests {
             ),
             Ordering::Less
         );
+    }
+
+    #[test]
+    fn uppercase_fast_paths_agree_with_the_table() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                cfb_uppercase_char(c),
+                super::cfb_uppercase_char_by_table(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn name_keys_are_equal_exactly_when_names_compare_equal() {
+        let names = [
+            "foo", "FOO", "Foo", "fo", "foo1", "\u{4840}\u{3b3f}", "\u{4840}\u{3b3F}",
+            "stra\u{df}e", "STRA\u{df}E", "STRASSE", "\u{e9}t\u{e9}", "\u{c9}T\u{c9}",
+            "\u{1f600}", "\u{1f600}a", "\u{1f600}A", "ab\u{3a3}", "AB\u{3c3}",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    super::name_key(a) == super::name_key(b),
+                    compare_names(a, b) == Ordering::Equal,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(super::name_key("abc"), (3, "ABC".to_string()));
+        assert_eq!(super::name_key("\u{1f600}a").0, 3);
     }
 
     #[test]
