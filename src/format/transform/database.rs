@@ -123,6 +123,12 @@ struct DbTable {
     original: Vec<u8>,
     rows: Vec<Vec<u32>>,
     changed: bool,
+    /// The decoded keys of `rows`, built by the first insert (which
+    /// decodes every row, as a key check must) and kept up to date by the
+    /// later ones; dropped by a delete. Without it each insert decoded the
+    /// whole table: a retarget to `n` instances inserts `n` rows per
+    /// MsiPatchSequence row, and the inserts cost `O(n²)`.
+    keys: Option<std::collections::BTreeSet<Vec<Value>>>,
 }
 
 /// A database (the root storage of an .msi or .msp) being edited.
@@ -214,6 +220,7 @@ impl DatabaseEditor {
                     original: bytes,
                     rows,
                     changed: false,
+                    keys: None,
                 },
             );
         }
@@ -321,8 +328,18 @@ impl DatabaseEditor {
             .filter(|(c, _)| c.key)
             .map(|(_, v)| v.clone())
             .collect();
-        let existing = self.rows(table)?;
-        if existing.iter().any(|r| key_of(&def, r) == key) {
+        if self.tables.get(table).is_some_and(|t| t.keys.is_none()) {
+            let keys = self.rows(table)?.iter().map(|r| key_of(&def, r)).collect();
+            if let Some(t) = self.tables.get_mut(table) {
+                t.keys = Some(keys);
+            }
+        }
+        if self
+            .tables
+            .get(table)
+            .and_then(|t| t.keys.as_ref())
+            .is_some_and(|keys| keys.contains(&key))
+        {
             return Err(Error::usage(format!(
                 "table {table} already has a row with key {}",
                 show(&key)
@@ -351,6 +368,9 @@ impl DatabaseEditor {
             .partition_point(|r| key_order(&def, r, &raw) == Ordering::Less);
         t.rows.insert(at, raw);
         t.changed = true;
+        if let Some(keys) = &mut t.keys {
+            keys.insert(key.clone());
+        }
         let columns = def
             .columns
             .iter()
@@ -386,6 +406,9 @@ impl DatabaseEditor {
         let (t, def) = self.table_mut(table)?;
         let raw = t.rows.remove(index);
         t.changed = true;
+        // A file may hold two rows with one key: the set cannot tell
+        // whether the key is gone, so the next insert rebuilds it.
+        t.keys = None;
         for (col, id) in def.columns.iter().zip(raw) {
             if col.kind == ColumnKind::String {
                 self.pool.release(id)?;

@@ -188,6 +188,35 @@ fn duplicate_keys_and_missing_rows_are_refused() {
 }
 
 #[test]
+fn keys_inserted_earlier_are_refused_and_a_deleted_key_can_come_back() {
+    let mut e = editor();
+    let row = |product: &str| [s("Fam"), s(product), s("2.0"), Value::Null];
+    e.insert_row("MsiPatchSequence", &row(INST)).unwrap();
+    // The second insert of the same key is refused from the keys the
+    // first insert recorded; a new key still goes in.
+    assert!(e.insert_row("MsiPatchSequence", &row(INST)).is_err());
+    let other = "{22222222-2222-4222-8222-222222222222}";
+    e.insert_row("MsiPatchSequence", &row(other)).unwrap();
+    // After a delete the key is free again; the file's own rows stay
+    // refused.
+    e.delete_row("MsiPatchSequence", &[s("Fam"), s(INST)])
+        .unwrap();
+    e.insert_row("MsiPatchSequence", &row(INST)).unwrap();
+    assert!(e.insert_row("MsiPatchSequence", &row(BASE)).is_err());
+    assert!(e.insert_row("MsiPatchSequence", &row(other)).is_err());
+    let keys: Vec<Value> = e
+        .rows("MsiPatchSequence")
+        .unwrap()
+        .into_iter()
+        .map(|r| r[1].clone())
+        .collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    for product in [INST, other, BASE] {
+        assert_eq!(keys.iter().filter(|k| **k == s(product)).count(), 1);
+    }
+}
+
+#[test]
 fn passing_65535_strings_widens_every_table_with_strings() {
     let (pool, data) = big_pool(65_535);
     let seq = [words(&[1]), words(&[0]), words(&[3]), vec![0, 0, 0, 0]].concat();
