@@ -404,7 +404,10 @@ fn read_content<S: Storage>(cf: &mut S, dir: &Path) -> Result<Content> {
     use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let summary = dir.join(SUMMARY_STREAM);
-    let mut buf = vec![0u8; 64 * 1024];
+    // Transform streams are a few kilobytes: a 64 KiB buffer, zeroed for
+    // each of the hundreds of transforms an edit re-reads, cost more than
+    // reading them.
+    let mut buf = [0u8; 8 * 1024];
     let mut streams = Vec::new();
     let entries = cf
         .walk_from(dir)
