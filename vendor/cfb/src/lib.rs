@@ -397,13 +397,19 @@ impl<F: Seek> CompoundFile<F> {
 
     fn open_stream_with_path(&mut self, path: &Path) -> io::Result<Stream<F>> {
         let names = internal::path::name_chain_from_path(path)?;
-        let path = internal::path::path_from_name_chain(&names);
+        // The canonical path is only for the errors.
         let stream_id = match self.stream_id_for_name_chain(&names) {
             Some(stream_id) => stream_id,
-            None => not_found!("No such stream: {:?}", path),
+            None => not_found!(
+                "No such stream: {:?}",
+                internal::path::path_from_name_chain(&names)
+            ),
         };
         if self.minialloc().dir_entry(stream_id).obj_type != ObjType::Stream {
-            invalid_input!("Not a stream: {:?}", path);
+            invalid_input!(
+                "Not a stream: {:?}",
+                internal::path::path_from_name_chain(&names)
+            );
         }
         Ok(Stream::new(&self.minialloc, stream_id, self.max_buffer_size))
     }

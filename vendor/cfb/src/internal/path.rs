@@ -155,7 +155,11 @@ pub fn name_chain_from_path(path: &Path) -> io::Result<Vec<&str>> {
 }
 
 pub fn path_from_name_chain(names: &[&str]) -> PathBuf {
-    let mut path = PathBuf::from("/");
+    // Sized up front: pushing onto `PathBuf::from("/")` reallocated for
+    // nearly every name, and every entry listed or looked up builds one.
+    let len = 1 + names.iter().map(|name| name.len() + 1).sum::<usize>();
+    let mut path = PathBuf::with_capacity(len);
+    path.push("/");
     for name in names {
         path.push(name);
     }
