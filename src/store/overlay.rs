@@ -324,6 +324,20 @@ impl<B: ReadAt> Overlay<B> {
     /// Block `index` in memory, ready to be written: its current bytes
     /// unless `whole` (the caller overwrites all of them).
     fn resident(&mut self, index: u64, whole: bool) -> io::Result<&mut [u8]> {
+        // The block written last, written again (`cfb` writes a directory
+        // entry or a run of FAT entries a few bytes at a time): it is in
+        // memory and already the newest in the queue, so nothing changes
+        // for eviction.
+        let newest = self.clock;
+        let is_newest = |b: &Block| b.mem.is_some() && b.stamp == newest;
+        if self.blocks.get(&index).is_some_and(is_newest) {
+            return self
+                .blocks
+                .get_mut(&index)
+                .and_then(|b| b.mem.as_deref_mut())
+                .map(|b| &mut b[..])
+                .ok_or_else(|| io::Error::other("a block in memory is not there"));
+        }
         let loaded = match self.blocks.get(&index) {
             Some(Block { mem: Some(_), .. }) => None,
             Some(Block {
