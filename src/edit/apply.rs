@@ -2,7 +2,7 @@
 //!
 //! The overlay reads as every byte of the input (see [`crate::store::overlay`]);
 //! applying adds the planned substorages (what differs from their sources
-//! comes from [`crate::edit::copy::streams_after`]), rewrites the root
+//! comes from [`crate::edit::copy::Sources::streams_after`]), rewrites the root
 //! summary stream, writes the patch database's MsiPatchSequence rows the
 //! plan declares (table stream and string pool, from
 //! [`crate::edit::sequence`]) and removes signature streams when asked.
@@ -44,6 +44,8 @@ pub fn apply<W: Read + Write + Seek>(
     plan: &Plan,
     out: &mut CompoundFile<W>,
 ) -> Result<()> {
+    // Each source is read once, however many copies are made of it.
+    let mut sources = crate::edit::copy::Sources::default();
     for copy in &plan.copies {
         check_new_name(&copy.name)?;
         let target = Path::new("/").join(&copy.name);
@@ -53,7 +55,7 @@ pub fn apply<W: Read + Write + Seek>(
                 container::storage_part(&copy.name)
             )));
         }
-        let mut streams = crate::edit::copy::streams_after(&mut patch.cf, copy)?;
+        let mut streams = sources.streams_after(&mut patch.cf, copy)?;
         let mut replace = |rel: &Path| streams.take(rel);
         let source = Path::new("/").join(&copy.source);
         tracing::debug!(source = %copy.source, name = %copy.name, "copying transform");

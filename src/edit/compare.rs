@@ -40,6 +40,53 @@ impl<R: std::io::Read> std::io::Read for Marked<R> {
     }
 }
 
+fn input_error(input: &Patch, a: &Path, e: std::io::Error, what: &str) -> Error {
+    Error::io(format!("{what} the input's stream"), e)
+        .at(stream_part(a))
+        .in_file(&input.path)
+}
+
+/// The bytes of the input's stream `a`, at most `limit` of them (its
+/// length as listed), read to compare with many copies.
+pub(crate) fn read_input_stream(input: &mut Patch, a: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = match input.cf.open(a) {
+        Ok(stream) => stream.take(limit).read_to_end(&mut bytes).map(|_| ()),
+        Err(e) => return Err(input_error(input, a, e, "cannot open")),
+    };
+    read.map_err(|e| input_error(input, a, e, "reading"))?;
+    Ok(bytes)
+}
+
+/// Checks that the output's stream `b` holds exactly `want`, the bytes of
+/// the input's stream `a` (read before, see [`read_input_stream`]).
+pub(crate) fn stream_matches<G, D: Storage>(
+    want: &[u8],
+    a: &Path,
+    out: &mut Patch<G, D>,
+    b: &Path,
+) -> Result<()> {
+    let mut sb = out
+        .cf
+        .open(b)
+        .map_err(|e| Error::io("cannot open", e).at(stream_part(b)))?;
+    let equal = container::stream_holds(&mut sb, want)
+        .map_err(|e| Error::io("comparing", e).at(stream_part(b)))?;
+    if !equal {
+        return Err(differs(a, b));
+    }
+    Ok(())
+}
+
+fn differs(a: &Path, b: &Path) -> Error {
+    Error::verify(format!(
+        "{} differs from the input's {}",
+        stream_part(b),
+        container::path_text(a)
+    ))
+}
+
 pub(crate) fn compare_streams<G, D: Storage>(
     input: &mut Patch,
     a: &Path,
@@ -71,11 +118,7 @@ pub(crate) fn compare_streams<G, D: Storage>(
         Err(e) => return Err(Error::io("comparing", e).at(stream_part(b))),
     };
     if !equal {
-        return Err(Error::verify(format!(
-            "{} differs from the input's {}",
-            stream_part(b),
-            container::path_text(a)
-        )));
+        return Err(differs(a, b));
     }
     Ok(())
 }

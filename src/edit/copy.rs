@@ -43,13 +43,13 @@
 //!   Recognition does no I/O, so planning stays pure; it does not look
 //!   into the string pool (a pool that differs is allowed when the decoded
 //!   rows differ only in per-instance cells). Verification does.
-//! * Writing: [`streams_after`] gives the bytes of every stream of the
+//! * Writing: [`Sources::streams_after`] gives the bytes of every stream of the
 //!   copy that is not the source's: the summary information and, when
 //!   rows are declared, the changed table streams and string pool (made
 //!   with the transform editor of `format::transform::edit`).
 //! * Verifying: [`verify_copy`] checks a written copy against its source:
 //!   every entry present with the same metadata, every stream the source's
-//!   bytes or exactly the bytes of [`streams_after`], and, decoding both
+//!   bytes or exactly the bytes of [`Sources::streams_after`], and, decoding both
 //!   storages row by row, exactly the declared row changes
 //!   ([`crate::format::transform::edit::changes_between`]).
 
@@ -330,87 +330,208 @@ impl CopyStreams {
     }
 }
 
-/// The summary information of a copy: the source transform's stream with
-/// only RevisionNumber changed.
-fn summary_after<S: container::Storage>(cf: &mut S, copy: &CopyPlan) -> Result<Vec<u8>> {
-    let dir = Path::new("/").join(&copy.source);
-    let mut set = read_summary(cf, &dir).at(container::storage_part(&copy.source))?;
-    set.set_string(pid::REVISION_NUMBER, &copy.revision_after)
-        .map_err(Error::from)
-        .at(property_part(pid::REVISION_NUMBER))
-        .at(container::storage_part(&copy.source))?;
-    Ok(set.to_bytes())
+/// What copying and verifying need of each source transform, read from
+/// the input once however many copies are made of it: its summary
+/// information, its decoded tables (when a copy declares rows), its
+/// entries, and the bytes of its streams (up to [`SOURCE_BYTES_LIMIT`] in
+/// all; longer ones are read again for each copy). A retarget to `n`
+/// instances makes `n` copies of each source and verifies them all; the
+/// input does not change while it is edited, so what was read stays true.
+#[derive(Debug)]
+pub struct Sources {
+    by_name: HashMap<String, Source>,
+    /// Bytes of stream content held, for the limit.
+    held: u64,
+    limit: u64,
+}
+
+impl Default for Sources {
+    fn default() -> Sources {
+        Sources {
+            by_name: HashMap::new(),
+            held: 0,
+            limit: SOURCE_BYTES_LIMIT,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Source {
+    summary: Option<crate::format::propset::PropertySet>,
+    editor: Option<TransformEditor>,
+    entries: Option<Vec<container::EntryMeta>>,
+    /// Stream bytes by path; `None` for a stream past the limit.
+    bytes: HashMap<PathBuf, Option<Vec<u8>>>,
+}
+
+/// How many bytes of source streams [`Sources`] holds at most.
+pub const SOURCE_BYTES_LIMIT: u64 = 4 * 1024 * 1024;
+
+impl Sources {
+    /// Sources holding at most `limit` bytes of stream content.
+    #[cfg(test)]
+    pub(crate) fn with_limit(limit: u64) -> Sources {
+        Sources {
+            limit,
+            ..Sources::default()
+        }
+    }
+
+    fn source(&mut self, name: &str) -> &mut Source {
+        self.by_name.entry(name.to_string()).or_default()
+    }
+
+    /// The summary information of a copy: the source transform's stream
+    /// with only RevisionNumber changed.
+    fn summary_after<S: container::Storage>(
+        &mut self,
+        cf: &mut S,
+        copy: &CopyPlan,
+    ) -> Result<Vec<u8>> {
+        let source = self.source(&copy.source);
+        if source.summary.is_none() {
+            let dir = Path::new("/").join(&copy.source);
+            source.summary =
+                Some(read_summary(cf, &dir).at(container::storage_part(&copy.source))?);
+        }
+        let Some(mut set) = source.summary.clone() else {
+            return Err(Error::verify("a source summary just read is not there"));
+        };
+        set.set_string(pid::REVISION_NUMBER, &copy.revision_after)
+            .map_err(Error::from)
+            .at(property_part(pid::REVISION_NUMBER))
+            .at(container::storage_part(&copy.source))?;
+        Ok(set.to_bytes())
+    }
+
+    /// The source transform `name` of `cf` loaded for row-level work, its
+    /// per-instance tables decoded.
+    fn editor<S: container::Storage>(
+        &mut self,
+        cf: &mut S,
+        name: &str,
+    ) -> Result<&TransformEditor> {
+        let source = self.source(name);
+        if source.editor.is_none() {
+            source.editor = Some(load_editor(cf, &Path::new("/").join(name))?);
+        }
+        source
+            .editor
+            .as_ref()
+            .ok_or_else(|| Error::verify("a source transform just loaded is not there"))
+    }
+
+    /// Every entry of the source storage `name` (itself first).
+    fn entries<S: container::Storage>(
+        &mut self,
+        cf: &S,
+        name: &str,
+    ) -> Result<&[container::EntryMeta]> {
+        let source = self.source(name);
+        if source.entries.is_none() {
+            source.entries = Some(container::walk(cf, &Path::new("/").join(name))?);
+        }
+        Ok(source.entries.as_deref().unwrap_or_default())
+    }
+
+    /// The bytes of the input's stream `path` (of `len` bytes) in the
+    /// source `name`, read once; `None` when holding them would pass the
+    /// limit. A stream that cannot be read is the input's fault.
+    fn bytes(
+        &mut self,
+        input: &mut Patch,
+        name: &str,
+        path: &Path,
+        len: u64,
+    ) -> Result<Option<&[u8]>> {
+        let fits = self.held.saturating_add(len) <= self.limit;
+        let source = self.by_name.entry(name.to_string()).or_default();
+        if !source.bytes.contains_key(path) {
+            let bytes = if fits {
+                let read = crate::edit::compare::read_input_stream(input, path, len)?;
+                self.held += read.len() as u64;
+                Some(read)
+            } else {
+                None
+            };
+            source.bytes.insert(path.to_path_buf(), bytes);
+        }
+        Ok(source.bytes.get(path).and_then(|b| b.as_deref()))
+    }
+
+    /// The bytes of every stream of `copy` that differ from its source's
+    /// (read from `cf`): the summary information, and when rows are
+    /// declared, the table streams and string pool the changes rewrite.
+    /// Refuses a declaration the rule does not allow, or one that does not
+    /// match the source (a row it lacks, another old value, a row that
+    /// does not carry the column).
+    pub fn streams_after<S: container::Storage>(
+        &mut self,
+        cf: &mut S,
+        copy: &CopyPlan,
+    ) -> Result<CopyStreams> {
+        let mut streams = HashMap::new();
+        streams.insert(PathBuf::from(SUMMARY_STREAM), self.summary_after(cf, copy)?);
+        if copy.rows.is_empty() {
+            return Ok(CopyStreams { streams });
+        }
+        let part = || container::storage_part(&copy.source);
+        check_declared(&copy.rows).at(format!("copy {} of {}", copy.name, copy.source))?;
+        let mut editor = self.editor(cf, &copy.source)?.clone();
+        let mut made = Vec::new();
+        for change in &copy.rows {
+            let Change::Cell {
+                table,
+                key,
+                column,
+                new,
+                ..
+            } = change
+            else {
+                continue; // check_declared allows cells only
+            };
+            // A row that does not carry the column would grow: its mask
+            // changes, which the rule does not allow.
+            let rows = editor.rows(table).map_err(|e| e.at(part()))?;
+            if rows
+                .iter()
+                .any(|r| r.kind != RowKind::Delete && &r.key == key && r.get(column).is_none())
+            {
+                return Err(Error::usage(format!(
+                    "row {key:?} of table {table} does not carry {column}; a copy may only \
+                     change a value the source's row carries"
+                ))
+                .at(part()));
+            }
+            made.extend(
+                editor
+                    .set_cell(table, key, column, new)
+                    .map_err(|e| e.at(part()))?,
+            );
+        }
+        made.sort();
+        if made != sorted(&copy.rows) {
+            return Err(Error::usage(format!(
+                "the declared row changes of copy {} do not match its source {}: declared {:?}, \
+                 the source's rows give {:?}",
+                copy.name,
+                copy.source,
+                sorted(&copy.rows),
+                made
+            )));
+        }
+        let out = editor.finish().map_err(|e| e.at(part()))?;
+        for (name, bytes) in out.streams() {
+            streams.insert(PathBuf::from(name), bytes.to_vec());
+        }
+        Ok(CopyStreams { streams })
+    }
 }
 
 /// Loads the transform `dir` of `cf` for row-level work, its per-instance
 /// tables decoded.
 fn load_editor<S: container::Storage>(cf: &mut S, dir: &Path) -> Result<TransformEditor> {
     TransformEditor::load(cf, dir, &Schema::per_instance())
-}
-
-/// The bytes of every stream of `copy` that differ from its source's
-/// (read from `cf`): the summary information, and when rows are
-/// declared, the table streams and string pool the changes rewrite.
-/// Refuses a declaration the rule does not allow, or one that does not
-/// match the source (a row it lacks, another old value, a row that does
-/// not carry the column).
-pub fn streams_after<S: container::Storage>(cf: &mut S, copy: &CopyPlan) -> Result<CopyStreams> {
-    let mut streams = HashMap::new();
-    streams.insert(PathBuf::from(SUMMARY_STREAM), summary_after(cf, copy)?);
-    if copy.rows.is_empty() {
-        return Ok(CopyStreams { streams });
-    }
-    let part = || container::storage_part(&copy.source);
-    check_declared(&copy.rows).at(format!("copy {} of {}", copy.name, copy.source))?;
-    let dir = Path::new("/").join(&copy.source);
-    let mut editor = load_editor(cf, &dir)?;
-    let mut made = Vec::new();
-    for change in &copy.rows {
-        let Change::Cell {
-            table,
-            key,
-            column,
-            new,
-            ..
-        } = change
-        else {
-            continue; // check_declared allows cells only
-        };
-        // A row that does not carry the column would grow: its mask
-        // changes, which the rule does not allow.
-        let rows = editor.rows(table).map_err(|e| e.at(part()))?;
-        if rows
-            .iter()
-            .any(|r| r.kind != RowKind::Delete && &r.key == key && r.get(column).is_none())
-        {
-            return Err(Error::usage(format!(
-                "row {key:?} of table {table} does not carry {column}; a copy may only \
-                 change a value the source's row carries"
-            ))
-            .at(part()));
-        }
-        made.extend(
-            editor
-                .set_cell(table, key, column, new)
-                .map_err(|e| e.at(part()))?,
-        );
-    }
-    made.sort();
-    if made != sorted(&copy.rows) {
-        return Err(Error::usage(format!(
-            "the declared row changes of copy {} do not match its source {}: declared {:?}, \
-             the source's rows give {:?}",
-            copy.name,
-            copy.source,
-            sorted(&copy.rows),
-            made
-        )));
-    }
-    let out = editor.finish().map_err(|e| e.at(part()))?;
-    for (name, bytes) in out.streams() {
-        streams.insert(PathBuf::from(name), bytes.to_vec());
-    }
-    Ok(CopyStreams { streams })
 }
 
 //==========================================================================//
@@ -428,41 +549,41 @@ pub struct CopyTally {
 /// Checks the copy `copy.name` of the result `out` against its source in
 /// `input`: every entry of the source present with the same metadata;
 /// every stream either the source's bytes or exactly the bytes of
-/// [`streams_after`]; and, when rows are declared, decoding source and
+/// [`Sources::streams_after`]; and, when rows are declared, decoding source and
 /// copy row by row finds exactly the declared changes. Counting the
 /// copy's entries (nothing more than the source's) is the caller's.
+/// `sources` holds what was read of each source for the copies verified
+/// before (the same for every copy of one input).
 pub fn verify_copy<G, D: container::Storage>(
     input: &mut Patch,
     out: &mut Patch<G, D>,
     copy: &CopyPlan,
+    sources: &mut Sources,
 ) -> Result<CopyTally> {
-    use crate::edit::compare::{compare_streams, meta_matches, out_entry};
+    use crate::edit::compare::{compare_streams, meta_matches, out_entry, stream_matches};
     let fail = Error::verify;
     let root = Path::new("/");
     let src_dir = root.join(&copy.source);
     let dst_dir = root.join(&copy.name);
-    let mut expected = streams_after(&mut input.cf, copy)?;
+    let mut expected = sources.streams_after(&mut input.cf, copy)?;
     let mut tally = CopyTally::default();
-    for e in container::walk(&input.cf, &src_dir)? {
-        let rel = e
-            .path
-            .strip_prefix(&src_dir)
-            .unwrap_or(&e.path)
-            .to_path_buf();
+    let entries = sources.entries(&input.cf, &copy.source)?.to_vec();
+    for e in &entries {
+        let rel = e.path.strip_prefix(&src_dir).unwrap_or(&e.path);
         let target = if rel.as_os_str().is_empty() {
             dst_dir.clone()
         } else {
-            dst_dir.join(&rel)
+            dst_dir.join(rel)
         };
         let o = out_entry(out, &target).ok_or_else(|| {
             fail(format!(
                 "the copy {} lacks {}",
                 copy.name,
-                container::path_text(&rel)
+                container::path_text(rel)
             ))
         })?;
         tally.entries += 1;
-        if let Some(want) = expected.take(&rel) {
+        if let Some(want) = expected.take(rel) {
             let limit = if rel == Path::new(SUMMARY_STREAM) {
                 MAX_SUMMARY_LEN
             } else {
@@ -478,7 +599,7 @@ pub fn verify_copy<G, D: container::Storage>(
                 } else {
                     format!(
                         "{} of copy {} is not what its declared row changes give",
-                        container::stream_part(&rel),
+                        container::stream_part(rel),
                         copy.name
                     )
                 }));
@@ -486,14 +607,17 @@ pub fn verify_copy<G, D: container::Storage>(
             tally.bytes_compared += got.len() as u64;
             continue;
         }
-        if !meta_matches(&e, &o) {
+        if !meta_matches(e, &o) {
             return Err(fail(format!(
                 "{} differs from its source in size, CLSID, state bits or timestamps",
                 container::path_text(&target)
             )));
         }
         if e.is_stream {
-            compare_streams(input, &e.path, out, &target)?;
+            match sources.bytes(input, &copy.source, &e.path, e.len)? {
+                Some(bytes) => stream_matches(bytes, &e.path, out, &target)?,
+                None => compare_streams(input, &e.path, out, &target)?,
+            }
             tally.bytes_compared += e.len;
         }
     }
@@ -505,10 +629,10 @@ pub fn verify_copy<G, D: container::Storage>(
         )));
     }
     if !copy.rows.is_empty() {
-        let before = load_editor(&mut input.cf, &src_dir)?;
         let after = load_editor(&mut out.cf, &dst_dir)
             .map_err(|e| fail(format!("the copy {} does not decode: {e}", copy.name)))?;
-        let mut found = changes_between(&before, &after)
+        let before = sources.editor(&mut input.cf, &copy.source)?;
+        let mut found = changes_between(before, &after)
             .map_err(|e| fail(format!("the copy {}: {e}", copy.name)))?;
         found.sort();
         if found != sorted(&copy.rows) {

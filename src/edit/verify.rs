@@ -392,8 +392,9 @@ fn verify_inner<G, D: Storage, H: Read + Seek>(
     }
 
     // Every planned copy: its source with the declared differences.
+    let mut sources = crate::edit::copy::Sources::default();
     for copy in &plan.copies {
-        let tally = crate::edit::copy::verify_copy(input, out, copy)?;
+        let tally = crate::edit::copy::verify_copy(input, out, copy, &mut sources)?;
         accounted += tally.entries;
         report.added_entries += tally.entries;
         report.bytes_compared += tally.bytes_compared;

@@ -659,6 +659,23 @@ pub fn streams_equal(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
     }
 }
 
+/// Whether the stream `a` holds exactly the bytes `want`, read without
+/// loading it whole.
+pub fn stream_holds(a: &mut impl Read, want: &[u8]) -> io::Result<bool> {
+    let mut buf = [0u8; 4096];
+    let mut rest = want;
+    loop {
+        let n = read_up_to(a, &mut buf)?;
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match (buf.get(..n), rest.get(..n)) {
+            (Some(got), Some(expected)) if got == expected => rest = &rest[n..],
+            _ => return Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,6 +786,21 @@ mod tests {
         );
         let e = read_stream_bounded(&mut cf, Path::new("/s"), 99).unwrap_err();
         assert!(e.to_string().contains("limited to 99 bytes"), "{e}");
+    }
+
+    #[test]
+    fn stream_holds_compares_with_bytes_in_memory() {
+        let long: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        assert!(stream_holds(&mut &long[..], &long).unwrap());
+        assert!(stream_holds(&mut &b""[..], b"").unwrap());
+        assert!(!stream_holds(&mut &long[..9_999], &long).unwrap());
+        assert!(!stream_holds(&mut &long[..], &long[..9_999]).unwrap());
+        assert!(!stream_holds(&mut &long[..], &long[..4096]).unwrap());
+        let mut other = long.clone();
+        other[9_000] ^= 1;
+        assert!(!stream_holds(&mut &other[..], &long).unwrap());
+        assert!(!stream_holds(&mut &b"abc"[..], b"abd").unwrap());
+        assert!(!stream_holds(&mut &b"ab"[..], b"").unwrap());
     }
 
     #[test]

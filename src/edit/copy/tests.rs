@@ -10,6 +10,7 @@ use crate::edit::verify::verify_file;
 use crate::rules::lint::PatchView;
 use crate::testkit::components::{ComponentSpec, TransformTables};
 use crate::testkit::synth::PatchSpec;
+use std::io::Read;
 
 const I1: &str = "{11111111-1111-4111-8111-111111111111}";
 const G: &str = "{0A0A0A0A-0000-4000-8000-00000000000A}";
@@ -194,7 +195,9 @@ fn declarations_outside_the_rule_are_refused_before_anything_is_written() {
         revision_after: patch.pairs[0].main.revision.raw.clone(),
         rows: vec![component_id(RowKind::Insert, "NewComp", G1, G)],
     };
-    let e = streams_after(&mut patch.cf, &copy).unwrap_err();
+    let e = Sources::default()
+        .streams_after(&mut patch.cf, &copy)
+        .unwrap_err();
     assert!(e.to_string().contains("do not match its source"), "{e}");
 }
 
@@ -270,4 +273,81 @@ fn content_differing_in_bytes_but_in_no_row_is_no_copy() {
         s.digest ^= 1;
     }
     assert!(copy_of(&source, &copy, i1(), None).is_none());
+}
+
+/// Flips one byte of a stream of copy `name` in `a.output` that is
+/// neither its summary information nor declared (same length, so only a
+/// byte comparison can tell); returns the stream's path.
+fn flip_a_byte_of_copy(a: &Applied, name: &str) -> PathBuf {
+    let mut cf = cfb::open_rw(&a.output).unwrap();
+    let dir = Path::new("/").join(name);
+    let path = cf
+        .walk_storage(&dir)
+        .unwrap()
+        .filter(|e| e.is_stream() && e.name() != SUMMARY_STREAM && !e.is_empty())
+        .map(|e| e.path().to_path_buf())
+        .next()
+        .unwrap();
+    let mut bytes = Vec::new();
+    cf.open_stream(&path)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes[0] ^= 0x20;
+    let mut s = cf.create_stream(&path).unwrap();
+    std::io::Write::write_all(&mut s, &bytes).unwrap();
+    drop(s);
+    cf.flush().unwrap();
+    path
+}
+
+/// Verifies every copy of `a` with `sources`, as verification does.
+fn verify_copies(a: &mut Applied, sources: &mut Sources) -> Result<CopyTally> {
+    let mut out = Patch::open(&a.output).unwrap();
+    let mut tally = CopyTally::default();
+    for copy in &a.plan.copies {
+        let t = verify_copy(&mut a.patch, &mut out, copy, sources)?;
+        tally.entries += t.entries;
+        tally.bytes_compared += t.bytes_compared;
+    }
+    Ok(tally)
+}
+
+#[test]
+fn a_changed_byte_in_a_later_copy_is_caught_with_the_source_read_once_or_read_again() {
+    const I2: &str = "{22222222-2222-4222-8222-222222222222}";
+    const I3: &str = "{33333333-3333-4333-8333-333333333333}";
+    for limit in [SOURCE_BYTES_LIMIT, 0] {
+        let mut a = apply_to_copy(&spec(), &[I1, I2, I3], &PlanOptions::default(), |_| {});
+        // Intact, every copy verifies, and as much is compared whether
+        // the sources' bytes are held or read again for each copy.
+        let mut sources = Sources::with_limit(limit);
+        let intact = verify_copies(&mut a, &mut sources).unwrap();
+        assert_eq!(
+            intact,
+            verify_copies(&mut a, &mut Sources::with_limit(0)).unwrap()
+        );
+        assert!(intact.bytes_compared > 0);
+        // The last copy of the main transform: its source was read for
+        // the copies before it.
+        let last = a
+            .plan
+            .copies
+            .iter()
+            .rev()
+            .find(|c| !c.source.starts_with('#'))
+            .unwrap()
+            .name
+            .clone();
+        let path = flip_a_byte_of_copy(&a, &last);
+        let e = verify_copies(&mut a, &mut Sources::with_limit(limit)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Verify, "{e}");
+        let shown = container::stream_part(&path);
+        assert!(
+            e.to_string()
+                .contains(&format!("{shown} differs from the input's")),
+            "{limit}: {e}"
+        );
+        assert_eq!(verify(&mut a).unwrap_err().kind(), ErrorKind::Verify);
+    }
 }
