@@ -52,6 +52,9 @@ mod docs_examples;
 // No chain links to sector 0 (what osslsigncode needs to sign a file).
 mod chains;
 
+// Patches with a FAT too large to read whole: edits, rounds of edits.
+mod large_fat;
+
 // bulk: manifests, parallel runs, the summary and JSON report.
 mod bulk;
 

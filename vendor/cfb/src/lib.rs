@@ -56,12 +56,12 @@ use fnv::FnvHashSet;
 use uuid::Uuid;
 
 use crate::internal::consts;
-use crate::internal::DEFAULT_STREAM_MAX_BUFFER_SIZE;
 use crate::internal::{
     Allocator, DirEntry, Directory, EntriesOrder, Header, MiniAllocator,
     ObjType, SectorInit, Sectors, Timestamp, Validation,
 };
 pub use crate::internal::{Entries, Entry, Stream, Version};
+use crate::internal::{DEFAULT_STREAM_MAX_BUFFER_SIZE, WHOLE_FAT_MAX_ENTRIES};
 
 #[macro_use]
 mod internal;
@@ -92,6 +92,8 @@ pub fn create<P: AsRef<Path>>(path: P) -> io::Result<CompoundFile<fs::File>> {
 pub struct OpenOptions {
     pub(crate) max_buffer_size: usize,
     pub(crate) validation: Validation,
+    /// FATs of up to this many entries are read whole on open.
+    pub(crate) whole_fat_max_entries: usize,
 }
 
 impl OpenOptions {
@@ -113,6 +115,14 @@ impl OpenOptions {
     /// Any violation of the CFB spec will be treated as an error when parsing.
     pub fn strict(mut self) -> Self {
         self.validation = Validation::Strict;
+        self
+    }
+
+    /// Reads FATs of more than `entries` entries lazily, so that the tests
+    /// need no file of tens of megabytes to reach that path.
+    #[cfg(test)]
+    pub(crate) fn whole_fat_max_entries(mut self, entries: usize) -> Self {
+        self.whole_fat_max_entries = entries;
         self
     }
 
@@ -159,6 +169,7 @@ impl OpenOptions {
             inner,
             self.validation,
             self.max_buffer_size,
+            self.whole_fat_max_entries,
         )
     }
 
@@ -180,6 +191,7 @@ impl Default for OpenOptions {
         OpenOptions {
             max_buffer_size: DEFAULT_STREAM_MAX_BUFFER_SIZE,
             validation: Validation::Permissive,
+            whole_fat_max_entries: WHOLE_FAT_MAX_ENTRIES,
         }
     }
 }
@@ -201,6 +213,12 @@ impl<F> CompoundFile<F> {
 
     fn minialloc_mut(&mut self) -> RwLockWriteGuard<'_, MiniAllocator<F>> {
         self.minialloc.write().unwrap()
+    }
+
+    /// How many FAT sectors have been read, if the FAT is read lazily.
+    #[cfg(test)]
+    pub(crate) fn fat_sectors_read(&self) -> Option<usize> {
+        self.minialloc().allocator().fat_sectors_read()
     }
 
     /// Returns the CFB format version used for this compound file.
@@ -436,6 +454,7 @@ impl<F: Read + Seek> CompoundFile<F> {
         mut inner: F,
         validation: Validation,
         max_buffer_size: usize,
+        whole_fat_max_entries: usize,
     ) -> io::Result<CompoundFile<F>> {
         let inner_len = inner.seek(SeekFrom::End(0))?;
         if inner_len < consts::HEADER_LEN as u64 {
@@ -566,57 +585,14 @@ impl<F: Read + Seek> CompoundFile<F> {
             );
         }
 
-        // Read in FAT.
-        let mut fat = Vec::<u32>::new();
-        for &sector_index in difat.iter() {
-            if sector_index >= num_sectors {
-                invalid_data!(
-                    "DIFAT refers to sector {}, but sector count is only {}",
-                    sector_index,
-                    num_sectors
-                );
-            }
-            sectors
-                .seek_to_sector(sector_index)?
-                .read_exact(&mut sector_buf)?;
-            fat.extend(le_u32s(&sector_buf));
-        }
-        // If the number of sectors in the file is not a multiple of the number
-        // of FAT entries per sector, then the last FAT sector must be padded
-        // with FREE_SECTOR entries (see MS-CFB section 2.3).  However, some
-        // CFB implementations incorrectly pad the last FAT sector with zeros
-        // (see https://github.com/mdsteele/rust-cfb/issues/8), so we allow
-        // this under Permissive validation.  Since zero is normally a
-        // meaningful FAT entry (referring to sector 0), we only want to strip
-        // zeros from the end of the FAT if they are beyond the number of
-        // sectors in the file.
-        // Files have been seen with erroneous other types of sectors beyond
-        // EOF, so strip those as well.
-        if !validation.is_strict() {
-            while fat.len() > num_sectors as usize {
-                if fat.last() == Some(&0)
-                    || fat.last() == Some(&consts::DIFAT_SECTOR)
-                    || fat.last() == Some(&consts::FAT_SECTOR)
-                    || fat.last() == Some(&consts::FREE_SECTOR)
-                {
-                    fat.pop();
-                } else {
-                    break;
-                }
-            }
-        }
-        // Strip FREE_SECTOR entries from the end of the FAT.
-        while fat.len() > num_sectors as usize
-            && fat.last() == Some(&consts::FREE_SECTOR)
-        {
-            fat.pop();
-        }
-        while fat.len() < num_sectors as usize {
-            fat.push(consts::FREE_SECTOR);
-        }
-
-        let mut allocator =
-            Allocator::new(sectors, difat_sector_ids, difat, fat, validation)?;
+        // Read in FAT: whole if it is small, otherwise as it is used.
+        let mut allocator = Allocator::open(
+            sectors,
+            difat_sector_ids,
+            difat,
+            validation,
+            whole_fat_max_entries,
+        )?;
 
         // Read in directory.
         let mut dir_entries = Vec::<DirEntry>::new();

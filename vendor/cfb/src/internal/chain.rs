@@ -21,14 +21,29 @@ impl<'a, F> Chain<'a, F> {
         let mut sector_ids = Vec::<u32>::new();
         let mut current_sector_id = start_sector_id;
         let first_sector_id = start_sector_id;
+        // A FAT read whole has been checked for sectors pointed to twice,
+        // so a chain can only loop back to its first sector; a FAT read
+        // as it is used has not, so a chain may also run into itself
+        // further on.  Brent's method finds that with one comparison per
+        // step and no memory: `landmark` is the sector at each power-of-two
+        // position, and a loop brings the walk back to one of them within
+        // twice its length once the landmarks are inside it.
+        let mut landmark = start_sector_id;
+        let mut next_landmark_at = 1;
         while current_sector_id != consts::END_OF_CHAIN {
             sector_ids.push(current_sector_id);
             current_sector_id = allocator.next(current_sector_id)?;
-            if current_sector_id == first_sector_id {
+            if current_sector_id == first_sector_id
+                || current_sector_id == landmark
+            {
                 invalid_data!(
                     "Chain contained duplicate sector id {}",
                     current_sector_id
                 );
+            }
+            if sector_ids.len() == next_landmark_at {
+                landmark = current_sector_id;
+                next_landmark_at *= 2;
             }
         }
         Ok(Chain { allocator, init, sector_ids, offset_from_start: 0 })

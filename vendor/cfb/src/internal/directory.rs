@@ -50,6 +50,12 @@ pub struct Directory<F> {
 }
 
 impl<F> Directory<F> {
+    /// The allocator underneath, for the tests.
+    #[cfg(test)]
+    pub(crate) fn allocator(&self) -> &Allocator<F> {
+        &self.allocator
+    }
+
     pub fn new(
         allocator: Allocator<F>,
         dir_entries: Vec<DirEntry>,

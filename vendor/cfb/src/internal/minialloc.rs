@@ -45,6 +45,12 @@ pub struct MiniAllocator<F> {
 }
 
 impl<F> MiniAllocator<F> {
+    /// The sector allocator underneath, for the tests.
+    #[cfg(test)]
+    pub(crate) fn allocator(&self) -> &crate::internal::Allocator<F> {
+        self.directory.allocator()
+    }
+
     pub fn new(
         directory: Directory<F>,
         minifat: Vec<u32>,

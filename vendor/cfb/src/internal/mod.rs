@@ -20,7 +20,7 @@ mod timestamp;
 mod validate;
 mod version;
 
-pub use self::alloc::Allocator;
+pub use self::alloc::{Allocator, WHOLE_FAT_MAX_ENTRIES};
 pub use self::chain::Chain;
 pub use self::color::Color;
 pub use self::directory::Directory;
