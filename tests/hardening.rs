@@ -516,10 +516,11 @@ fn r_stale_temporaries_of_the_destination_are_deleted_by_the_next_run() {
     assert!(!locked.exists());
 }
 
-/// The read paths (`inspect`, `check`, `retarget --dry-run`) read a patch
-/// lazily: the summaries, the transforms and the patch database, never the
-/// cabinet. A cabinet whose chain is damaged far from its start (its last
-/// sector loops back into its middle) is therefore not theirs to report:
+/// The read paths (`inspect`, with `--tables` too, `check`, and the dry
+/// runs of `retarget` and `untarget`) read a patch lazily: the summaries,
+/// the transforms and the patch database, never the cabinet. A cabinet
+/// whose chain is damaged far from its start (its last sector loops back
+/// into its middle) is therefore not theirs to report:
 /// they answer exactly as for the intact patch. An edit, which copies the
 /// file and vouches for the result, still refuses it, naming the input.
 #[test]
@@ -555,8 +556,9 @@ fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit(
     let input = dir.path().join("in.msp");
     let reads = |bytes: &[u8]| -> Vec<(i32, String)> {
         std::fs::write(&input, bytes).unwrap();
-        let args: [Vec<&std::ffi::OsStr>; 3] = [
+        let args: [Vec<&std::ffi::OsStr>; 5] = [
             vec!["inspect".as_ref(), input.as_os_str()],
+            vec!["inspect".as_ref(), input.as_os_str(), "--tables".as_ref()],
             vec![
                 "check".as_ref(),
                 input.as_os_str(),
@@ -565,6 +567,15 @@ fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit(
             ],
             vec![
                 "retarget".as_ref(),
+                input.as_os_str(),
+                "--instance".as_ref(),
+                I1.as_ref(),
+                "--dry-run".as_ref(),
+            ],
+            // Not a target of the patch: refused from what the summary
+            // says, with the cabinet unread.
+            vec![
+                "untarget".as_ref(),
                 input.as_os_str(),
                 "--instance".as_ref(),
                 I1.as_ref(),
@@ -580,7 +591,10 @@ fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit(
     };
     let before = reads(&intact);
     assert_eq!(before[0].0, 0, "{}", before[0].1);
-    assert_eq!(before[2].0, 0, "{}", before[2].1);
+    assert_eq!(before[1].0, 0, "{}", before[1].1);
+    assert_eq!(before[3].0, 0, "{}", before[3].1);
+    assert_eq!(before[4].0, 1, "{}", before[4].1);
+    assert!(before[4].1.contains("not a target"), "{}", before[4].1);
     assert_eq!(reads(&damaged), before);
 
     let out = dir.path().join("out.msp");

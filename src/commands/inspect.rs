@@ -162,19 +162,21 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
 
 /// Inspects any Windows Installer file, with `options`.
 pub fn inspect_with(path: &Path, options: &InspectOptions) -> Result<InspectReport> {
-    let mut report = inspect_file(path)?;
+    crate::store::journal::check_readable(path)?;
+    // One open, with the reader that reads only what is asked of it: the
+    // transforms' tables are read from the same file.
+    let mut cf = container::open_lazy(path)?;
+    let mut report = inspect_file(path, &mut cf)?;
     if options.tables || options.package.is_some() {
-        add_table_changes(path, options, &mut report)?;
+        add_table_changes(path, &mut cf, options, &mut report)?;
     }
     Ok(report)
 }
 
-fn inspect_file(path: &Path) -> Result<InspectReport> {
-    crate::store::journal::check_readable(path)?;
-    let mut cf = container::open_lazy(path)?;
-    let kind = container::kind_of(&cf);
+fn inspect_file<S: Storage>(path: &Path, cf: &mut S) -> Result<InspectReport> {
+    let kind = container::kind_of(cf);
     let mut problems = Vec::new();
-    let summary = match read_summary(&mut cf, Path::new("/")) {
+    let summary = match read_summary(cf, Path::new("/")) {
         Ok(s) => Some(s),
         Err(e) => {
             problems.push(format!("root summary information: {e}"));
@@ -192,15 +194,15 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
         product: None,
         instances: None,
         tables: Vec::new(),
-        streams: root_streams(&cf),
-        signature: crate::format::signature::examine(&mut cf).in_file(path)?,
+        streams: root_streams(cf),
+        signature: crate::format::signature::examine(cf).in_file(path)?,
         problems: Vec::new(),
     };
     match kind {
         FileKind::Patch => {
-            report.patch = Some(patch_details(&mut cf, summary.as_ref(), &mut problems)?);
+            report.patch = Some(patch_details(cf, summary.as_ref(), &mut problems)?);
             report.tables = table_rows(
-                &mut cf,
+                cf,
                 path,
                 &["MsiPatchMetadata", "MsiPatchSequence"],
                 &mut problems,
@@ -238,7 +240,7 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
                 .collect();
             let any_storage = !storages.is_empty();
             if kind == FileKind::Database {
-                match crate::product::facts::read_properties(path) {
+                match crate::product::facts::read_properties(cf, path) {
                     Ok(p) => {
                         for (name, value) in [
                             ("ProductCode", &p.product_code),
@@ -255,13 +257,13 @@ fn inspect_file(path: &Path) -> Result<InspectReport> {
                 }
             }
             for name in storages {
-                let transform = read_transform(&mut cf, &name)
+                let transform = read_transform(cf, &name)
                     .ok()
                     .map(|t| TransformDetails::of(&t));
                 report.storages.push(EmbeddedStorage { name, transform });
             }
             if kind == FileKind::Database && any_storage {
-                match crate::product::instances::from_product(path) {
+                match crate::product::instances::from_product_in(path, cf) {
                     Ok(src) => report.instances = Some(src),
                     Err(e) => problems.push(format!("instances: {}", e.reason())),
                 }
@@ -308,18 +310,23 @@ fn patch_details<S: Storage>(
     })
 }
 
-/// The schema and old rows of a base database, read through the guarded
-/// entry into the `msi` crate. Only the tables `wanted` are read for rows.
-fn read_base(path: &Path, wanted: &[String]) -> Result<(Schema, BaseRows)> {
-    let read = || -> std::io::Result<(Schema, BaseRows)> {
-        let mut package = crate::format::msi::open_package(path)?;
-        let schema = Schema::from_package(&package);
-        let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let rows = BaseRows::from_package(&mut package, &names)?;
-        Ok((schema, rows))
+/// The schema and old rows of a base database (`cf`, the file at `path`),
+/// read through the guarded entry into the `msi` crate from the
+/// database's streams only ([`crate::format::msi::guarded_in`]), so that
+/// a product's cabinets are not read. Only the tables `wanted` are read
+/// for rows.
+fn read_base<S: Storage>(cf: &mut S, path: &Path, wanted: &[String]) -> Result<(Schema, BaseRows)> {
+    let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let read = |package: std::io::Result<crate::format::msi::Extract>| {
+        let read = || -> std::io::Result<(Schema, BaseRows)> {
+            let mut package = package?;
+            let schema = Schema::from_package(&package);
+            let rows = BaseRows::from_package(&mut package, &names)?;
+            Ok((schema, rows))
+        };
+        read().map_err(|e| Error::io("cannot read the base database", e))
     };
-    let read = || read().map_err(|e| Error::io("cannot read the base database", e));
-    match crate::format::msi::guarded(path, read) {
+    match crate::format::msi::guarded_in(cf, path, &names, read) {
         Ok(found) => found.in_file(path),
         Err(panicked) => Err(panicked
             .error("the base database could not be read")
@@ -331,15 +338,21 @@ fn read_base(path: &Path, wanted: &[String]) -> Result<(Schema, BaseRows)> {
 /// (`--package`, or the `.msi` itself for its embedded transforms), with
 /// the base's rows as old values. A transform whose tables cannot be read
 /// becomes a problem, as everywhere in `inspect`.
-fn add_table_changes(
+fn add_table_changes<S: Storage>(
     path: &Path,
+    cf: &mut S,
     options: &InspectOptions,
     report: &mut InspectReport,
 ) -> Result<()> {
-    let base_path = match (&options.package, report.kind) {
-        (Some(p), _) => Some(p.clone()),
-        (None, FileKind::Database) => Some(path.to_path_buf()),
-        (None, _) => None,
+    // The base: another file (`--package`), the `.msi` itself, or none.
+    let mut other = match &options.package {
+        Some(p) => Some((container::open_lazy(p)?, p.as_path())),
+        None => None,
+    };
+    let has_base = other.is_some() || report.kind == FileKind::Database;
+    let mut read_base_of = |cf: &mut S, wanted: &[String]| match &mut other {
+        Some((base, base_path)) => read_base(base, base_path, wanted),
+        None => read_base(cf, path, wanted),
     };
     // The storages to decode, by name ("" for a stand-alone transform).
     let mut storages: Vec<String> = Vec::new();
@@ -359,7 +372,6 @@ fn add_table_changes(
             .filter(|s| s.transform.is_some())
             .map(|s| s.name.clone()),
     );
-    let mut cf = container::open(path)?;
     let storage_path = |name: &str| {
         if name.is_empty() {
             PathBuf::from("/")
@@ -369,28 +381,27 @@ fn add_table_changes(
     };
     // First pass with the base's schema only (or none) to learn which
     // tables need old rows; then the rows of those tables.
-    let (schema, base) = match &base_path {
-        Some(base_path) => {
-            let (schema, _) = read_base(base_path, &[])?;
-            let mut wanted: Vec<String> = Vec::new();
-            for name in &storages {
-                if let Ok(t) = read_transform_tables(&mut cf, &storage_path(name), &schema) {
-                    for table in view::tables_needing_base(&t) {
-                        if !wanted.iter().any(|w| w == table) {
-                            wanted.push(table.to_string());
-                        }
+    let (schema, base) = if has_base {
+        let (schema, _) = read_base_of(cf, &[])?;
+        let mut wanted: Vec<String> = Vec::new();
+        for name in &storages {
+            if let Ok(t) = read_transform_tables(cf, &storage_path(name), &schema) {
+                for table in view::tables_needing_base(&t) {
+                    if !wanted.iter().any(|w| w == table) {
+                        wanted.push(table.to_string());
                     }
                 }
             }
-            let (schema, rows) = read_base(base_path, &wanted)?;
-            (schema, Some(rows))
         }
+        let (schema, rows) = read_base_of(cf, &wanted)?;
+        (schema, Some(rows))
+    } else {
         // Every database defines Property and Component the same way.
-        None => (Schema::standard(), None),
+        (Schema::standard(), None)
     };
     let mut changes: Vec<(String, std::result::Result<TransformChanges, String>)> = Vec::new();
     for name in storages {
-        let found = read_transform_tables(&mut cf, &storage_path(&name), &schema)
+        let found = read_transform_tables(cf, &storage_path(&name), &schema)
             .map(|t| view::describe(&t, base.as_ref()))
             .map_err(|e| e.to_string());
         changes.push((name, found));

@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
-use crate::edit::engine::{Destination, destination_path, execute, lock_for_edit};
+use crate::edit::engine::{Destination, Outcome, destination_path, execute, lock_for_edit};
 use crate::edit::plan::{Plan, derived_from};
 use crate::error::{Context, Error, Reason, Result, Setting};
+use crate::format::container::Storage;
 use crate::format::guid::Guid;
 use crate::format::names::name_key;
 use crate::format::summary;
@@ -31,8 +32,8 @@ pub struct UntargetRequest {
 }
 
 /// Computes what an untarget removes. Pure.
-pub fn plan_untarget(
-    patch: &Patch,
+pub fn plan_untarget<F, C>(
+    patch: &Patch<F, C>,
     instances: &[Guid],
     force: bool,
 ) -> Result<(Vec<UntargetInstance>, Plan)> {
@@ -127,38 +128,11 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
     let dest = destination_path(&req.input, &req.destination)?;
     let _lock = lock_for_edit(&req.input, &req.destination)?;
     crate::store::journal::check_readable(&req.input)?;
-    let patch = Patch::open(&req.input)?;
-    if !patch.signatures.is_empty() {
-        return Err(Error::refused(
-            "the patch is signed; removing transforms breaks the signature",
-        )
-        .in_file(&req.input));
+    if req.destination == Destination::DryRun {
+        return dry_run(req);
     }
-    let (instances, mut plan) =
-        plan_untarget(&patch, &req.instances, req.force).map_err(|e| e.in_file(&req.input))?;
-    let mut patch = patch;
-    let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
-    for i in &instances {
-        // The base is the product the instance's copies came from; an
-        // instance served without copies may mirror any other target.
-        let bases: Vec<Guid> = match derived_from(&patch, i.instance) {
-            Some(base) => vec![base],
-            None if !i.original_target => patch
-                .targets
-                .iter()
-                .copied()
-                .filter(|t| *t != i.instance)
-                .collect(),
-            None => Vec::new(),
-        };
-        for base in bases {
-            for row in crate::edit::sequence::rows_to_remove(&rows, base, i.instance) {
-                if !plan.sequence_rows_removed.contains(&row) {
-                    plan.sequence_rows_removed.push(row);
-                }
-            }
-        }
-    }
+    let mut patch = Patch::open(&req.input)?;
+    let (instances, plan) = plan_with_rows(&mut patch, req)?;
     let patch_code = patch.codes.patch_code;
     let (outcome, output, verification) = execute(
         patch,
@@ -177,6 +151,67 @@ pub fn untarget(req: &UntargetRequest) -> Result<UntargetReport> {
         plan,
         verification,
     })
+}
+
+/// A dry run plans from what the lazy reader reads (the summaries, the
+/// transforms, the patch database), as a retarget's does: its cost does
+/// not grow with the cabinet, and nothing is written.
+fn dry_run(req: &UntargetRequest) -> Result<UntargetReport> {
+    let mut patch = Patch::open_read_only(&req.input)?;
+    let (instances, plan) = plan_with_rows(&mut patch, req)?;
+    let outcome = if plan.changes_anything() {
+        Outcome::Planned
+    } else {
+        Outcome::AlreadyDone
+    };
+    Ok(UntargetReport {
+        input: req.input.clone(),
+        output: None,
+        outcome,
+        patch_code: patch.codes.patch_code,
+        instances,
+        plan,
+        verification: None,
+    })
+}
+
+/// The plan of an untarget of `patch`, with the `MsiPatchSequence` rows
+/// it removes, read from the patch database.
+fn plan_with_rows<F, C: Storage>(
+    patch: &mut Patch<F, C>,
+    req: &UntargetRequest,
+) -> Result<(Vec<UntargetInstance>, Plan)> {
+    if !patch.signatures.is_empty() {
+        return Err(Error::refused(
+            "the patch is signed; removing transforms breaks the signature",
+        )
+        .in_file(&req.input));
+    }
+    let (instances, mut plan) =
+        plan_untarget(patch, &req.instances, req.force).map_err(|e| e.in_file(&req.input))?;
+    let rows = crate::edit::sequence::read_rows(&mut patch.cf).in_file(&req.input)?;
+    for i in &instances {
+        // The base is the product the instance's copies came from; an
+        // instance served without copies may mirror any other target.
+        let bases: Vec<Guid> = match derived_from(patch, i.instance) {
+            Some(base) => vec![base],
+            None if !i.original_target => patch
+                .targets
+                .iter()
+                .copied()
+                .filter(|t| *t != i.instance)
+                .collect(),
+            None => Vec::new(),
+        };
+        for base in bases {
+            for row in crate::edit::sequence::rows_to_remove(&rows, base, i.instance) {
+                if !plan.sequence_rows_removed.contains(&row) {
+                    plan.sequence_rows_removed.push(row);
+                }
+            }
+        }
+    }
+    Ok((instances, plan))
 }
 
 #[cfg(test)]

@@ -422,17 +422,11 @@ pub struct PairNames {
 ///
 /// A storage listed twice (names compare as the compound file compares
 /// them, ignoring case) is an error: no tool writes that, and every
-/// listing would be read, planned and copied again.
-pub fn parse_transform_list(text: &str) -> Result<Vec<PairNames>> {
-    parse_transform_list_within(text, usize::MAX)
-}
-
-/// [`parse_transform_list`] for a reader that refuses a list of more than
-/// `max` pairs: every entry is checked as there, and the first fault is
-/// the error, but at most `max` pairs are kept, so that a long list costs
-/// a pass over its text and not a name per entry; a list without fault
-/// and with more than `max` pairs is refused, with its count.
-pub fn parse_transform_list_within(text: &str, max: usize) -> Result<Vec<PairNames>> {
+/// listing would be read, planned and copied again. So is a list of more
+/// than `max` pairs, once every entry is found valid: at most `max` pairs
+/// are kept, so that a long list costs a pass over its text and not a
+/// name per entry, and the error gives the count.
+pub fn parse_transform_list(text: &str, max: usize) -> Result<Vec<PairNames>> {
     let mut pairs: Vec<PairNames> = Vec::new();
     let mut count = 0usize;
     // Entries as slices of the list, hashed by their compound-file key:
@@ -711,15 +705,15 @@ mod tests {
 
     #[test]
     fn transform_list_pairs_partners_with_their_main() {
-        let pairs = parse_transform_list(":rtmA.1;:#rtmA.1;:ldr.1;").unwrap();
+        let pairs = parse_transform_list(":rtmA.1;:#rtmA.1;:ldr.1;", usize::MAX).unwrap();
         assert_eq!(pairs.len(), 2);
         assert_eq!(pairs[0].partner.as_deref(), Some("#rtmA.1"));
         assert_eq!(pairs[1].partner, None);
-        let e = parse_transform_list(":#rtmA.1;:rtmA.1").unwrap_err();
+        let e = parse_transform_list(":#rtmA.1;:rtmA.1", usize::MAX).unwrap_err();
         assert!(e.reason().contains("without its main"), "{e}");
-        let e = parse_transform_list(":a;:#b").unwrap_err();
+        let e = parse_transform_list(":a;:#b", usize::MAX).unwrap_err();
         assert!(e.reason().contains(":#b"), "{e}");
-        let e = parse_transform_list("rtmA.1").unwrap_err();
+        let e = parse_transform_list("rtmA.1", usize::MAX).unwrap_err();
         assert!(e.reason().contains("does not start with ':'"), "{e}");
     }
 
@@ -835,12 +829,12 @@ mod tests {
             };
             proptest::prop_assert_eq!(texts_of(&refused), texts_of(&want_refused), "{}", text);
             proptest::prop_assert_eq!(
-                texts(parse_transform_list(&text)),
+                texts(parse_transform_list(&text, usize::MAX)),
                 texts(reference::parse(&text, usize::MAX)),
                 "{}", text
             );
             proptest::prop_assert_eq!(
-                texts(parse_transform_list_within(&text, max)),
+                texts(parse_transform_list(&text, max)),
                 texts(reference::parse(&text, max)),
                 "{} (at most {})", text, max
             );
@@ -850,14 +844,14 @@ mod tests {
     #[test]
     fn a_long_list_keeps_at_most_the_bound_and_counts_the_rest() {
         let text: String = (0..10).map(|k| format!(":t{k};:#t{k};")).collect();
-        assert_eq!(parse_transform_list_within(&text, 10).unwrap().len(), 10);
-        let e = parse_transform_list_within(&text, 3).unwrap_err();
+        assert_eq!(parse_transform_list(&text, 10).unwrap().len(), 10);
+        let e = parse_transform_list(&text, 3).unwrap_err();
         assert_eq!(
             e.reason(),
             "LastSavedBy lists 10 transform pairs; patches with more than 3 are refused"
         );
         // A fault past the bound is still the error, as for any list.
-        let e = parse_transform_list_within(&format!("{text}:T1"), 3).unwrap_err();
+        let e = parse_transform_list(&format!("{text}:T1"), 3).unwrap_err();
         assert!(e.reason().contains(":T1 more than once"), "{e}");
     }
 

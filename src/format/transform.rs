@@ -69,15 +69,13 @@
 
 #![deny(clippy::indexing_slicing)]
 
-use std::io::{Read, Seek};
 use std::path::Path;
 
-use cfb::CompoundFile;
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::format::container;
+use crate::format::container::{self, Storage};
 use crate::format::streamname;
 
 /// `_StringPool` streams longer than this are refused (4 bytes per string:
@@ -169,8 +167,8 @@ impl TransformTables {
 /// stand-alone .mst, `/Name` for a substorage), decoding tables that exist
 /// in the base database with `schema` and tables the transform adds with
 /// its own `_Columns`.
-pub fn read_transform_tables<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+pub fn read_transform_tables<S: Storage>(
+    cf: &mut S,
     storage: &Path,
     schema: &Schema,
 ) -> Result<TransformTables> {
@@ -182,8 +180,8 @@ pub fn read_transform_tables<F: Read + Seek>(
 /// Installer treats as the property not existing). Later rows win. Only
 /// the Property table (and the schema tables) are decoded; when `schema`
 /// has no Property table, the well-known definition is used.
-pub fn property_changes<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+pub fn property_changes<S: Storage>(
+    cf: &mut S,
     storage: &Path,
     schema: &Schema,
 ) -> Result<IndexMap<String, Option<String>>> {
@@ -247,8 +245,8 @@ pub fn property_changes<F: Read + Seek>(
 /// not carry ComponentId, set it to null or delete the row are left out.
 /// Only the Component table (and the schema tables) are decoded; when
 /// `schema` has no Component table, the standard definition is used.
-pub fn component_ids<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+pub fn component_ids<S: Storage>(
+    cf: &mut S,
     storage: &Path,
     schema: &Schema,
 ) -> Result<IndexMap<String, String>> {
@@ -292,23 +290,22 @@ fn table_part(name: &str) -> String {
     format!("table stream {}", container::show_name(name))
 }
 
-fn read_tables<F: Read + Seek>(
-    cf: &mut CompoundFile<F>,
+fn read_tables<S: Storage>(
+    cf: &mut S,
     storage: &Path,
     schema: &Schema,
     only: Option<&str>,
 ) -> Result<TransformTables> {
     // The table streams present, by unpacked name.
     let entries = cf
-        .read_storage(storage)
+        .children(storage)
         .map_err(|e| Error::io("cannot list the transform", e))?;
     let mut streams: Vec<(String, std::path::PathBuf)> = entries
-        .filter(|e| e.is_stream())
+        .into_iter()
+        .filter(|e| e.is_stream)
         .filter_map(|e| {
-            let decoded = streamname::decode(e.name());
-            decoded
-                .is_table
-                .then(|| (decoded.name, e.path().to_path_buf()))
+            let decoded = streamname::decode(&e.name);
+            decoded.is_table.then_some((decoded.name, e.path))
         })
         .collect();
     streams.sort();
@@ -329,7 +326,7 @@ fn read_tables<F: Read + Seek>(
     };
     let pool = StringPool::parse(&pool_bytes, &data_bytes)?;
 
-    let read = |cf: &mut CompoundFile<F>, def: &TableDef| -> Result<Option<Vec<RowOp>>> {
+    let read = |cf: &mut S, def: &TableDef| -> Result<Option<Vec<RowOp>>> {
         let Some(path) = path_of(&def.name) else {
             return Ok(None);
         };

@@ -142,7 +142,7 @@ pub fn read_parts<S: Storage>(
         Mode::Strict => {
             // Planning compares pairs with pairs: the count bounds the time
             // a hostile file can cost an edit. A report reads each pair once.
-            summary::parse_transform_list_within(&last_saved_by, MAX_PAIRS)
+            summary::parse_transform_list(&last_saved_by, MAX_PAIRS)
                 .at(property_part(pid::LAST_SAVED_BY))
                 .at(stream.clone())?
         }

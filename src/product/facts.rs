@@ -201,42 +201,54 @@ impl ProductProperties {
     }
 }
 
-/// Reads [`ProductProperties`] from an installer database's Property
-/// table, through the guarded entry into the `msi` crate. A database
-/// without a Property table is an error naming the table.
-pub fn read_properties(path: &Path) -> Result<ProductProperties> {
-    let read = || -> Result<ProductProperties> {
-        let mut package = crate::format::msi::open_package(path)
-            .map_err(|e| Error::io("cannot read as a database", e))?;
-        if !package.has_table("Property") {
-            return Err(Error::format("has no Property table").at("table Property"));
-        }
-        let rows = package
-            .select_rows(msi::Select::table("Property"))
-            .map_err(|e| Error::io("cannot read", e).at("table Property"))?;
-        let mut found = ProductProperties::default();
-        for row in rows {
-            if row.len() < 2 {
-                continue;
-            }
-            let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1]) else {
-                continue;
-            };
-            let slot = match name.as_str() {
-                "ProductCode" => &mut found.product_code,
-                "ProductVersion" => &mut found.product_version,
-                "UpgradeCode" => &mut found.upgrade_code,
-                "ProductLanguage" => &mut found.product_language,
-                "ProductName" => &mut found.product_name,
-                _ => continue,
-            };
-            *slot = Some(value.trim().to_string());
-        }
-        Ok(found)
+/// Reads [`ProductProperties`] from the Property table of an installer
+/// database already open (`cf`, named `path`; `inspect` opens it with the
+/// lazy reader), through the guarded entry into the `msi` crate, which
+/// reads the database's streams only ([`crate::format::msi::guarded_in`]),
+/// not the cabinets beside them. A database without a Property table is an
+/// error naming the table.
+pub fn read_properties<S: crate::format::container::Storage>(
+    cf: &mut S,
+    path: &Path,
+) -> Result<ProductProperties> {
+    let read = |package: std::io::Result<crate::format::msi::Extract>| {
+        properties_of(&mut package.map_err(|e| Error::io("cannot read as a database", e))?)
     };
-    crate::format::msi::guarded(path, read)
+    crate::format::msi::guarded_in(cf, path, &["Property"], read)
         .unwrap_or_else(|panicked| Err(panicked.error("cannot read as a database")))
         .in_file(path)
+}
+
+/// The product's properties in the Property table of a database the `msi`
+/// crate opened; called inside the guarded entry into the crate.
+fn properties_of<F: std::io::Read + std::io::Seek>(
+    package: &mut msi::Package<F>,
+) -> Result<ProductProperties> {
+    if !package.has_table("Property") {
+        return Err(Error::format("has no Property table").at("table Property"));
+    }
+    let rows = package
+        .select_rows(msi::Select::table("Property"))
+        .map_err(|e| Error::io("cannot read", e).at("table Property"))?;
+    let mut found = ProductProperties::default();
+    for row in rows {
+        if row.len() < 2 {
+            continue;
+        }
+        let (msi::Value::Str(name), msi::Value::Str(value)) = (&row[0], &row[1]) else {
+            continue;
+        };
+        let slot = match name.as_str() {
+            "ProductCode" => &mut found.product_code,
+            "ProductVersion" => &mut found.product_version,
+            "UpgradeCode" => &mut found.upgrade_code,
+            "ProductLanguage" => &mut found.product_language,
+            "ProductName" => &mut found.product_name,
+            _ => continue,
+        };
+        *slot = Some(value.trim().to_string());
+    }
+    Ok(found)
 }
 
 /// [`read_package_unguarded`] through the guarded entry into the `msi`

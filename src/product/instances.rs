@@ -10,15 +10,14 @@
 //! the reason.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use cfb::CompoundFile;
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
-use crate::format::container::{self, FileKind, storage_part};
+use crate::format::container::{self, FileKind, Storage, storage_part};
 use crate::format::guid::Guid;
 use crate::format::streamname;
 use crate::format::summary::{TransformRevision, get_string, pid, property_part};
@@ -106,9 +105,44 @@ pub struct InstanceSource {
 /// transforms) or of a stand-alone instance transform (.mst). The kind is
 /// told by the root CLSID, not the file name.
 pub fn from_product(path: &Path) -> Result<InstanceSource> {
-    let cf = container::open(path)?;
-    match container::kind_of(&cf) {
-        FileKind::Database => from_database(path, cf).in_file(path),
+    let mut cf = container::open(path)?;
+    from_product_with(path, &mut cf, |_| {
+        crate::format::msi::guarded(path, || {
+            let mut package =
+                crate::format::msi::open_package(path).map_err(|e| Error::io(READ_BASE, e))?;
+            base_of(&mut package)
+        })
+        .unwrap_or_else(|panicked| Err(panicked.error(READ_BASE)))
+    })
+}
+
+/// [`from_product`] of a file already open (`cf`, named `path`), such as
+/// with the lazy reader: the `msi` crate reads the database's streams
+/// only ([`crate::format::msi::guarded_in`]), so that what is read follows
+/// the tables and transforms, not the cabinets beside them.
+pub fn from_product_in<S: Storage>(path: &Path, cf: &mut S) -> Result<InstanceSource> {
+    from_product_with(path, cf, |cf| {
+        let read = |package: std::io::Result<crate::format::msi::Extract>| {
+            base_of(&mut package.map_err(|e| Error::io(READ_BASE, e))?)
+        };
+        crate::format::msi::guarded_in(cf, path, &[transform::PROPERTY], read)
+            .unwrap_or_else(|panicked| Err(panicked.error(READ_BASE)))
+    })
+}
+
+const READ_BASE: &str = "cannot read the installer database";
+
+/// The instances of the file `cf` at `path`; `read_base` reads the base
+/// of an installer database.
+fn from_product_with<S: Storage>(
+    path: &Path,
+    cf: &mut S,
+    read_base: impl FnOnce(&mut S) -> Result<Base>,
+) -> Result<InstanceSource> {
+    match container::kind_of(cf) {
+        FileKind::Database => read_base(cf)
+            .and_then(|base| from_database(path, cf, base))
+            .in_file(path),
         FileKind::Transform => from_standalone(path, cf).in_file(path),
         FileKind::Patch => Err(Error::usage(
             "is a patch (.msp); instances are read from the product (.msi) or from an \
@@ -130,16 +164,10 @@ struct Base {
     schema: Schema,
 }
 
-/// [`read_base_of`] through the guarded entry into the `msi` crate.
-fn read_base(path: &Path) -> Result<Base> {
-    crate::format::msi::guarded(path, || read_base_of(path))
-        .unwrap_or_else(|panicked| Err(panicked.error("cannot read the installer database")))
-}
-
-fn read_base_of(path: &Path) -> Result<Base> {
-    let mut package = crate::format::msi::open_package(path)
-        .map_err(|e| Error::io("cannot read the installer database", e))?;
-    let schema = Schema::from_package(&package);
+/// The base of a database the `msi` crate opened; called inside the
+/// guarded entry into the crate.
+fn base_of<F: Read + Seek>(package: &mut msi::Package<F>) -> Result<Base> {
+    let schema = Schema::from_package(package);
     let mut props: IndexMap<String, String> = IndexMap::new();
     if package.has_table(transform::PROPERTY) {
         let rows = package
@@ -172,12 +200,13 @@ fn read_base_of(path: &Path) -> Result<Base> {
     })
 }
 
-fn from_database(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSource> {
-    let base = read_base(path)?;
+fn from_database<S: Storage>(path: &Path, cf: &mut S, base: Base) -> Result<InstanceSource> {
     let storages: Vec<(String, uuid::Uuid)> = cf
-        .read_root_storage()
-        .filter(|e| e.is_storage())
-        .map(|e| (e.name().to_string(), *e.clsid()))
+        .children(Path::new("/"))
+        .map_err(|e| Error::io("cannot list the root storage", e))?
+        .into_iter()
+        .filter(|e| !e.is_stream)
+        .map(|e| (e.name, e.clsid))
         .collect();
     let pool_name = streamname::encode("_StringPool", true);
     let mut source = InstanceSource {
@@ -192,7 +221,7 @@ fn from_database(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSour
     for (name, clsid) in storages {
         let dir = Path::new("/").join(&name);
         let is_transform =
-            clsid == container::CLSID_TRANSFORM || cf.is_stream(dir.join(&pool_name));
+            clsid == container::CLSID_TRANSFORM || Storage::is_stream(cf, &dir.join(&pool_name));
         if !is_transform {
             source.skipped.push(Skipped {
                 id: name,
@@ -203,10 +232,10 @@ fn from_database(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSour
             });
             continue;
         }
-        let changes = transform::property_changes(&mut cf, &dir, &base.schema)?;
+        let changes = transform::property_changes(cf, &dir, &base.schema)?;
         match classify(&name, base.product_code, &changes).at(storage_part(&name))? {
             Ok(mut instance) => {
-                instance.component_codes = transform::component_ids(&mut cf, &dir, &base.schema)?;
+                instance.component_codes = transform::component_ids(cf, &dir, &base.schema)?;
                 source.instances.push(instance);
             }
             Err(reason) => source.skipped.push(Skipped { id: name, reason }),
@@ -215,10 +244,10 @@ fn from_database(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSour
     Ok(source)
 }
 
-fn from_standalone(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSource> {
+fn from_standalone<S: Storage>(path: &Path, cf: &mut S) -> Result<InstanceSource> {
     let root = Path::new("/");
     let summary_part = || container::stream_part(Path::new(crate::format::summary::SUMMARY_STREAM));
-    let set = patch::read_summary(&mut cf, root)?;
+    let set = patch::read_summary(cf, root)?;
     let raw = get_string(&set, pid::REVISION_NUMBER)
         .at(summary_part())?
         .ok_or_else(|| {
@@ -234,7 +263,7 @@ fn from_standalone(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSo
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let changes = transform::property_changes(&mut cf, root, &Schema::property_only())?;
+    let changes = transform::property_changes(cf, root, &Schema::property_only())?;
     let mut source = InstanceSource {
         path: path.to_path_buf(),
         kind: FileKind::Transform,
@@ -246,7 +275,7 @@ fn from_standalone(path: &Path, mut cf: CompoundFile<File>) -> Result<InstanceSo
     };
     match classify(&id, base, &changes)? {
         Ok(mut instance) => {
-            instance.component_codes = transform::component_ids(&mut cf, root, &Schema::new())?;
+            instance.component_codes = transform::component_ids(cf, root, &Schema::new())?;
             source.instances.push(instance);
         }
         // Fall back on RevisionNumber when the Property table says nothing.
@@ -429,6 +458,7 @@ fn parse_line(line: &str) -> Result<Option<Instance>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cfb::CompoundFile;
     use std::io::{Cursor, Write};
 
     use crate::format::propset::PropertySet;

@@ -684,7 +684,7 @@ fn the_list_scan_agrees_with_the_strict_parser_on_valid_lists() {
         ":#x;:#x2",
         ":a;:#a;:a",
     ] {
-        let strict = crate::format::summary::parse_transform_list(text);
+        let strict = crate::format::summary::parse_transform_list(text, usize::MAX);
         let (lenient, findings) = lint::scan_transform_list(text);
         match strict {
             Ok(pairs) => {

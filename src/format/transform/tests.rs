@@ -1,7 +1,8 @@
 use super::*;
+use cfb::CompoundFile;
 use proptest::prelude::*;
 use std::fmt;
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Seek, Write};
 
 //==========================================================================//
 // Building transforms in memory
