@@ -165,7 +165,7 @@ pub struct Compound<F> {
     /// The mini sectors of the mini chains followed so far, and whose.
     mini_claims: HashMap<u32, u32>,
     /// Streams whose chains are claimed already.
-    claimed_streams: Vec<u32>,
+    claimed_streams: std::collections::HashSet<u32>,
     /// FAT sectors read (for tests and measurements).
     fat_reads: u64,
 }
@@ -314,7 +314,7 @@ impl<F: Read + Seek> Compound<F> {
             mini_sectors: Vec::new(),
             claims: HashMap::new(),
             mini_claims: HashMap::new(),
-            claimed_streams: Vec::new(),
+            claimed_streams: std::collections::HashSet::new(),
             fat_reads: 0,
         };
 
@@ -940,8 +940,10 @@ impl<F: Read + Seek> Compound<F> {
         }
         if e.len < u64::from(MINI_STREAM_CUTOFF) {
             let needed = e.len.div_ceil(MINI_SECTOR_LEN);
-            let mut minis = Vec::new();
-            let mut seen = vec![false; self.minifat.len()];
+            // At most 64 mini sectors (a stream below the cutoff): a loop is
+            // found among those read, without a flag per mini sector of the
+            // file for every stream (quadratic on a patch with thousands).
+            let mut minis: Vec<u32> = Vec::new();
             let mut s = e.start;
             for _ in 0..needed {
                 if s == END_OF_CHAIN {
@@ -951,13 +953,13 @@ impl<F: Read + Seek> Compound<F> {
                         e.len
                     )));
                 }
-                let Some(slot) = seen.get_mut(s as usize) else {
+                if s as usize >= self.minifat.len() {
                     return Err(Error::format(format!(
                         "its mini chain reaches mini sector {s}, past the {} of the mini stream",
                         self.minifat.len()
                     )));
-                };
-                if std::mem::replace(slot, true) {
+                }
+                if minis.contains(&s) {
                     return Err(Error::format(format!(
                         "its mini chain runs back into mini sector {s}"
                     )));
@@ -988,7 +990,7 @@ impl<F: Read + Seek> Compound<F> {
                 for &m in &minis {
                     self.mini_claims.insert(m, id);
                 }
-                self.claimed_streams.push(id);
+                self.claimed_streams.insert(id);
             }
             return Ok(Chain::Mini(minis));
         }
@@ -1005,7 +1007,7 @@ impl<F: Read + Seek> Compound<F> {
             return Ok(Chain::Regular(sectors));
         }
         let (sectors, after) = self.follow(e.start, Some(needed), Owner::Stream(id))?;
-        self.claimed_streams.push(id);
+        self.claimed_streams.insert(id);
         if (sectors.len() as u64) < needed {
             return Err(Error::format(format!(
                 "its chain ends after {} sectors; its {} bytes need {needed}",
