@@ -437,31 +437,11 @@ pub fn parse_transform_list(text: &str, max: usize) -> Result<Vec<PairNames>> {
         if !seen.insert(crate::format::names::Keyed(entry)) {
             return Err(listed_twice(entry));
         }
-        match list_step(entry, last)? {
-            Step::Main(name) => {
-                count += 1;
-                if count <= max {
-                    pairs.push(PairNames {
-                        main: name.to_string(),
-                        partner: None,
-                    });
-                }
-                last = Some(Listed {
-                    main: entry,
-                    partner: None,
-                });
-            }
-            Step::Partner(name) => {
-                if count <= max
-                    && let Some(p) = pairs.last_mut()
-                {
-                    p.partner = Some(name.to_string());
-                }
-                if let Some(l) = &mut last {
-                    l.partner = Some(entry);
-                }
-            }
+        let step = list_step(entry, last)?;
+        if matches!(step, Step::Main(_)) {
+            count += 1;
         }
+        accept(step, entry, &mut last, &mut pairs, count <= max);
     }
     if count > max {
         return Err(Error::format(format!(
@@ -496,24 +476,7 @@ pub fn scan_transform_list(text: &str) -> (Vec<PairNames>, Vec<(String, Error)>)
             list_step(entry, last)
         };
         match step {
-            Ok(Step::Main(name)) => {
-                pairs.push(PairNames {
-                    main: name.to_string(),
-                    partner: None,
-                });
-                last = Some(Listed {
-                    main: entry,
-                    partner: None,
-                });
-            }
-            Ok(Step::Partner(name)) => {
-                if let Some(p) = pairs.last_mut() {
-                    p.partner = Some(name.to_string());
-                }
-                if let Some(l) = &mut last {
-                    l.partner = Some(entry);
-                }
-            }
+            Ok(step) => accept(step, entry, &mut last, &mut pairs, true),
             Err(e) => refused.push((entry.to_string(), e)),
         }
     }
@@ -564,6 +527,39 @@ fn list_step<'a>(entry: &'a str, last: Option<Listed>) -> Result<Step<'a>> {
             "LastSavedBy lists the partner :{name} without its main transform :{main} right \
              before it"
         ))),
+    }
+}
+
+/// Records an accepted `entry` as the pair accepted last, and in `pairs`
+/// when `keep` (a reader past its bound keeps counting, not pairs).
+fn accept<'a>(
+    step: Step<'a>,
+    entry: &'a str,
+    last: &mut Option<Listed<'a>>,
+    pairs: &mut Vec<PairNames>,
+    keep: bool,
+) {
+    match step {
+        Step::Main(name) => {
+            if keep {
+                pairs.push(PairNames {
+                    main: name.to_string(),
+                    partner: None,
+                });
+            }
+            *last = Some(Listed {
+                main: entry,
+                partner: None,
+            });
+        }
+        Step::Partner(name) => {
+            if keep && let Some(p) = pairs.last_mut() {
+                p.partner = Some(name.to_string());
+            }
+            if let Some(l) = last {
+                l.partner = Some(entry);
+            }
+        }
     }
 }
 
