@@ -185,7 +185,8 @@ fn nested(under: &str, depth: usize) -> Vec<u8> {
 
 /// Runs retarget, inspect and check on `bytes`, which must all be refused
 /// with exit 2 naming the input and the limit, leaving no output and no
-/// temporary file.
+/// temporary file; retarget also with the input read lazily, as a large
+/// input is.
 fn refused_everywhere(bytes: &[u8], texts: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.msp", bytes);
@@ -208,17 +209,43 @@ fn refused_everywhere(bytes: &[u8], texts: &[&str]) {
         ],
     ] {
         let ran = run(&args);
-        let err = ran.stderr;
-        assert_eq!(ran.code, 2, "{args:?}: {err}");
-        let prefix = format!("msp-retarget: {}: ", input.display());
-        assert!(err.starts_with(&prefix), "{args:?}: {err}");
-        for t in texts {
-            assert!(err.contains(t), "{args:?}: no {t:?} in {err}");
-        }
+        check_refused(&args, ran, &input, texts);
     }
+    // The edit again, the input read lazily as a large one is.
+    let args: [&std::ffi::OsStr; 6] = [
+        "retarget".as_ref(),
+        input.as_os_str(),
+        "--instance".as_ref(),
+        I1.as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ];
+    check_refused(&args, run_lazily(&args), &input, texts);
     assert_eq!(std::fs::read(&input).unwrap(), bytes, "the input changed");
     assert!(!out.exists(), "an output was written");
     assert!(temporaries(dir.path()).is_empty());
+}
+
+/// [`run`] with the input read lazily, as a large one is (the test kit's
+/// threshold of the whole check lowered to nothing).
+fn run_lazily(args: &[&std::ffi::OsStr]) -> Run {
+    crate::util::cli(args)
+        .env("MSP_RETARGET_FULL_CHECK_MAX_SECTORS", "0")
+        .memory_limit(1_000_000_000)
+        .file_size_limit(64 << 20)
+        .run()
+}
+
+/// `ran` (of `args`) ended with exit 2 and a message naming `input` and
+/// holding each of `texts`.
+fn check_refused(args: &[&std::ffi::OsStr], ran: Run, input: &Path, texts: &[&str]) {
+    let err = ran.stderr;
+    assert_eq!(ran.code, 2, "{args:?}: {err}");
+    let prefix = format!("msp-retarget: {}: ", input.display());
+    assert!(err.starts_with(&prefix), "{args:?}: {err}");
+    for t in texts {
+        assert!(err.contains(t), "{args:?}: no {t:?} in {err}");
+    }
 }
 
 /// Regression: storages nested 5,000 / 10,000 / 20,000 deep cost 0.6 s /
@@ -521,8 +548,10 @@ fn r_stale_temporaries_of_the_destination_are_deleted_by_the_next_run() {
 /// the transforms and the patch database, never the cabinet. A cabinet
 /// whose chain is damaged far from its start (its last sector loops back
 /// into its middle) is therefore not theirs to report:
-/// they answer exactly as for the intact patch. An edit, which copies the
-/// file and vouches for the result, still refuses it, naming the input.
+/// they answer exactly as for the intact patch. An edit of a file this
+/// small, checked whole, still refuses it, naming the input; read lazily,
+/// as a large input is, the edit does not walk the chain either, and
+/// refuses the file naming the input or leaves the chain as it was.
 #[test]
 fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit() {
     use msp_retarget::testkit::layout::Layout;
@@ -607,4 +636,45 @@ fn a_damaged_cabinet_chain_is_not_read_by_the_read_paths_and_refused_by_an_edit(
     );
     assert!(!out.exists(), "an output was written");
     assert_eq!(std::fs::read(&input).unwrap(), damaged, "the input changed");
+
+    // Above the size of the whole check (the test kit lowers it), the edit
+    // does not walk the chain either: it refuses naming the input (`cfb`'s
+    // open of the file may check its FAT), or its result keeps the damaged
+    // chain exactly as it was, every sector's bytes and FAT entry.
+    let ran = crate::util::cli([
+        "retarget".as_ref(),
+        input.as_os_str(),
+        "--instance".as_ref(),
+        I1.as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ] as [&std::ffi::OsStr; 6])
+    .env("MSP_RETARGET_FULL_CHECK_MAX_SECTORS", "0")
+    .memory_limit(1_000_000_000)
+    .run();
+    assert_eq!(std::fs::read(&input).unwrap(), damaged, "the input changed");
+    if ran.code == 0 {
+        let result = std::fs::read(&out).unwrap();
+        let mut result_file = Cursor::new(result.clone());
+        let out_layout = Layout::read(&mut result_file).unwrap();
+        let mut input_file = Cursor::new(damaged.clone());
+        for &s in &chain {
+            let at = (s as usize + 1) * 512;
+            assert_eq!(result[at..at + 512], damaged[at..at + 512], "sector {s}");
+            assert_eq!(
+                out_layout.next_sector(&mut result_file, s).unwrap(),
+                layout.next_sector(&mut input_file, s).unwrap(),
+                "the FAT entry of sector {s}"
+            );
+        }
+    } else {
+        assert_eq!(ran.code, 2, "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .starts_with(&format!("msp-retarget: {}: ", input.display())),
+            "{}",
+            ran.stderr
+        );
+        assert!(!out.exists(), "an output was written");
+    }
 }

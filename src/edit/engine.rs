@@ -276,6 +276,16 @@ fn edit_overlay<J: EditJob>(
         .len();
     let mut overlay = Overlay::new(file, len, Some(folder_of(dest).to_path_buf()));
     let reopening = |e| Error::io(format!("reopening {what}"), e).in_file(dest);
+    // Nothing is written before `cfb` has opened the overlay, which holds
+    // the input's bytes: a file it cannot open (its check of the FAT finds
+    // what the lazy read of a large input did not walk) is the input's
+    // fault, and named so.
+    let input = job.input().to_path_buf();
+    let opening = |e| {
+        Error::io("malformed compound file", e)
+            .at("compound-file structure")
+            .in_file(&input)
+    };
     // Bytes past what the FAT describes are kept out of `cfb`'s sight and
     // put back after the edit (see `crate::store::tail`).
     let tail = crate::store::tail::trailing_from(&mut overlay.reader()).map_err(reopening)?;
@@ -287,13 +297,13 @@ fn edit_overlay<J: EditJob>(
     };
     match tail {
         None => {
-            let mut out = cfb::CompoundFile::open(&mut overlay).map_err(reopening)?;
+            let mut out = cfb::CompoundFile::open(&mut overlay).map_err(opening)?;
             apply_contained(job, &mut out, dest)?;
             drop(out);
             trim(&mut overlay)?;
         }
         Some(from) => crate::store::tail::edit_keeping_tail(&mut overlay, from, |view| {
-            let mut out = cfb::CompoundFile::open(&mut *view).map_err(reopening)?;
+            let mut out = cfb::CompoundFile::open(&mut *view).map_err(opening)?;
             apply_contained(job, &mut out, dest)?;
             drop(out);
             trim(view).map(|_| ())

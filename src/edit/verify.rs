@@ -74,6 +74,7 @@ struct LayoutCheck<'a, H> {
 impl<H: Read + Seek> LayoutCheck<'_, H> {
     fn new<'a>(
         input: &Patch,
+        chains: &Chains,
         mut output: H,
         written: &'a [(u64, u64)],
     ) -> Option<LayoutCheck<'a, H>> {
@@ -89,7 +90,7 @@ impl<H: Read + Seek> LayoutCheck<'_, H> {
             input: (f, in_layout),
             output: (output, out_layout),
             written,
-            chains: input.chains.clone(),
+            chains: chains.clone(),
             untouched: None,
         })
     }
@@ -234,27 +235,122 @@ pub fn verify<G: Read + Seek, H: Read + Seek>(
     layout: Option<(H, &[(u64, u64)])>,
     allow_ambiguity: bool,
 ) -> Result<Verification> {
-    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(input, h, w));
+    let Some(chains) = input.chains.clone() else {
+        return verify_lazily(input, plan, result, layout.map(|(_, w)| w), allow_ambiguity);
+    };
+    let mut layout = layout.and_then(|(h, w)| LayoutCheck::new(input, &chains, h, w));
     // The input's intact large chains, when no sector of them was written
     // or relinked: the result's structure check claims them from the
     // input's record instead of following them again.
     let untouched = layout
         .as_mut()
         .is_some_and(|l| l.edit_missed_large_chains());
-    let mut out = reopen(result, untouched.then_some(&input.chains))?;
+    let mut out = reopen(result, untouched.then_some(&chains))?;
     let input_path = input.path.clone();
-    let mut report = verify_inner(input, plan, &mut out, layout.as_mut()).map_err(|e| {
-        // A damaged input stream (a chain that loops or leaves the file)
-        // shows first here, where it is read whole: it is the input's fault.
-        if e.kind() == crate::error::ErrorKind::Verify || e.file() == Some(input_path.as_path()) {
-            e
-        } else {
-            Error::verify(format!("the result does not re-read: {e}"))
-        }
-    })?;
+    let mut vouch = |path: &Path, len: u64| layout.as_mut().is_some_and(|l| l.vouches(path, len));
+    let report =
+        verify_inner(input, plan, &mut out, &mut vouch).map_err(|e| blame(e, &input_path))?;
     drop(layout);
+    finish(input, plan, report, out, allow_ambiguity)
+}
+
+/// The check of the result as a patch ([`check_result`]), after the
+/// comparisons.
+fn finish<G, D: Storage>(
+    input: &Patch,
+    plan: &Plan,
+    mut report: Verification,
+    out: Patch<G, D>,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
     report.checked = check_result(input, &PatchView::from(out), plan, allow_ambiguity)?;
     Ok(report)
+}
+
+/// A damaged input stream (a chain that loops or leaves the file) shows
+/// first in verification, where it is read whole: it is the input's
+/// fault, and its error names the input. Anything else that fails there
+/// is the result's.
+fn blame(e: Error, input: &Path) -> Error {
+    if e.kind() == crate::error::ErrorKind::Verify || e.file() == Some(input) {
+        e
+    } else {
+        Error::verify(format!("the result does not re-read: {e}"))
+    }
+}
+
+/// [`verify`] of the edit of an input read lazily (a large file, see
+/// [`container::open_for_edit`]): the result is read through the lazy
+/// reader too, every stream verification compares is read (and its chain
+/// followed) in both files, and the large streams whose directory entries
+/// match are vouched for by the rule of
+/// [`crate::format::compound::edit_left_alone`], checked once everything
+/// else was read; when the rule does not hold, they are compared byte
+/// for byte. Neither file's large chains are walked otherwise.
+fn verify_lazily<G: Read + Seek>(
+    input: &mut Patch,
+    plan: &Plan,
+    result: Written<'_, G>,
+    written: Option<&[(u64, u64)]>,
+    allow_ambiguity: bool,
+) -> Result<Verification> {
+    let mut out = Patch::from_reader_lazily(result.reader, result.len, result.path)
+        .map_err(|e| Error::verify(format!("the result does not re-read: {e}")))?;
+    let input_path = input.path.clone();
+    let mut vouched: Vec<(PathBuf, u64)> = Vec::new();
+    let mut vouch = |path: &Path, len: u64| {
+        written.is_some() && {
+            vouched.push((path.to_path_buf(), len));
+            true
+        }
+    };
+    let mut report =
+        verify_inner(input, plan, &mut out, &mut vouch).map_err(|e| blame(e, &input_path))?;
+    if let (Some(written), false) = (written, vouched.is_empty()) {
+        follow_removed(input, plan);
+        let starts: Option<Vec<u32>> = vouched
+            .iter()
+            .map(|(path, len)| {
+                let (a, b) = (input.cf.entry(path)?, out.cf.entry(path)?);
+                (a.start == b.start && a.len == *len && b.len == *len).then_some(a.start)
+            })
+            .collect();
+        let left_alone = starts.is_some_and(|starts| {
+            crate::format::compound::edit_left_alone(&mut input.cf, &mut out.cf, written, &starts)
+        });
+        tracing::debug!(
+            left_alone,
+            streams = vouched.len(),
+            "large streams of the input left alone by the edit"
+        );
+        if !left_alone {
+            for (path, len) in &vouched {
+                #[cfg(test)]
+                CHAINS_WALKED.with(|c| c.set(c.get() + 1));
+                compare_streams(input, path, &mut out, path).map_err(|e| blame(e, &input_path))?;
+                report.bytes_vouched_by_layout -= len;
+                report.bytes_compared += len;
+            }
+        }
+    }
+    finish(input, plan, report, out, allow_ambiguity)
+}
+
+/// Follows the input's chains of the streams the plan removes, so that the
+/// FAT entries the removal frees are those of followed chains
+/// ([`crate::format::compound::edit_left_alone`]). A chain that cannot be
+/// followed stays unfollowed, and the rule then does not hold.
+fn follow_removed(input: &mut Patch, plan: &Plan) {
+    let root = Path::new("/");
+    let mut paths: Vec<PathBuf> = plan.removed_streams.iter().map(|s| root.join(s)).collect();
+    for s in &plan.removed_storages {
+        if let Ok(entries) = input.cf.walk_from(&root.join(s)) {
+            paths.extend(entries.into_iter().filter(|e| e.is_stream).map(|e| e.path));
+        }
+    }
+    for path in paths {
+        let _ = Storage::open(&mut input.cf, &path);
+    }
 }
 
 /// Verifies the result file at `output` ([`verify`]).
@@ -276,11 +372,11 @@ pub fn verify_file(
     verify(input, plan, Written::open(output)?, layout, allow_ambiguity)
 }
 
-fn verify_inner<G, D: Storage, H: Read + Seek>(
+fn verify_inner<G, D: Storage>(
     input: &mut Patch,
     plan: &Plan,
     out: &mut Patch<G, D>,
-    mut layout: Option<&mut LayoutCheck<'_, H>>,
+    vouch: &mut dyn FnMut(&Path, u64) -> bool,
 ) -> Result<Verification> {
     let fail = |what: String| Error::verify(what);
     if out.template != plan.template_after {
@@ -379,8 +475,7 @@ fn verify_inner<G, D: Storage, H: Read + Seek>(
             )));
         }
         if e.is_stream {
-            let vouched = e.len >= VOUCH_MIN_LEN
-                && layout.as_mut().is_some_and(|l| l.vouches(&e.path, e.len));
+            let vouched = e.len >= VOUCH_MIN_LEN && vouch(&e.path, e.len);
             if vouched {
                 report.bytes_vouched_by_layout += e.len;
             } else {
@@ -700,6 +795,100 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Verify);
         assert!(e.to_string().contains("differs"), "{e}");
+    }
+
+    /// [`verify_after`] on a version-3 patch, the input read lazily (as a
+    /// large input is): verification then vouches by the rule of
+    /// [`crate::format::compound::edit_left_alone`]. `damage` changes the
+    /// input before the edit.
+    fn verify_lazily_after(
+        damage: impl FnOnce(&Path),
+        tamper: impl FnOnce(&Path, &mut Vec<(u64, u64)>),
+    ) -> (Result<Verification>, Patch, PathBuf, tempfile::TempDir) {
+        let mut spec = PatchSpec::single_product();
+        spec.cabinet_len = 2 * 1024 * 1024;
+        spec.version = cfb::Version::V3;
+        let mut a = apply_to_copy_of(
+            &spec,
+            damage,
+            &["{11111111-1111-4111-8111-111111111111}"],
+            &PlanOptions::default(),
+            |_| {},
+        );
+        tamper(&a.output, &mut a.written);
+        let mut lazy = Patch::open_read_only(&a.patch.path).unwrap();
+        assert!(lazy.chains.is_none(), "read lazily");
+        let v = verify_file(&mut lazy, &a.plan, &a.output, Some(&a.written), false);
+        (v, lazy, a.output, a._dir)
+    }
+
+    #[test]
+    fn lazily_read_large_untouched_streams_are_vouched_for_without_a_walk() {
+        let before = chains_walked();
+        let (v, input, _, _dir) = verify_lazily_after(|_| {}, |_, _| {});
+        let v = v.unwrap();
+        assert_eq!(v.bytes_vouched_by_layout, 2 * 1024 * 1024);
+        assert!(v.bytes_compared > 0, "small streams are still compared");
+        assert_eq!(chains_walked(), before, "vouched for, not compared");
+        // The cabinet's 4,096 sectors have 32 FAT sectors: the input's
+        // reader loaded those of the chains it followed, not the cabinet's.
+        assert!(
+            input.cf.fat_sectors_read() < 8,
+            "{} FAT sectors read",
+            input.cf.fat_sectors_read()
+        );
+    }
+
+    #[test]
+    fn a_written_sector_inside_a_large_stream_fails_the_rule_and_is_caught() {
+        let before = chains_walked();
+        let (v, ..) = verify_lazily_after(
+            |_| {},
+            |path, written| {
+                let at = cabinet_middle(path);
+                let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                f.seek(SeekFrom::Start(at)).unwrap();
+                f.write_all(b"clobbered").unwrap();
+                written.push((at, at + 9));
+                written.sort_unstable();
+            },
+        );
+        let e = v.unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Verify, "{e}");
+        assert!(e.to_string().contains("differs"), "{e}");
+        assert!(chains_walked() > before, "compared after the rule failed");
+    }
+
+    #[test]
+    fn a_relinked_sector_of_a_large_stream_fails_the_rule_and_is_caught() {
+        let (v, ..) = verify_lazily_after(
+            |_| {},
+            |path, written| {
+                let at = cut_cabinet_chain(path);
+                written.push((at, at + 4));
+                written.sort_unstable();
+            },
+        );
+        let e = v.unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Verify, "{e}");
+    }
+
+    #[test]
+    fn a_cut_large_chain_in_a_lazily_read_input_is_left_as_it_was() {
+        // What the rule cannot see: a chain nobody reads. The edit touches
+        // none of its sectors or FAT entries, so the result carries the
+        // input's damage unchanged, byte for byte.
+        let mut cut = 0;
+        let (v, input, output, _dir) =
+            verify_lazily_after(|path| cut = cut_cabinet_chain(path), |_, _| {});
+        assert_eq!(v.unwrap().bytes_vouched_by_layout, 2 * 1024 * 1024);
+        let (a, b) = (
+            std::fs::read(&input.path).unwrap(),
+            std::fs::read(output).unwrap(),
+        );
+        let at = cut as usize;
+        assert_eq!(a[at..at + 4], 0xFFFF_FFFEu32.to_le_bytes());
+        assert_eq!(a[at..at + 4], b[at..at + 4]);
     }
 
     #[test]

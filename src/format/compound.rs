@@ -196,6 +196,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// `cfb`'s upper-case mapping: its exceptions first, then the simple one.
 fn upper(c: char) -> char {
+    // The exceptions are none of them ASCII, and nearly every name is:
+    // every path lookup upper-cases each character of each name it
+    // compares (a quarter of an edit's instructions with 200 copies).
+    if c.is_ascii() {
+        return c.to_ascii_uppercase();
+    }
     static TABLE: std::sync::OnceLock<HashMap<char, char>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         include!("../../vendor/cfb/src/internal/uppercase.txt")
@@ -1026,6 +1032,140 @@ impl<F: Read + Seek> Compound<F> {
     pub fn fat_sectors_read(&self) -> u64 {
         self.fat_reads
     }
+
+    /// The FAT entry of `sector` as stored (`None` when its FAT sector
+    /// cannot be read, or the FAT does not describe it).
+    fn stored_fat_entry(&mut self, sector: u32) -> Option<u32> {
+        let per = (self.sector_len / 4) as u32;
+        let table = self.fat_table(sector / per).ok()?;
+        table.get((sector % per) as usize).copied()
+    }
+
+    /// Whether `sector` was free or past the end of this file, or belongs
+    /// to a chain followed in this open (the FAT and DIFAT sectors, the
+    /// directory, the MiniFAT, the mini stream, each stream read: each
+    /// bounded, range-checked, ended where its length says and sharing no
+    /// sector with another of them, or the read that followed it failed).
+    fn free_or_followed(&mut self, sector: u32) -> bool {
+        sector >= self.num_sectors
+            || self.claims.contains_key(&sector)
+            || self.stored_fat_entry(sector) == Some(FREE_SECTOR)
+    }
+}
+
+/// Whether an edit provably left alone every large stream of `input` that
+/// neither reader followed, by the rule below; `result` is the file the
+/// edit made of `input` (it started as its exact copy, and only the byte
+/// ranges `written`, sorted and merged, changed), read through the lazy
+/// reader after everything verification reads of it was read; `untouched`
+/// are the start sectors of those streams, each with a directory entry of
+/// the same name, start and length in both files.
+///
+/// The rule, from what the edit wrote and not from a walk of the streams'
+/// chains: every sector the edit touched (a sector in a written range, or
+/// one whose FAT entry differs between the two files, found by comparing
+/// only the FAT sectors that moved or were written), and every sector of
+/// every chain the result's reader followed, was, in the input, free or
+/// past its end, or a sector of a chain the input's reader followed (see
+/// [`Compound::free_or_followed`]); and no stream start in `untouched` is
+/// such a sector.
+///
+/// What it proves: if the chain of such a stream in the input is valid
+/// (every link in the file, no loop, ending where its length says, sharing
+/// no sector with another chain: what every valid file has), none of its
+/// sectors is free, past the end or on a followed chain, so the edit wrote
+/// none of them and changed none of their FAT entries: in the result the
+/// stream has the same chain, sector for sector, holding the same bytes;
+/// and no chain the result's reader followed (the directory, the MiniFAT,
+/// the mini stream, every stream verification read: every other stream)
+/// shares a sector with it. The result is then as sound as a whole check
+/// of it would find, without reading the stream's chain.
+///
+/// What it cannot prove: that the unread chain is valid in the input. A
+/// chain the input's reader did not follow may be cut, loop, or run into
+/// another chain; a chain it followed may run into the middle of the
+/// unread one (a cross-link from a chain the edit then rewrites, such as
+/// the directory or the mini stream, into the middle of a cabinet). No
+/// valid file has either, and such a file is corrupt before the edit: a
+/// reader of its cabinet already reads another structure's bytes there.
+/// The edit then leaves the unread chain as it was, sectors and FAT
+/// entries, except where the input's own cross-link makes it the other
+/// chain's; it is never walked, so its cost stays out of the edit.
+/// Anything else the rule meets (a sector it cannot tell, a FAT sector
+/// that cannot be read) answers false, and the caller compares the
+/// streams byte for byte, which follows their chains and blames a
+/// damaged one on the input.
+pub(crate) fn edit_left_alone<F: Read + Seek, G: Read + Seek>(
+    input: &mut Compound<F>,
+    result: &mut Compound<G>,
+    written: &[(u64, u64)],
+    untouched: &[u32],
+) -> bool {
+    let Some(touched) = touched_sectors(input, result, written) else {
+        return false;
+    };
+    // A start sector free or followed in the input, or touched, is
+    // already a chain shared with another: not one to vouch for.
+    untouched.iter().all(|&s| !input.free_or_followed(s))
+        && touched.iter().all(|&s| input.free_or_followed(s))
+        && result.claims.keys().all(|&s| input.free_or_followed(s))
+}
+
+/// The sectors an edit touched ([`edit_left_alone`]): those in the
+/// `written` ranges (the header aside), and those whose FAT entry differs
+/// between `input` and `result`, read only from the FAT sectors that moved
+/// or were written. `None` when that cannot be told (other sector sizes,
+/// a result whose FAT covers less, a FAT sector that cannot be read).
+fn touched_sectors<F: Read + Seek, G: Read + Seek>(
+    input: &mut Compound<F>,
+    result: &mut Compound<G>,
+    written: &[(u64, u64)],
+) -> Option<Vec<u32>> {
+    let sl = input.sector_len;
+    if result.sector_len != sl || result.fat_sectors.len() < input.fat_sectors.len() {
+        return None;
+    }
+    let mut touched: Vec<u32> = Vec::new();
+    for &(start, end) in written {
+        if end <= sl {
+            continue; // the header
+        }
+        let first = start.max(sl) / sl - 1;
+        let last = (end - 1) / sl - 1;
+        for s in first..=last {
+            touched.push(u32::try_from(s).ok()?);
+        }
+    }
+    let per = (sl / 4) as usize;
+    for k in 0..input.fat_sectors.len() {
+        let (a, b) = (input.fat_sectors[k], result.fat_sectors[k]);
+        let at = (u64::from(b) + 1) * sl;
+        if a == b && !crate::format::layout::overlaps(written, at, at + sl) {
+            continue; // the same bytes in both files
+        }
+        let old = input.fat_table(k as u32).ok()?.to_vec();
+        let new = result.fat_table(k as u32).ok()?;
+        for (i, (x, y)) in old.iter().zip(new).enumerate() {
+            if x != y {
+                touched.push(u32::try_from(k * per + i).ok()?);
+            }
+        }
+    }
+    // FAT sectors the edit added describe sectors past the input's FAT: a
+    // sector of the input among them that they do not give as free was
+    // touched (it had no FAT entry in the input).
+    for k in input.fat_sectors.len()..result.fat_sectors.len() {
+        let new = result.fat_table(k as u32).ok()?;
+        for (i, &e) in new.iter().enumerate() {
+            let s = u32::try_from(k * per + i).ok()?;
+            if s < input.num_sectors && e != FREE_SECTOR {
+                touched.push(s);
+            }
+        }
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    Some(touched)
 }
 
 /// A stream's blocks.

@@ -143,7 +143,7 @@ pub(crate) fn checked_whole(shift: u16, len: u64) -> bool {
 /// lengths), with what that check established about its large streams;
 /// a larger one is read lazily and gives an empty record. Errors name the
 /// file, as [`open`]'s.
-pub fn open_for_edit(path: &Path) -> Result<(Compound<File>, Chains)> {
+pub fn open_for_edit(path: &Path) -> Result<(Compound<File>, Option<Chains>)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", e).in_file(path))?;
     if meta.is_dir() {
         return Err(
@@ -157,7 +157,7 @@ pub fn open_for_edit(path: &Path) -> Result<(Compound<File>, Chains)> {
 }
 
 /// The whole check of [`open_for_edit`] when the file is small enough.
-fn open_reader_for_edit(file: &mut File, len: u64, path: &Path) -> Result<Chains> {
+fn open_reader_for_edit(file: &mut File, len: u64, path: &Path) -> Result<Option<Chains>> {
     check_magic(file, len, path)?;
     let mut header = [0u8; 0x20];
     let got = file
@@ -170,11 +170,22 @@ fn open_reader_for_edit(file: &mut File, len: u64, path: &Path) -> Result<Chains
         0
     };
     if !checked_whole(shift, len) {
-        return Ok(Chains::default());
+        return Ok(None);
     }
     let (cf, chains) = open_reader_checked(&mut *file, len, path)?;
     drop(cf);
-    Ok(chains)
+    Ok(Some(chains))
+}
+
+/// Opens the compound file `reader` holds, `len` bytes long, with the lazy
+/// reader; `path` names it in errors.
+pub fn open_reader_lazily<F: Read + Seek>(
+    mut reader: F,
+    len: u64,
+    path: &Path,
+) -> Result<Compound<F>> {
+    check_magic(&mut reader, len, path)?;
+    Compound::open(reader, len).map_err(|e| e.in_file(path))
 }
 
 /// Refuses a file that does not start with the compound-file signature.

@@ -1,5 +1,8 @@
 //! Structural checks of a compound file that the `cfb` crate does not
-//! make, run on every file before `cfb` opens it:
+//! make, run on every file before `cfb` opens it for reading, and on the
+//! input of an edit small enough to be checked whole
+//! (`crate::format::container::open_for_edit`; a larger one is read
+//! lazily, `crate::format::compound`):
 //!
 //! * **Nesting depth.** Storages may nest at most [`MAX_DEPTH`] levels.
 //!   `cfb` names every entry by its full path, so walking or copying a

@@ -171,9 +171,13 @@ pub struct Patch<F = File, C = Compound<F>> {
     pub root_names: Vec<String>,
     /// Signature streams present at the root.
     pub signatures: Vec<String>,
-    /// What the structure check found of the file's large streams, on
-    /// which verification's layout check relies.
-    pub(crate) chains: Chains,
+    /// What the whole structure check found of the file's large streams,
+    /// on which verification's layout check relies; `None` when the file
+    /// was read lazily, without that check (a large input of an edit, see
+    /// [`container::open_for_edit`], or a read that only plans):
+    /// verification then vouches for its large streams by the rule of
+    /// [`crate::format::compound::edit_left_alone`].
+    pub(crate) chains: Option<Chains>,
     _file: std::marker::PhantomData<fn() -> F>,
 }
 
@@ -217,7 +221,18 @@ impl Patch {
     /// no [`Chains`] and is no input for an edit.
     pub fn open_read_only(path: &Path) -> Result<Patch<File, Compound<File>>> {
         let cf = container::open_lazy(path)?;
-        from_compound(path, cf, Chains::default())
+        from_compound(path, cf, None)
+    }
+}
+
+impl<F: Read + Seek> Patch<F, Compound<F>> {
+    /// Reads the result of an edit of a patch read lazily from `reader`,
+    /// `len` bytes long, through the lazy reader; `path` names it in
+    /// errors. Verification reads what it compares, and vouches for the
+    /// rest by [`crate::format::compound::edit_left_alone`].
+    pub(crate) fn from_reader_lazily(reader: F, len: u64, path: &Path) -> Result<Self> {
+        let cf = container::open_reader_lazily(reader, len, path)?;
+        from_compound(path, cf, None)
     }
 }
 
@@ -226,7 +241,7 @@ impl<F: Read + Seek> Patch<F, CompoundFile<F>> {
     /// [`Patch::open`]; `path` names it in errors.
     pub fn from_reader(reader: F, len: u64, path: &Path) -> Result<Patch<F, CompoundFile<F>>> {
         let (cf, chains) = container::open_reader_checked(reader, len, path)?;
-        Patch::from_compound(path, cf, chains)
+        Patch::from_compound(path, cf, Some(chains))
     }
 
     /// [`Patch::from_reader`] of the result of an edit of a patch whose
@@ -239,19 +254,19 @@ impl<F: Read + Seek> Patch<F, CompoundFile<F>> {
         input: &Chains,
     ) -> Result<Patch<F, CompoundFile<F>>> {
         let (cf, chains) = container::open_edited_checked(reader, len, path, input)?;
-        Patch::from_compound(path, cf, chains)
+        Patch::from_compound(path, cf, Some(chains))
     }
 
     fn from_compound(
         path: &Path,
         cf: CompoundFile<F>,
-        chains: Chains,
+        chains: Option<Chains>,
     ) -> Result<Patch<F, CompoundFile<F>>> {
         from_compound(path, cf, chains)
     }
 }
 
-fn from_compound<F, C: Storage>(path: &Path, cf: C, chains: Chains) -> Result<Patch<F, C>> {
+fn from_compound<F, C: Storage>(path: &Path, cf: C, chains: Option<Chains>) -> Result<Patch<F, C>> {
     let kind = container::kind_of(&cf);
     if kind != FileKind::Patch {
         return Err(Error::format(format!(
@@ -268,7 +283,11 @@ fn from_compound<F, C: Storage>(path: &Path, cf: C, chains: Chains) -> Result<Pa
     understand(path, cf, chains).in_file(path)
 }
 
-fn understand<F, C: Storage>(path: &Path, mut cf: C, chains: Chains) -> Result<Patch<F, C>> {
+fn understand<F, C: Storage>(
+    path: &Path,
+    mut cf: C,
+    chains: Option<Chains>,
+) -> Result<Patch<F, C>> {
     let summary = read_summary(&mut cf, Path::new("/")).at("root")?;
     let parts = read::read_parts(&mut cf, Some(&summary), read::Mode::Strict)?;
     let codes = parts
