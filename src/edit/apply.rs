@@ -56,8 +56,15 @@ pub fn apply<W: Read + Write + Seek>(
             )));
         }
         let mut streams = sources.streams_after(&mut patch.cf, copy)?;
-        let mut replace = |rel: &Path| streams.take(rel);
+        // The source's other streams as read once for every copy (those
+        // past the limit are read again here).
+        let held = sources.stream_bytes(patch, &copy.source)?;
         let source = Path::new("/").join(&copy.source);
+        let mut replace = |rel: &Path| {
+            streams
+                .take(rel)
+                .or_else(|| held.get(&source.join(rel)).cloned())
+        };
         tracing::debug!(source = %copy.source, name = %copy.name, "copying transform");
         container::copy_storage(&mut patch.cf, &source, out, &target, &mut replace)
             .at(format!("copy {} of {}", copy.name, copy.source))?;

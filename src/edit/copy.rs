@@ -459,6 +459,28 @@ impl Sources {
         Ok(source.bytes.get(path).and_then(|b| b.as_deref()))
     }
 
+    /// The bytes of the streams of the source `name` that fit in the
+    /// limit, by path, each read once from `input`.
+    pub fn stream_bytes(
+        &mut self,
+        input: &mut Patch,
+        name: &str,
+    ) -> Result<HashMap<PathBuf, Vec<u8>>> {
+        let streams: Vec<(PathBuf, u64)> = self
+            .entries(&input.cf, name)?
+            .iter()
+            .filter(|e| e.is_stream)
+            .map(|e| (e.path.clone(), e.len))
+            .collect();
+        let mut out = HashMap::new();
+        for (path, len) in streams {
+            if let Some(bytes) = self.bytes(input, name, &path, len)? {
+                out.insert(path, bytes.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
     /// The bytes of every stream of `copy` that differ from its source's
     /// (read from `cf`): the summary information, and when rows are
     /// declared, the table streams and string pool the changes rewrite.
