@@ -359,7 +359,8 @@ impl Default for Sources {
 struct Source {
     summary: Option<crate::format::propset::PropertySet>,
     editor: Option<TransformEditor>,
-    entries: Option<Vec<container::EntryMeta>>,
+    /// Its entries, each with its path relative to the storage.
+    entries: Option<std::rc::Rc<[(container::EntryMeta, PathBuf)]>>,
     /// Stream bytes by path; `None` for a stream past the limit.
     bytes: HashMap<PathBuf, Option<Vec<u8>>>,
 }
@@ -421,17 +422,29 @@ impl Sources {
             .ok_or_else(|| Error::verify("a source transform just loaded is not there"))
     }
 
-    /// Every entry of the source storage `name` (itself first).
+    /// Every entry of the source storage `name` (itself first), each with
+    /// its path relative to the storage (empty for the storage).
     fn entries<S: container::Storage>(
         &mut self,
         cf: &S,
         name: &str,
-    ) -> Result<&[container::EntryMeta]> {
+    ) -> Result<std::rc::Rc<[(container::EntryMeta, PathBuf)]>> {
         let source = self.source(name);
         if source.entries.is_none() {
-            source.entries = Some(container::walk(cf, &Path::new("/").join(name))?);
+            let dir = Path::new("/").join(name);
+            let entries = container::walk(cf, &dir)?
+                .into_iter()
+                .map(|e| {
+                    let rel = e.path.strip_prefix(&dir).unwrap_or(&e.path).to_path_buf();
+                    (e, rel)
+                })
+                .collect();
+            source.entries = Some(entries);
         }
-        Ok(source.entries.as_deref().unwrap_or_default())
+        source
+            .entries
+            .clone()
+            .ok_or_else(|| Error::verify("a source's entries just listed are not there"))
     }
 
     /// The bytes of the input's stream `path` (of `len` bytes) in the
@@ -469,8 +482,8 @@ impl Sources {
         let streams: Vec<(PathBuf, u64)> = self
             .entries(&input.cf, name)?
             .iter()
-            .filter(|e| e.is_stream)
-            .map(|e| (e.path.clone(), e.len))
+            .filter(|(e, _)| e.is_stream)
+            .map(|(e, _)| (e.path.clone(), e.len))
             .collect();
         let mut out = HashMap::new();
         for (path, len) in streams {
@@ -585,13 +598,12 @@ pub fn verify_copy<G, D: container::Storage>(
     use crate::edit::compare::{compare_streams, meta_matches, out_entry, stream_matches};
     let fail = Error::verify;
     let root = Path::new("/");
-    let src_dir = root.join(&copy.source);
     let dst_dir = root.join(&copy.name);
     let mut expected = sources.streams_after(&mut input.cf, copy)?;
     let mut tally = CopyTally::default();
-    let entries = sources.entries(&input.cf, &copy.source)?.to_vec();
-    for e in &entries {
-        let rel = e.path.strip_prefix(&src_dir).unwrap_or(&e.path);
+    let entries = sources.entries(&input.cf, &copy.source)?;
+    for (e, rel) in entries.iter() {
+        let rel = rel.as_path();
         let target = if rel.as_os_str().is_empty() {
             dst_dir.clone()
         } else {

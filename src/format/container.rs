@@ -595,30 +595,30 @@ where
 {
     let entries = walk(src, src_path)?;
     let part = || storage_part(&path_text(dst_path));
-    let target_of = |p: &Path| -> PathBuf {
-        let rel = p.strip_prefix(src_path).unwrap_or(p);
-        if rel.as_os_str().is_empty() {
-            dst_path.to_path_buf()
-        } else {
-            dst_path.join(rel)
-        }
-    };
-    for e in &entries {
-        let target = target_of(&e.path);
+    // Each entry's path relative to the storage and its target, worked out
+    // once (`Path::strip_prefix` walks both paths' components).
+    let places: Vec<(PathBuf, PathBuf)> = entries
+        .iter()
+        .map(|e| {
+            let rel = e.path.strip_prefix(src_path).unwrap_or(&e.path);
+            let target = if rel.as_os_str().is_empty() {
+                dst_path.to_path_buf()
+            } else {
+                dst_path.join(rel)
+            };
+            (rel.to_path_buf(), target)
+        })
+        .collect();
+    for (e, (rel, target)) in entries.iter().zip(&places) {
         if !e.is_stream {
-            dst.create_storage(&target)
+            dst.create_storage(target)
                 .map_err(|err| Error::io("cannot create storage", err).at(part()))?;
             continue;
         }
-        let rel = e
-            .path
-            .strip_prefix(src_path)
-            .unwrap_or(&e.path)
-            .to_path_buf();
         let mut out = dst
-            .create_new_stream(&target)
-            .map_err(|err| Error::io("cannot create", err).at(stream_part(&target)))?;
-        match replace(&rel) {
+            .create_new_stream(target)
+            .map_err(|err| Error::io("cannot create", err).at(stream_part(target)))?;
+        match replace(rel) {
             Some(bytes) => out.write_all(&bytes),
             None => {
                 let mut input = src
@@ -628,17 +628,20 @@ where
             }
         }
         .and_then(|_| out.flush())
-        .map_err(|err| Error::io("copying", err).at(stream_part(&target)))?;
+        .map_err(|err| Error::io("copying", err).at(stream_part(target)))?;
     }
     // Metadata last: creating children must not be able to overwrite it.
-    for e in &entries {
-        let target = target_of(&e.path);
+    for (e, (_, target)) in entries.iter().zip(&places) {
         let set = |dst: &mut CompoundFile<W>| -> io::Result<()> {
-            dst.set_state_bits(&target, e.state_bits)?;
+            // A new entry's state bits are zero: most entries have none,
+            // and each set rewrites the directory entry.
+            if e.state_bits != 0 {
+                dst.set_state_bits(target, e.state_bits)?;
+            }
             if !e.is_stream {
-                dst.set_storage_clsid(&target, e.clsid)?;
-                dst.set_created_time(&target, e.created)?;
-                dst.set_modified_time(&target, e.modified)?;
+                dst.set_storage_clsid(target, e.clsid)?;
+                dst.set_created_time(target, e.created)?;
+                dst.set_modified_time(target, e.modified)?;
             }
             Ok(())
         };
