@@ -150,6 +150,12 @@ pub struct Compound<F> {
     num_sectors: u32,
     /// The FAT sectors, in order, as the DIFAT lists them.
     fat_sectors: Vec<u32>,
+    /// The same sectors sorted, each once: they are claimed as the FAT's
+    /// through this list rather than one by one in `claims`, since there
+    /// is one per 64 KiB of a version-3 file (16,384 for a 1 GiB cabinet)
+    /// and hashing each of them on every open was most of what an edit's
+    /// cost still grew by with the file.
+    fat_sorted: Vec<u32>,
     /// FAT sectors loaded so far, by their index in `fat_sectors`.
     fat_cache: HashMap<u32, Box<[u32]>>,
     entries: Vec<Entry>,
@@ -312,6 +318,7 @@ impl<F: Read + Seek> Compound<F> {
             sector_len,
             num_sectors,
             fat_sectors: Vec::new(),
+            fat_sorted: Vec::new(),
             fat_cache: HashMap::new(),
             entries: Vec::new(),
             parent: Vec::new(),
@@ -376,14 +383,17 @@ impl<F: Read + Seek> Compound<F> {
                 "DIFAT refers to sector {s}, but sector count is only {num_sectors}"
             )));
         }
-        for &s in &fat_sectors {
-            if let Some(owner) = cf.claims.insert(s, Owner::Fat)
-                && owner == Owner::Difat
-            {
-                return Err(cf.cross_linked(s, false, Owner::Difat, Owner::Fat));
-            }
+        let mut sorted = fat_sectors.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if let Some(&s) = fat_sectors
+            .iter()
+            .find(|s| cf.claims.get(s) == Some(&Owner::Difat))
+        {
+            return Err(cf.cross_linked(s, false, Owner::Difat, Owner::Fat));
         }
         cf.fat_sectors = fat_sectors;
+        cf.fat_sorted = sorted;
         cf.check_fat_tail()?;
 
         cf.read_directory(u32_at(&header, 0x30))?;
@@ -475,7 +485,7 @@ impl<F: Read + Seek> Compound<F> {
                 self.num_sectors
             )));
         }
-        match self.claims.get(&sector) {
+        match self.claimed(sector) {
             Some(Owner::Fat) => return Ok(FAT_SECTOR),
             Some(Owner::Difat) => return Ok(DIFAT_SECTOR),
             _ => {}
@@ -510,7 +520,7 @@ impl<F: Read + Seek> Compound<F> {
                     self.num_sectors
                 )));
             }
-            if let Some(&first) = self.claims.get(&s) {
+            if let Some(first) = self.claimed(s) {
                 if first == owner {
                     return Err(malformed(format!(
                         "the chain of {} runs back into its sector {s}",
@@ -1041,6 +1051,16 @@ impl<F: Read + Seek> Compound<F> {
         table.get((sector % per) as usize).copied()
     }
 
+    /// Who `sector` is claimed by in this open: the FAT's when the DIFAT
+    /// lists it, else the chain followed through it, if any.
+    fn claimed(&self, sector: u32) -> Option<Owner> {
+        if self.fat_sorted.binary_search(&sector).is_ok() {
+            Some(Owner::Fat)
+        } else {
+            self.claims.get(&sector).copied()
+        }
+    }
+
     /// Whether `sector` was free or past the end of this file, or belongs
     /// to a chain followed in this open (the FAT and DIFAT sectors, the
     /// directory, the MiniFAT, the mini stream, each stream read: each
@@ -1048,7 +1068,7 @@ impl<F: Read + Seek> Compound<F> {
     /// sector with another of them, or the read that followed it failed).
     fn free_or_followed(&mut self, sector: u32) -> bool {
         sector >= self.num_sectors
-            || self.claims.contains_key(&sector)
+            || self.claimed(sector).is_some()
             || self.stored_fat_entry(sector) == Some(FREE_SECTOR)
     }
 }
@@ -1109,6 +1129,7 @@ pub(crate) fn edit_left_alone<F: Read + Seek, G: Read + Seek>(
     untouched.iter().all(|&s| !input.free_or_followed(s))
         && touched.iter().all(|&s| input.free_or_followed(s))
         && result.claims.keys().all(|&s| input.free_or_followed(s))
+        && result.fat_sorted.iter().all(|&s| input.free_or_followed(s))
 }
 
 /// The sectors an edit touched ([`edit_left_alone`]): those in the
