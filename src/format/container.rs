@@ -399,22 +399,7 @@ fn open_reader_checked_with<F: Read + Seek>(
     path: &Path,
     input: Option<&Chains>,
 ) -> Result<(CompoundFile<F>, Chains)> {
-    let mut magic = [0u8; 8];
-    let got = file
-        .rewind()
-        .and_then(|_| read_up_to(&mut file, &mut magic))
-        .map_err(|e| Error::io("reading", e).in_file(path))?;
-    if got < magic.len() || magic != CFB_MAGIC {
-        let why = if len == 0 {
-            "the file is empty".to_string()
-        } else {
-            "it does not start with the compound-file signature D0 CF 11 E0 A1 B1 1A E1".to_string()
-        };
-        return Err(Error::format(format!(
-            "not an OLE compound file (so not a patch, database or transform): {why}"
-        ))
-        .in_file(path));
-    }
+    check_magic(&mut file, len, path)?;
     // Before `cfb` opens it: nesting depth (its open and every walk over
     // its entries cost time and memory quadratic in the depth) and
     // cross-linked chains (which it reads without noticing).
